@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "lorakit",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "lorakit", targets: ["lorakit"]),
+        .library(name: "LoRAKit", targets: ["SafeTensors", "LinearAlgebra", "LoRA", "Surgery", "Trainer"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
+    ],
+    targets: [
+        // System libraries: one C doorway each (Debian: liblapacke-dev libopenblas-dev, libjson-c-dev, libstb-dev).
+        .systemLibrary(name: "CLapack", pkgConfig: "lapacke", providers: [.apt(["liblapacke-dev", "libopenblas-dev"])]),
+        .systemLibrary(name: "CJSONC", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
+        .systemLibrary(name: "CStb", pkgConfig: "stb", providers: [.apt(["libstb-dev"])]),
+
+        .target(name: "SafeTensors", dependencies: ["CJSONC", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "LinearAlgebra", dependencies: ["CLapack"]),
+        .target(name: "LoRA", dependencies: ["SafeTensors", "LinearAlgebra"]),
+        .target(name: "Surgery", dependencies: ["LoRA", "SafeTensors", "LinearAlgebra"]),
+        .target(name: "Trainer", dependencies: ["LoRA", "SafeTensors", "LinearAlgebra", "CStb"]),
+        .executableTarget(
+            name: "lorakit",
+            dependencies: [
+                "Surgery", "Trainer", "LoRA", "SafeTensors",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+
+        .target(name: "TestSupport", dependencies: ["SafeTensors"], path: "Tests/TestSupport"),
+        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"]),
+        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "TestSupport"]),
+        .testTarget(name: "LoRATests", dependencies: ["LoRA", "TestSupport"]),
+        .testTarget(name: "SurgeryTests", dependencies: ["Surgery", "TestSupport"]),
+        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["lorakit", "TestSupport"]),
+    ]
+)

@@ -1,0 +1,172 @@
+/// Conversions between stored elements and Float32/Float64.
+///
+/// Decoding widens exactly (F16, BF16, F8 and integers up to 2^24 are exact in Float32; F64 and
+/// wide integers round to nearest). Encoding rounds to nearest, ties to even, as PyTorch's
+/// `.to(torch.float16)` / `.to(torch.bfloat16)` do. Data may start at any byte offset
+/// (`reference/safetensors/reader/accept/unaligned_tensor_offsets`), so loads are unaligned.
+public enum ElementCoding {
+    /// Decodes `bytes` (little-endian elements of `dtype`) to Float32.
+    /// - Precondition: `dtype.isNumericallyReadable`.
+    public static func decodeFloats(_ bytes: UnsafeRawBufferPointer, dtype: DType) -> [Float] {
+        let count = bytes.count * 8 / dtype.bitWidth
+        return [Float](unsafeUninitializedCapacity: count) { out, initialized in
+            decode(bytes, dtype: dtype, count: count) { index, value in out[index] = Float(value) } float: {
+                index, value in out[index] = value
+            }
+            initialized = count
+        }
+    }
+
+    /// Decodes `bytes` to Float64 (exact for every readable dtype but U64/I64 above 2^53).
+    public static func decodeDoubles(_ bytes: UnsafeRawBufferPointer, dtype: DType) -> [Double] {
+        let count = bytes.count * 8 / dtype.bitWidth
+        return [Double](unsafeUninitializedCapacity: count) { out, initialized in
+            decode(bytes, dtype: dtype, count: count) { index, value in out[index] = value } float: {
+                index, value in out[index] = Double(value)
+            }
+            initialized = count
+        }
+    }
+
+    /// One loop per dtype; `double` receives values that need Float64 to be exact, `float` the rest.
+    private static func decode(
+        _ bytes: UnsafeRawBufferPointer, dtype: DType, count: Int,
+        double: (Int, Double) -> Void, float: (Int, Float) -> Void
+    ) {
+        precondition(dtype.isNumericallyReadable, "\(dtype) has no floating-point decoding")
+        switch dtype {
+        case .f32:
+            for i in 0..<count { float(i, Float(bitPattern: bytes.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))) }
+        case .f16:
+            for i in 0..<count {
+                float(i, Float(Float16(bitPattern: bytes.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))))
+            }
+        case .bf16:
+            for i in 0..<count {
+                let high = UInt32(bytes.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))
+                float(i, Float(bitPattern: high << 16))
+            }
+        case .f64:
+            for i in 0..<count { double(i, Double(bitPattern: bytes.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self))) }
+        case .f8E4M3, .f8E5M2, .f8E4M3FNUZ, .f8E5M2FNUZ, .f8E8M0:
+            let table = Float8Format(dtype)!.table
+            for i in 0..<count { float(i, table[Int(bytes[i])]) }
+        case .bool, .u8:
+            for i in 0..<count { float(i, Float(bytes[i])) }
+        case .i8:
+            for i in 0..<count { float(i, Float(Int8(bitPattern: bytes[i]))) }
+        case .i16:
+            for i in 0..<count { float(i, Float(bytes.loadUnaligned(fromByteOffset: i * 2, as: Int16.self))) }
+        case .u16:
+            for i in 0..<count { float(i, Float(bytes.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))) }
+        case .i32:
+            for i in 0..<count { double(i, Double(bytes.loadUnaligned(fromByteOffset: i * 4, as: Int32.self))) }
+        case .u32:
+            for i in 0..<count { double(i, Double(bytes.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))) }
+        case .i64:
+            for i in 0..<count { double(i, Double(bytes.loadUnaligned(fromByteOffset: i * 8, as: Int64.self))) }
+        case .u64:
+            for i in 0..<count { double(i, Double(bytes.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self))) }
+        case .f4, .f6E2M3, .f6E3M2, .c64:
+            preconditionFailure("unreachable")
+        }
+    }
+
+    /// The dtypes lorakit writes floating-point data in.
+    public static let writableFloatTypes: [DType] = [.f32, .f16, .bf16, .f64]
+
+    /// Encodes Float32 values as `dtype` (F32, F16, BF16 or F64), rounding to nearest even.
+    /// - Precondition: `writableFloatTypes.contains(dtype)`.
+    public static func encode(_ values: [Float], as dtype: DType) -> [UInt8] {
+        let width = dtype.bitWidth / 8
+        return [UInt8](unsafeUninitializedCapacity: values.count * width) { out, initialized in
+            let raw = UnsafeMutableRawBufferPointer(out)
+            switch dtype {
+            case .f32:
+                for (i, value) in values.enumerated() { raw.storeBytes(of: value.bitPattern, toByteOffset: i * 4, as: UInt32.self) }
+            case .f16:
+                for (i, value) in values.enumerated() {
+                    raw.storeBytes(of: Float16(value).bitPattern, toByteOffset: i * 2, as: UInt16.self)
+                }
+            case .bf16:
+                for (i, value) in values.enumerated() {
+                    raw.storeBytes(of: bfloat16Bits(value), toByteOffset: i * 2, as: UInt16.self)
+                }
+            case .f64:
+                for (i, value) in values.enumerated() {
+                    raw.storeBytes(of: Double(value).bitPattern, toByteOffset: i * 8, as: UInt64.self)
+                }
+            default:
+                preconditionFailure("lorakit does not write floating-point data as \(dtype)")
+            }
+            initialized = values.count * width
+        }
+    }
+
+    /// Encodes Float64 values; F64 keeps them, the narrower types round once from Float64
+    /// through Float32 (exact for F32; F16/BF16 can double-round, as PyTorch does too).
+    public static func encode(_ values: [Double], as dtype: DType) -> [UInt8] {
+        if dtype == .f64 {
+            return [UInt8](unsafeUninitializedCapacity: values.count * 8) { out, initialized in
+                let raw = UnsafeMutableRawBufferPointer(out)
+                for (i, value) in values.enumerated() { raw.storeBytes(of: value.bitPattern, toByteOffset: i * 8, as: UInt64.self) }
+                initialized = values.count * 8
+            }
+        }
+        return encode(values.map { Float($0) }, as: dtype)
+    }
+
+    /// Float32 to bfloat16 bits, round to nearest even; NaN stays a quiet NaN.
+    public static func bfloat16Bits(_ value: Float) -> UInt16 {
+        let bits = value.bitPattern
+        if value.isNaN { return UInt16(truncatingIfNeeded: bits >> 16) | 0x0040 }
+        let rounding = 0x7FFF + ((bits >> 16) & 1)
+        return UInt16(truncatingIfNeeded: (bits &+ rounding) >> 16)
+    }
+}
+
+/// The 8-bit float formats: every byte decoded once into a 256-entry table.
+struct Float8Format {
+    let table: [Float]
+
+    init?(_ dtype: DType) {
+        switch dtype {
+        case .f8E4M3: table = Self.build(exponentBits: 4, bias: 7, special: .e4m3fn)
+        case .f8E5M2: table = Self.build(exponentBits: 5, bias: 15, special: .ieee)
+        case .f8E4M3FNUZ: table = Self.build(exponentBits: 4, bias: 8, special: .fnuz)
+        case .f8E5M2FNUZ: table = Self.build(exponentBits: 5, bias: 16, special: .fnuz)
+        case .f8E8M0:
+            // Unsigned exponent only (OCP MX scale): 2^(e-127), 0xFF is NaN.
+            table = (0..<256).map { $0 == 255 ? .nan : Float(sign: .plus, exponent: $0 - 127, significand: 1) }
+        default: return nil
+        }
+    }
+
+    private enum Special { case ieee, e4m3fn, fnuz }
+
+    private static func build(exponentBits: Int, bias: Int, special: Special) -> [Float] {
+        let mantissaBits = 7 - exponentBits
+        let maxExponent = (1 << exponentBits) - 1
+        return (0..<256).map { byte -> Float in
+            let negative = byte & 0x80 != 0
+            let exponent = (byte >> mantissaBits) & maxExponent
+            let mantissa = byte & ((1 << mantissaBits) - 1)
+            switch special {
+            case .ieee where exponent == maxExponent:
+                return mantissa == 0 ? (negative ? -.infinity : .infinity) : .nan
+            case .e4m3fn where exponent == maxExponent && mantissa == (1 << mantissaBits) - 1:
+                return .nan  // E4M3FN: only S.1111.111 is NaN, no infinities
+            case .fnuz where byte == 0x80:
+                return .nan  // FNUZ: the negative-zero pattern is the only NaN
+            default:
+                break
+            }
+            let magnitude: Float =
+                exponent == 0
+                ? Float(mantissa) * Float(sign: .plus, exponent: 1 - bias - mantissaBits, significand: 1)
+                : (1 + Float(mantissa) / Float(1 << mantissaBits))
+                    * Float(sign: .plus, exponent: exponent - bias, significand: 1)
+            return negative ? -magnitude : magnitude
+        }
+    }
+}

@@ -1,0 +1,67 @@
+import Glibc
+
+/// An output being written: a temporary file next to its final path, renamed into place by
+/// `publish()`, removed if the value goes away unpublished (an error or an early return).
+///
+/// A reference type because the cleanup must run exactly once whatever path the caller takes;
+/// `~Copyable` cannot `discard` a value that owns another value with a deinit.
+public final class PendingOutput {
+    public let path: String
+    public let temporaryPath: String
+    private let descriptor: FileDescriptor
+    private var published = false
+
+    /// Creates the temporary file.
+    /// - Parameter inputs: files this run reads; if `path` already names one of them (same device
+    ///   and inode: a symlink or hard link counts), nothing is created.
+    /// - Throws: `.refusedToWrite(.outputIsAnInput)`, `.notARegularFile` for a directory, `.io`
+    ///   for a missing or read-only directory.
+    public init(path: String, protecting inputs: [FileStatus]) throws {
+        if let existing = try FileStatus.of(path: path) {
+            if existing.isDirectory { throw SafeTensorsError.notARegularFile(path: path) }
+            if inputs.contains(where: { $0.isSameFile(as: existing) }) {
+                throw SafeTensorsError.refusedToWrite(path: path, .outputIsAnInput(input: path))
+            }
+        }
+        let directory = Self.directory(of: path)
+        let base = path.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? path
+        var template = Array("\(directory)/.\(base).lorakit-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw FileDescriptor.error(path, "create a file in \(directory)") }
+        temporaryPath = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        descriptor = FileDescriptor(owning: fd, path: path)
+        self.path = path
+        // mkstemp creates 0600; an output is an ordinary file, readable by others.
+        fchmod(fd, 0o644)
+    }
+
+    deinit {
+        if !published { unlink(temporaryPath) }
+    }
+
+    public func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try descriptor.write($0) }
+    }
+
+    public func write(_ buffer: UnsafeRawBufferPointer) throws {
+        try descriptor.write(buffer)
+    }
+
+    /// fsync, rename over `path`, fsync the directory so the rename itself is durable.
+    public func publish() throws {
+        try descriptor.synchronize()
+        guard rename(temporaryPath, path) == 0 else { throw FileDescriptor.error(path, "rename the finished output into place") }
+        published = true
+        let directoryFD = open(Self.directory(of: path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryFD >= 0 {
+            fsync(directoryFD)
+            close(directoryFD)
+        }
+    }
+
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        let directory = String(path[..<slash])
+        return directory.isEmpty ? "/" : directory
+    }
+}

@@ -1,0 +1,151 @@
+import Glibc
+
+/// A `.safetensors` file opened for reading: its validated header, and tensor data on demand.
+///
+/// Opening reads only the 8-byte length and the header, so inspecting a 6 GiB checkpoint costs
+/// one small read. Tensor bytes are read when asked for, one tensor at a time.
+///
+/// Two access paths exist. `.pread` (the default) copies each tensor with `pread`; a file
+/// truncated by another process then gives a clean `changedWhileReading` error. `.mapped` maps
+/// the file and serves tensors without a copy, but a concurrent truncation raises SIGBUS, which
+/// no Swift code can catch, so commands use it only where the speed matters and say so.
+public final class SafeTensorsFile: @unchecked Sendable {
+    // @unchecked: every stored property is immutable after init; reads are positioned (pread) or
+    // from a read-only mapping, both safe from several threads.
+
+    public enum Access: Sendable { case pread, mapped }
+
+    public let path: String
+    public let header: Header
+    /// Device, inode, size and mtime at open: identifies the file for caches and overwrite checks.
+    public let status: FileStatus
+    private let descriptor: FileDescriptor
+    /// Empty unless opened with `.mapped`.
+    private let mapping: FileMapping
+    private let index: [NameKey: Int]
+
+    /// Opens and validates a file.
+    /// - Throws: `SafeTensorsError.malformed` with the first broken rule, `.io`, `.notARegularFile`.
+    public init(path: String, access: Access = .pread) throws {
+        let descriptor = try FileDescriptor(readingFrom: path)
+        let status = try descriptor.status()
+        guard status.isRegularFile else { throw SafeTensorsError.notARegularFile(path: path) }
+        let size = status.size
+        let prefix = try descriptor.read(count: Int(min(size, 8)), at: 0)
+        let length: UInt64
+        do throws(FormatViolation) {
+            length = try Header.headerLength(prefix: prefix, fileSize: size)
+        } catch { throw SafeTensorsError.malformed(path: path, error) }
+        // length <= 10^8 and <= size - 8: safe to allocate and read.
+        let bytes = try descriptor.read(count: Int(length), at: 8)
+        let header: Header
+        do throws(FormatViolation) {
+            header = try Header.parse(bytes, fileSize: size)
+        } catch { throw SafeTensorsError.malformed(path: path, error) }
+        self.mapping = access == .mapped ? try FileMapping(descriptor: descriptor, size: size) : FileMapping()
+        self.path = path
+        self.header = header
+        self.status = status
+        self.descriptor = descriptor
+        var index: [NameKey: Int] = [:]
+        for (position, tensor) in header.tensors.enumerated() { index[NameKey(tensor.name)] = position }
+        self.index = index
+    }
+
+    public var metadata: [String: String]? { header.metadata }
+    public var tensors: [TensorInfo] { header.tensors }
+
+    /// The tensor whose name has exactly these UTF-8 bytes (no Unicode normalization).
+    public func info(named name: String) -> TensorInfo? {
+        index[NameKey(name)].map { header.tensors[$0] }
+    }
+
+    public func requireInfo(named name: String) throws -> TensorInfo {
+        guard let info = info(named: name) else { throw SafeTensorsError.tensorNotFound(path: path, name: name) }
+        return info
+    }
+
+    /// The raw little-endian bytes of one tensor.
+    public func bytes(of tensor: TensorInfo) throws -> [UInt8] {
+        try withBytes(of: tensor) { (buffer) throws in Array(buffer) }
+    }
+
+    /// Calls `body` with the bytes of one tensor: the mapping itself, or a temporary copy.
+    public func withBytes<Result>(
+        of tensor: TensorInfo, _ body: (UnsafeRawBufferPointer) throws -> Result
+    ) throws -> Result {
+        let start = header.dataStart + tensor.dataOffsets.lowerBound
+        let count = Int(tensor.byteCount)  // validated against the file size at open
+        if mapping.bytes.baseAddress != nil {
+            return try body(UnsafeRawBufferPointer(rebasing: mapping.bytes[Int(start)..<Int(start) + count]))
+        }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 16)
+        defer { buffer.deallocate() }
+        try descriptor.read(into: buffer, at: start)
+        return try body(UnsafeRawBufferPointer(buffer))
+    }
+
+    /// The tensor as a `Tensor` value (dtype, shape and owned bytes).
+    public func tensor(_ info: TensorInfo) throws -> Tensor {
+        Tensor(dtype: info.dtype, dimensions: info.shape, bytes: try bytes(of: info))
+    }
+
+    public func tensor(named name: String) throws -> Tensor {
+        try tensor(try requireInfo(named: name))
+    }
+
+    /// Elements converted to Float32 (F64 rounds to nearest, F16/BF16/F8 widen exactly).
+    public func floats(of tensor: TensorInfo) throws -> [Float] {
+        guard tensor.dtype.isNumericallyReadable else {
+            throw SafeTensorsError.unsupportedDType(path: path, tensor: tensor.name, dtype: tensor.dtype)
+        }
+        return try withBytes(of: tensor) { (buffer) throws in
+            ElementCoding.decodeFloats(buffer, dtype: tensor.dtype)
+        }
+    }
+
+    /// Elements converted to Float64.
+    public func doubles(of tensor: TensorInfo) throws -> [Double] {
+        guard tensor.dtype.isNumericallyReadable else {
+            throw SafeTensorsError.unsupportedDType(path: path, tensor: tensor.name, dtype: tensor.dtype)
+        }
+        return try withBytes(of: tensor) { (buffer) throws in
+            ElementCoding.decodeDoubles(buffer, dtype: tensor.dtype)
+        }
+    }
+
+    /// Reads `count` raw bytes of the file at `offset` (for whole-file hashing).
+    public func readRaw(count: Int, at offset: UInt64) throws -> [UInt8] {
+        try descriptor.read(count: count, at: offset)
+    }
+}
+
+/// A name keyed by its exact UTF-8 bytes; Swift `String` equality would merge canonically
+/// equivalent names, which the format treats as different.
+struct NameKey: Hashable {
+    let bytes: [UInt8]
+    init(_ name: String) { bytes = Array(name.utf8) }
+}
+
+/// A read-only mapping of a whole file, unmapped when its owner goes away.
+struct FileMapping: ~Copyable {
+    let bytes: UnsafeRawBufferPointer
+
+    /// No mapping.
+    init() { bytes = UnsafeRawBufferPointer(start: nil, count: 0) }
+
+    init(descriptor: borrowing FileDescriptor, size: UInt64) throws {
+        guard size > 0 else {
+            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        guard let base = mmap(nil, Int(size), PROT_READ, MAP_PRIVATE, descriptor.rawValue, 0),
+            base != MAP_FAILED
+        else { throw FileDescriptor.error(descriptor.path, "map") }
+        bytes = UnsafeRawBufferPointer(start: base, count: Int(size))
+    }
+
+    deinit {
+        if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
+    }
+}

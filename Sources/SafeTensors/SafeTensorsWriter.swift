@@ -1,0 +1,151 @@
+/// Writes `.safetensors` files in the reference layout.
+///
+/// The layout is that of the reference's `prepare()` (`reference/safetensors/README.md`, §4):
+/// tensors sorted by dtype (reference enum order, descending) then by name compared byte-wise as
+/// UTF-8; compact JSON with `__metadata__` first (keys sorted byte-wise); spaces up to a multiple
+/// of 8. Outputs are therefore byte-identical to the reference's, and ecosystem hashes match.
+public enum SafeTensorsWriter {
+    /// A tensor's name, dtype and shape: what the header needs before any data exists.
+    public struct Entry: Sendable, Equatable {
+        public var name: String
+        public var dtype: DType
+        public var shape: [Int]
+
+        public init(name: String, dtype: DType, shape: [Int]) {
+            self.name = name
+            self.dtype = dtype
+            self.shape = shape
+        }
+
+        public var byteCount: Int { shape.reduce(1, *) * dtype.bitWidth / 8 }
+    }
+
+    /// The reference order: dtype descending, then name by UTF-8 bytes.
+    public static func referenceOrder(_ a: (name: String, dtype: DType), _ b: (name: String, dtype: DType)) -> Bool {
+        if a.dtype != b.dtype { return a.dtype > b.dtype }
+        return a.name.utf8.lexicographicallyPrecedes(b.name.utf8)
+    }
+
+    /// Entries sorted in reference order with their data offsets assigned.
+    public static func layout(_ entries: [Entry]) -> [TensorInfo] {
+        let sorted = entries.sorted { referenceOrder(($0.name, $0.dtype), ($1.name, $1.dtype)) }
+        var offset: UInt64 = 0
+        return sorted.map { entry in
+            let end = offset + UInt64(entry.byteCount)
+            defer { offset = end }
+            return TensorInfo(name: entry.name, dtype: entry.dtype, shape: entry.shape.map { UInt64($0) }, dataOffsets: offset..<end)
+        }
+    }
+
+    /// The 8-byte length followed by the padded header for a laid-out set of tensors.
+    /// - Throws: `WriteRefusal` for a reserved, NUL-containing or duplicate name, or a header
+    ///   above the 10^8-byte limit.
+    public static func headerBytes(layout: [TensorInfo], metadata: [String: String]?) throws -> [UInt8] {
+        var seen = Set<NameKey>()
+        for tensor in layout {
+            if tensor.name == "__metadata__" { throw WriteRefusal.reservedName }
+            if tensor.name.utf8.contains(0) { throw WriteRefusal.nameContainsNUL(tensor.name) }
+            guard seen.insert(NameKey(tensor.name)).inserted else { throw WriteRefusal.duplicateName(tensor.name) }
+        }
+        var members: [JSONMember] = []
+        if let metadata {
+            if let bad = metadata.keys.first(where: { $0.utf8.contains(0) }) { throw WriteRefusal.nameContainsNUL(bad) }
+            let keys = metadata.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            members.append(JSONMember("__metadata__", .object(keys.map { JSONMember($0, .string(metadata[$0]!)) })))
+        }
+        for tensor in layout {
+            let offsets = [tensor.dataOffsets.lowerBound, tensor.dataOffsets.upperBound]
+            members.append(
+                JSONMember(
+                    tensor.name,
+                    .object([
+                        JSONMember("dtype", .string(tensor.dtype.rawValue)),
+                        JSONMember("shape", .array(tensor.shape.map { .integer($0) })),
+                        JSONMember("data_offsets", .array(offsets.map { .integer($0) })),
+                    ])))
+        }
+        var json = JSONC.serialize(.object(members))
+        json.append(contentsOf: repeatElement(UInt8(ascii: " "), count: (8 - json.count % 8) % 8))
+        guard UInt64(json.count) <= Header.maximumLength else { throw WriteRefusal.headerTooLarge(length: UInt64(json.count)) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(8 + json.count)
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: json)
+        return bytes
+    }
+
+    /// The whole file in memory.
+    /// - Throws: `WriteRefusal` (see `headerBytes`) or a tensor whose bytes do not match its shape.
+    public static func serialize(_ file: TensorFile) throws -> [UInt8] {
+        let (layout, ordered) = try prepare(file)
+        var bytes = try headerBytes(layout: layout, metadata: file.metadata)
+        for tensor in ordered { bytes.append(contentsOf: tensor.bytes) }
+        return bytes
+    }
+
+    /// Writes `file` to `path` through a temporary file in the same directory, fsynced and renamed.
+    ///
+    /// - Parameter inputs: the files this run reads; writing over any of them (same device and
+    ///   inode, so symlinks and hard links count) is refused before anything is created.
+    /// - Throws: `SafeTensorsError.refusedToWrite` or `.io`; on any failure no file is left behind.
+    public static func write(_ file: TensorFile, to path: String, protecting inputs: [FileStatus] = [])
+        throws
+    {
+        let (layout, ordered) = try refusing(path) { try prepare(file) }
+        let header = try refusing(path) { try headerBytes(layout: layout, metadata: file.metadata) }
+        let output = try PendingOutput(path: path, protecting: inputs)
+        try output.write(header)
+        for tensor in ordered { try output.write(tensor.bytes) }
+        try output.publish()
+    }
+
+    /// Writes a file whose tensors are produced one at a time, in layout order, so peak memory
+    /// stays near the largest tensor (baking a 6 GiB checkpoint).
+    ///
+    /// - Parameter produce: returns the bytes of the tensor described; their count must match.
+    public static func writeStreaming(
+        entries: [Entry], metadata: [String: String]?, to path: String, protecting inputs: [FileStatus] = [],
+        produce: (TensorInfo) throws -> [UInt8]
+    ) throws {
+        let layout = self.layout(entries)
+        let header = try refusing(path) { try headerBytes(layout: layout, metadata: metadata) }
+        let output = try PendingOutput(path: path, protecting: inputs)
+        try output.write(header)
+        for tensor in layout {
+            let bytes = try produce(tensor)
+            guard UInt64(bytes.count) == tensor.byteCount else {
+                throw SafeTensorsError.refusedToWrite(
+                    path: path, .dataLengthMismatch(tensor: tensor.name, expected: tensor.byteCount, actual: UInt64(bytes.count)))
+            }
+            try output.write(bytes)
+        }
+        try output.publish()
+    }
+
+    /// Layout plus the tensors in layout order, after checking each one's byte count.
+    static func prepare(_ file: TensorFile) throws -> ([TensorInfo], [Tensor]) {
+        for (name, tensor) in file.tensors where tensor.bytes.count != tensor.expectedByteCount {
+            throw WriteRefusal.dataLengthMismatch(
+                tensor: name, expected: UInt64(tensor.expectedByteCount), actual: UInt64(tensor.bytes.count))
+        }
+        let order = file.tensors.indices.sorted {
+            referenceOrder(
+                (file.tensors[$0].name, file.tensors[$0].tensor.dtype), (file.tensors[$1].name, file.tensors[$1].tensor.dtype))
+        }
+        var offset: UInt64 = 0
+        var layout: [TensorInfo] = []
+        layout.reserveCapacity(order.count)
+        for index in order {
+            let (name, tensor) = file.tensors[index]
+            let end = offset + UInt64(tensor.bytes.count)
+            layout.append(TensorInfo(name: name, dtype: tensor.dtype, shape: tensor.dimensions, dataOffsets: offset..<end))
+            offset = end
+        }
+        return (layout, order.map { file.tensors[$0].tensor })
+    }
+
+    /// Adds the output path to a path-less refusal.
+    private static func refusing<T>(_ path: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let refusal as WriteRefusal { throw SafeTensorsError.refusedToWrite(path: path, refusal) }
+    }
+}

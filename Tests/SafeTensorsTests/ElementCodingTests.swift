@@ -1,0 +1,78 @@
+import Foundation
+import Testing
+import TestSupport
+
+@testable import SafeTensors
+
+@Suite struct ElementCodingTests {
+    /// Every readable tensor of the all-dtypes writer vector decodes to its listed values.
+    @Test func decodesTheListedValuesOfEveryDType() throws {
+        let spec = try #require(Fixtures.json("safetensors/writer/all_dtypes.json") as? [String: Any])
+        let tensors = try #require((spec["input"] as? [String: Any])?["tensors"] as? [[String: Any]])
+        var checked = Set<DType>()
+        for tensor in tensors {
+            let dtypeName = try #require(tensor["dtype"] as? String)
+            let dtype = try #require(DType(rawValue: dtypeName))
+            guard dtype.isNumericallyReadable, let values = tensor["values"] as? [Any] else { continue }
+            let hex = try #require(tensor["data_hex"] as? String)
+            let bytes = [UInt8](hex: hex)
+            let decoded = bytes.withUnsafeBytes { ElementCoding.decodeDoubles($0, dtype: dtype) }
+            let expected = values.map { value -> Double in
+                if let flag = value as? Bool, dtype == .bool { return flag ? 1 : 0 }
+                return (value as! NSNumber).doubleValue
+            }
+            #expect(decoded == expected, "\(dtype)")
+            checked.insert(dtype)
+        }
+        #expect(checked.count == 18)  // all but F4, F6_E2M3, F6_E3M2 and C64
+    }
+
+    @Test func float8SpecialValues() {
+        func decode(_ byte: UInt8, _ dtype: DType) -> Float {
+            [byte].withUnsafeBytes { ElementCoding.decodeFloats($0, dtype: dtype)[0] }
+        }
+        #expect(decode(0x7E, .f8E4M3) == 448)  // largest E4M3FN
+        #expect(decode(0x7F, .f8E4M3).isNaN)
+        #expect(decode(0x01, .f8E4M3) == 0x1p-9)  // smallest subnormal
+        #expect(decode(0x7B, .f8E5M2) == 57344)
+        #expect(decode(0x7C, .f8E5M2) == .infinity)
+        #expect(decode(0xFC, .f8E5M2) == -.infinity)
+        #expect(decode(0x7D, .f8E5M2).isNaN)
+        #expect(decode(0x80, .f8E4M3FNUZ).isNaN)
+        #expect(decode(0xFF, .f8E8M0).isNaN)
+    }
+
+    @Test func float16RoundsToNearestEven() {
+        // 1 + 2^-11 is halfway between 1 and 1 + 2^-10: ties to even gives 1.
+        let halfway: Float = 1 + 0x1p-11
+        let above: Float = 1 + 0x1p-11 + 0x1p-20
+        let encoded = ElementCoding.encode([halfway, above, 65520, -0.0], as: .f16)
+        let decoded = encoded.withUnsafeBytes { ElementCoding.decodeFloats($0, dtype: .f16) }
+        #expect(decoded[0] == 1)
+        #expect(decoded[1] == 1 + 0x1p-10)
+        #expect(decoded[2] == .infinity)  // 65520 rounds up past the largest half
+        #expect(decoded[3] == 0 && decoded[3].sign == .minus)
+    }
+
+    @Test func bfloat16RoundsToNearestEven() {
+        #expect(ElementCoding.bfloat16Bits(1) == 0x3F80)
+        #expect(ElementCoding.bfloat16Bits(Float(bitPattern: 0x3F80_8000)) == 0x3F80)  // tie, even stays
+        #expect(ElementCoding.bfloat16Bits(Float(bitPattern: 0x3F81_8000)) == 0x3F82)  // tie, odd rounds up
+        #expect(ElementCoding.bfloat16Bits(Float(bitPattern: 0x3F80_8001)) == 0x3F81)
+        #expect(ElementCoding.bfloat16Bits(-0.0078125) == 0xBC00)
+        #expect(ElementCoding.bfloat16Bits(.infinity) == 0x7F80)
+        let nan = ElementCoding.bfloat16Bits(.nan)
+        #expect(nan & 0x7F80 == 0x7F80 && nan & 0x007F != 0)
+        #expect(ElementCoding.bfloat16Bits(Float.greatestFiniteMagnitude) == 0x7F80)  // overflow to inf
+    }
+
+    @Test func roundTripThroughEveryWritableType() {
+        let values: [Float] = [0, 1, -2.5, 0.1, 3.1415927, 1e-3]
+        for dtype in ElementCoding.writableFloatTypes {
+            let tensor = Tensor(values, shape: [2, 3], dtype: dtype)
+            let back = tensor.floats()
+            let tolerance: Float = dtype == .bf16 ? 4e-3 : dtype == .f16 ? 1e-3 : 0
+            for (a, b) in zip(values, back) { #expect(abs(a - b) <= tolerance * max(1, abs(a)), "\(dtype)") }
+        }
+    }
+}

@@ -165,3 +165,11 @@ private func hex4(_ value: UInt32) -> String {
     let digits = String(value, radix: 16)
     return String(repeating: "0", count: max(0, 4 - digits.utf8.count)) + digits
 }
+
+/// An error whose `description` is a complete line for the user (it names the file and the
+/// problem). The command-line tool prints these as `lorakit: <description>` and exits 1.
+public protocol UserFacingError: Error, CustomStringConvertible {}
+
+extension SafeTensorsError: UserFacingError {}
+extension FormatViolation: UserFacingError {}
+extension WriteRefusal: UserFacingError {}

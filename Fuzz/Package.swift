@@ -1,0 +1,23 @@
+// swift-tools-version:6.0
+// libFuzzer targets for the SafeTensors reader, kept out of the main package so that
+// `swift build` and `swift test` there never see `-sanitize=fuzzer`. Build and run through
+// `scripts/fuzz.sh` (scratch path `.build-fuzz`).
+import PackageDescription
+
+let package = Package(
+    name: "lorakit-fuzz",
+    platforms: [.macOS(.v13)],
+    dependencies: [
+        .package(name: "lorakit", path: "..")
+    ],
+    targets: [
+        // Declares libFuzzer's LLVMFuzzerRunDriver; the library itself comes with -sanitize=fuzzer.
+        .systemLibrary(name: "CLibFuzzer"),
+        .executableTarget(
+            name: "FuzzSafeTensorsReader",
+            dependencies: ["CLibFuzzer", .product(name: "LoRAKit", package: "lorakit")]),
+        .executableTarget(
+            name: "FuzzMetadataJSON",
+            dependencies: ["CLibFuzzer", .product(name: "LoRAKit", package: "lorakit")]),
+    ]
+)

@@ -1,0 +1,100 @@
+import SafeTensors
+
+/// The algorithm an adapter uses to build its weight difference.
+public enum AdapterKind: String, Sendable, Hashable, CaseIterable, Comparable {
+    /// `up · down` (LoRA on linears, LoCon on convs).
+    case lora = "LoRA"
+    /// LoRA with a `lora_mid` core on a conv (LyCORIS `use_tucker`).
+    case tucker = "Tucker"
+    /// LoRA with a `dora_scale` weight-decomposition magnitude.
+    case dora = "DoRA"
+    case loha = "LoHa"
+    case lokr = "LoKr"
+    /// A stored full difference (`diff`, LyCORIS full/norm modules).
+    case full = "full"
+    case ia3 = "IA3"
+    case glora = "GLoRA"
+    case oft = "OFT"
+    /// Tensors under an adapter prefix whose role set matches no known algorithm.
+    case unknown = "unknown"
+
+    public static func < (lhs: AdapterKind, rhs: AdapterKind) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
+
+    /// The kind a set of roles describes.
+    static func classify(_ roles: Set<TensorRole>) -> AdapterKind {
+        if roles.contains(.down) || roles.contains(.up) {
+            if roles.contains(.doraScale) { return .dora }
+            return roles.contains(.mid) ? .tucker : .lora
+        }
+        let hada: Set<TensorRole> = [.hadaW1A, .hadaW1B, .hadaW2A, .hadaW2B, .hadaT1, .hadaT2]
+        if !roles.isDisjoint(with: hada) { return .loha }
+        let lokr: Set<TensorRole> = [.lokrW1, .lokrW1A, .lokrW1B, .lokrW2, .lokrW2A, .lokrW2B, .lokrT2]
+        if !roles.isDisjoint(with: lokr) { return .lokr }
+        if !roles.isDisjoint(with: [.diff, .diffBias, .normWeight, .normBias]) { return .full }
+        if !roles.isDisjoint(with: [.gloraA1, .gloraA2, .gloraB1, .gloraB2]) { return .glora }
+        if roles.contains(.oftBlocks) { return .oft }
+        if roles.contains(.ia3Weight) { return .ia3 }
+        return .unknown
+    }
+}
+
+/// The kind of base layer an adapter modifies.
+public enum LayerType: Sendable, Hashable, Comparable, CustomStringConvertible {
+    case linear
+    /// A 2-D convolution with a square `kernel` (1 for 1×1 convs).
+    case conv(kernel: Int)
+    /// Not determinable from the adapter's tensors.
+    case unknown
+
+    /// kohya's split: `network_dim` covers linears and 1×1 convs, `conv_dim` the larger kernels.
+    public var usesConvDim: Bool {
+        if case .conv(let kernel) = self { return kernel > 1 }
+        return false
+    }
+
+    public var description: String {
+        switch self {
+        case .linear: "linear"
+        case .conv(let kernel): "conv\(kernel)x\(kernel)"
+        case .unknown: "unknown"
+        }
+    }
+}
+
+/// One adapted module of a LoRA file: its identity, algorithm, tensors, rank and alpha.
+public struct Adapter: Sendable {
+    /// The module in canonical (LDM, underscore) form.
+    public var module: ModuleID
+    /// The key stem as the file spells it (`lora_unet_down_blocks_0_...`), reused when writing
+    /// the module back so kohya's own scripts still load the output.
+    public var stem: String
+    public var form: KeyForm
+    public var kind: AdapterKind
+    /// The file's tensor for each role.
+    public var tensors: [TensorRole: TensorInfo]
+    /// Rank of the low-rank factors; nil for kinds without one (full, IA3, full LoKr).
+    public var rank: Int?
+    /// The stored alpha, or nil when the file has none (then alpha = rank).
+    public var storedAlpha: Double?
+    public var layer: LayerType
+    /// Input and output features of the base layer (input counts kernel taps for convs:
+    /// `in * k * k`), when the factors tell.
+    public var inFeatures: Int?
+    public var outFeatures: Int?
+
+    /// Alpha as the ecosystem applies it: the stored value, or the rank when none is stored.
+    public var alpha: Double? { storedAlpha ?? rank.map(Double.init) }
+
+    /// `alpha / rank`, the factor applied to `up · down`.
+    public var scale: Double? {
+        guard let rank, rank > 0, let alpha else { return nil }
+        return alpha / Double(rank)
+    }
+
+    /// Number of stored elements across the adapter's tensors.
+    public var parameterCount: UInt64 {
+        tensors.values.reduce(0) { $0 + $1.elementCount }
+    }
+}

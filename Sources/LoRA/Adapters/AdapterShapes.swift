@@ -1,0 +1,122 @@
+import SafeTensors
+
+/// Reads rank, layer type and features from an adapter's tensor shapes, and rejects shapes that
+/// contradict each other.
+///
+/// Layouts (LyCORIS `lycoris/modules/*.py`, kohya `networks/lora.py`):
+/// - LoRA: down `[r, in]` or `[r, in, k, k]`, up `[out, r]` or `[out, r, 1, 1]`;
+///   Tucker: down `[r, in, 1, 1]`, mid `[r, r, k, k]`, up `[out, r, 1, 1]`.
+/// - LoHa: w1_a/w2_a `[out, r]`, w1_b/w2_b `[r, in*k*k]` (2-D even for convs); with Tucker
+///   cores t1/t2 `[r, r, k, k]`, w*_a `[r, out]` and w*_b `[r, in]`.
+/// - LoKr: w1 `[a, b]` (or w1_a `[a, r]`·w1_b `[r, b]`), w2 `[c, d(, k, k)]` (or w2_a `[c, r]`·w2_b `[r, d*k*k]`).
+/// - full: diff `[out, in(, k, k)]`. GLoRA: a1 `[r, in]`. OFT: blocks `[n, b, b]`.
+struct AdapterShapes {
+    let tensors: [TensorRole: TensorInfo]
+    let module: String
+    let path: String
+
+    func fill(_ adapter: inout Adapter) throws {
+        switch adapter.kind {
+        case .lora, .tucker, .dora: try lowRank(&adapter)
+        case .loha: try loha(&adapter)
+        case .lokr: lokr(&adapter)
+        case .full:
+            if let diff = shape(.diff) {
+                adapter.outFeatures = diff.first
+                adapter.inFeatures = diff.count > 1 ? diff.dropFirst().reduce(1, *) : nil
+                adapter.layer = diff.count == 4 && diff[2] == diff[3] ? .conv(kernel: diff[2]) : (diff.count == 2 ? .linear : .unknown)
+            }
+        case .glora:
+            if let a1 = shape(.gloraA1), a1.count >= 2 {
+                adapter.rank = a1[0]
+                adapter.inFeatures = a1.dropFirst().reduce(1, *)
+            }
+        case .oft:
+            if let blocks = shape(.oftBlocks), let first = blocks.first { adapter.rank = first }
+        case .ia3, .unknown:
+            break
+        }
+    }
+
+    private func shape(_ role: TensorRole) -> [Int]? {
+        tensors[role].map { $0.shape.map { Int(clamping: $0) } }
+    }
+
+    private func problem(_ text: String) -> LoRAError {
+        .inconsistentModule(path: path, module: module, problem: text)
+    }
+
+    private func lowRank(_ adapter: inout Adapter) throws {
+        guard let down = shape(.down) else { throw problem("has lora_up but no lora_down") }
+        guard let up = shape(.up) else { throw problem("has lora_down but no lora_up") }
+        guard down.count == 2 || down.count == 4 else { throw problem("lora_down has shape \(down), expected 2 or 4 dimensions") }
+        guard up.count == down.count else {
+            throw problem("lora_down has shape \(down) but lora_up has shape \(up): one is a conv, the other a linear")
+        }
+        let rank = down[0]
+        guard rank > 0 else { throw problem("has rank 0") }
+        var upRank = up[1]
+        if let mid = shape(.mid) {
+            guard down.count == 4, mid.count == 4, mid[2] == mid[3] else {
+                throw problem("lora_mid has shape \(mid), expected [rank, rank, k, k] on a conv")
+            }
+            guard mid[1] == rank, mid[0] == up[1] else {
+                throw problem("lora_mid \(mid) does not join lora_down \(down) and lora_up \(up)")
+            }
+            guard down[2] == 1, down[3] == 1, up[2] == 1, up[3] == 1 else {
+                throw problem("Tucker factors must be 1x1 around lora_mid, got lora_down \(down) and lora_up \(up)")
+            }
+            upRank = mid[1]
+            adapter.layer = .conv(kernel: mid[2])
+            adapter.inFeatures = down[1] * mid[2] * mid[3]
+        } else if down.count == 4 {
+            guard down[2] == down[3] else { throw problem("lora_down has a non-square kernel \(down)") }
+            guard up[2] == 1, up[3] == 1 else { throw problem("lora_up has shape \(up), expected [out, rank, 1, 1]") }
+            adapter.layer = .conv(kernel: down[2])
+            adapter.inFeatures = down[1] * down[2] * down[3]
+        } else {
+            adapter.layer = .linear
+            adapter.inFeatures = down[1]
+        }
+        guard upRank == rank else {
+            throw problem("lora_down has rank \(rank) but lora_up has rank \(up[1])")
+        }
+        adapter.rank = rank
+        adapter.outFeatures = up[0]
+        if let scale = shape(.doraScale), let out = adapter.outFeatures {
+            let elements = scale.reduce(1, *)
+            guard elements == out else { throw problem("dora_scale has shape \(scale), expected \(out) values") }
+        }
+    }
+
+    private func loha(_ adapter: inout Adapter) throws {
+        let required: [TensorRole] = [.hadaW1A, .hadaW1B, .hadaW2A, .hadaW2B]
+        if let missing = required.first(where: { tensors[$0] == nil }) {
+            throw problem("LoHa module lacks \(missing.kohyaSuffix.dropFirst())")
+        }
+        let w1a = shape(.hadaW1A)!, w1b = shape(.hadaW1B)!, w2a = shape(.hadaW2A)!, w2b = shape(.hadaW2B)!
+        guard w1a.count == 2, w2a.count == 2, w1b.count >= 2, w2b.count >= 2 else {
+            throw problem("LoHa factors have shapes \(w1a), \(w1b), \(w2a), \(w2b)")
+        }
+        guard w1b[0] > 0 else { throw problem("has rank 0") }
+        adapter.rank = w1b[0]
+        if let t1 = shape(.hadaT1), t1.count == 4 {
+            adapter.layer = .conv(kernel: t1[2])
+            adapter.outFeatures = w1a[1]
+            adapter.inFeatures = w1b[1] * t1[2] * t1[3]
+        } else {
+            guard w1a[1] == w1b[0], w2a[1] == w2b[0], w1a[0] == w2a[0] else {
+                throw problem("LoHa factors \(w1a)·\(w1b) and \(w2a)·\(w2b) do not multiply to one shape")
+            }
+            adapter.outFeatures = w1a[0]
+            adapter.inFeatures = w1b.dropFirst().reduce(1, *)
+        }
+    }
+
+    private func lokr(_ adapter: inout Adapter) {
+        if let w1b = shape(.lokrW1B), let first = w1b.first { adapter.rank = first }
+        if let w2b = shape(.lokrW2B), let first = w2b.first { adapter.rank = first }
+        if let t2 = shape(.lokrT2), t2.count == 4 { adapter.layer = .conv(kernel: t2[2]) }
+        if let w2 = shape(.lokrW2), w2.count == 4, w2[2] == w2[3] { adapter.layer = .conv(kernel: w2[2]) }
+    }
+}

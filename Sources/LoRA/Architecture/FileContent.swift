@@ -1,0 +1,35 @@
+import SafeTensors
+
+/// What a `.safetensors` file holds, judged from its tensor names alone.
+public enum FileContent: Sendable, Hashable, CustomStringConvertible {
+    case lora
+    /// A full model in the LDM layout (`model.diffusion_model.*`), as A1111, ComfyUI and kohya load.
+    case checkpoint
+    /// A diffusers UNet (`down_blocks.0.resnets.0.conv1.weight`, ...).
+    case diffusersUNet
+    /// A textual-inversion embedding (`emb_params`, `clip_l`/`clip_g`, `string_to_param`).
+    case embedding
+    case other(tensorCount: Int)
+
+    public static func classify(_ file: SafeTensorsFile) -> FileContent {
+        let names = file.tensors.map(\.name)
+        if names.contains(where: { $0.hasPrefix("model.diffusion_model.") }) { return .checkpoint }
+        if names.contains(where: { KeyParser.parse($0) != nil }) { return .lora }
+        if names.contains(where: { $0.hasPrefix("down_blocks.") || $0.hasPrefix("conv_in.") }) { return .diffusersUNet }
+        let embeddingKeys: Set<String> = ["emb_params", "clip_l", "clip_g", "string_to_param.*"]
+        if !names.isEmpty, names.allSatisfy({ embeddingKeys.contains($0) || $0.hasPrefix("string_to_param") }) {
+            return .embedding
+        }
+        return .other(tensorCount: names.count)
+    }
+
+    public var description: String {
+        switch self {
+        case .lora: "a LoRA"
+        case .checkpoint: "a base checkpoint (model.diffusion_model.* tensors)"
+        case .diffusersUNet: "a diffusers UNet"
+        case .embedding: "a textual-inversion embedding"
+        case .other(let count): count == 0 ? "an empty file (no tensors)" : "a file of \(count) tensors none of which is an adapter"
+        }
+    }
+}

@@ -1,0 +1,125 @@
+/// A tensor key split into the module it adapts and the role it plays there.
+public struct ParsedKey: Sendable, Hashable {
+    /// The key without its role suffix: `lora_unet_input_blocks_4_1_proj_in`.
+    public var stem: String
+    public var module: ModuleID
+    public var role: TensorRole
+    public var form: KeyForm
+    /// True for kohya's SD1.x/2.x `lora_te_` prefix (a single text encoder).
+    public var singleTextEncoderPrefix: Bool
+}
+
+/// Parses the key spellings of the ecosystem into `ParsedKey`s.
+///
+/// Matching is longest-suffix-first, a correctness rule (elias-gaeros/resize_lora,
+/// `docs/refs/keymapper design.md`): `.lora_down.weight` must win over `.weight`. Keys that match
+/// no rule are pass-through tensors: kept verbatim, never dropped.
+public enum KeyParser {
+    private struct SuffixRule {
+        let suffix: String
+        let role: TensorRole
+        /// Which spelling family the suffix belongs to; nil when kohya and LyCORIS share it.
+        let form: KeyForm?
+    }
+
+    private static let rules: [SuffixRule] = {
+        var rules = TensorRole.allCases.filter { $0 != .ia3Weight }.map {
+            SuffixRule(suffix: $0.kohyaSuffix, role: $0, form: nil)
+        }
+        rules += [
+            SuffixRule(suffix: ".lora_A.weight", role: .down, form: .peft),
+            SuffixRule(suffix: ".lora_B.weight", role: .up, form: .peft),
+            SuffixRule(suffix: ".lora_A.default.weight", role: .down, form: .peft),
+            SuffixRule(suffix: ".lora_B.default.weight", role: .up, form: .peft),
+            SuffixRule(suffix: ".lora_magnitude_vector", role: .doraScale, form: .peft),
+            SuffixRule(suffix: ".lora_magnitude_vector.weight", role: .doraScale, form: .peft),
+            SuffixRule(suffix: ".lora.down.weight", role: .down, form: .diffusers),
+            SuffixRule(suffix: ".lora.up.weight", role: .up, form: .diffusers),
+            SuffixRule(suffix: ".lora_linear_layer.down.weight", role: .down, form: .diffusers),
+            SuffixRule(suffix: ".lora_linear_layer.up.weight", role: .up, form: .diffusers),
+        ]
+        return rules.sorted { $0.suffix.utf8.count > $1.suffix.utf8.count }
+    }()
+
+    /// Kohya/LyCORIS prefixes, longest first so `lora_te1_` wins over `lora_te_`.
+    private static let underscorePrefixes: [(prefix: String, component: Component, form: KeyForm, single: Bool)] = [
+        ("lora_unet_", .unet, .kohya, false),
+        ("lora_te1_", .te1, .kohya, false),
+        ("lora_te2_", .te2, .kohya, false),
+        ("lora_te_", .te1, .kohya, true),
+        ("lycoris_", .unet, .lycoris, false),
+    ]
+
+    /// Dotted (diffusers/PEFT) prefixes; `text_encoder_2.` before `text_encoder.`.
+    private static let dottedPrefixes: [(prefix: String, component: Component)] = [
+        ("unet.", .unet),
+        ("transformer.", .unet),
+        ("text_encoder_2.", .te2),
+        ("text_encoder.", .te1),
+        ("lora_unet.", .unet),
+        ("lora_te1.", .te1),
+        ("lora_te2.", .te2),
+    ]
+
+    /// Diffusers UNet paths written without a `unet.` prefix.
+    private static let bareUNetRoots = [
+        "down_blocks.", "up_blocks.", "mid_block.", "conv_in", "conv_out", "time_embedding.", "add_embedding.",
+        "conv_norm_out",
+    ]
+
+    /// Parses one key, or returns nil for a pass-through tensor.
+    public static func parse(_ key: String) -> ParsedKey? {
+        for rule in rules {
+            guard let stem = strip(suffix: rule.suffix, from: key), let (module, form, single) = module(stem) else {
+                continue
+            }
+            // A suffix of one family on a prefix of another (`unet.x.lora_down.weight`) keeps the
+            // prefix's family, except that PEFT/diffusers suffixes name their own form.
+            let keyForm = rule.form ?? form
+            return ParsedKey(stem: stem, module: module, role: rule.role, form: keyForm, singleTextEncoderPrefix: single)
+        }
+        // IA3 stores its vector as a bare `.weight`; accept it only under an adapter prefix, so a
+        // checkpoint's `model.diffusion_model....weight` is never mistaken for one.
+        if let stem = strip(suffix: ".weight", from: key), let (module, form, single) = module(stem),
+            form == .kohya || form == .lycoris
+        {
+            return ParsedKey(stem: stem, module: module, role: .ia3Weight, form: form, singleTextEncoderPrefix: single)
+        }
+        return nil
+    }
+
+    /// `key` without `suffix`, comparing UTF-8 bytes (no Unicode normalization), or nil.
+    static func strip(suffix: String, from key: String) -> String? {
+        let keyBytes = Array(key.utf8)
+        let suffixBytes = Array(suffix.utf8)
+        guard keyBytes.count > suffixBytes.count, keyBytes.suffix(suffixBytes.count).elementsEqual(suffixBytes) else {
+            return nil
+        }
+        return String(decoding: keyBytes.dropLast(suffixBytes.count), as: UTF8.self)
+    }
+
+    /// The module a key stem names, with its spelling family. UNet names stay in the spelling of
+    /// the file (LDM or diffusers); `ModuleNames.ldm` converts them once the architecture is known.
+    static func module(_ stem: String) -> (ModuleID, KeyForm, Bool)? {
+        for entry in underscorePrefixes where stem.utf8.starts(with: entry.prefix.utf8) && stem.utf8.count > entry.prefix.utf8.count {
+            let name = String(decoding: stem.utf8.dropFirst(entry.prefix.utf8.count), as: UTF8.self)
+            guard !name.contains(".") else { return nil }
+            return (ModuleID(entry.component, name), entry.form, entry.single)
+        }
+        var path = Substring(stem)
+        if path.hasPrefix("base_model.model.") { path = path.dropFirst("base_model.model.".count) }
+        for entry in dottedPrefixes where path.hasPrefix(entry.prefix) {
+            let rest = path.dropFirst(entry.prefix.count)
+            guard !rest.isEmpty else { return nil }
+            return (ModuleID(entry.component, underscored(rest)), .peft, false)
+        }
+        if bareUNetRoots.contains(where: { path.hasPrefix($0) }) {
+            return (ModuleID(.unet, underscored(path)), .peft, false)
+        }
+        return nil
+    }
+
+    private static func underscored(_ path: Substring) -> String {
+        String(path.map { $0 == "." ? "_" : $0 })
+    }
+}

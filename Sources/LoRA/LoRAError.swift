@@ -1,0 +1,34 @@
+import SafeTensors
+
+/// Errors of the LoRA module: a file that is valid safetensors but not a usable adapter set.
+///
+/// `description` is the one line the user sees, starting with the file's path.
+public enum LoRAError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The file holds no adapter tensors; `looksLike` says what it seems to be instead.
+    case notALoRA(path: String, looksLike: String)
+    /// A module's tensors contradict each other (rank mismatch, missing factor, bad dims).
+    case inconsistentModule(path: String, module: String, problem: String)
+    /// An alpha that is not a single number.
+    case badAlpha(path: String, key: String, shape: [UInt64])
+    /// An alpha stored in a type lorakit cannot read as a number.
+    case unreadableAlpha(path: String, key: String, dtype: DType)
+    /// A checkpoint was expected.
+    case notACheckpoint(path: String, looksLike: String)
+
+    public var description: String {
+        switch self {
+        case .notALoRA(let path, let looksLike):
+            "\(path): not a LoRA (no adapter tensors); it looks like \(looksLike)"
+        case .inconsistentModule(let path, let module, let problem):
+            "\(path): module \(module): \(problem)"
+        case .badAlpha(let path, let key, let shape):
+            "\(path): tensor \"\(key)\" has shape \(shape), expected a scalar alpha"
+        case .unreadableAlpha(let path, let key, let dtype):
+            "\(path): tensor \"\(key)\" is \(dtype.rawValue), which cannot hold an alpha"
+        case .notACheckpoint(let path, let looksLike):
+            "\(path): not a base checkpoint; it looks like \(looksLike)"
+        }
+    }
+}
+
+extension LoRAError: UserFacingError {}

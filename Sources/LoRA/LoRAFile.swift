@@ -1,0 +1,122 @@
+import SafeTensors
+
+/// A LoRA file read into adapters: one per targeted module, plus the tensors no adapter claims.
+///
+/// Loading reads the header and each module's alpha (a few bytes); factors are read on demand
+/// through `source`, so even an SDXL-sized LoRA loads in milliseconds.
+public struct LoRAFile: Sendable {
+    public let source: SafeTensorsFile
+    /// Adapters sorted by module.
+    public private(set) var adapters: [Adapter]
+    /// Tensors that belong to no adapter, kept verbatim by every command.
+    public private(set) var passThrough: [TensorInfo]
+    public private(set) var architecture: ArchitectureDetection
+
+    public var path: String { source.path }
+    public var metadata: [String: String]? { source.metadata }
+
+    /// Opens and interprets a LoRA file.
+    /// - Throws: `SafeTensorsError` for a malformed file, `LoRAError.notALoRA` for a file with no
+    ///   adapter tensors (a checkpoint, an embedding), `LoRAError` for contradictory modules.
+    public init(path: String) throws {
+        try self.init(try SafeTensorsFile(path: path))
+    }
+
+    public init(_ file: SafeTensorsFile) throws {
+        source = file
+        // Group by key stem: every tensor of one module shares it, whatever the spelling.
+        var groups: [String: Group] = [:]
+        var passThrough: [TensorInfo] = []
+        for tensor in file.tensors {
+            guard let parsed = KeyParser.parse(tensor.name) else {
+                passThrough.append(tensor)
+                continue
+            }
+            var group = groups[parsed.stem] ?? Group(module: parsed.module, form: parsed.form, stem: parsed.stem, tensors: [:])
+            if group.tensors[parsed.role] != nil {
+                throw LoRAError.inconsistentModule(
+                    path: file.path, module: parsed.stem, problem: "two tensors play the role \(parsed.role.rawValue)")
+            }
+            group.tensors[parsed.role] = tensor
+            // `.alpha` is shared by all families; a PEFT or diffusers factor names the family.
+            if parsed.role != .alpha { group.form = parsed.form }
+            groups[parsed.stem] = group
+        }
+        // An alpha alone (no factors) is not an adapter: keep it verbatim.
+        for (key, group) in groups where Set(group.tensors.keys) == [.alpha] {
+            passThrough.append(group.tensors[.alpha]!)
+            groups[key] = nil
+        }
+        guard !groups.isEmpty else {
+            throw LoRAError.notALoRA(path: file.path, looksLike: FileContent.classify(file).description)
+        }
+        var adapters: [Adapter] = []
+        adapters.reserveCapacity(groups.count)
+        for group in groups.values {
+            adapters.append(try Self.adapter(from: group, in: file))
+        }
+        let detection = Architecture.detect(
+            modules: adapters.map(\.module),
+            contextWidth: Self.contextWidth(adapters),
+            textEncoderWidth: Self.textEncoderWidth(adapters),
+            metadata: file.metadata)
+        // Canonical LDM names and layer types that only the architecture can tell.
+        var seen: [ModuleID: String] = [:]
+        for index in adapters.indices {
+            adapters[index].module = ModuleNames.ldm(adapters[index].module, architecture: detection.architecture)
+            if adapters[index].layer == .unknown {
+                adapters[index].layer = LayerRules.layerType(of: adapters[index].module, architecture: detection.architecture)
+            }
+            if let other = seen[adapters[index].module] {
+                throw LoRAError.inconsistentModule(
+                    path: file.path, module: adapters[index].module.description,
+                    problem: "adapted twice, as \(other) and \(adapters[index].stem)")
+            }
+            seen[adapters[index].module] = adapters[index].stem
+        }
+        self.adapters = adapters.sorted { $0.module < $1.module }
+        self.passThrough = passThrough.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+        self.architecture = detection
+    }
+
+    /// The adapter of one module, if the file has it.
+    public func adapter(for module: ModuleID) -> Adapter? {
+        adapters.first { $0.module == module }
+    }
+
+    private struct Group {
+        var module: ModuleID
+        var form: KeyForm
+        var stem: String
+        var tensors: [TensorRole: TensorInfo]
+    }
+
+    /// Builds and checks one adapter from its tensors.
+    private static func adapter(from group: Group, in file: SafeTensorsFile) throws -> Adapter {
+        let kind = AdapterKind.classify(Set(group.tensors.keys))
+        var adapter = Adapter(
+            module: group.module, stem: group.stem, form: group.form, kind: kind, tensors: group.tensors,
+            rank: nil, storedAlpha: nil, layer: .unknown, inFeatures: nil, outFeatures: nil)
+        let shapes = AdapterShapes(tensors: group.tensors, module: group.stem, path: file.path)
+        try shapes.fill(&adapter)
+        if let alphaTensor = group.tensors[.alpha] {
+            guard alphaTensor.dtype.isNumericallyReadable else {
+                throw LoRAError.unreadableAlpha(path: file.path, key: alphaTensor.name, dtype: alphaTensor.dtype)
+            }
+            guard alphaTensor.elementCount == 1 else {
+                throw LoRAError.badAlpha(path: file.path, key: alphaTensor.name, shape: alphaTensor.shape)
+            }
+            adapter.storedAlpha = try file.doubles(of: alphaTensor)[0]
+        }
+        return adapter
+    }
+
+    /// In-features of a cross-attention key projection: the text context width.
+    private static func contextWidth(_ adapters: [Adapter]) -> Int? {
+        adapters.first { $0.module.component == .unet && ($0.module.name.hasSuffix("attn2_to_k") || $0.module.name.hasSuffix("attn2_to_v")) && $0.layer == .linear }?.inFeatures
+    }
+
+    private static func textEncoderWidth(_ adapters: [Adapter]) -> Int? {
+        adapters.first { $0.module.component == .te1 && $0.module.name.hasSuffix("self_attn_q_proj") }?.inFeatures
+    }
+}

@@ -1,0 +1,145 @@
+import LoRA
+import SafeTensors
+
+extension InspectReport {
+    /// Everything in the report, for scripts (`lorakit inspect --json`).
+    public func json() -> JSONValue {
+        var members: [JSONMember] = [
+            JSONMember("path", .string(path)),
+            JSONMember("file_size", .integer(fileSize)),
+            JSONMember("header_length", .integer(headerLength)),
+            JSONMember("tensor_count", .int(tensorCount)),
+            JSONMember("dtypes", .object(dtypes.map { JSONMember($0.dtype.rawValue, .int($0.count)) })),
+            JSONMember("content", .string(contentName)),
+        ]
+        if let architecture {
+            members.append(
+                JSONMember(
+                    "architecture",
+                    .object([
+                        JSONMember("name", .string(architecture.architecture.rawValue)),
+                        JSONMember("reason", .string(architecture.reason)),
+                    ])))
+        }
+        if content == .lora {
+            members += [
+                JSONMember("format", format.map { .string($0) } ?? .null),
+                JSONMember("kinds", .object(kinds.map { JSONMember($0.kind.rawValue, .int($0.modules)) })),
+                JSONMember("key_forms", .array(keyForms.map { .string($0.rawValue) })),
+                JSONMember("modules", .object(modulesPerComponent.map { JSONMember($0.component.rawValue, .int($0.modules)) })),
+                JSONMember("ranks", .array(rankTable.map(Self.json))),
+                JSONMember("adapter_parameters", .integer(adapterParameterCount)),
+                JSONMember("pass_through", .int(passThroughCount)),
+            ]
+        }
+        if let checkpoint {
+            members.append(JSONMember("parameters", .integer(checkpoint.parameterCount)))
+            members.append(
+                JSONMember(
+                    "parts",
+                    .array(
+                        checkpoint.parts.map {
+                            .object([
+                                JSONMember("name", .string($0.name)), JSONMember("prefix", .string($0.prefix)),
+                                JSONMember("tensors", .int($0.tensorCount)), JSONMember("parameters", .integer($0.parameterCount)),
+                            ])
+                        })))
+        }
+        members.append(JSONMember("training", trainingJSON))
+        members.append(JSONMember("top_tags", .array(topTags.map { .array([.string($0.tag), .int($0.count)]) })))
+        members.append(JSONMember("other_metadata", .object(otherMetadata.map { JSONMember($0.key, .string($0.value)) })))
+        if !hashes.isEmpty || fileSHA256 != nil {
+            var hashMembers = hashes.map { check in
+                JSONMember(
+                    check.key,
+                    .object([
+                        JSONMember("stored", check.stored.map { .string($0) } ?? .null),
+                        JSONMember("computed", check.computed.map { .string($0) } ?? .null),
+                        JSONMember("verdict", .string(check.verdict.rawValue)),
+                    ]))
+            }
+            if let fileSHA256 {
+                hashMembers.append(JSONMember("sha256", .string(fileSHA256)))
+                hashMembers.append(JSONMember("autov2", .string(autoV2 ?? "")))
+            }
+            members.append(JSONMember("hashes", .object(hashMembers)))
+        }
+        if let keys {
+            members.append(
+                JSONMember(
+                    "keys",
+                    .array(
+                        keys.map {
+                            .object([
+                                JSONMember("name", .string($0.name)), JSONMember("dtype", .string($0.dtype.rawValue)),
+                                JSONMember("shape", .array($0.shape.map { .integer($0) })),
+                            ])
+                        })))
+        }
+        return .object(members)
+    }
+
+    private var contentName: String {
+        switch content {
+        case .lora: "lora"
+        case .checkpoint: "checkpoint"
+        case .diffusersUNet: "diffusers_unet"
+        case .embedding: "embedding"
+        case .other: "other"
+        }
+    }
+
+    private static func json(_ row: RankRow) -> JSONValue {
+        .object([
+            JSONMember("layer", .string(row.layer)),
+            JSONMember("kind", .string(row.kind.rawValue)),
+            JSONMember("rank", row.rank.map { .int($0) } ?? .null),
+            JSONMember("alpha", row.alpha.map { .double($0) } ?? .null),
+            JSONMember("alpha_stored", .bool(!row.alphaImplicit)),
+            JSONMember("scale", row.scale.map { .double($0) } ?? .null),
+            JSONMember("modules", .int(row.modules)),
+        ])
+    }
+
+    private var trainingJSON: JSONValue {
+        let t = training
+        func string(_ value: String?) -> JSONValue { value.map { .string($0) } ?? .null }
+        return .object([
+            JSONMember("output_name", string(t.outputName)),
+            JSONMember("network_module", string(t.networkModule)),
+            JSONMember("network_dim", string(t.networkDim)),
+            JSONMember("network_alpha", string(t.networkAlpha)),
+            JSONMember("network_args", .object(t.networkArgs.map { JSONMember($0.key, .string($0.value)) })),
+            JSONMember("base_model_version", string(t.baseModelVersion)),
+            JSONMember("base_model_name", string(t.baseModelName)),
+            JSONMember("steps", string(t.steps)),
+            JSONMember("max_train_steps", string(t.maxTrainSteps)),
+            JSONMember("epoch", string(t.epochs)),
+            JSONMember("learning_rate", string(t.learningRate)),
+            JSONMember("unet_lr", string(t.unetLearningRate)),
+            JSONMember("text_encoder_lr", string(t.textEncoderLearningRate)),
+            JSONMember("optimizer", string(t.optimizer)),
+            JSONMember("lr_scheduler", string(t.scheduler)),
+            JSONMember("resolution", string(t.resolution)),
+            JSONMember("batch_size", string(t.batchSize)),
+            JSONMember("gradient_accumulation_steps", string(t.gradientAccumulationSteps)),
+            JSONMember("train_images", string(t.trainImages)),
+            JSONMember("seed", string(t.seed)),
+            JSONMember("mixed_precision", string(t.mixedPrecision)),
+            JSONMember("training_comment", string(t.trainingComment)),
+            JSONMember("training_started_at", string(t.trainingStartedAt)),
+            JSONMember("training_finished_at", string(t.trainingFinishedAt)),
+            JSONMember(
+                "dataset_dirs",
+                .array(
+                    t.datasetDirectories.map {
+                        .object([
+                            JSONMember("name", .string($0.name)), JSONMember("repeats", $0.repeats.map { .int($0) } ?? .null),
+                            JSONMember("images", $0.images.map { .int($0) } ?? .null),
+                        ])
+                    })),
+            JSONMember("modelspec", .object(t.modelSpec.map { JSONMember($0.key, .string($0.value)) })),
+            JSONMember("other", .object(t.otherTrainingKeys.map { JSONMember($0.key, .string($0.value)) })),
+        ])
+    }
+}

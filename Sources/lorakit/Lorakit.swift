@@ -1,0 +1,85 @@
+import ArgumentParser
+import Logging
+import SafeTensors
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+@main
+struct Lorakit: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lorakit",
+        abstract: "Inspect, chop, resize, merge and train LoRAs for Stable Diffusion XL.",
+        discussion: """
+            lorakit reads and writes LoRA .safetensors files the way kohya's scripts, LyCORIS,
+            ComfyUI, AUTOMATIC1111/Forge and diffusers do, and checks every file it reads.
+            Outputs go to a temporary file next to the target and are renamed into place;
+            an input is never overwritten.
+
+            Exit status: 0 on success, 1 when a file or value is wrong (one line on stderr
+            names the file and the problem), 2 on a usage error.
+            """,
+        version: "0.1.0",
+        subcommands: [InspectCommand.self])
+
+    /// Runs a subcommand; domain errors become one line and exit 1, usage errors exit 2.
+    static func main() {
+        LoggingSystem.bootstrap { label in StderrLogHandler(label: label) }
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as UserFacingError {
+            printError("lorakit: \(error.description)")
+            Glibc.exit(1)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                printError(fullMessage(for: error))
+                printError("Run 'lorakit --help' or 'lorakit <command> --help' for usage.")
+                Glibc.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
+
+    static func printError(_ message: String) {
+        var stream = StandardError()
+        print(message, to: &stream)
+    }
+}
+
+/// Writes to the process's standard error.
+struct StandardError: TextOutputStream {
+    mutating func write(_ string: String) {
+        var bytes = Array(string.utf8)
+        var done = 0
+        while done < bytes.count {
+            let written = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress! + done, $0.count - done) }
+            if written <= 0 { return }
+            done += written
+        }
+    }
+}
+
+/// Diagnostics as `lorakit: warning: ...` lines on stderr.
+struct StderrLogHandler: LogHandler {
+    let label: String
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .info
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let prefix =
+            switch event.level {
+            case .warning: "lorakit: warning: "
+            case .error, .critical: "lorakit: error: "
+            default: "lorakit: "
+            }
+        Lorakit.printError(prefix + event.message.description)
+    }
+}

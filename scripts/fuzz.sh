@@ -98,13 +98,18 @@ touch "$stamp"
 echo "fuzz: running $product for $seconds s on $(find "$corpus" -maxdepth 1 -type f ! -name '.*' | wc -l) inputs" >&2
 # -jobs=1 runs the fuzzer in one child process whose output goes to fuzz-0.log in the working
 # directory; -workers=1 keeps it to one core.
+# Swift's own crash backtracer reads memory ASan forbids and buries the report; libFuzzer's
+# deadly-signal handler prints the stack instead.
+export SWIFT_BACKTRACE=${SWIFT_BACKTRACE:-enable=no}
 status=0
+started=$(date +%s)
 (cd "$logs" && "$binary" "$corpus" \
     -dict="$root/Fuzz/Dictionaries/$dictionary" \
     -artifact_prefix="$artifacts/" \
     -max_len=$max_len -rss_limit_mb=2048 -timeout=10 \
     -max_total_time="$seconds" -print_final_stats=1 \
     -workers=1 -jobs=1 "$@") >"$logs/driver.log" 2>&1 || status=$?
+elapsed=$(($(date +%s) - started))
 log="$logs/fuzz-0.log"
 [ -f "$log" ] || log="$logs/driver.log"
 
@@ -126,7 +131,7 @@ if [ -n "$found" ]; then
     sed 's/^/  /' <<<"$found" >&2
     grep -m 1 -E '^==[0-9]+==ERROR|^Fatal error|fatal error' "$log" | sed 's/^/  /' >&2 || true
 fi
-echo "fuzz $target: ${executions:-?} executions in $seconds s (${rate:-?} exec/s), cov ${cov:-?} ft ${ft:-?}," \
+echo "fuzz $target: ${executions:-?} executions in $elapsed s (${rate:-?} exec/s), cov ${cov:-?} ft ${ft:-?}," \
     "corpus $corpus_files files ($corpus_bytes bytes), $crashes crashes/hangs found; log $log"
 if ((crashes > 0)); then exit 1; fi
 if ((status != 0)); then

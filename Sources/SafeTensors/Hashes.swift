@@ -71,17 +71,55 @@ public enum Hashes {
         return ModelHashes(model: hex(model.finalize()), legacy: String(hex(legacy.hasher.finalize()).prefix(8)))
     }
 
-    /// SHA-256 of a whole file and its AutoV1 window, reading 8 MiB at a time.
-    public static func fileHashes(of file: SafeTensorsFile) throws -> FileHashes {
+    /// Whole-file and kohya hashes together. A file already in reference order (every file
+    /// kohya, LyCORIS, diffusers or lorakit writes) is read once: its data section is then
+    /// exactly the data of kohya's re-serialization.
+    public static func allHashes(of file: SafeTensorsFile) throws -> (file: FileHashes, model: ModelHashes) {
+        let reference = file.tensors.sorted { SafeTensorsWriter.referenceOrder(($0.name, $0.dtype), ($1.name, $1.dtype)) }
+        guard reference.map(\.name) == file.tensors.map(\.name) else {
+            return (try fileHashes(of: file), try modelHashes(of: file))
+        }
+        let kohyaHeader = try SafeTensorsWriter.headerBytes(layout: file.tensors, metadata: kohyaHashMetadata(file.metadata))
         var whole = SHA256()
-        var legacy = LegacyWindow()
+        var fileWindow = LegacyWindow()
+        var data = SHA256()
+        var kohyaWindow = LegacyWindow()
+        kohyaWindow.feed(kohyaHeader)
+        try readChunks(of: file) { offset, bytes in
+            whole.update(data: bytes)
+            fileWindow.feed(bytes)
+            let dataStart = file.header.dataStart
+            let end = offset + UInt64(bytes.count)
+            if end > dataStart {
+                let slice = bytes[Int(max(offset, dataStart) - offset)...]
+                data.update(data: slice)
+                kohyaWindow.feed(slice)
+            }
+        }
+        return (
+            FileHashes(sha256: hex(whole.finalize()), autoV1: String(hex(fileWindow.hasher.finalize()).prefix(8))),
+            ModelHashes(model: hex(data.finalize()), legacy: String(hex(kohyaWindow.hasher.finalize()).prefix(8)))
+        )
+    }
+
+    /// Calls `body` with consecutive 8 MiB chunks of the whole file and their offsets.
+    static func readChunks(of file: SafeTensorsFile, _ body: (UInt64, [UInt8]) throws -> Void) throws {
         let chunk: UInt64 = 8 << 20
         var offset: UInt64 = 0
         while offset < file.status.size {
             let bytes = try file.readRaw(count: Int(min(chunk, file.status.size - offset)), at: offset)
+            try body(offset, bytes)
+            offset += UInt64(bytes.count)
+        }
+    }
+
+    /// SHA-256 of a whole file and its AutoV1 window, reading 8 MiB at a time.
+    public static func fileHashes(of file: SafeTensorsFile) throws -> FileHashes {
+        var whole = SHA256()
+        var legacy = LegacyWindow()
+        try readChunks(of: file) { _, bytes in
             whole.update(data: bytes)
             legacy.feed(bytes)
-            offset += UInt64(bytes.count)
         }
         return FileHashes(sha256: hex(whole.finalize()), autoV1: String(hex(legacy.hasher.finalize()).prefix(8)))
     }
@@ -91,14 +129,15 @@ public enum Hashes {
         var hasher = SHA256()
         var position: UInt64 = 0
 
-        mutating func feed(_ bytes: [UInt8]) {
+        mutating func feed<Bytes: RandomAccessCollection>(_ bytes: Bytes) where Bytes.Element == UInt8, Bytes.Index == Int {
             let start = position
             let end = position + UInt64(bytes.count)
             position = end
             let lower = max(start, Hashes.legacyWindow.lowerBound)
             let upper = min(end, Hashes.legacyWindow.upperBound)
             guard lower < upper else { return }
-            hasher.update(data: bytes[Int(lower - start)..<Int(upper - start)])
+            let first = bytes.startIndex
+            hasher.update(data: Array(bytes[(first + Int(lower - start))..<(first + Int(upper - start))]))
         }
     }
 

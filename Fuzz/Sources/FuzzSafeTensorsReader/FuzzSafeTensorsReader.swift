@@ -33,8 +33,29 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     } catch {
         return 0  // a typed FormatViolation: the expected outcome for most inputs
     }
+    checkMetadataKept(header, fileBytes: bytes)
     checkRoundTrip(header)
     return 0
+}
+
+/// Every `__metadata__` member of the header text must reach `Header.metadata`: keys are
+/// distinct byte strings (the audit rejects exact duplicates), so none may be merged or dropped.
+func checkMetadataKept(_ header: Header, fileBytes: [UInt8]) {
+    guard let metadata = header.metadata, !metadata.isEmpty else { return }
+    let text = String(decoding: fileBytes[8..<8 + Int(header.length)], as: UTF8.self)
+    let root: JSONValue
+    do {
+        root = try JSONValue.parse(text)
+    } catch {
+        fatalError("JSONValue.parse rejects a header Header.parse accepted: \(error)")
+    }
+    guard case .object(let members)? = root["__metadata__"] else {
+        fatalError("JSONValue.parse finds no __metadata__ object in a header with metadata")
+    }
+    guard members.count == metadata.count else {
+        fatalError("Header.metadata has \(metadata.count) entries, the header \(members.count): "
+            + "\(members.map { Array($0.key.unicodeScalars) }) became \(metadata.keys.map { Array($0.unicodeScalars) })")
+    }
 }
 
 /// Writes `header` back out and requires the reader to accept it unchanged.

@@ -161,13 +161,13 @@ public struct InspectReport: Sendable {
 
     private mutating func computeHashes(_ file: SafeTensorsFile) throws {
         let metadata = file.metadata ?? [:]
-        let kohya = try Hashes.modelHashes(of: file)
+        let (whole, kohya) = try Hashes.allHashes(of: file)
         hashes.append(Self.check("sshs_model_hash", stored: metadata["sshs_model_hash"], computed: kohya.model))
         hashes.append(Self.check("sshs_legacy_hash", stored: metadata["sshs_legacy_hash"], computed: kohya.legacy))
         if let stored = metadata["modelspec.hash_sha256"] {
             hashes.append(Self.check("modelspec.hash_sha256", stored: stored, computed: "0x" + kohya.model))
         }
-        fileSHA256 = try Hashes.fileHashes(of: file).sha256
+        fileSHA256 = whole.sha256
     }
 
     static func check(_ key: String, stored: String?, computed: String) -> HashCheck {

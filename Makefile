@@ -1,0 +1,44 @@
+# lorakit: two set-up commands, `make demo` and `make test`. Both install what is missing.
+SWIFT ?= swift
+PREFIX ?= /usr/local
+TEST_FLAGS := -c release -Xswiftc -enable-testing
+BIN := .build/release/lorakit
+
+.PHONY: all bootstrap build demo test bench man install faults fuzz clean
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+build: bootstrap
+	$(SWIFT) build -c release --product lorakit
+
+# The main job on the bundled defaults (see README, "Demo").
+demo: build
+	@scripts/demo.sh
+
+# Every test, built once in release with testing enabled: the numeric tests are too slow in
+# debug, and one build keeps the suite well inside CI's budget.
+test: bootstrap
+	$(SWIFT) build $(TEST_FLAGS) --build-tests
+	$(SWIFT) test $(TEST_FLAGS) --skip-build
+
+# Throughput and peak memory of each command on SDXL-sized inputs the project generates.
+bench: build
+	@scripts/bench.sh
+
+# Man pages from the command definitions (swift-argument-parser's generate-manual plugin).
+man: bootstrap
+	@scripts/man.sh
+
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/lorakit
+	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+
+fuzz: bootstrap
+	@scripts/fuzz.sh reader 600
+
+clean:
+	rm -rf .build

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# make bench: wall time and peak memory of each command on SDXL-sized inputs the project
+# generates. Inputs are built once into a cache folder outside the repository and reused.
+# Prints one line per measurement and writes the same as JSON.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=$PWD/.build/release/lorakit
+cache=${LORAKIT_BENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lorakit-bench}
+mkdir -p "$cache"
+results=$cache/results.json
+
+if ! [ -x /usr/bin/time ]; then
+    echo "bench: installing GNU time (for peak memory)" >&2
+    sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
+    $sudo apt-get install -y -qq time >/dev/null || { $sudo apt-get update -qq && $sudo apt-get install -y -qq time >/dev/null; }
+fi
+
+json_rows=()
+# measure NAME INPUT-DESCRIPTION COMMAND...: runs COMMAND once, prints and records wall time and peak RSS.
+measure() {
+    local name=$1 input=$2; shift 2
+    local stats; stats=$(mktemp)
+    if ! /usr/bin/time -f "%e %M" -o "$stats" "$@" >/dev/null 2>"$cache/last-stderr.txt"; then
+        echo "bench: $name failed:" >&2; cat "$cache/last-stderr.txt" >&2; rm -f "$stats"; exit 1
+    fi
+    read -r seconds kilobytes <"$(echo "$stats")"
+    rm -f "$stats"
+    local mib; mib=$(awk -v k="$kilobytes" 'BEGIN { printf "%.1f", k / 1024 }')
+    printf '%-34s %-44s %8.2f s %9s MiB\n' "$name" "$input" "$seconds" "$mib"
+    json_rows+=("{\"command\": \"$name\", \"input\": \"$input\", \"seconds\": $seconds, \"peak_mib\": $mib}")
+}
+
+# throughput NAME BYTES SECONDS: prints MB/s for a measurement just taken.
+sparse=$cache/sdxl-base-sparse.safetensors
+full=$cache/sdxl-base-f16.safetensors
+[ -f "$sparse" ] || "$bin" synth checkpoint "$sparse" --sparse >/dev/null
+
+echo "lorakit bench on $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); cache $cache"
+printf '%-34s %-44s %10s %13s\n' "command" "input" "wall" "peak memory"
+measure "inspect (checkpoint, header only)" "SDXL base fp16, 6.1 GiB, sparse" "$bin" inspect "$sparse"
+measure "inspect --json (checkpoint)" "SDXL base fp16, 6.1 GiB, sparse" "$bin" inspect --json "$sparse"
+measure "inspect (LoRA, hashes)" "fixtures locon_a, 4.7 MiB" "$bin" inspect fixtures/surgery/inputs/locon_a.safetensors
+if [ ! -f "$full" ]; then
+    measure "synth checkpoint (streamed write)" "SDXL base fp16, 6.1 GiB" "$bin" synth checkpoint "$full.tmp"
+    mv "$full.tmp" "$full"
+fi
+measure "inspect --hash (checkpoint)" "SDXL base fp16, 6.1 GiB" "$bin" inspect --hash "$full"
+
+{
+    echo "["
+    for ((i = 0; i < ${#json_rows[@]}; i++)); do
+        sep=","; ((i == ${#json_rows[@]} - 1)) && sep=""
+        echo "  ${json_rows[$i]}$sep"
+    done
+    echo "]"
+} >"$results"
+echo "results: $results"

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# make demo: the main job on the bundled defaults. Today: read the bundled reference LoRAs and a
+# generated TinyXL base checkpoint the way a user does first with a downloaded file.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=.build/release/lorakit
+work=${LORAKIT_DEMO_DIR:-.build/demo}
+mkdir -p "$work"
+
+echo "== lorakit inspect: a LyCORIS LoCon (SDXL layout, TinyXL widths)"
+"$bin" inspect fixtures/surgery/inputs/locon_a.safetensors
+echo
+echo "== lorakit inspect: a diffusers/PEFT LoRA, keys recognised and mapped to kohya's"
+"$bin" inspect --no-hash fixtures/surgery/inputs/peft_diffusers.safetensors
+echo
+echo "== lorakit synth + inspect: the TinyXL base checkpoint, from the header alone"
+"$bin" synth checkpoint "$work/tinyxl-base.safetensors" --tinyxl --unet-only --dtype f32
+"$bin" inspect "$work/tinyxl-base.safetensors"

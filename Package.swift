@@ -6,7 +6,9 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "lorakit", targets: ["lorakit"]),
-        .library(name: "LoRAKit", targets: ["SafeTensors", "LinearAlgebra", "LoRA", "Surgery", "Trainer"]),
+        .library(
+            name: "LoRAKit",
+            targets: ["SafeTensors", "LinearAlgebra", "LoRA", "Surgery", "Trainer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -15,11 +17,15 @@ let package = Package(
     ],
     targets: [
         // System libraries: one C doorway each (Debian: liblapacke-dev libopenblas-dev, libjson-c-dev, libstb-dev).
-        .systemLibrary(name: "CLapack", pkgConfig: "lapacke", providers: [.apt(["liblapacke-dev", "libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CLapack", pkgConfig: "lapacke",
+            providers: [.apt(["liblapacke-dev", "libopenblas-dev"])]),
         .systemLibrary(name: "CJSONC", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
         .systemLibrary(name: "CStb", pkgConfig: "stb", providers: [.apt(["libstb-dev"])]),
 
-        .target(name: "SafeTensors", dependencies: ["CJSONC", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(
+            name: "SafeTensors",
+            dependencies: ["CJSONC", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "LinearAlgebra", dependencies: ["CLapack"]),
         .target(name: "LoRA", dependencies: ["SafeTensors", "LinearAlgebra"]),
         .target(name: "Surgery", dependencies: ["LoRA", "SafeTensors", "LinearAlgebra"]),

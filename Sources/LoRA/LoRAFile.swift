@@ -32,10 +32,13 @@ public struct LoRAFile: Sendable {
                 passThrough.append(tensor)
                 continue
             }
-            var group = groups[parsed.stem] ?? Group(module: parsed.module, form: parsed.form, stem: parsed.stem, tensors: [:])
+            var group =
+                groups[parsed.stem]
+                ?? Group(module: parsed.module, form: parsed.form, stem: parsed.stem, tensors: [:])
             if group.tensors[parsed.role] != nil {
                 throw LoRAError.inconsistentModule(
-                    path: file.path, module: parsed.stem, problem: "two tensors play the role \(parsed.role.rawValue)")
+                    path: file.path, module: parsed.stem,
+                    problem: "two tensors play the role \(parsed.role.rawValue)")
             }
             group.tensors[parsed.role] = tensor
             // `.alpha` is shared by all families; a PEFT or diffusers factor names the family.
@@ -48,7 +51,8 @@ public struct LoRAFile: Sendable {
             groups[key] = nil
         }
         guard !groups.isEmpty else {
-            throw LoRAError.notALoRA(path: file.path, looksLike: FileContent.classify(file).description)
+            throw LoRAError.notALoRA(
+                path: file.path, looksLike: FileContent.classify(file).description)
         }
         var adapters: [Adapter] = []
         adapters.reserveCapacity(groups.count)
@@ -63,9 +67,11 @@ public struct LoRAFile: Sendable {
         // Canonical LDM names and layer types that only the architecture can tell.
         var seen: [ModuleID: String] = [:]
         for index in adapters.indices {
-            adapters[index].module = ModuleNames.ldm(adapters[index].module, architecture: detection.architecture)
+            adapters[index].module = ModuleNames.ldm(
+                adapters[index].module, architecture: detection.architecture)
             if adapters[index].layer == .unknown {
-                adapters[index].layer = LayerRules.layerType(of: adapters[index].module, architecture: detection.architecture)
+                adapters[index].layer = LayerRules.layerType(
+                    of: adapters[index].module, architecture: detection.architecture)
             }
             if let other = seen[adapters[index].module] {
                 throw LoRAError.inconsistentModule(
@@ -75,7 +81,9 @@ public struct LoRAFile: Sendable {
             seen[adapters[index].module] = adapters[index].stem
         }
         self.adapters = adapters.sorted { $0.module < $1.module }
-        self.passThrough = passThrough.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+        self.passThrough = passThrough.sorted {
+            $0.name.utf8.lexicographicallyPrecedes($1.name.utf8)
+        }
         self.architecture = detection
     }
 
@@ -95,16 +103,19 @@ public struct LoRAFile: Sendable {
     private static func adapter(from group: Group, in file: SafeTensorsFile) throws -> Adapter {
         let kind = AdapterKind.classify(Set(group.tensors.keys))
         var adapter = Adapter(
-            module: group.module, stem: group.stem, form: group.form, kind: kind, tensors: group.tensors,
+            module: group.module, stem: group.stem, form: group.form, kind: kind,
+            tensors: group.tensors,
             rank: nil, storedAlpha: nil, layer: .unknown, inFeatures: nil, outFeatures: nil)
         let shapes = AdapterShapes(tensors: group.tensors, module: group.stem, path: file.path)
         try shapes.fill(&adapter)
         if let alphaTensor = group.tensors[.alpha] {
             guard alphaTensor.dtype.isNumericallyReadable else {
-                throw LoRAError.unreadableAlpha(path: file.path, key: alphaTensor.name, dtype: alphaTensor.dtype)
+                throw LoRAError.unreadableAlpha(
+                    path: file.path, key: alphaTensor.name, dtype: alphaTensor.dtype)
             }
             guard alphaTensor.elementCount == 1 else {
-                throw LoRAError.badAlpha(path: file.path, key: alphaTensor.name, shape: alphaTensor.shape)
+                throw LoRAError.badAlpha(
+                    path: file.path, key: alphaTensor.name, shape: alphaTensor.shape)
             }
             adapter.storedAlpha = try file.doubles(of: alphaTensor)[0]
         }
@@ -113,10 +124,17 @@ public struct LoRAFile: Sendable {
 
     /// In-features of a cross-attention key projection: the text context width.
     private static func contextWidth(_ adapters: [Adapter]) -> Int? {
-        adapters.first { $0.module.component == .unet && ($0.module.name.hasSuffix("attn2_to_k") || $0.module.name.hasSuffix("attn2_to_v")) && $0.layer == .linear }?.inFeatures
+        adapters.first {
+            $0.module.component == .unet
+                && ($0.module.name.hasSuffix("attn2_to_k")
+                    || $0.module.name.hasSuffix("attn2_to_v"))
+                && $0.layer == .linear
+        }?.inFeatures
     }
 
     private static func textEncoderWidth(_ adapters: [Adapter]) -> Int? {
-        adapters.first { $0.module.component == .te1 && $0.module.name.hasSuffix("self_attn_q_proj") }?.inFeatures
+        adapters.first {
+            $0.module.component == .te1 && $0.module.name.hasSuffix("self_attn_q_proj")
+        }?.inFeatures
     }
 }

@@ -10,8 +10,11 @@ public enum ElementCoding {
     public static func decodeFloats(_ bytes: UnsafeRawBufferPointer, dtype: DType) -> [Float] {
         let count = bytes.count * 8 / dtype.bitWidth
         return [Float](unsafeUninitializedCapacity: count) { out, initialized in
-            decode(bytes, dtype: dtype, count: count) { index, value in out[index] = Float(value) } float: {
-                index, value in out[index] = value
+            decode(bytes, dtype: dtype, count: count) { index, value in
+                out[index] = Float(value)
+            } float: {
+                index, value in
+                out[index] = value
             }
             initialized = count
         }
@@ -21,8 +24,11 @@ public enum ElementCoding {
     public static func decodeDoubles(_ bytes: UnsafeRawBufferPointer, dtype: DType) -> [Double] {
         let count = bytes.count * 8 / dtype.bitWidth
         return [Double](unsafeUninitializedCapacity: count) { out, initialized in
-            decode(bytes, dtype: dtype, count: count) { index, value in out[index] = value } float: {
-                index, value in out[index] = Double(value)
+            decode(bytes, dtype: dtype, count: count) { index, value in
+                out[index] = value
+            } float: {
+                index, value in
+                out[index] = Double(value)
             }
             initialized = count
         }
@@ -36,10 +42,19 @@ public enum ElementCoding {
         precondition(dtype.isNumericallyReadable, "\(dtype) has no floating-point decoding")
         switch dtype {
         case .f32:
-            for i in 0..<count { float(i, Float(bitPattern: bytes.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))) }
+            for i in 0..<count {
+                float(
+                    i,
+                    Float(bitPattern: bytes.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+            }
         case .f16:
             for i in 0..<count {
-                float(i, Float(Float16(bitPattern: bytes.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))))
+                float(
+                    i,
+                    Float(
+                        Float16(
+                            bitPattern: bytes.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))
+                    ))
             }
         case .bf16:
             for i in 0..<count {
@@ -47,7 +62,11 @@ public enum ElementCoding {
                 float(i, Float(bitPattern: high << 16))
             }
         case .f64:
-            for i in 0..<count { double(i, Double(bitPattern: bytes.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self))) }
+            for i in 0..<count {
+                double(
+                    i,
+                    Double(bitPattern: bytes.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)))
+            }
         case .f8E4M3, .f8E5M2, .f8E4M3FNUZ, .f8E5M2FNUZ, .f8E8M0:
             let table = Float8Format(dtype)!.table
             for i in 0..<count { float(i, table[Int(bytes[i])]) }
@@ -56,17 +75,29 @@ public enum ElementCoding {
         case .i8:
             for i in 0..<count { float(i, Float(Int8(bitPattern: bytes[i]))) }
         case .i16:
-            for i in 0..<count { float(i, Float(bytes.loadUnaligned(fromByteOffset: i * 2, as: Int16.self))) }
+            for i in 0..<count {
+                float(i, Float(bytes.loadUnaligned(fromByteOffset: i * 2, as: Int16.self)))
+            }
         case .u16:
-            for i in 0..<count { float(i, Float(bytes.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))) }
+            for i in 0..<count {
+                float(i, Float(bytes.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)))
+            }
         case .i32:
-            for i in 0..<count { double(i, Double(bytes.loadUnaligned(fromByteOffset: i * 4, as: Int32.self))) }
+            for i in 0..<count {
+                double(i, Double(bytes.loadUnaligned(fromByteOffset: i * 4, as: Int32.self)))
+            }
         case .u32:
-            for i in 0..<count { double(i, Double(bytes.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))) }
+            for i in 0..<count {
+                double(i, Double(bytes.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+            }
         case .i64:
-            for i in 0..<count { double(i, Double(bytes.loadUnaligned(fromByteOffset: i * 8, as: Int64.self))) }
+            for i in 0..<count {
+                double(i, Double(bytes.loadUnaligned(fromByteOffset: i * 8, as: Int64.self)))
+            }
         case .u64:
-            for i in 0..<count { double(i, Double(bytes.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self))) }
+            for i in 0..<count {
+                double(i, Double(bytes.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)))
+            }
         case .f4, .f6E2M3, .f6E3M2, .c64:
             preconditionFailure("unreachable")
         }
@@ -83,10 +114,13 @@ public enum ElementCoding {
             let raw = UnsafeMutableRawBufferPointer(out)
             switch dtype {
             case .f32:
-                for (i, value) in values.enumerated() { raw.storeBytes(of: value.bitPattern, toByteOffset: i * 4, as: UInt32.self) }
+                for (i, value) in values.enumerated() {
+                    raw.storeBytes(of: value.bitPattern, toByteOffset: i * 4, as: UInt32.self)
+                }
             case .f16:
                 for (i, value) in values.enumerated() {
-                    raw.storeBytes(of: Float16(value).bitPattern, toByteOffset: i * 2, as: UInt16.self)
+                    raw.storeBytes(
+                        of: Float16(value).bitPattern, toByteOffset: i * 2, as: UInt16.self)
                 }
             case .bf16:
                 for (i, value) in values.enumerated() {
@@ -94,7 +128,8 @@ public enum ElementCoding {
                 }
             case .f64:
                 for (i, value) in values.enumerated() {
-                    raw.storeBytes(of: Double(value).bitPattern, toByteOffset: i * 8, as: UInt64.self)
+                    raw.storeBytes(
+                        of: Double(value).bitPattern, toByteOffset: i * 8, as: UInt64.self)
                 }
             default:
                 preconditionFailure("lorakit does not write floating-point data as \(dtype)")
@@ -109,7 +144,9 @@ public enum ElementCoding {
         if dtype == .f64 {
             return [UInt8](unsafeUninitializedCapacity: values.count * 8) { out, initialized in
                 let raw = UnsafeMutableRawBufferPointer(out)
-                for (i, value) in values.enumerated() { raw.storeBytes(of: value.bitPattern, toByteOffset: i * 8, as: UInt64.self) }
+                for (i, value) in values.enumerated() {
+                    raw.storeBytes(of: value.bitPattern, toByteOffset: i * 8, as: UInt64.self)
+                }
                 initialized = values.count * 8
             }
         }
@@ -137,7 +174,9 @@ struct Float8Format {
         case .f8E5M2FNUZ: table = Self.build(exponentBits: 5, bias: 16, special: .fnuz)
         case .f8E8M0:
             // Unsigned exponent only (OCP MX scale): 2^(e-127), 0xFF is NaN.
-            table = (0..<256).map { $0 == 255 ? .nan : Float(sign: .plus, exponent: $0 - 127, significand: 1) }
+            table = (0..<256).map {
+                $0 == 255 ? .nan : Float(sign: .plus, exponent: $0 - 127, significand: 1)
+            }
         default: return nil
         }
     }
@@ -163,7 +202,8 @@ struct Float8Format {
             }
             let magnitude: Float =
                 exponent == 0
-                ? Float(mantissa) * Float(sign: .plus, exponent: 1 - bias - mantissaBits, significand: 1)
+                ? Float(mantissa)
+                    * Float(sign: .plus, exponent: 1 - bias - mantissaBits, significand: 1)
                 : (1 + Float(mantissa) / Float(1 << mantissaBits))
                     * Float(sign: .plus, exponent: exponent - bias, significand: 1)
             return negative ? -magnitude : magnitude

@@ -43,11 +43,15 @@ public enum Hashes {
     /// Recomputes the kohya hashes of a file on disk, reading one tensor at a time in
     /// reference order (equal to the data-section hash when the file was written in that order).
     public static func modelHashes(of file: SafeTensorsFile) throws -> ModelHashes {
-        let sorted = file.tensors.sorted { SafeTensorsWriter.referenceOrder(($0.name, $0.dtype), ($1.name, $1.dtype)) }
+        let sorted = file.tensors.sorted {
+            SafeTensorsWriter.referenceOrder(($0.name, $0.dtype), ($1.name, $1.dtype))
+        }
         var offset: UInt64 = 0
         let layout = sorted.map { info -> TensorInfo in
             defer { offset += info.byteCount }
-            return TensorInfo(name: info.name, dtype: info.dtype, shape: info.shape, dataOffsets: offset..<offset + info.byteCount)
+            return TensorInfo(
+                name: info.name, dtype: info.dtype, shape: info.shape,
+                dataOffsets: offset..<offset + info.byteCount)
         }
         // A file that passed the reader has no name the writer would refuse.
         return try modelHashes(layout: layout, metadata: file.metadata) { tensor in
@@ -56,10 +60,13 @@ public enum Hashes {
     }
 
     /// Shared core: `data` yields each tensor's bytes in `layout` order.
-    static func modelHashes(layout: [TensorInfo], metadata: [String: String]?, data: (TensorInfo) throws -> [UInt8])
+    static func modelHashes(
+        layout: [TensorInfo], metadata: [String: String]?, data: (TensorInfo) throws -> [UInt8]
+    )
         throws -> ModelHashes
     {
-        let header = try SafeTensorsWriter.headerBytes(layout: layout, metadata: kohyaHashMetadata(metadata))
+        let header = try SafeTensorsWriter.headerBytes(
+            layout: layout, metadata: kohyaHashMetadata(metadata))
         var model = SHA256()
         var legacy = LegacyWindow()
         legacy.feed(header)
@@ -68,18 +75,24 @@ public enum Hashes {
             model.update(data: bytes)
             legacy.feed(bytes)
         }
-        return ModelHashes(model: hex(model.finalize()), legacy: String(hex(legacy.hasher.finalize()).prefix(8)))
+        return ModelHashes(
+            model: hex(model.finalize()), legacy: String(hex(legacy.hasher.finalize()).prefix(8)))
     }
 
     /// Whole-file and kohya hashes together. A file already in reference order (every file
     /// kohya, LyCORIS, diffusers or lorakit writes) is read once: its data section is then
     /// exactly the data of kohya's re-serialization.
-    public static func allHashes(of file: SafeTensorsFile) throws -> (file: FileHashes, model: ModelHashes) {
-        let reference = file.tensors.sorted { SafeTensorsWriter.referenceOrder(($0.name, $0.dtype), ($1.name, $1.dtype)) }
+    public static func allHashes(
+        of file: SafeTensorsFile
+    ) throws -> (file: FileHashes, model: ModelHashes) {
+        let reference = file.tensors.sorted {
+            SafeTensorsWriter.referenceOrder(($0.name, $0.dtype), ($1.name, $1.dtype))
+        }
         guard reference.map(\.name) == file.tensors.map(\.name) else {
             return (try fileHashes(of: file), try modelHashes(of: file))
         }
-        let kohyaHeader = try SafeTensorsWriter.headerBytes(layout: file.tensors, metadata: kohyaHashMetadata(file.metadata))
+        let kohyaHeader = try SafeTensorsWriter.headerBytes(
+            layout: file.tensors, metadata: kohyaHashMetadata(file.metadata))
         var whole = SHA256()
         var fileWindow = LegacyWindow()
         var data = SHA256()
@@ -97,17 +110,24 @@ public enum Hashes {
             }
         }
         return (
-            FileHashes(sha256: hex(whole.finalize()), autoV1: String(hex(fileWindow.hasher.finalize()).prefix(8))),
-            ModelHashes(model: hex(data.finalize()), legacy: String(hex(kohyaWindow.hasher.finalize()).prefix(8)))
+            FileHashes(
+                sha256: hex(whole.finalize()),
+                autoV1: String(hex(fileWindow.hasher.finalize()).prefix(8))),
+            ModelHashes(
+                model: hex(data.finalize()),
+                legacy: String(hex(kohyaWindow.hasher.finalize()).prefix(8)))
         )
     }
 
     /// Calls `body` with consecutive 8 MiB chunks of the whole file and their offsets.
-    static func readChunks(of file: SafeTensorsFile, _ body: (UInt64, [UInt8]) throws -> Void) throws {
+    static func readChunks(
+        of file: SafeTensorsFile, _ body: (UInt64, [UInt8]) throws -> Void
+    ) throws {
         let chunk: UInt64 = 8 << 20
         var offset: UInt64 = 0
         while offset < file.status.size {
-            let bytes = try file.readRaw(count: Int(min(chunk, file.status.size - offset)), at: offset)
+            let bytes = try file.readRaw(
+                count: Int(min(chunk, file.status.size - offset)), at: offset)
             try body(offset, bytes)
             offset += UInt64(bytes.count)
         }
@@ -121,7 +141,8 @@ public enum Hashes {
             whole.update(data: bytes)
             legacy.feed(bytes)
         }
-        return FileHashes(sha256: hex(whole.finalize()), autoV1: String(hex(legacy.hasher.finalize()).prefix(8)))
+        return FileHashes(
+            sha256: hex(whole.finalize()), autoV1: String(hex(legacy.hasher.finalize()).prefix(8)))
     }
 
     /// Hashes only the bytes of a stream that fall inside 0x100000..<0x110000.
@@ -129,7 +150,8 @@ public enum Hashes {
         var hasher = SHA256()
         var position: UInt64 = 0
 
-        mutating func feed<Bytes: RandomAccessCollection>(_ bytes: Bytes) where Bytes.Element == UInt8, Bytes.Index == Int {
+        mutating func feed<Bytes: RandomAccessCollection>(_ bytes: Bytes)
+        where Bytes.Element == UInt8, Bytes.Index == Int {
             let start = position
             let end = position + UInt64(bytes.count)
             position = end
@@ -137,7 +159,8 @@ public enum Hashes {
             let upper = min(end, Hashes.legacyWindow.upperBound)
             guard lower < upper else { return }
             let first = bytes.startIndex
-            hasher.update(data: Array(bytes[(first + Int(lower - start))..<(first + Int(upper - start))]))
+            hasher.update(
+                data: Array(bytes[(first + Int(lower - start))..<(first + Int(upper - start))]))
         }
     }
 
@@ -163,7 +186,9 @@ extension TensorFile {
         let hashes = try Hashes.modelHashes(of: self)
         metadata["sshs_model_hash"] = hashes.model
         metadata["sshs_legacy_hash"] = hashes.legacy
-        if metadata["modelspec.hash_sha256"] != nil { metadata["modelspec.hash_sha256"] = "0x" + hashes.model }
+        if metadata["modelspec.hash_sha256"] != nil {
+            metadata["modelspec.hash_sha256"] = "0x" + hashes.model
+        }
         copy.metadata = metadata
         return copy
     }

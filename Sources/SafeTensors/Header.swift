@@ -42,12 +42,16 @@ public struct Header: Sendable {
     /// Reads N from the first 8 bytes and checks it against the limit and the file size, in the
     /// reference's order, before anything is allocated from it.
     /// - Throws: `.fileTooSmall`, `.headerTooLarge`, `.headerLengthExceedsFile`.
-    public static func headerLength(prefix: [UInt8], fileSize: UInt64) throws(FormatViolation) -> UInt64 {
+    public static func headerLength(
+        prefix: [UInt8], fileSize: UInt64
+    ) throws(FormatViolation) -> UInt64 {
         guard fileSize >= 8, prefix.count >= 8 else { throw .fileTooSmall(size: fileSize) }
         var length: UInt64 = 0
         for index in (0..<8).reversed() { length = length << 8 | UInt64(prefix[index]) }
         guard length <= maximumLength else { throw .headerTooLarge(length: length) }
-        guard length <= fileSize - 8 else { throw .headerLengthExceedsFile(length: length, fileSize: fileSize) }
+        guard length <= fileSize - 8 else {
+            throw .headerLengthExceedsFile(length: length, fileSize: fileSize)
+        }
         return length
     }
 
@@ -86,7 +90,9 @@ public struct Header: Sendable {
         return Header(length: length, metadata: metadata, tensors: tensors)
     }
 
-    private static func parseMetadata(_ value: JSONValue) throws(FormatViolation) -> [String: String]? {
+    private static func parseMetadata(
+        _ value: JSONValue
+    ) throws(FormatViolation) -> [String: String]? {
         switch value {
         case .null:
             return nil
@@ -94,7 +100,9 @@ public struct Header: Sendable {
             var metadata: [String: String] = [:]
             for member in members {
                 guard case .string(let text) = member.value else {
-                    throw .headerSchema("metadata value \(quoted(member.key)) is \(member.value.typeName), not a string")
+                    throw .headerSchema(
+                        "metadata value \(quoted(member.key)) is \(member.value.typeName), not a string"
+                    )
                 }
                 metadata[member.key] = text
             }
@@ -113,7 +121,9 @@ public struct Header: Sendable {
         var end: UInt64
     }
 
-    private static func parseTensor(named name: String, _ value: JSONValue) throws(FormatViolation) -> Entry {
+    private static func parseTensor(
+        named name: String, _ value: JSONValue
+    ) throws(FormatViolation) -> Entry {
         guard case .object(let fields) = value else {
             throw .headerSchema("tensor \(quoted(name)) is \(value.typeName), not an object")
         }
@@ -132,16 +142,20 @@ public struct Header: Sendable {
         let shape = try integers(try field("shape"), tensor: name, field: "shape")
         let offsets = try integers(try field("data_offsets"), tensor: name, field: "data_offsets")
         guard offsets.count == 2 else {
-            throw .headerSchema("tensor \(quoted(name)) has \(offsets.count) data_offsets, expected 2")
+            throw .headerSchema(
+                "tensor \(quoted(name)) has \(offsets.count) data_offsets, expected 2")
         }
         return Entry(name: name, dtype: dtype, shape: shape, begin: offsets[0], end: offsets[1])
     }
 
-    private static func integers(_ value: JSONValue, tensor: String, field: String) throws(FormatViolation)
+    private static func integers(
+        _ value: JSONValue, tensor: String, field: String
+    ) throws(FormatViolation)
         -> [UInt64]
     {
         guard case .array(let elements) = value else {
-            throw .headerSchema("tensor \(quoted(tensor)) has a \(field) that is \(value.typeName), not an array")
+            throw .headerSchema(
+                "tensor \(quoted(tensor)) has a \(field) that is \(value.typeName), not an array")
         }
         var result: [UInt64] = []
         result.reserveCapacity(elements.count)
@@ -157,7 +171,9 @@ public struct Header: Sendable {
     }
 
     /// Section 2, steps 7 and 8: contiguous offsets from 0, checked sizes, exact data length.
-    private static func validateLayout(_ entries: [Entry], headerLength: UInt64, fileSize: UInt64)
+    private static func validateLayout(
+        _ entries: [Entry], headerLength: UInt64, fileSize: UInt64
+    )
         throws(FormatViolation) -> [TensorInfo]
     {
         let sorted = entries.sorted { ($0.begin, $0.end) < ($1.begin, $1.end) }
@@ -165,26 +181,34 @@ public struct Header: Sendable {
         tensors.reserveCapacity(sorted.count)
         var start: UInt64 = 0
         for entry in sorted {
-            guard entry.begin == start, entry.end >= entry.begin else { throw .invalidOffsets(tensor: entry.name) }
+            guard entry.begin == start, entry.end >= entry.begin else {
+                throw .invalidOffsets(tensor: entry.name)
+            }
             start = entry.end
-            let tensor = TensorInfo(name: entry.name, dtype: entry.dtype, shape: entry.shape, dataOffsets: entry.begin..<entry.end)
+            let tensor = TensorInfo(
+                name: entry.name, dtype: entry.dtype, shape: entry.shape,
+                dataOffsets: entry.begin..<entry.end)
             var count: UInt64 = 1
             for dimension in tensor.shape {
                 let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
                 guard !overflow else { throw .sizeOverflow(tensor: tensor.name) }
                 count = product
             }
-            let (bits, overflow) = count.multipliedReportingOverflow(by: UInt64(tensor.dtype.bitWidth))
+            let (bits, overflow) = count.multipliedReportingOverflow(
+                by: UInt64(tensor.dtype.bitWidth))
             guard !overflow else { throw .sizeOverflow(tensor: tensor.name) }
             guard bits % 8 == 0 else { throw .misalignedSubByte(tensor: tensor.name) }
             guard tensor.byteCount == bits / 8 else {
-                throw .tensorSizeMismatch(tensor: tensor.name, expected: bits / 8, actual: tensor.byteCount)
+                throw .tensorSizeMismatch(
+                    tensor: tensor.name, expected: bits / 8, actual: tensor.byteCount)
             }
             tensors.append(tensor)
         }
         // fileSize >= 8 + headerLength was checked before the header was read.
         let available = fileSize - 8 - headerLength
-        guard start == available else { throw .dataLengthMismatch(expected: start, actual: available) }
+        guard start == available else {
+            throw .dataLengthMismatch(expected: start, actual: available)
+        }
         return tensors
     }
 }

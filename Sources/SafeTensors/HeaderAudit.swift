@@ -33,7 +33,9 @@ struct HeaderAudit {
     private enum Role { case top, tensorEntry, indexList, indexElement, other }
 
     private mutating func value(depth: Int, role: Role) throws(FormatViolation) {
-        guard position < bytes.count else { throw .headerSyntax("unexpected end of header", offset: position) }
+        guard position < bytes.count else {
+            throw .headerSyntax("unexpected end of header", offset: position)
+        }
         switch bytes[position] {
         case UInt8(ascii: "{"): try object(depth: depth + 1, role: role)
         case UInt8(ascii: "["): try array(depth: depth + 1, role: role)
@@ -48,15 +50,21 @@ struct HeaderAudit {
 
     private mutating func object(depth: Int, role: Role) throws(FormatViolation) {
         guard depth <= Self.maximumDepth else {
-            throw .headerSyntax("nested more than \(Self.maximumDepth) levels deep", offset: position)
+            throw .headerSyntax(
+                "nested more than \(Self.maximumDepth) levels deep", offset: position)
         }
         position += 1  // {
         var keys = Set<[UInt8]>()
         skipWhitespace()
-        if peek(UInt8(ascii: "}")) { position += 1; return }
+        if peek(UInt8(ascii: "}")) {
+            position += 1
+            return
+        }
         while true {
             skipWhitespace()
-            guard peek(UInt8(ascii: "\"")) else { throw unexpected("where a quoted key should start") }
+            guard peek(UInt8(ascii: "\"")) else {
+                throw unexpected("where a quoted key should start")
+            }
             let key = try string()
             let name = String(decoding: key, as: UTF8.self)
             if key.contains(0) { throw .invalidName(name) }
@@ -68,30 +76,47 @@ struct HeaderAudit {
             let memberRole: Role
             switch role {
             case .top: memberRole = name == "__metadata__" ? .other : .tensorEntry
-            case .tensorEntry: memberRole = (name == "shape" || name == "data_offsets") ? .indexList : .other
+            case .tensorEntry:
+                memberRole = (name == "shape" || name == "data_offsets") ? .indexList : .other
             default: memberRole = .other
             }
             try value(depth: depth, role: memberRole)
             skipWhitespace()
-            if peek(UInt8(ascii: ",")) { position += 1; continue }
-            if peek(UInt8(ascii: "}")) { position += 1; return }
+            if peek(UInt8(ascii: ",")) {
+                position += 1
+                continue
+            }
+            if peek(UInt8(ascii: "}")) {
+                position += 1
+                return
+            }
             throw unexpected("where ',' or '}' should follow a member")
         }
     }
 
     private mutating func array(depth: Int, role: Role) throws(FormatViolation) {
         guard depth <= Self.maximumDepth else {
-            throw .headerSyntax("nested more than \(Self.maximumDepth) levels deep", offset: position)
+            throw .headerSyntax(
+                "nested more than \(Self.maximumDepth) levels deep", offset: position)
         }
         position += 1  // [
         skipWhitespace()
-        if peek(UInt8(ascii: "]")) { position += 1; return }
+        if peek(UInt8(ascii: "]")) {
+            position += 1
+            return
+        }
         while true {
             skipWhitespace()
             try value(depth: depth, role: role == .indexList ? .indexElement : .other)
             skipWhitespace()
-            if peek(UInt8(ascii: ",")) { position += 1; continue }
-            if peek(UInt8(ascii: "]")) { position += 1; return }
+            if peek(UInt8(ascii: ",")) {
+                position += 1
+                continue
+            }
+            if peek(UInt8(ascii: "]")) {
+                position += 1
+                return
+            }
             throw unexpected("where ',' or ']' should follow an element")
         }
     }
@@ -113,7 +138,8 @@ struct HeaderAudit {
                 try escape(into: &decoded)
             case 0..<0x20:
                 throw .headerSyntax(
-                    "raw control character 0x\(String(byte, radix: 16)) inside a string", offset: position)
+                    "raw control character 0x\(String(byte, radix: 16)) inside a string",
+                    offset: position)
             default:
                 decoded.append(byte)
                 position += 1
@@ -124,7 +150,9 @@ struct HeaderAudit {
     private mutating func escape(into decoded: inout [UInt8]) throws(FormatViolation) {
         let start = position
         position += 1  // backslash
-        guard position < bytes.count else { throw .headerSyntax("a string is not closed", offset: start) }
+        guard position < bytes.count else {
+            throw .headerSyntax("a string is not closed", offset: start)
+        }
         let simple: [UInt8: UInt8] = [
             UInt8(ascii: "\""): 0x22, UInt8(ascii: "\\"): 0x5C, UInt8(ascii: "/"): 0x2F,
             UInt8(ascii: "b"): 0x08, UInt8(ascii: "f"): 0x0C, UInt8(ascii: "n"): 0x0A,
@@ -136,7 +164,9 @@ struct HeaderAudit {
             position += 1
             return
         }
-        guard code == UInt8(ascii: "u") else { throw .headerSyntax("invalid escape sequence", offset: start) }
+        guard code == UInt8(ascii: "u") else {
+            throw .headerSyntax("invalid escape sequence", offset: start)
+        }
         position += 1
         var scalar = try hex4(escapeStart: start)
         if (0xDC00...0xDFFF).contains(scalar) {
@@ -149,7 +179,8 @@ struct HeaderAudit {
             position += 2
             let low = try hex4(escapeStart: start)
             guard (0xDC00...0xDFFF).contains(low) else {
-                throw .headerSyntax("high surrogate escape not followed by a low one", offset: start)
+                throw .headerSyntax(
+                    "high surrogate escape not followed by a low one", offset: start)
             }
             scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
         }
@@ -157,14 +188,18 @@ struct HeaderAudit {
     }
 
     private mutating func hex4(escapeStart: Int) throws(FormatViolation) -> UInt32 {
-        guard position + 4 <= bytes.count else { throw .headerSyntax("invalid \\u escape", offset: escapeStart) }
+        guard position + 4 <= bytes.count else {
+            throw .headerSyntax("invalid \\u escape", offset: escapeStart)
+        }
         var value: UInt32 = 0
         for byte in bytes[position..<position + 4] {
             let digit: UInt32
             switch byte {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
+            case UInt8(ascii: "a")...UInt8(ascii: "f"):
+                digit = UInt32(byte - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"):
+                digit = UInt32(byte - UInt8(ascii: "A") + 10)
             default: throw .headerSyntax("invalid \\u escape", offset: escapeStart)
             }
             value = value << 4 | digit
@@ -176,7 +211,10 @@ struct HeaderAudit {
     private mutating func number(role: Role) throws(FormatViolation) {
         let start = position
         var isPlainInteger = true
-        if peek(UInt8(ascii: "-")) { position += 1; isPlainInteger = false }
+        if peek(UInt8(ascii: "-")) {
+            position += 1
+            isPlainInteger = false
+        }
         guard position < bytes.count, isDigit(bytes[position]) else {
             throw .headerSyntax("invalid number", offset: start)
         }
@@ -218,7 +256,8 @@ struct HeaderAudit {
         var value: UInt64 = 0
         for digit in digits {
             let (times10, overflow1) = value.multipliedReportingOverflow(by: 10)
-            let (sum, overflow2) = times10.addingReportingOverflow(UInt64(digit - UInt8(ascii: "0")))
+            let (sum, overflow2) = times10.addingReportingOverflow(
+                UInt64(digit - UInt8(ascii: "0")))
             if overflow1 || overflow2 { return false }
             value = sum
         }
@@ -244,10 +283,14 @@ struct HeaderAudit {
 
     private func peek(_ byte: UInt8) -> Bool { position < bytes.count && bytes[position] == byte }
 
-    private func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+    private func isDigit(_ byte: UInt8) -> Bool {
+        byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
+    }
 
     private func unexpected(_ context: String) -> FormatViolation {
-        guard position < bytes.count else { return .headerSyntax("unexpected end of header", offset: position) }
+        guard position < bytes.count else {
+            return .headerSyntax("unexpected end of header", offset: position)
+        }
         let byte = bytes[position]
         let shown =
             (0x21..<0x7F).contains(byte)

@@ -75,8 +75,11 @@ extension JSONValue {
 
     /// Serialized text: compact, or pretty with two-space indentation.
     public func serialized(pretty: Bool = false) -> String {
-        let flags = pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED : JSON_C_TO_STRING_PLAIN
-        return String(decoding: JSONC.serialize(self, flags: flags | JSON_C_TO_STRING_NOSLASHESCAPE), as: UTF8.self)
+        let flags =
+            pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED : JSON_C_TO_STRING_PLAIN
+        return String(
+            decoding: JSONC.serialize(self, flags: flags | JSON_C_TO_STRING_NOSLASHESCAPE),
+            as: UTF8.self)
     }
 }
 
@@ -107,7 +110,9 @@ enum JSONC {
         }
         defer { json_object_put(root) }
         // json-c stops at a NUL after a complete value and reports success.
-        guard end == bytes.count || bytes[end...].allSatisfy({ [0x20, 0x09, 0x0A, 0x0D].contains($0) })
+        guard
+            end == bytes.count
+                || bytes[end...].allSatisfy({ [0x20, 0x09, 0x0A, 0x0D].contains($0) })
         else { throw .headerSyntax("unexpected bytes after the JSON value", offset: end) }
         return convert(root)
     }
@@ -128,7 +133,8 @@ enum JSONC {
             // get_string_len keeps a U+0000 inside a value; a C-string read would cut it.
             let length = Int(json_object_get_string_len(object))
             let pointer = UnsafeRawPointer(json_object_get_string(object)!)
-            let buffer = UnsafeBufferPointer(start: pointer.assumingMemoryBound(to: UInt8.self), count: length)
+            let buffer = UnsafeBufferPointer(
+                start: pointer.assumingMemoryBound(to: UInt8.self), count: length)
             return .string(String(decoding: buffer, as: UTF8.self))
         case json_type_array:
             let count = json_object_array_length(object)
@@ -151,7 +157,9 @@ enum JSONC {
     /// Serializes with json-c. With `JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE`
     /// the output reproduces the reference writer's header escaping byte for byte (checked by the
     /// writer vectors).
-    static func serialize(_ value: JSONValue, flags: Int32 = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+    static func serialize(
+        _ value: JSONValue, flags: Int32 = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE
+    )
         -> [UInt8]
     {
         let root = build(value)
@@ -182,7 +190,9 @@ enum JSONC {
         case .string(let string):
             let bytes = Array(string.utf8)
             return bytes.withUnsafeBufferPointer {
-                $0.withMemoryRebound(to: CChar.self) { json_object_new_string_len($0.baseAddress, Int32($0.count)) }
+                $0.withMemoryRebound(to: CChar.self) {
+                    json_object_new_string_len($0.baseAddress, Int32($0.count))
+                }
             }
         case .array(let elements):
             let array = json_object_new_array_ext(Int32(elements.count))

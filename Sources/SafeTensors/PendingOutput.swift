@@ -24,11 +24,14 @@ public final class PendingOutput {
             }
         }
         let directory = Self.directory(of: path)
-        let base = path.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? path
+        let base =
+            path.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init)
+            ?? path
         var template = Array("\(directory)/.\(base).lorakit-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw FileDescriptor.error(path, "create a file in \(directory)") }
-        temporaryPath = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        temporaryPath = String(
+            decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         descriptor = FileDescriptor(owning: fd, path: path)
         self.path = path
         // mkstemp creates 0600; an output is an ordinary file, readable by others.
@@ -53,13 +56,17 @@ public final class PendingOutput {
         let position = lseek(descriptor.rawValue, off_t(count), SEEK_CUR)
         guard position >= 0 else { throw FileDescriptor.error(path, "extend") }
         // A hole at the very end is not part of the file until the size is set.
-        guard ftruncate(descriptor.rawValue, position) == 0 else { throw FileDescriptor.error(path, "extend") }
+        guard ftruncate(descriptor.rawValue, position) == 0 else {
+            throw FileDescriptor.error(path, "extend")
+        }
     }
 
     /// fsync, rename over `path`, fsync the directory so the rename itself is durable.
     public func publish() throws {
         try descriptor.synchronize()
-        guard rename(temporaryPath, path) == 0 else { throw FileDescriptor.error(path, "rename the finished output into place") }
+        guard rename(temporaryPath, path) == 0 else {
+            throw FileDescriptor.error(path, "rename the finished output into place")
+        }
         published = true
         let directoryFD = open(Self.directory(of: path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if directoryFD >= 0 {

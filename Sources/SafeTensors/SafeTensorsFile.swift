@@ -42,13 +42,16 @@ public final class SafeTensorsFile: @unchecked Sendable {
         do throws(FormatViolation) {
             header = try Header.parse(bytes, fileSize: size)
         } catch { throw SafeTensorsError.malformed(path: path, error) }
-        self.mapping = access == .mapped ? try FileMapping(descriptor: descriptor, size: size) : FileMapping()
+        self.mapping =
+            access == .mapped ? try FileMapping(descriptor: descriptor, size: size) : FileMapping()
         self.path = path
         self.header = header
         self.status = status
         self.descriptor = descriptor
         var index: [NameKey: Int] = [:]
-        for (position, tensor) in header.tensors.enumerated() { index[NameKey(tensor.name)] = position }
+        for (position, tensor) in header.tensors.enumerated() {
+            index[NameKey(tensor.name)] = position
+        }
         self.index = index
     }
 
@@ -61,7 +64,9 @@ public final class SafeTensorsFile: @unchecked Sendable {
     }
 
     public func requireInfo(named name: String) throws -> TensorInfo {
-        guard let info = info(named: name) else { throw SafeTensorsError.tensorNotFound(path: path, name: name) }
+        guard let info = info(named: name) else {
+            throw SafeTensorsError.tensorNotFound(path: path, name: name)
+        }
         return info
     }
 
@@ -77,7 +82,8 @@ public final class SafeTensorsFile: @unchecked Sendable {
         let start = header.dataStart + tensor.dataOffsets.lowerBound
         let count = Int(tensor.byteCount)  // validated against the file size at open
         if mapping.bytes.baseAddress != nil {
-            return try body(UnsafeRawBufferPointer(rebasing: mapping.bytes[Int(start)..<Int(start) + count]))
+            return try body(
+                UnsafeRawBufferPointer(rebasing: mapping.bytes[Int(start)..<Int(start) + count]))
         }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: count, alignment: 16)
         defer { buffer.deallocate() }
@@ -97,7 +103,8 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// Elements converted to Float32 (F64 rounds to nearest, F16/BF16/F8 widen exactly).
     public func floats(of tensor: TensorInfo) throws -> [Float] {
         guard tensor.dtype.isNumericallyReadable else {
-            throw SafeTensorsError.unsupportedDType(path: path, tensor: tensor.name, dtype: tensor.dtype)
+            throw SafeTensorsError.unsupportedDType(
+                path: path, tensor: tensor.name, dtype: tensor.dtype)
         }
         return try withBytes(of: tensor) { (buffer) throws in
             ElementCoding.decodeFloats(buffer, dtype: tensor.dtype)
@@ -107,7 +114,8 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// Elements converted to Float64.
     public func doubles(of tensor: TensorInfo) throws -> [Double] {
         guard tensor.dtype.isNumericallyReadable else {
-            throw SafeTensorsError.unsupportedDType(path: path, tensor: tensor.name, dtype: tensor.dtype)
+            throw SafeTensorsError.unsupportedDType(
+                path: path, tensor: tensor.name, dtype: tensor.dtype)
         }
         return try withBytes(of: tensor) { (buffer) throws in
             ElementCoding.decodeDoubles(buffer, dtype: tensor.dtype)
@@ -146,6 +154,8 @@ struct FileMapping: ~Copyable {
     }
 
     deinit {
-        if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
+        if let base = bytes.baseAddress {
+            munmap(UnsafeMutableRawPointer(mutating: base), bytes.count)
+        }
     }
 }

@@ -21,7 +21,9 @@ public enum SafeTensorsWriter {
     }
 
     /// The reference order: dtype descending, then name by UTF-8 bytes.
-    public static func referenceOrder(_ a: (name: String, dtype: DType), _ b: (name: String, dtype: DType)) -> Bool {
+    public static func referenceOrder(
+        _ a: (name: String, dtype: DType), _ b: (name: String, dtype: DType)
+    ) -> Bool {
         if a.dtype != b.dtype { return a.dtype > b.dtype }
         return a.name.utf8.lexicographicallyPrecedes(b.name.utf8)
     }
@@ -33,25 +35,35 @@ public enum SafeTensorsWriter {
         return sorted.map { entry in
             let end = offset + UInt64(entry.byteCount)
             defer { offset = end }
-            return TensorInfo(name: entry.name, dtype: entry.dtype, shape: entry.shape.map { UInt64($0) }, dataOffsets: offset..<end)
+            return TensorInfo(
+                name: entry.name, dtype: entry.dtype, shape: entry.shape.map { UInt64($0) },
+                dataOffsets: offset..<end)
         }
     }
 
     /// The 8-byte length followed by the padded header for a laid-out set of tensors.
     /// - Throws: `WriteRefusal` for a reserved, NUL-containing or duplicate name, or a header
     ///   above the 10^8-byte limit.
-    public static func headerBytes(layout: [TensorInfo], metadata: [String: String]?) throws -> [UInt8] {
+    public static func headerBytes(
+        layout: [TensorInfo], metadata: [String: String]?
+    ) throws -> [UInt8] {
         var seen = Set<NameKey>()
         for tensor in layout {
             if tensor.name == "__metadata__" { throw WriteRefusal.reservedName }
             if tensor.name.utf8.contains(0) { throw WriteRefusal.nameContainsNUL(tensor.name) }
-            guard seen.insert(NameKey(tensor.name)).inserted else { throw WriteRefusal.duplicateName(tensor.name) }
+            guard seen.insert(NameKey(tensor.name)).inserted else {
+                throw WriteRefusal.duplicateName(tensor.name)
+            }
         }
         var members: [JSONMember] = []
         if let metadata {
-            if let bad = metadata.keys.first(where: { $0.utf8.contains(0) }) { throw WriteRefusal.nameContainsNUL(bad) }
+            if let bad = metadata.keys.first(where: { $0.utf8.contains(0) }) {
+                throw WriteRefusal.nameContainsNUL(bad)
+            }
             let keys = metadata.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-            members.append(JSONMember("__metadata__", .object(keys.map { JSONMember($0, .string(metadata[$0]!)) })))
+            members.append(
+                JSONMember(
+                    "__metadata__", .object(keys.map { JSONMember($0, .string(metadata[$0]!)) })))
         }
         for tensor in layout {
             let offsets = [tensor.dataOffsets.lowerBound, tensor.dataOffsets.upperBound]
@@ -66,7 +78,9 @@ public enum SafeTensorsWriter {
         }
         var json = JSONC.serialize(.object(members))
         json.append(contentsOf: repeatElement(UInt8(ascii: " "), count: (8 - json.count % 8) % 8))
-        guard UInt64(json.count) <= Header.maximumLength else { throw WriteRefusal.headerTooLarge(length: UInt64(json.count)) }
+        guard UInt64(json.count) <= Header.maximumLength else {
+            throw WriteRefusal.headerTooLarge(length: UInt64(json.count))
+        }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(8 + json.count)
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { bytes.append(contentsOf: $0) }
@@ -88,7 +102,9 @@ public enum SafeTensorsWriter {
     /// - Parameter inputs: the files this run reads; writing over any of them (same device and
     ///   inode, so symlinks and hard links count) is refused before anything is created.
     /// - Throws: `SafeTensorsError.refusedToWrite` or `.io`; on any failure no file is left behind.
-    public static func write(_ file: TensorFile, to path: String, protecting inputs: [FileStatus] = [])
+    public static func write(
+        _ file: TensorFile, to path: String, protecting inputs: [FileStatus] = []
+    )
         throws
     {
         let (layout, ordered) = try refusing(path) { try prepare(file) }
@@ -112,7 +128,8 @@ public enum SafeTensorsWriter {
     /// - Parameter produce: returns the data of the tensor described; a byte count that does not
     ///   match its shape and dtype is refused.
     public static func writeStreaming(
-        entries: [Entry], metadata: [String: String]?, to path: String, protecting inputs: [FileStatus] = [],
+        entries: [Entry], metadata: [String: String]?, to path: String,
+        protecting inputs: [FileStatus] = [],
         produce: (TensorInfo) throws -> StreamedData
     ) throws {
         let layout = self.layout(entries)
@@ -125,7 +142,9 @@ public enum SafeTensorsWriter {
                 guard UInt64(bytes.count) == tensor.byteCount else {
                     throw SafeTensorsError.refusedToWrite(
                         path: path,
-                        .dataLengthMismatch(tensor: tensor.name, expected: tensor.byteCount, actual: UInt64(bytes.count)))
+                        .dataLengthMismatch(
+                            tensor: tensor.name, expected: tensor.byteCount,
+                            actual: UInt64(bytes.count)))
                 }
                 try output.write(bytes)
             case .zeros:
@@ -139,11 +158,13 @@ public enum SafeTensorsWriter {
     static func prepare(_ file: TensorFile) throws -> ([TensorInfo], [Tensor]) {
         for (name, tensor) in file.tensors where tensor.bytes.count != tensor.expectedByteCount {
             throw WriteRefusal.dataLengthMismatch(
-                tensor: name, expected: UInt64(tensor.expectedByteCount), actual: UInt64(tensor.bytes.count))
+                tensor: name, expected: UInt64(tensor.expectedByteCount),
+                actual: UInt64(tensor.bytes.count))
         }
         let order = file.tensors.indices.sorted {
             referenceOrder(
-                (file.tensors[$0].name, file.tensors[$0].tensor.dtype), (file.tensors[$1].name, file.tensors[$1].tensor.dtype))
+                (file.tensors[$0].name, file.tensors[$0].tensor.dtype),
+                (file.tensors[$1].name, file.tensors[$1].tensor.dtype))
         }
         var offset: UInt64 = 0
         var layout: [TensorInfo] = []
@@ -151,7 +172,10 @@ public enum SafeTensorsWriter {
         for index in order {
             let (name, tensor) = file.tensors[index]
             let end = offset + UInt64(tensor.bytes.count)
-            layout.append(TensorInfo(name: name, dtype: tensor.dtype, shape: tensor.dimensions, dataOffsets: offset..<end))
+            layout.append(
+                TensorInfo(
+                    name: name, dtype: tensor.dtype, shape: tensor.dimensions,
+                    dataOffsets: offset..<end))
             offset = end
         }
         return (layout, order.map { file.tensors[$0].tensor })
@@ -159,6 +183,8 @@ public enum SafeTensorsWriter {
 
     /// Adds the output path to a path-less refusal.
     private static func refusing<T>(_ path: String, _ body: () throws -> T) throws -> T {
-        do { return try body() } catch let refusal as WriteRefusal { throw SafeTensorsError.refusedToWrite(path: path, refusal) }
+        do { return try body() } catch let refusal as WriteRefusal {
+            throw SafeTensorsError.refusedToWrite(path: path, refusal)
+        }
     }
 }

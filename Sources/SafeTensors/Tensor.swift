@@ -24,13 +24,15 @@ public struct Tensor: Sendable, Equatable {
 
     /// Encodes Float32 values as `dtype` (F32, F16, BF16 or F64), rounding to nearest even.
     public init(_ values: [Float], shape: [Int], dtype: DType = .f32) {
-        precondition(values.count == shape.reduce(1, *), "\(values.count) values for shape \(shape)")
+        precondition(
+            values.count == shape.reduce(1, *), "\(values.count) values for shape \(shape)")
         self.init(dtype: dtype, shape: shape, bytes: ElementCoding.encode(values, as: dtype))
     }
 
     /// Encodes Float64 values as `dtype` (F64 exactly; narrower types rounded to nearest even).
     public init(_ values: [Double], shape: [Int], dtype: DType) {
-        precondition(values.count == shape.reduce(1, *), "\(values.count) values for shape \(shape)")
+        precondition(
+            values.count == shape.reduce(1, *), "\(values.count) values for shape \(shape)")
         self.init(dtype: dtype, shape: shape, bytes: ElementCoding.encode(values, as: dtype))
     }
 
@@ -59,7 +61,9 @@ public struct Tensor: Sendable, Equatable {
     /// The same values stored as another floating-point dtype (no-op when equal).
     public func converted(to target: DType) -> Tensor {
         guard target != dtype else { return self }
-        return target == .f64 ? Tensor(doubles(), shape: shape, dtype: target) : Tensor(floats(), shape: shape, dtype: target)
+        return target == .f64
+            ? Tensor(doubles(), shape: shape, dtype: target)
+            : Tensor(floats(), shape: shape, dtype: target)
     }
 
     /// Byte count implied by shape and dtype.

@@ -55,7 +55,9 @@ struct StandardError: TextOutputStream {
         var bytes = Array(string.utf8)
         var done = 0
         while done < bytes.count {
-            let written = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress! + done, $0.count - done) }
+            let written = bytes.withUnsafeMutableBytes {
+                Glibc.write(2, $0.baseAddress! + done, $0.count - done)
+            }
             if written <= 0 { return }
             done += written
         }

@@ -22,7 +22,9 @@ final class ProgressLine {
         lastDraw = now
         let percent = total == 0 ? 100 : Double(done) * 100 / Double(total)
         let rate = Double(done) / max(now - start, 1e-9)
-        Lorakit.printError("\r\(label): \(Format.decimal(percent, places: 1))% \(Format.bytes(done)) of \(Format.bytes(total)), \(Format.bytes(UInt64(rate)))/s   ", newline: false)
+        Lorakit.printError(
+            "\r\(label): \(Format.decimal(percent, places: 1))% \(Format.bytes(done)) of \(Format.bytes(total)), \(Format.bytes(UInt64(rate)))/s   ",
+            newline: false)
         drawn = true
     }
 

@@ -1,46 +1,66 @@
 import Foundation
 import SafeTensors
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct InspectCLITests {
-    static let inputs = ["locon_a", "locon_b", "lora_kohya", "locon_tucker", "dora", "loha", "peft_diffusers"]
+    static let inputs = [
+        "locon_a", "locon_b", "lora_kohya", "locon_tucker", "dora", "loha", "peft_diffusers",
+    ]
 
     @Test(arguments: inputs)
     func inspectMatchesGolden(name: String) throws {
-        let result = try CommandRunner.run(["inspect", "fixtures/surgery/inputs/\(name).safetensors"])
+        let result = try CommandRunner.run([
+            "inspect", "fixtures/surgery/inputs/\(name).safetensors",
+        ])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.isEmpty)
-        if let problem = Golden.check(result.stdout, named: "inspect/\(name).txt") { Issue.record(Comment(rawValue: problem)) }
+        if let problem = Golden.check(result.stdout, named: "inspect/\(name).txt") {
+            Issue.record(Comment(rawValue: problem))
+        }
     }
 
     @Test func jsonCarriesTheSameFacts() throws {
-        let result = try CommandRunner.run(["inspect", "--json", "fixtures/surgery/inputs/locon_tucker.safetensors"])
+        let result = try CommandRunner.run([
+            "inspect", "--json", "fixtures/surgery/inputs/locon_tucker.safetensors",
+        ])
         #expect(result.status == 0)
-        let json = try #require(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let json = try #require(
+            JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(json["format"] as? String == "LoCon (Tucker)")
         #expect(json["kinds"] as? [String: Int] == ["LoRA": 28, "Tucker": 38])
         #expect(json["modules"] as? [String: Int] == ["unet": 66])
         let ranks = try #require(json["ranks"] as? [[String: Any]])
         #expect(ranks.count == 2)
-        #expect(ranks.allSatisfy { $0["rank"] as? Int == 8 && $0["alpha"] as? Double == 4 && $0["scale"] as? Double == 0.5 })
+        #expect(
+            ranks.allSatisfy {
+                $0["rank"] as? Int == 8 && $0["alpha"] as? Double == 4
+                    && $0["scale"] as? Double == 0.5
+            })
         let training = try #require(json["training"] as? [String: Any])
         #expect(training["network_module"] as? String == "lycoris.kohya")
         #expect((json["architecture"] as? [String: Any])?["name"] as? String == "SDXL")
     }
 
     @Test func keysListsEveryTensor() throws {
-        let result = try CommandRunner.run(["inspect", "--keys", "--no-hash", "fixtures/surgery/inputs/dora.safetensors"])
+        let result = try CommandRunner.run([
+            "inspect", "--keys", "--no-hash", "fixtures/surgery/inputs/dora.safetensors",
+        ])
         #expect(result.status == 0)
         let lines = result.stdout.split(separator: "\n")
-        #expect(lines.contains { $0.contains("lora_unet_input_blocks_1_0_in_layers_2.dora_scale ") && $0.hasSuffix("  F16  [32, 1, 1, 1]") })
+        #expect(
+            lines.contains {
+                $0.contains("lora_unet_input_blocks_1_0_in_layers_2.dora_scale ")
+                    && $0.hasSuffix("  F16  [32, 1, 1, 1]")
+            })
         #expect(lines.filter { $0.contains("  F16  [") }.count == 264)
         #expect(!result.stdout.contains("Hashes"))
     }
 
     /// Every malformed file of the conformance pack: exit 1, one line naming the file, no crash.
     @Test func malformedFilesGiveOneLineAndExitOne() throws {
-        let names = try Fixtures.files(in: "safetensors/reader/reject", withExtension: "safetensors")
+        let names = try Fixtures.files(
+            in: "safetensors/reader/reject", withExtension: "safetensors")
         #expect(names.count == 73)
         for name in names {
             let path = "fixtures/safetensors/reader/reject/\(name)"
@@ -54,7 +74,10 @@ import TestSupport
     }
 
     @Test(arguments: [
-        ("/nonexistent.safetensors", "lorakit: /nonexistent.safetensors: cannot open: No such file or directory\n"),
+        (
+            "/nonexistent.safetensors",
+            "lorakit: /nonexistent.safetensors: cannot open: No such file or directory\n"
+        ),
         ("fixtures", "lorakit: fixtures: is a directory or device, not a file\n"),
     ])
     func unreadableInputs(path: String, message: String) throws {
@@ -66,15 +89,25 @@ import TestSupport
     @Test func checkpointGivesArchitectureAndParameters() throws {
         let directory = TemporaryDirectory()
         var checkpoint = SyntheticLoRA(metadata: nil)
-        checkpoint.add("model.diffusion_model.input_blocks.4.1.transformer_blocks.0.attn2.to_k.weight", Tensor(checkpoint.random(64 * 2048), shape: [64, 2048], dtype: .f16))
-        checkpoint.add("model.diffusion_model.input_blocks.0.0.weight", Tensor(checkpoint.random(320 * 4 * 9), shape: [320, 4, 3, 3], dtype: .f16))
-        checkpoint.add("conditioner.embedders.0.transformer.text_model.final_layer_norm.weight", Tensor(checkpoint.random(768), shape: [768], dtype: .f16))
-        checkpoint.add("first_stage_model.decoder.conv_in.bias", Tensor(checkpoint.random(512), shape: [512], dtype: .f32))
+        checkpoint.add(
+            "model.diffusion_model.input_blocks.4.1.transformer_blocks.0.attn2.to_k.weight",
+            Tensor(checkpoint.random(64 * 2048), shape: [64, 2048], dtype: .f16))
+        checkpoint.add(
+            "model.diffusion_model.input_blocks.0.0.weight",
+            Tensor(checkpoint.random(320 * 4 * 9), shape: [320, 4, 3, 3], dtype: .f16))
+        checkpoint.add(
+            "conditioner.embedders.0.transformer.text_model.final_layer_norm.weight",
+            Tensor(checkpoint.random(768), shape: [768], dtype: .f16))
+        checkpoint.add(
+            "first_stage_model.decoder.conv_in.bias",
+            Tensor(checkpoint.random(512), shape: [512], dtype: .f32))
         let path = directory.file("base.safetensors")
         try checkpoint.write(to: path)
         let result = try CommandRunner.run(["inspect", path])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout.contains("Content       base checkpoint, SDXL; cross-attention context is 2048 wide"))
+        #expect(
+            result.stdout.contains(
+                "Content       base checkpoint, SDXL; cross-attention context is 2048 wide"))
         #expect(result.stdout.contains("Parameters    143,872"))
         #expect(!result.stdout.contains("Hashes"))
         let hashed = try CommandRunner.run(["inspect", "--hash", path])
@@ -97,6 +130,8 @@ import TestSupport
         let result = try CommandRunner.run(arguments, environment: ["COLUMNS": "100"])
         #expect(result.status == 0)
         let name = "help/" + (arguments.count == 1 ? "lorakit" : arguments[0]) + ".txt"
-        if let problem = Golden.check(result.stdout, named: name) { Issue.record(Comment(rawValue: problem)) }
+        if let problem = Golden.check(result.stdout, named: name) {
+            Issue.record(Comment(rawValue: problem))
+        }
     }
 }

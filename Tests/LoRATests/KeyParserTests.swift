@@ -1,35 +1,106 @@
 import Foundation
 import LoRA
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct KeyParserTests {
     @Test(arguments: [
-        ("lora_unet_input_blocks_4_1_proj_in.lora_down.weight", Component.unet, "input_blocks_4_1_proj_in", TensorRole.down, KeyForm.kohya),
-        ("lora_unet_input_blocks_4_1_proj_in.alpha", .unet, "input_blocks_4_1_proj_in", .alpha, .kohya),
-        ("lora_te1_text_model_encoder_layers_0_mlp_fc1.lora_up.weight", .te1, "text_model_encoder_layers_0_mlp_fc1", .up, .kohya),
-        ("lora_te2_text_model_encoder_layers_31_self_attn_v_proj.lora_down.weight", .te2, "text_model_encoder_layers_31_self_attn_v_proj", .down, .kohya),
-        ("lora_te_text_model_encoder_layers_11_mlp_fc2.alpha", .te1, "text_model_encoder_layers_11_mlp_fc2", .alpha, .kohya),
-        ("lora_unet_down_blocks_1_attentions_0_proj_in.lora_mid.weight", .unet, "down_blocks_1_attentions_0_proj_in", .mid, .kohya),
-        ("lora_unet_input_blocks_1_0_emb_layers_1.dora_scale", .unet, "input_blocks_1_0_emb_layers_1", .doraScale, .kohya),
-        ("lora_unet_output_blocks_1_1_proj_out.hada_w1_a", .unet, "output_blocks_1_1_proj_out", .hadaW1A, .kohya),
-        ("lora_unet_output_blocks_1_1_proj_out.lokr_w2_b", .unet, "output_blocks_1_1_proj_out", .lokrW2B, .kohya),
-        ("lora_unet_output_blocks_1_1_proj_out.diff", .unet, "output_blocks_1_1_proj_out", .diff, .kohya),
-        ("lora_unet_output_blocks_1_1_proj_out.on_input", .unet, "output_blocks_1_1_proj_out", .ia3OnInput, .kohya),
-        ("lora_unet_output_blocks_1_1_proj_out.weight", .unet, "output_blocks_1_1_proj_out", .ia3Weight, .kohya),
-        ("lora_unet_output_blocks_1_1_proj_out.a1.weight", .unet, "output_blocks_1_1_proj_out", .gloraA1, .kohya),
-        ("lora_unet_output_blocks_1_1_proj_out.oft_blocks", .unet, "output_blocks_1_1_proj_out", .oftBlocks, .kohya),
-        ("lycoris_input_blocks_4_1_proj_in.lora_up.weight", .unet, "input_blocks_4_1_proj_in", .up, .lycoris),
-        ("unet.down_blocks.1.attentions.0.proj_in.lora_A.weight", .unet, "down_blocks_1_attentions_0_proj_in", .down, .peft),
-        ("unet.down_blocks.1.attentions.0.proj_in.lora_B.weight", .unet, "down_blocks_1_attentions_0_proj_in", .up, .peft),
-        ("unet.mid_block.resnets.0.conv1.lora.down.weight", .unet, "mid_block_resnets_0_conv1", .down, .diffusers),
-        ("unet.mid_block.attentions.0.proj_in.lora_linear_layer.up.weight", .unet, "mid_block_attentions_0_proj_in", .up, .diffusers),
-        ("text_encoder.text_model.encoder.layers.0.self_attn.q_proj.lora_A.weight", .te1, "text_model_encoder_layers_0_self_attn_q_proj", .down, .peft),
-        ("text_encoder_2.text_model.encoder.layers.0.self_attn.q_proj.lora_B.weight", .te2, "text_model_encoder_layers_0_self_attn_q_proj", .up, .peft),
-        ("base_model.model.down_blocks.0.resnets.0.conv1.lora_A.weight", .unet, "down_blocks_0_resnets_0_conv1", .down, .peft),
-        ("down_blocks.0.resnets.0.conv1.lora_B.weight", .unet, "down_blocks_0_resnets_0_conv1", .up, .peft),
+        (
+            "lora_unet_input_blocks_4_1_proj_in.lora_down.weight", Component.unet,
+            "input_blocks_4_1_proj_in", TensorRole.down, KeyForm.kohya
+        ),
+        (
+            "lora_unet_input_blocks_4_1_proj_in.alpha", .unet, "input_blocks_4_1_proj_in", .alpha,
+            .kohya
+        ),
+        (
+            "lora_te1_text_model_encoder_layers_0_mlp_fc1.lora_up.weight", .te1,
+            "text_model_encoder_layers_0_mlp_fc1", .up, .kohya
+        ),
+        (
+            "lora_te2_text_model_encoder_layers_31_self_attn_v_proj.lora_down.weight", .te2,
+            "text_model_encoder_layers_31_self_attn_v_proj", .down, .kohya
+        ),
+        (
+            "lora_te_text_model_encoder_layers_11_mlp_fc2.alpha", .te1,
+            "text_model_encoder_layers_11_mlp_fc2", .alpha, .kohya
+        ),
+        (
+            "lora_unet_down_blocks_1_attentions_0_proj_in.lora_mid.weight", .unet,
+            "down_blocks_1_attentions_0_proj_in", .mid, .kohya
+        ),
+        (
+            "lora_unet_input_blocks_1_0_emb_layers_1.dora_scale", .unet,
+            "input_blocks_1_0_emb_layers_1", .doraScale, .kohya
+        ),
+        (
+            "lora_unet_output_blocks_1_1_proj_out.hada_w1_a", .unet, "output_blocks_1_1_proj_out",
+            .hadaW1A, .kohya
+        ),
+        (
+            "lora_unet_output_blocks_1_1_proj_out.lokr_w2_b", .unet, "output_blocks_1_1_proj_out",
+            .lokrW2B, .kohya
+        ),
+        (
+            "lora_unet_output_blocks_1_1_proj_out.diff", .unet, "output_blocks_1_1_proj_out", .diff,
+            .kohya
+        ),
+        (
+            "lora_unet_output_blocks_1_1_proj_out.on_input", .unet, "output_blocks_1_1_proj_out",
+            .ia3OnInput, .kohya
+        ),
+        (
+            "lora_unet_output_blocks_1_1_proj_out.weight", .unet, "output_blocks_1_1_proj_out",
+            .ia3Weight, .kohya
+        ),
+        (
+            "lora_unet_output_blocks_1_1_proj_out.a1.weight", .unet, "output_blocks_1_1_proj_out",
+            .gloraA1, .kohya
+        ),
+        (
+            "lora_unet_output_blocks_1_1_proj_out.oft_blocks", .unet, "output_blocks_1_1_proj_out",
+            .oftBlocks, .kohya
+        ),
+        (
+            "lycoris_input_blocks_4_1_proj_in.lora_up.weight", .unet, "input_blocks_4_1_proj_in",
+            .up, .lycoris
+        ),
+        (
+            "unet.down_blocks.1.attentions.0.proj_in.lora_A.weight", .unet,
+            "down_blocks_1_attentions_0_proj_in", .down, .peft
+        ),
+        (
+            "unet.down_blocks.1.attentions.0.proj_in.lora_B.weight", .unet,
+            "down_blocks_1_attentions_0_proj_in", .up, .peft
+        ),
+        (
+            "unet.mid_block.resnets.0.conv1.lora.down.weight", .unet, "mid_block_resnets_0_conv1",
+            .down, .diffusers
+        ),
+        (
+            "unet.mid_block.attentions.0.proj_in.lora_linear_layer.up.weight", .unet,
+            "mid_block_attentions_0_proj_in", .up, .diffusers
+        ),
+        (
+            "text_encoder.text_model.encoder.layers.0.self_attn.q_proj.lora_A.weight", .te1,
+            "text_model_encoder_layers_0_self_attn_q_proj", .down, .peft
+        ),
+        (
+            "text_encoder_2.text_model.encoder.layers.0.self_attn.q_proj.lora_B.weight", .te2,
+            "text_model_encoder_layers_0_self_attn_q_proj", .up, .peft
+        ),
+        (
+            "base_model.model.down_blocks.0.resnets.0.conv1.lora_A.weight", .unet,
+            "down_blocks_0_resnets_0_conv1", .down, .peft
+        ),
+        (
+            "down_blocks.0.resnets.0.conv1.lora_B.weight", .unet, "down_blocks_0_resnets_0_conv1",
+            .up, .peft
+        ),
     ])
-    func parsesEveryCommonSpelling(key: String, component: Component, name: String, role: TensorRole, form: KeyForm) throws {
+    func parsesEveryCommonSpelling(
+        key: String, component: Component, name: String, role: TensorRole, form: KeyForm
+    ) throws {
         let parsed = try #require(KeyParser.parse(key), "\(key) not parsed")
         #expect(parsed.module == ModuleID(component, name))
         #expect(parsed.role == role)
@@ -60,7 +131,8 @@ import TestSupport
 @Suite struct ModuleNamesTests {
     /// Every PEFT module of the reference maps to the LDM name kohya's converter gives.
     @Test func diffusersNamesMatchKohyasConverterOnTheReference() throws {
-        let root = try #require(Fixtures.json("surgery/peft_diffusers_key_map.json") as? [String: Any])
+        let root = try #require(
+            Fixtures.json("surgery/peft_diffusers_key_map.json") as? [String: Any])
         let map = try #require(root["map"] as? [String: [String: Any]])
         #expect(map.count == 198)
         for (diffusers, entry) in map {
@@ -73,7 +145,10 @@ import TestSupport
 
     @Test(arguments: [
         // SD1.x: 4 down blocks with attention in 0..2, up block 0 without attention.
-        ("down_blocks_0_attentions_1_transformer_blocks_0_attn1_to_q", Architecture.sd1, "input_blocks_2_1_transformer_blocks_0_attn1_to_q"),
+        (
+            "down_blocks_0_attentions_1_transformer_blocks_0_attn1_to_q", Architecture.sd1,
+            "input_blocks_2_1_transformer_blocks_0_attn1_to_q"
+        ),
         ("down_blocks_3_resnets_1_conv2", .sd1, "input_blocks_11_0_out_layers_3"),
         ("down_blocks_2_downsamplers_0_conv", .sd1, "input_blocks_9_0_op"),
         ("up_blocks_0_upsamplers_0_conv", .sd1, "output_blocks_2_1_conv"),

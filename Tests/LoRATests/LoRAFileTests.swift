@@ -1,8 +1,8 @@
 import Foundation
 import LoRA
 import SafeTensors
-import Testing
 import TestSupport
+import Testing
 
 /// The reference inputs of `reference/surgery/inputs` (README §2), read as adapters.
 @Suite struct ReferenceInputTests {
@@ -17,13 +17,27 @@ import TestSupport
     }
 
     static let expectations: [Expectation] = [
-        Expectation(file: "locon_a", kinds: [.lora: 788], keys: 2364, ranks: ["linear r8 a4": 750, "conv3x3 r8 a4": 38], form: .kohya),
-        Expectation(file: "locon_b", kinds: [.lora: 788], keys: 2364, ranks: ["linear r4 a4": 750, "conv3x3 r4 a4": 38], form: .kohya),
-        Expectation(file: "lora_kohya", kinds: [.lora: 168], keys: 504, ranks: ["linear r8 a8": 168], form: .kohya),
-        Expectation(file: "locon_tucker", kinds: [.lora: 28, .tucker: 38], keys: 236, ranks: ["linear r8 a4": 28, "conv3x3 r8 a4": 38], form: .kohya),
-        Expectation(file: "dora", kinds: [.dora: 66], keys: 264, ranks: ["linear r4 a2": 28, "conv3x3 r4 a2": 38], form: .kohya),
-        Expectation(file: "loha", kinds: [.loha: 66], keys: 330, ranks: ["linear r2 a1": 28, "conv3x3 r2 a1": 38], form: .kohya),
-        Expectation(file: "peft_diffusers", kinds: [.lora: 198], keys: 396, ranks: ["linear r2 a2": 160, "conv3x3 r2 a2": 38], form: .peft),
+        Expectation(
+            file: "locon_a", kinds: [.lora: 788], keys: 2364,
+            ranks: ["linear r8 a4": 750, "conv3x3 r8 a4": 38], form: .kohya),
+        Expectation(
+            file: "locon_b", kinds: [.lora: 788], keys: 2364,
+            ranks: ["linear r4 a4": 750, "conv3x3 r4 a4": 38], form: .kohya),
+        Expectation(
+            file: "lora_kohya", kinds: [.lora: 168], keys: 504, ranks: ["linear r8 a8": 168],
+            form: .kohya),
+        Expectation(
+            file: "locon_tucker", kinds: [.lora: 28, .tucker: 38], keys: 236,
+            ranks: ["linear r8 a4": 28, "conv3x3 r8 a4": 38], form: .kohya),
+        Expectation(
+            file: "dora", kinds: [.dora: 66], keys: 264,
+            ranks: ["linear r4 a2": 28, "conv3x3 r4 a2": 38], form: .kohya),
+        Expectation(
+            file: "loha", kinds: [.loha: 66], keys: 330,
+            ranks: ["linear r2 a1": 28, "conv3x3 r2 a1": 38], form: .kohya),
+        Expectation(
+            file: "peft_diffusers", kinds: [.lora: 198], keys: 396,
+            ranks: ["linear r2 a2": 160, "conv3x3 r2 a2": 38], form: .peft),
     ]
 
     @Test(arguments: expectations)
@@ -32,7 +46,8 @@ import TestSupport
         #expect(lora.architecture.architecture == .sdxl)
         #expect(lora.passThrough.isEmpty)
         #expect(lora.adapters.reduce(0) { $0 + $1.tensors.count } == expected.keys)
-        #expect(Dictionary(grouping: lora.adapters, by: \.kind).mapValues(\.count) == expected.kinds)
+        #expect(
+            Dictionary(grouping: lora.adapters, by: \.kind).mapValues(\.count) == expected.kinds)
         let ranks = Dictionary(grouping: lora.adapters) { adapter in
             let layer = adapter.layer.usesConvDim ? "conv3x3" : "linear"
             return "\(layer) r\(adapter.rank ?? -1) a\(Int(adapter.alpha ?? -1))"
@@ -53,7 +68,8 @@ import TestSupport
 
     @Test func tuckerKernelComesFromTheMidCore() throws {
         let lora = try LoRAFile(path: Fixtures.path("surgery/inputs/locon_tucker.safetensors"))
-        let module = try #require(lora.adapter(for: ModuleID(.unet, "input_blocks_1_0_in_layers_2")))
+        let module = try #require(
+            lora.adapter(for: ModuleID(.unet, "input_blocks_1_0_in_layers_2")))
         #expect(module.kind == .tucker)
         #expect(module.layer == .conv(kernel: 3))
         #expect(module.rank == 8 && module.inFeatures == 32 * 9 && module.outFeatures == 32)
@@ -79,12 +95,16 @@ import TestSupport
         }
         _ = directory
         let error = #expect(throws: LoRAError.self) { try LoRAFile(path: path) }
-        #expect(error?.description == "\(path): module lora_unet_a: lora_down has rank 8 but lora_up has rank 4")
+        #expect(
+            error?.description
+                == "\(path): module lora_unet_a: lora_down has rank 8 but lora_up has rank 4")
     }
 
     @Test func convDownWithLinearUp() throws {
         let (directory, path) = try write { lora in
-            lora.add("lora_unet_a.lora_down.weight", Tensor(lora.random(4 * 16 * 9), shape: [4, 16, 3, 3]))
+            lora.add(
+                "lora_unet_a.lora_down.weight",
+                Tensor(lora.random(4 * 16 * 9), shape: [4, 16, 3, 3]))
             lora.add("lora_unet_a.lora_up.weight", Tensor(lora.random(16 * 4), shape: [16, 4]))
         }
         _ = directory
@@ -119,7 +139,10 @@ import TestSupport
         }
         _ = directory
         let error = #expect(throws: LoRAError.self) { try LoRAFile(path: path) }
-        #expect(error?.description == "\(path): tensor \"lora_unet_a.alpha\" has shape [2, 2], expected a scalar alpha")
+        #expect(
+            error?.description
+                == "\(path): tensor \"lora_unet_a.alpha\" has shape [2, 2], expected a scalar alpha"
+        )
     }
 
     @Test func alphaInAnyNumericDType() throws {
@@ -133,7 +156,9 @@ import TestSupport
         }
         let (directory, path) = try write { lora in
             lora.lora("lora_unet_a", out: 8, in: 8, rank: 2)
-            lora.add("lora_unet_a.alpha", Tensor(dtype: .i64, shape: [1], bytes: [3, 0, 0, 0, 0, 0, 0, 0]))
+            lora.add(
+                "lora_unet_a.alpha",
+                Tensor(dtype: .i64, shape: [1], bytes: [3, 0, 0, 0, 0, 0, 0, 0]))
         }
         _ = directory
         #expect(try LoRAFile(path: path).adapters[0].alpha == 3)
@@ -141,11 +166,16 @@ import TestSupport
 
     @Test func checkpointIsNotALoRA() throws {
         let (directory, path) = try write { lora in
-            lora.add("model.diffusion_model.input_blocks.0.0.weight", Tensor(lora.random(4 * 4 * 9), shape: [4, 4, 3, 3]))
+            lora.add(
+                "model.diffusion_model.input_blocks.0.0.weight",
+                Tensor(lora.random(4 * 4 * 9), shape: [4, 4, 3, 3]))
         }
         _ = directory
         let error = #expect(throws: LoRAError.self) { try LoRAFile(path: path) }
-        #expect(error?.description == "\(path): not a LoRA (no adapter tensors); it looks like a base checkpoint (model.diffusion_model.* tensors)")
+        #expect(
+            error?.description
+                == "\(path): not a LoRA (no adapter tensors); it looks like a base checkpoint (model.diffusion_model.* tensors)"
+        )
     }
 
     @Test func unknownTensorsPassThrough() throws {
@@ -173,15 +203,33 @@ import TestSupport
     ])
     func structureDecides(names: [String], expected: Architecture) {
         let modules = names.compactMap { KeyParser.parse($0 + ".alpha")?.module }
-        #expect(Architecture.detect(modules: modules, contextWidth: nil, textEncoderWidth: nil, metadata: nil).architecture == expected)
+        #expect(
+            Architecture.detect(
+                modules: modules, contextWidth: nil, textEncoderWidth: nil, metadata: nil
+            ).architecture == expected)
     }
 
     @Test func metadataSplitsSD1FromSD2AndStructureBeatsMetadata() {
         let sd = [ModuleID(.unet, "output_blocks_11_1_proj_out")]
-        #expect(Architecture.detect(modules: sd, contextWidth: nil, textEncoderWidth: nil, metadata: ["ss_base_model_version": "sd_v2"]).architecture == .sd2)
-        #expect(Architecture.detect(modules: sd, contextWidth: 768, textEncoderWidth: nil, metadata: nil).architecture == .sd1)
+        #expect(
+            Architecture.detect(
+                modules: sd, contextWidth: nil, textEncoderWidth: nil,
+                metadata: ["ss_base_model_version": "sd_v2"]
+            ).architecture == .sd2)
+        #expect(
+            Architecture.detect(
+                modules: sd, contextWidth: 768, textEncoderWidth: nil, metadata: nil
+            ).architecture == .sd1)
         let xl = [ModuleID(.te2, "text_model_encoder_layers_0_mlp_fc1")]
-        #expect(Architecture.detect(modules: xl, contextWidth: nil, textEncoderWidth: nil, metadata: ["ss_base_model_version": "sd_v1"]).architecture == .sdxl)
-        #expect(Architecture.detect(modules: [], contextWidth: nil, textEncoderWidth: nil, metadata: ["modelspec.architecture": "stable-diffusion-xl-v1-base/lora"]).architecture == .sdxl)
+        #expect(
+            Architecture.detect(
+                modules: xl, contextWidth: nil, textEncoderWidth: nil,
+                metadata: ["ss_base_model_version": "sd_v1"]
+            ).architecture == .sdxl)
+        #expect(
+            Architecture.detect(
+                modules: [], contextWidth: nil, textEncoderWidth: nil,
+                metadata: ["modelspec.architecture": "stable-diffusion-xl-v1-base/lora"]
+            ).architecture == .sdxl)
     }
 }

@@ -1,12 +1,13 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 @testable import SafeTensors
 
 /// The conformance pack of `reference/safetensors` (copied into `fixtures/safetensors`).
 @Suite struct WriterVectorTests {
-    static let vectors = (try? Fixtures.files(in: "safetensors/writer", withExtension: "json"))?
+    static let vectors =
+        (try? Fixtures.files(in: "safetensors/writer", withExtension: "json"))?
         .filter { $0 != "index.json" } ?? []
 
     @Test func packHasAllNineteenVectors() {
@@ -18,19 +19,23 @@ import TestSupport
         let spec = try #require(Fixtures.json("safetensors/writer/" + vector) as? [String: Any])
         let input = try #require(spec["input"] as? [String: Any])
         let file = try tensorFile(from: input)
-        let expected = try Fixtures.data("safetensors/writer/" + vector.replacingOccurrences(of: ".json", with: ".safetensors"))
+        let expected = try Fixtures.data(
+            "safetensors/writer/" + vector.replacingOccurrences(of: ".json", with: ".safetensors"))
         let written = try SafeTensorsWriter.serialize(file)
         #expect(written == [UInt8](expected), "\(vector): bytes differ")
     }
 
     @Test func writingToDiskGivesTheSameBytes() throws {
         let directory = TemporaryDirectory()
-        let spec = try #require(Fixtures.json("safetensors/writer/lora_like.json") as? [String: Any])
+        let spec = try #require(
+            Fixtures.json("safetensors/writer/lora_like.json") as? [String: Any])
         let input = try #require(spec["input"] as? [String: Any])
         let file = try tensorFile(from: input)
         let path = directory.file("out.safetensors")
         try SafeTensorsWriter.write(file, to: path)
-        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Fixtures.data("safetensors/writer/lora_like.safetensors"))
+        #expect(
+            try Data(contentsOf: URL(fileURLWithPath: path))
+                == Fixtures.data("safetensors/writer/lora_like.safetensors"))
         #expect(directory.contents() == ["out.safetensors"])
     }
 }
@@ -69,7 +74,8 @@ func tensorFile(from input: [String: Any]) throws -> TensorFile {
     func acceptsAndReadsExactly(name: String, access: SafeTensorsFile.Access) throws {
         let spec = try #require(Self.cases.first { $0["file"] as? String == name })
         let expected = try #require(spec["expected"] as? [String: Any])
-        let file = try SafeTensorsFile(path: Fixtures.path("safetensors/reader/accept/" + name), access: access)
+        let file = try SafeTensorsFile(
+            path: Fixtures.path("safetensors/reader/accept/" + name), access: access)
 
         let length = try #require(expected["header_len_N"] as? Int)
         #expect(file.header.length == UInt64(length))
@@ -82,12 +88,13 @@ func tensorFile(from input: [String: Any]) throws -> TensorFile {
         #expect(file.tensors.count == tensors.count)
         for spec in tensors {
             let hex = try #require(spec["data_hex"] as? String)
-        let bytes = [UInt8](hex: hex)
+            let bytes = [UInt8](hex: hex)
             let offsets = try #require(spec["data_offsets"] as? [NSNumber]).map { $0.uint64Value }
             let shape = try #require(spec["shape"] as? [NSNumber]).map { $0.uint64Value }
             let name = try #require(spec["name"] as? String)
             // Zero-size tensors sharing an offset have no defined order: match by name.
-            let info = try #require(file.tensors.first { $0.name.utf8.elementsEqual(name.utf8) }, "missing \(name)")
+            let info = try #require(
+                file.tensors.first { $0.name.utf8.elementsEqual(name.utf8) }, "missing \(name)")
             #expect(info.dtype.rawValue == spec["dtype"] as? String)
             #expect(info.shape == shape)
             #expect(info.dataOffsets == offsets[0]..<offsets[1])
@@ -106,7 +113,9 @@ func tensorFile(from input: [String: Any]) throws -> TensorFile {
     /// Every proper prefix of every valid file is rejected (a cheap truncation test).
     @Test func everyProperPrefixIsRejected() throws {
         var files = Self.names.map { "safetensors/reader/accept/" + $0 }
-        files += try Fixtures.files(in: "safetensors/writer", withExtension: "safetensors").map { "safetensors/writer/" + $0 }
+        files += try Fixtures.files(in: "safetensors/writer", withExtension: "safetensors").map {
+            "safetensors/writer/" + $0
+        }
         var checked = 0
         for relative in files {
             let bytes = [UInt8](try Fixtures.data(relative))
@@ -154,17 +163,23 @@ func tensorFile(from input: [String: Any]) throws -> TensorFile {
         let error = #expect(throws: SafeTensorsError.self) {
             try SafeTensorsFile(path: "/nonexistent/x.safetensors")
         }
-        #expect(error?.description == "/nonexistent/x.safetensors: cannot open: No such file or directory")
+        #expect(
+            error?.description
+                == "/nonexistent/x.safetensors: cannot open: No such file or directory")
     }
 
     @Test func directoryIsNotAFile() {
         let directory = TemporaryDirectory()
-        let error = #expect(throws: SafeTensorsError.self) { try SafeTensorsFile(path: directory.path) }
+        let error = #expect(throws: SafeTensorsError.self) {
+            try SafeTensorsFile(path: directory.path)
+        }
         #expect(error == .notARegularFile(path: directory.path))
     }
 
     @Test func lookupIsByExactBytes() throws {
-        let file = try SafeTensorsFile(path: Fixtures.path("safetensors/reader/accept/names_canonically_equivalent.safetensors"))
+        let file = try SafeTensorsFile(
+            path: Fixtures.path(
+                "safetensors/reader/accept/names_canonically_equivalent.safetensors"))
         #expect(file.tensors.count == 2)
         for tensor in file.tensors {
             #expect(file.info(named: tensor.name) == tensor)
@@ -177,10 +192,13 @@ func tensorFile(from input: [String: Any]) throws -> TensorFile {
         let directory = TemporaryDirectory()
         let path = directory.file("t.safetensors")
         let values = [Float](repeating: 1.5, count: 4096)
-        try SafeTensorsWriter.write(TensorFile(tensors: [("w", Tensor(values, shape: [64, 64]))]), to: path)
+        try SafeTensorsWriter.write(
+            TensorFile(tensors: [("w", Tensor(values, shape: [64, 64]))]), to: path)
         let file = try SafeTensorsFile(path: path)
         #expect(truncate(path, 200) == 0)
-        let error = #expect(throws: SafeTensorsError.self) { try file.floats(of: file.requireInfo(named: "w")) }
+        let error = #expect(throws: SafeTensorsError.self) {
+            try file.floats(of: file.requireInfo(named: "w"))
+        }
         #expect(error == .changedWhileReading(path: path))
     }
 }

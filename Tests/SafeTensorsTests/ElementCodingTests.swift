@@ -1,19 +1,23 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 @testable import SafeTensors
 
 @Suite struct ElementCodingTests {
     /// Every readable tensor of the all-dtypes writer vector decodes to its listed values.
     @Test func decodesTheListedValuesOfEveryDType() throws {
-        let spec = try #require(Fixtures.json("safetensors/writer/all_dtypes.json") as? [String: Any])
-        let tensors = try #require((spec["input"] as? [String: Any])?["tensors"] as? [[String: Any]])
+        let spec = try #require(
+            Fixtures.json("safetensors/writer/all_dtypes.json") as? [String: Any])
+        let tensors = try #require(
+            (spec["input"] as? [String: Any])?["tensors"] as? [[String: Any]])
         var checked = Set<DType>()
         for tensor in tensors {
             let dtypeName = try #require(tensor["dtype"] as? String)
             let dtype = try #require(DType(rawValue: dtypeName))
-            guard dtype.isNumericallyReadable, let values = tensor["values"] as? [Any] else { continue }
+            guard dtype.isNumericallyReadable, let values = tensor["values"] as? [Any] else {
+                continue
+            }
             let hex = try #require(tensor["data_hex"] as? String)
             let bytes = [UInt8](hex: hex)
             let decoded = bytes.withUnsafeBytes { ElementCoding.decodeDoubles($0, dtype: dtype) }
@@ -72,7 +76,9 @@ import TestSupport
             let tensor = Tensor(values, shape: [2, 3], dtype: dtype)
             let back = tensor.floats()
             let tolerance: Float = dtype == .bf16 ? 4e-3 : dtype == .f16 ? 1e-3 : 0
-            for (a, b) in zip(values, back) { #expect(abs(a - b) <= tolerance * max(1, abs(a)), "\(dtype)") }
+            for (a, b) in zip(values, back) {
+                #expect(abs(a - b) <= tolerance * max(1, abs(a)), "\(dtype)")
+            }
         }
     }
 }

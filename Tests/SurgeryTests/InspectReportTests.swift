@@ -2,8 +2,8 @@ import Foundation
 import LoRA
 import SafeTensors
 import Surgery
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct InspectReportTests {
     @Test func kohyaHashesAreRecomputedAndCompared() throws {
@@ -15,7 +15,8 @@ import TestSupport
 
     @Test func aTamperedHashIsFlagged() throws {
         let directory = TemporaryDirectory()
-        var content = try TensorFile(reading: SafeTensorsFile(path: Fixtures.path("surgery/inputs/lora_kohya.safetensors")))
+        var content = try TensorFile(
+            reading: SafeTensorsFile(path: Fixtures.path("surgery/inputs/lora_kohya.safetensors")))
         content.metadata?["sshs_model_hash"] = String(repeating: "0", count: 64)
         let path = directory.file("tampered.safetensors")
         try SafeTensorsWriter.write(content, to: path)
@@ -32,10 +33,15 @@ import TestSupport
     }
 
     @Test func rankTableSplitsLinearFromConv() throws {
-        let report = try InspectReport(path: Fixtures.path("surgery/inputs/locon_a.safetensors"), options: .init(computeHashes: false))
+        let report = try InspectReport(
+            path: Fixtures.path("surgery/inputs/locon_a.safetensors"),
+            options: .init(computeHashes: false))
         #expect(report.rankTable.map(\.layer) == ["conv3x3", "linear"])
         #expect(report.rankTable.map(\.modules) == [38, 750])
-        #expect(report.rankTable.allSatisfy { $0.rank == 8 && $0.alpha == 4 && $0.scale == 0.5 && !$0.alphaImplicit })
+        #expect(
+            report.rankTable.allSatisfy {
+                $0.rank == 8 && $0.alpha == 4 && $0.scale == 0.5 && !$0.alphaImplicit
+            })
         #expect(report.format == "LoCon")
         #expect(report.hashes.isEmpty)
     }
@@ -43,7 +49,8 @@ import TestSupport
     @Test func tagsAreSummedAcrossFoldersMostFrequentFirst() throws {
         let directory = TemporaryDirectory()
         var lora = SyntheticLoRA(metadata: [
-            "ss_tag_frequency": #"{"10_a": {"1girl": 5, " solo": 2}, "1_b": {"1girl": 1, "smile": 3, "solo": 2}}"#,
+            "ss_tag_frequency":
+                #"{"10_a": {"1girl": 5, " solo": 2}, "1_b": {"1girl": 1, "smile": 3, "solo": 2}}"#,
             "ss_dataset_dirs": #"{"10_a": {"n_repeats": 10, "img_count": 5}}"#,
             "ss_learning_rate": "0.0003", "ss_optimizer": "SAVEUS",
         ])
@@ -60,8 +67,13 @@ import TestSupport
     }
 
     @Test func formatNames() throws {
-        for (file, format) in [("lora_kohya", "LoRA"), ("dora", "LoCon (DoRA)"), ("loha", "LoHa"), ("peft_diffusers", "LoCon")] {
-            let report = try InspectReport(path: Fixtures.path("surgery/inputs/\(file).safetensors"), options: .init(computeHashes: false))
+        for (file, format) in [
+            ("lora_kohya", "LoRA"), ("dora", "LoCon (DoRA)"), ("loha", "LoHa"),
+            ("peft_diffusers", "LoCon"),
+        ] {
+            let report = try InspectReport(
+                path: Fixtures.path("surgery/inputs/\(file).safetensors"),
+                options: .init(computeHashes: false))
             #expect(report.format == format, "\(file)")
         }
     }

@@ -22,7 +22,9 @@ public enum CommandRunner {
     }
 
     /// Runs `lorakit arguments...` in `directory` (default: the repository root).
-    public static func run(_ arguments: [String], in directory: String? = nil, environment: [String: String] = [:])
+    public static func run(
+        _ arguments: [String], in directory: String? = nil, environment: [String: String] = [:]
+    )
         throws -> Result
     {
         let process = Process()
@@ -53,7 +55,8 @@ public enum Golden {
     public static func check(_ observed: String, named name: String) -> String? {
         let url = Fixtures.root.appendingPathComponent("Snapshots").appendingPathComponent(name)
         if ProcessInfo.processInfo.environment["RECORD_GOLDENS"] == "1" {
-            try? FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try? FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try? observed.write(to: url, atomically: true, encoding: .utf8)
             return nil
         }
@@ -63,10 +66,14 @@ public enum Golden {
         guard expected == observed else {
             let expectedLines = expected.split(separator: "\n", omittingEmptySubsequences: false)
             let observedLines = observed.split(separator: "\n", omittingEmptySubsequences: false)
-            let index = zip(expectedLines, observedLines).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(expectedLines.count, observedLines.count)
+            let index =
+                zip(expectedLines, observedLines).enumerated().first {
+                    $0.element.0 != $0.element.1
+                }?.offset ?? min(expectedLines.count, observedLines.count)
             let want = index < expectedLines.count ? String(expectedLines[index]) : "<end>"
             let got = index < observedLines.count ? String(observedLines[index]) : "<end>"
-            return "Snapshots/\(name) differs at line \(index + 1):\n  expected: \(want)\n  observed: \(got)"
+            return
+                "Snapshots/\(name) differs at line \(index + 1):\n  expected: \(want)\n  observed: \(got)"
         }
         return nil
     }

@@ -20,7 +20,9 @@ public struct SyntheticLoRA {
     public var tensors: [(name: String, tensor: Tensor)] = []
     public var generator: SplitMix64
 
-    public init(metadata: [String: String]? = ["ss_network_module": "networks.lora"], seed: UInt64 = 1) {
+    public init(
+        metadata: [String: String]? = ["ss_network_module": "networks.lora"], seed: UInt64 = 1
+    ) {
         self.metadata = metadata
         generator = SplitMix64(seed: seed)
     }
@@ -31,13 +33,18 @@ public struct SyntheticLoRA {
 
     /// A kohya LoRA/LoCon module: `down [r, in(, k, k)]`, `up [out, r(, 1, 1)]`, scalar alpha.
     public mutating func lora(
-        _ stem: String, out: Int, in inFeatures: Int, rank: Int, kernel: Int? = nil, alpha: Float? = nil,
+        _ stem: String, out: Int, in inFeatures: Int, rank: Int, kernel: Int? = nil,
+        alpha: Float? = nil,
         dtype: DType = .f16
     ) {
         let downShape = kernel.map { [rank, inFeatures, $0, $0] } ?? [rank, inFeatures]
         let upShape = kernel.map { _ in [out, rank, 1, 1] } ?? [out, rank]
-        add(stem + ".lora_down.weight", Tensor(random(downShape.reduce(1, *)), shape: downShape, dtype: dtype))
-        add(stem + ".lora_up.weight", Tensor(random(upShape.reduce(1, *)), shape: upShape, dtype: dtype))
+        add(
+            stem + ".lora_down.weight",
+            Tensor(random(downShape.reduce(1, *)), shape: downShape, dtype: dtype))
+        add(
+            stem + ".lora_up.weight",
+            Tensor(random(upShape.reduce(1, *)), shape: upShape, dtype: dtype))
         if let alpha { add(stem + ".alpha", Tensor([alpha], shape: [], dtype: dtype)) }
     }
 

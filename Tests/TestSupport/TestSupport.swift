@@ -36,7 +36,8 @@ public final class TemporaryDirectory: @unchecked Sendable {
         var template = Array("\(base)/lorakit-test-XXXXXX".utf8CString)
         let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         precondition(made != nil, "mkdtemp failed")
-        path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        path = String(
+            decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
@@ -62,7 +63,9 @@ extension Array where Element == UInt8 {
             default: preconditionFailure("not hex: \(c)")
             }
         }
-        while let high = iterator.next(), let low = iterator.next() { bytes.append(nibble(high) << 4 | nibble(low)) }
+        while let high = iterator.next(), let low = iterator.next() {
+            bytes.append(nibble(high) << 4 | nibble(low))
+        }
         self = bytes
     }
 

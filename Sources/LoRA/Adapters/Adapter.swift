@@ -30,7 +30,9 @@ public enum AdapterKind: String, Sendable, Hashable, CaseIterable, Comparable {
         }
         let hada: Set<TensorRole> = [.hadaW1A, .hadaW1B, .hadaW2A, .hadaW2B, .hadaT1, .hadaT2]
         if !roles.isDisjoint(with: hada) { return .loha }
-        let lokr: Set<TensorRole> = [.lokrW1, .lokrW1A, .lokrW1B, .lokrW2, .lokrW2A, .lokrW2B, .lokrT2]
+        let lokr: Set<TensorRole> = [
+            .lokrW1, .lokrW1A, .lokrW1B, .lokrW2, .lokrW2A, .lokrW2B, .lokrT2,
+        ]
         if !roles.isDisjoint(with: lokr) { return .lokr }
         if !roles.isDisjoint(with: [.diff, .diffBias, .normWeight, .normBias]) { return .full }
         if !roles.isDisjoint(with: [.gloraA1, .gloraA2, .gloraB1, .gloraB2]) { return .glora }

@@ -24,7 +24,9 @@ struct AdapterShapes {
             if let diff = shape(.diff) {
                 adapter.outFeatures = diff.first
                 adapter.inFeatures = diff.count > 1 ? diff.dropFirst().reduce(1, *) : nil
-                adapter.layer = diff.count == 4 && diff[2] == diff[3] ? .conv(kernel: diff[2]) : (diff.count == 2 ? .linear : .unknown)
+                adapter.layer =
+                    diff.count == 4 && diff[2] == diff[3]
+                    ? .conv(kernel: diff[2]) : (diff.count == 2 ? .linear : .unknown)
             }
         case .glora:
             if let a1 = shape(.gloraA1), a1.count >= 2 {
@@ -49,9 +51,13 @@ struct AdapterShapes {
     private func lowRank(_ adapter: inout Adapter) throws {
         guard let down = shape(.down) else { throw problem("has lora_up but no lora_down") }
         guard let up = shape(.up) else { throw problem("has lora_down but no lora_up") }
-        guard down.count == 2 || down.count == 4 else { throw problem("lora_down has shape \(down), expected 2 or 4 dimensions") }
+        guard down.count == 2 || down.count == 4 else {
+            throw problem("lora_down has shape \(down), expected 2 or 4 dimensions")
+        }
         guard up.count == down.count else {
-            throw problem("lora_down has shape \(down) but lora_up has shape \(up): one is a conv, the other a linear")
+            throw problem(
+                "lora_down has shape \(down) but lora_up has shape \(up): one is a conv, the other a linear"
+            )
         }
         let rank = down[0]
         guard rank > 0 else { throw problem("has rank 0") }
@@ -64,14 +70,20 @@ struct AdapterShapes {
                 throw problem("lora_mid \(mid) does not join lora_down \(down) and lora_up \(up)")
             }
             guard down[2] == 1, down[3] == 1, up[2] == 1, up[3] == 1 else {
-                throw problem("Tucker factors must be 1x1 around lora_mid, got lora_down \(down) and lora_up \(up)")
+                throw problem(
+                    "Tucker factors must be 1x1 around lora_mid, got lora_down \(down) and lora_up \(up)"
+                )
             }
             upRank = mid[1]
             adapter.layer = .conv(kernel: mid[2])
             adapter.inFeatures = down[1] * mid[2] * mid[3]
         } else if down.count == 4 {
-            guard down[2] == down[3] else { throw problem("lora_down has a non-square kernel \(down)") }
-            guard up[2] == 1, up[3] == 1 else { throw problem("lora_up has shape \(up), expected [out, rank, 1, 1]") }
+            guard down[2] == down[3] else {
+                throw problem("lora_down has a non-square kernel \(down)")
+            }
+            guard up[2] == 1, up[3] == 1 else {
+                throw problem("lora_up has shape \(up), expected [out, rank, 1, 1]")
+            }
             adapter.layer = .conv(kernel: down[2])
             adapter.inFeatures = down[1] * down[2] * down[3]
         } else {
@@ -85,7 +97,9 @@ struct AdapterShapes {
         adapter.outFeatures = up[0]
         if let scale = shape(.doraScale), let out = adapter.outFeatures {
             let elements = scale.reduce(1, *)
-            guard elements == out else { throw problem("dora_scale has shape \(scale), expected \(out) values") }
+            guard elements == out else {
+                throw problem("dora_scale has shape \(scale), expected \(out) values")
+            }
         }
     }
 
@@ -94,7 +108,10 @@ struct AdapterShapes {
         if let missing = required.first(where: { tensors[$0] == nil }) {
             throw problem("LoHa module lacks \(missing.kohyaSuffix.dropFirst())")
         }
-        let w1a = shape(.hadaW1A)!, w1b = shape(.hadaW1B)!, w2a = shape(.hadaW2A)!, w2b = shape(.hadaW2B)!
+        let w1a = shape(.hadaW1A)!
+        let w1b = shape(.hadaW1B)!
+        let w2a = shape(.hadaW2A)!
+        let w2b = shape(.hadaW2B)!
         guard w1a.count == 2, w2a.count == 2, w1b.count >= 2, w2b.count >= 2 else {
             throw problem("LoHa factors have shapes \(w1a), \(w1b), \(w2a), \(w2b)")
         }
@@ -106,7 +123,8 @@ struct AdapterShapes {
             adapter.inFeatures = w1b[1] * t1[2] * t1[3]
         } else {
             guard w1a[1] == w1b[0], w2a[1] == w2b[0], w1a[0] == w2a[0] else {
-                throw problem("LoHa factors \(w1a)·\(w1b) and \(w2a)·\(w2b) do not multiply to one shape")
+                throw problem(
+                    "LoHa factors \(w1a)·\(w1b) and \(w2a)·\(w2b) do not multiply to one shape")
             }
             adapter.outFeatures = w1a[0]
             adapter.inFeatures = w1b.dropFirst().reduce(1, *)
@@ -117,6 +135,8 @@ struct AdapterShapes {
         if let w1b = shape(.lokrW1B), let first = w1b.first { adapter.rank = first }
         if let w2b = shape(.lokrW2B), let first = w2b.first { adapter.rank = first }
         if let t2 = shape(.lokrT2), t2.count == 4 { adapter.layer = .conv(kernel: t2[2]) }
-        if let w2 = shape(.lokrW2), w2.count == 4, w2[2] == w2[3] { adapter.layer = .conv(kernel: w2[2]) }
+        if let w2 = shape(.lokrW2), w2.count == 4, w2[2] == w2[3] {
+            adapter.layer = .conv(kernel: w2[2])
+        }
     }
 }

@@ -57,29 +57,45 @@ extension Architecture {
         let unet = modules.filter { $0.component == .unet }.map(\.name)
         if let contextWidth {
             switch contextWidth {
-            case 2048: structural = ArchitectureDetection(.sdxl, "cross-attention context is 2048 wide")
-            case 768: structural = ArchitectureDetection(.sd1, "cross-attention context is 768 wide")
-            case 1024: structural = ArchitectureDetection(.sd2, "cross-attention context is 1024 wide")
-            case 64: structural = ArchitectureDetection(.sdxl, "SDXL module tree at TinyXL widths (context 64)")
+            case 2048:
+                structural = ArchitectureDetection(.sdxl, "cross-attention context is 2048 wide")
+            case 768:
+                structural = ArchitectureDetection(.sd1, "cross-attention context is 768 wide")
+            case 1024:
+                structural = ArchitectureDetection(.sd2, "cross-attention context is 1024 wide")
+            case 64:
+                structural = ArchitectureDetection(
+                    .sdxl, "SDXL module tree at TinyXL widths (context 64)")
             default: break
             }
         }
         if structural == nil, let layout = Self.fromUNetNames(unet) {
             structural = layout
         }
-        if structural == nil, let textEncoderWidth, !unet.isEmpty || modules.contains(where: { $0.component == .te1 }) {
+        if structural == nil, let textEncoderWidth,
+            !unet.isEmpty || modules.contains(where: { $0.component == .te1 })
+        {
             if textEncoderWidth == 1024 {
                 structural = ArchitectureDetection(.sd2, "text encoder is 1024 wide (OpenCLIP-H)")
             }
         }
         if let structural {
             // The SD1.x/2.x layout is shared; let the metadata or the widths split it.
-            if structural.architecture == .sd1or2, let fromMetadata, fromMetadata.architecture.isSD1Layout {
-                return ArchitectureDetection(fromMetadata.architecture, structural.reason + "; " + fromMetadata.reason)
+            if structural.architecture == .sd1or2, let fromMetadata,
+                fromMetadata.architecture.isSD1Layout
+            {
+                return ArchitectureDetection(
+                    fromMetadata.architecture, structural.reason + "; " + fromMetadata.reason)
             }
             if structural.architecture == .sd1or2, let textEncoderWidth {
-                if textEncoderWidth == 768 { return ArchitectureDetection(.sd1, structural.reason + "; text encoder is 768 wide") }
-                if textEncoderWidth == 1024 { return ArchitectureDetection(.sd2, structural.reason + "; text encoder is 1024 wide") }
+                if textEncoderWidth == 768 {
+                    return ArchitectureDetection(
+                        .sd1, structural.reason + "; text encoder is 768 wide")
+                }
+                if textEncoderWidth == 1024 {
+                    return ArchitectureDetection(
+                        .sd2, structural.reason + "; text encoder is 1024 wide")
+                }
             }
             return structural
         }
@@ -94,18 +110,24 @@ extension Architecture {
                 return ArchitectureDetection(.sdxl, "has the SDXL size-conditioning embedding")
             }
             if let depth = integer(after: "transformer_blocks_", in: name), depth >= 1 {
-                return ArchitectureDetection(.sdxl, "has transformer blocks deeper than 1, as SDXL's depths of 2 and 10")
+                return ArchitectureDetection(
+                    .sdxl, "has transformer blocks deeper than 1, as SDXL's depths of 2 and 10")
             }
             if let block = integer(after: "input_blocks_", in: name), block >= 9 {
-                return ArchitectureDetection(.sd1or2, "has input_blocks.\(block) (SD1.x/2.x have 12 input blocks)")
+                return ArchitectureDetection(
+                    .sd1or2, "has input_blocks.\(block) (SD1.x/2.x have 12 input blocks)")
             }
             if let block = integer(after: "output_blocks_", in: name), block >= 9 {
-                return ArchitectureDetection(.sd1or2, "has output_blocks.\(block) (SD1.x/2.x have 12 output blocks)")
+                return ArchitectureDetection(
+                    .sd1or2, "has output_blocks.\(block) (SD1.x/2.x have 12 output blocks)")
             }
             if name.hasPrefix("input_blocks_1_1_") || name.hasPrefix("input_blocks_2_1_") {
-                return ArchitectureDetection(.sd1or2, "has attention at the first resolution (SD1.x/2.x)")
+                return ArchitectureDetection(
+                    .sd1or2, "has attention at the first resolution (SD1.x/2.x)")
             }
-            if name.hasPrefix("down_blocks_3") || name.hasPrefix("up_blocks_3") || name.hasPrefix("down_blocks_0_attentions") {
+            if name.hasPrefix("down_blocks_3") || name.hasPrefix("up_blocks_3")
+                || name.hasPrefix("down_blocks_0_attentions")
+            {
                 return ArchitectureDetection(.sd1or2, "has the SD1.x/2.x diffusers block layout")
             }
             if name.hasPrefix("up_blocks_0_attentions") {
@@ -118,14 +140,26 @@ extension Architecture {
     static func fromMetadata(_ metadata: [String: String]?) -> ArchitectureDetection? {
         guard let metadata else { return nil }
         if let version = metadata["ss_base_model_version"]?.lowercased() {
-            if version.hasPrefix("sdxl") { return ArchitectureDetection(.sdxl, "ss_base_model_version is \(version)") }
-            if version.hasPrefix("sd_v1") { return ArchitectureDetection(.sd1, "ss_base_model_version is \(version)") }
-            if version.hasPrefix("sd_v2") { return ArchitectureDetection(.sd2, "ss_base_model_version is \(version)") }
+            if version.hasPrefix("sdxl") {
+                return ArchitectureDetection(.sdxl, "ss_base_model_version is \(version)")
+            }
+            if version.hasPrefix("sd_v1") {
+                return ArchitectureDetection(.sd1, "ss_base_model_version is \(version)")
+            }
+            if version.hasPrefix("sd_v2") {
+                return ArchitectureDetection(.sd2, "ss_base_model_version is \(version)")
+            }
         }
         if let spec = metadata["modelspec.architecture"]?.lowercased() {
-            if spec.hasPrefix("stable-diffusion-xl") { return ArchitectureDetection(.sdxl, "modelspec.architecture is \(spec)") }
-            if spec.hasPrefix("stable-diffusion-v1") { return ArchitectureDetection(.sd1, "modelspec.architecture is \(spec)") }
-            if spec.hasPrefix("stable-diffusion-v2") { return ArchitectureDetection(.sd2, "modelspec.architecture is \(spec)") }
+            if spec.hasPrefix("stable-diffusion-xl") {
+                return ArchitectureDetection(.sdxl, "modelspec.architecture is \(spec)")
+            }
+            if spec.hasPrefix("stable-diffusion-v1") {
+                return ArchitectureDetection(.sd1, "modelspec.architecture is \(spec)")
+            }
+            if spec.hasPrefix("stable-diffusion-v2") {
+                return ArchitectureDetection(.sd2, "modelspec.architecture is \(spec)")
+            }
         }
         if metadata["ss_v2"] == "True" { return ArchitectureDetection(.sd2, "ss_v2 is True") }
         return nil

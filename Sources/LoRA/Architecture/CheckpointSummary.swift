@@ -30,7 +30,9 @@ public struct CheckpointSummary: Sendable {
         for tensor in file.tensors {
             let match = Self.partPrefixes.first { tensor.name.hasPrefix($0.prefix) }
             let name = match?.name ?? "other"
-            var part = parts[name] ?? Part(name: name, prefix: match?.prefix ?? "", tensorCount: 0, parameterCount: 0)
+            var part =
+                parts[name]
+                ?? Part(name: name, prefix: match?.prefix ?? "", tensorCount: 0, parameterCount: 0)
             part.tensorCount += 1
             part.parameterCount += tensor.elementCount
             parts[name] = part
@@ -51,14 +53,18 @@ public struct CheckpointSummary: Sendable {
         if names.contains(where: { $0.hasPrefix("cond_stage_model.transformer.") }) {
             return ArchitectureDetection(.sd1, "has cond_stage_model.transformer (CLIP-L)")
         }
-        if let toK = file.tensors.first(where: { $0.name.hasPrefix("model.diffusion_model.") && $0.name.hasSuffix("attn2.to_k.weight") }),
+        if let toK = file.tensors.first(where: {
+            $0.name.hasPrefix("model.diffusion_model.") && $0.name.hasSuffix("attn2.to_k.weight")
+        }),
             toK.shape.count == 2
         {
             switch toK.shape[1] {
             case 2048: return ArchitectureDetection(.sdxl, "cross-attention context is 2048 wide")
             case 768: return ArchitectureDetection(.sd1, "cross-attention context is 768 wide")
             case 1024: return ArchitectureDetection(.sd2, "cross-attention context is 1024 wide")
-            case 64: return ArchitectureDetection(.sdxl, "SDXL module tree at TinyXL widths (context 64)")
+            case 64:
+                return ArchitectureDetection(
+                    .sdxl, "SDXL module tree at TinyXL widths (context 64)")
             default: break
             }
         }

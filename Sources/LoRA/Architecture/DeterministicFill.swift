@@ -41,7 +41,8 @@ public enum DeterministicFill {
             let out = SharedPointer(buffer.baseAddress!)
             Parallel.forEachChunk(of: count, chunkSize: 1 << 16) { range in
                 for index in range {
-                    (out.base + index).initialize(to: Float(offset + scale * signedUniform(hash: hash, index: index)))
+                    (out.base + index).initialize(
+                        to: Float(offset + scale * signedUniform(hash: hash, index: index)))
                 }
             }
             initialized = count

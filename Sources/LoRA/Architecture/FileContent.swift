@@ -15,9 +15,13 @@ public enum FileContent: Sendable, Hashable, CustomStringConvertible {
         let names = file.tensors.map(\.name)
         if names.contains(where: { $0.hasPrefix("model.diffusion_model.") }) { return .checkpoint }
         if names.contains(where: { KeyParser.parse($0) != nil }) { return .lora }
-        if names.contains(where: { $0.hasPrefix("down_blocks.") || $0.hasPrefix("conv_in.") }) { return .diffusersUNet }
+        if names.contains(where: { $0.hasPrefix("down_blocks.") || $0.hasPrefix("conv_in.") }) {
+            return .diffusersUNet
+        }
         let embeddingKeys: Set<String> = ["emb_params", "clip_l", "clip_g", "string_to_param.*"]
-        if !names.isEmpty, names.allSatisfy({ embeddingKeys.contains($0) || $0.hasPrefix("string_to_param") }) {
+        if !names.isEmpty,
+            names.allSatisfy({ embeddingKeys.contains($0) || $0.hasPrefix("string_to_param") })
+        {
             return .embedding
         }
         return .other(tensorCount: names.count)
@@ -29,7 +33,10 @@ public enum FileContent: Sendable, Hashable, CustomStringConvertible {
         case .checkpoint: "a base checkpoint (model.diffusion_model.* tensors)"
         case .diffusersUNet: "a diffusers UNet"
         case .embedding: "a textual-inversion embedding"
-        case .other(let count): count == 0 ? "an empty file (no tensors)" : "a file of \(count) tensors none of which is an adapter"
+        case .other(let count):
+            count == 0
+                ? "an empty file (no tensors)"
+                : "a file of \(count) tensors none of which is an adapter"
         }
     }
 }

@@ -10,7 +10,9 @@ enum LayerRules {
         guard module.component == .unet else { return .linear }
         let name = module.name
         let threeByThree = ["_in_layers_2", "_out_layers_3", "_0_op", "_conv"]
-        if threeByThree.contains(where: { name.hasSuffix($0) }) || name == "input_blocks_0_0" || name == "out_2" {
+        if threeByThree.contains(where: { name.hasSuffix($0) }) || name == "input_blocks_0_0"
+            || name == "out_2"
+        {
             return .conv(kernel: 3)
         }
         if name.hasSuffix("_skip_connection") { return .conv(kernel: 1) }

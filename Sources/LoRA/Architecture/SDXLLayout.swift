@@ -14,9 +14,11 @@ public struct SDXLLayout: Sendable {
         public var headDimension = 64
 
         /// Stable Diffusion XL 1.0.
-        public static let sdxl = Widths(modelChannels: 320, timeEmbedding: 1280, admInput: 2816, context: 2048)
+        public static let sdxl = Widths(
+            modelChannels: 320, timeEmbedding: 1280, admInput: 2816, context: 2048)
         /// TinyXL: the same tree at widths 32/64/128.
-        public static let tinyXL = Widths(modelChannels: 32, timeEmbedding: 128, admInput: 256, context: 64)
+        public static let tinyXL = Widths(
+            modelChannels: 32, timeEmbedding: 128, admInput: 256, context: 64)
     }
 
     /// A Linear or Conv2d module of the UNet.
@@ -88,12 +90,17 @@ public struct SDXLLayout: Sendable {
                 let out = base * multiplier
                 resnet("input_blocks.\(block).0", channels, out)
                 channels = out
-                if Self.transformerDepths[level] > 0 { transformer("input_blocks.\(block).1", channels, depth: Self.transformerDepths[level]) }
+                if Self.transformerDepths[level] > 0 {
+                    transformer(
+                        "input_blocks.\(block).1", channels, depth: Self.transformerDepths[level])
+                }
                 skipChannels.append(channels)
                 block += 1
             }
             if level < Self.channelMultipliers.count - 1 {
-                conv("input_blocks.\(block).0.op", channels, channels, kernel: 3, stride: 2, target: true)
+                conv(
+                    "input_blocks.\(block).0.op", channels, channels, kernel: 3, stride: 2,
+                    target: true)
                 skipChannels.append(channels)
                 block += 1
             }
@@ -110,11 +117,14 @@ public struct SDXLLayout: Sendable {
                 channels = out
                 var next = 1
                 if Self.transformerDepths[level] > 0 {
-                    transformer("output_blocks.\(block).1", channels, depth: Self.transformerDepths[level])
+                    transformer(
+                        "output_blocks.\(block).1", channels, depth: Self.transformerDepths[level])
                     next = 2
                 }
                 if level > 0 && index == 2 {
-                    conv("output_blocks.\(block).\(next).conv", channels, channels, kernel: 3, target: true)
+                    conv(
+                        "output_blocks.\(block).\(next).conv", channels, channels, kernel: 3,
+                        target: true)
                 }
                 block += 1
             }
@@ -140,7 +150,8 @@ public struct SDXLLayout: Sendable {
         for index in 0..<depth {
             let block = path + ".transformer_blocks.\(index)"
             attention(block + ".attn1", channels, context: channels)
-            linear(block + ".ff.net.0.proj", channels, 8 * channels, target: true, inTransformer: true)
+            linear(
+                block + ".ff.net.0.proj", channels, 8 * channels, target: true, inTransformer: true)
             linear(block + ".ff.net.2", 4 * channels, channels, target: true, inTransformer: true)
             attention(block + ".attn2", channels, context: widths.context)
             for name in ["norm1", "norm2", "norm3"] { norm(block + "." + name, channels) }
@@ -156,27 +167,33 @@ public struct SDXLLayout: Sendable {
     }
 
     private mutating func linear(
-        _ path: String, _ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, target: Bool, inTransformer: Bool = false
+        _ path: String, _ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, target: Bool,
+        inTransformer: Bool = false
     ) {
         add(
             Module(
-                path: path, layer: .linear, inFeatures: inFeatures, outFeatures: outFeatures, hasBias: bias,
+                path: path, layer: .linear, inFeatures: inFeatures, outFeatures: outFeatures,
+                hasBias: bias,
                 loconTarget: target, inTransformer: inTransformer))
     }
 
     private mutating func conv(
-        _ path: String, _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, target: Bool
+        _ path: String, _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1,
+        target: Bool
     ) {
         add(
             Module(
-                path: path, layer: .conv(kernel: kernel), inFeatures: inChannels, outFeatures: outChannels,
+                path: path, layer: .conv(kernel: kernel), inFeatures: inChannels,
+                outFeatures: outChannels,
                 stride: stride, hasBias: true, loconTarget: target, inTransformer: false))
     }
 
     private mutating func add(_ module: Module) {
         modules.append(module)
         parameters.append(Parameter(key: module.path + ".weight", shape: module.weightShape))
-        if module.hasBias { parameters.append(Parameter(key: module.path + ".bias", shape: [module.outFeatures])) }
+        if module.hasBias {
+            parameters.append(Parameter(key: module.path + ".bias", shape: [module.outFeatures]))
+        }
     }
 
     /// GroupNorm or LayerNorm: weight and bias of `channels`.
@@ -204,10 +221,19 @@ public enum SDXLTextEncoders {
             for layer in 0..<layers {
                 let prefix = "text_model_encoder_layers_\(layer)_"
                 for projection in ["k", "v", "q", "out"] {
-                    modules.append(Module(component: component, name: prefix + "self_attn_\(projection)_proj", inFeatures: width, outFeatures: width))
+                    modules.append(
+                        Module(
+                            component: component, name: prefix + "self_attn_\(projection)_proj",
+                            inFeatures: width, outFeatures: width))
                 }
-                modules.append(Module(component: component, name: prefix + "mlp_fc1", inFeatures: width, outFeatures: 4 * width))
-                modules.append(Module(component: component, name: prefix + "mlp_fc2", inFeatures: 4 * width, outFeatures: width))
+                modules.append(
+                    Module(
+                        component: component, name: prefix + "mlp_fc1", inFeatures: width,
+                        outFeatures: 4 * width))
+                modules.append(
+                    Module(
+                        component: component, name: prefix + "mlp_fc2", inFeatures: 4 * width,
+                        outFeatures: width))
             }
         }
         return modules
@@ -221,7 +247,9 @@ public enum SDXLTextEncoders {
     /// fused into `attn.in_proj_weight` `[3 * 1280, 1280]` (in that order along dim 0).
     public static func checkpointParameters() -> [SDXLLayout.Parameter] {
         var parameters: [SDXLLayout.Parameter] = []
-        func add(_ key: String, _ shape: [Int]) { parameters.append(SDXLLayout.Parameter(key: key, shape: shape)) }
+        func add(_ key: String, _ shape: [Int]) {
+            parameters.append(SDXLLayout.Parameter(key: key, shape: shape))
+        }
         for layer in 0..<12 {
             let prefix = clipLPrefix + "\(layer)."
             for projection in ["k", "v", "q", "out"] {

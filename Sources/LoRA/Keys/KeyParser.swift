@@ -42,13 +42,14 @@ public enum KeyParser {
     }()
 
     /// Kohya/LyCORIS prefixes, longest first so `lora_te1_` wins over `lora_te_`.
-    private static let underscorePrefixes: [(prefix: String, component: Component, form: KeyForm, single: Bool)] = [
-        ("lora_unet_", .unet, .kohya, false),
-        ("lora_te1_", .te1, .kohya, false),
-        ("lora_te2_", .te2, .kohya, false),
-        ("lora_te_", .te1, .kohya, true),
-        ("lycoris_", .unet, .lycoris, false),
-    ]
+    private static let underscorePrefixes:
+        [(prefix: String, component: Component, form: KeyForm, single: Bool)] = [
+            ("lora_unet_", .unet, .kohya, false),
+            ("lora_te1_", .te1, .kohya, false),
+            ("lora_te2_", .te2, .kohya, false),
+            ("lora_te_", .te1, .kohya, true),
+            ("lycoris_", .unet, .lycoris, false),
+        ]
 
     /// Dotted (diffusers/PEFT) prefixes; `text_encoder_2.` before `text_encoder.`.
     private static let dottedPrefixes: [(prefix: String, component: Component)] = [
@@ -63,27 +64,35 @@ public enum KeyParser {
 
     /// Diffusers UNet paths written without a `unet.` prefix.
     private static let bareUNetRoots = [
-        "down_blocks.", "up_blocks.", "mid_block.", "conv_in", "conv_out", "time_embedding.", "add_embedding.",
+        "down_blocks.", "up_blocks.", "mid_block.", "conv_in", "conv_out", "time_embedding.",
+        "add_embedding.",
         "conv_norm_out",
     ]
 
     /// Parses one key, or returns nil for a pass-through tensor.
     public static func parse(_ key: String) -> ParsedKey? {
         for rule in rules {
-            guard let stem = strip(suffix: rule.suffix, from: key), let (module, form, single) = module(stem) else {
+            guard let stem = strip(suffix: rule.suffix, from: key),
+                let (module, form, single) = module(stem)
+            else {
                 continue
             }
             // A suffix of one family on a prefix of another (`unet.x.lora_down.weight`) keeps the
             // prefix's family, except that PEFT/diffusers suffixes name their own form.
             let keyForm = rule.form ?? form
-            return ParsedKey(stem: stem, module: module, role: rule.role, form: keyForm, singleTextEncoderPrefix: single)
+            return ParsedKey(
+                stem: stem, module: module, role: rule.role, form: keyForm,
+                singleTextEncoderPrefix: single)
         }
         // IA3 stores its vector as a bare `.weight`; accept it only under an adapter prefix, so a
         // checkpoint's `model.diffusion_model....weight` is never mistaken for one.
-        if let stem = strip(suffix: ".weight", from: key), let (module, form, single) = module(stem),
+        if let stem = strip(suffix: ".weight", from: key),
+            let (module, form, single) = module(stem),
             form == .kohya || form == .lycoris
         {
-            return ParsedKey(stem: stem, module: module, role: .ia3Weight, form: form, singleTextEncoderPrefix: single)
+            return ParsedKey(
+                stem: stem, module: module, role: .ia3Weight, form: form,
+                singleTextEncoderPrefix: single)
         }
         return nil
     }
@@ -92,7 +101,9 @@ public enum KeyParser {
     static func strip(suffix: String, from key: String) -> String? {
         let keyBytes = Array(key.utf8)
         let suffixBytes = Array(suffix.utf8)
-        guard keyBytes.count > suffixBytes.count, keyBytes.suffix(suffixBytes.count).elementsEqual(suffixBytes) else {
+        guard keyBytes.count > suffixBytes.count,
+            keyBytes.suffix(suffixBytes.count).elementsEqual(suffixBytes)
+        else {
             return nil
         }
         return String(decoding: keyBytes.dropLast(suffixBytes.count), as: UTF8.self)
@@ -101,7 +112,9 @@ public enum KeyParser {
     /// The module a key stem names, with its spelling family. UNet names stay in the spelling of
     /// the file (LDM or diffusers); `ModuleNames.ldm` converts them once the architecture is known.
     static func module(_ stem: String) -> (ModuleID, KeyForm, Bool)? {
-        for entry in underscorePrefixes where stem.utf8.starts(with: entry.prefix.utf8) && stem.utf8.count > entry.prefix.utf8.count {
+        for entry in underscorePrefixes
+        where stem.utf8.starts(with: entry.prefix.utf8) && stem.utf8.count > entry.prefix.utf8.count
+        {
             let name = String(decoding: stem.utf8.dropFirst(entry.prefix.utf8.count), as: UTF8.self)
             guard !name.contains(".") else { return nil }
             return (ModuleID(entry.component, name), entry.form, entry.single)

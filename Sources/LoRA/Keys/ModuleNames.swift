@@ -29,7 +29,9 @@ public enum ModuleNames {
     /// The LDM-layout name of a module; names already in LDM form, text-encoder names and names
     /// this table does not know are returned unchanged.
     public static func ldm(_ module: ModuleID, architecture: Architecture) -> ModuleID {
-        guard module.component == .unet, let converted = ldmName(module.name, architecture: architecture) else {
+        guard module.component == .unet,
+            let converted = ldmName(module.name, architecture: architecture)
+        else {
             return module
         }
         return ModuleID(.unet, converted)

@@ -43,11 +43,15 @@ public struct TrainingMetadata: Sendable {
     public var otherTrainingKeys: [(key: String, value: String)]
 
     private static let named: Set<String> = [
-        "ss_output_name", "ss_network_module", "ss_network_dim", "ss_network_alpha", "ss_network_args",
+        "ss_output_name", "ss_network_module", "ss_network_dim", "ss_network_alpha",
+        "ss_network_args",
         "ss_base_model_version", "ss_sd_model_name", "ss_steps", "ss_max_train_steps", "ss_epoch",
-        "ss_learning_rate", "ss_unet_lr", "ss_text_encoder_lr", "ss_optimizer", "ss_lr_scheduler", "ss_resolution",
-        "ss_batch_size_per_device", "ss_gradient_accumulation_steps", "ss_num_train_images", "ss_seed",
-        "ss_mixed_precision", "ss_training_comment", "ss_training_started_at", "ss_training_finished_at",
+        "ss_learning_rate", "ss_unet_lr", "ss_text_encoder_lr", "ss_optimizer", "ss_lr_scheduler",
+        "ss_resolution",
+        "ss_batch_size_per_device", "ss_gradient_accumulation_steps", "ss_num_train_images",
+        "ss_seed",
+        "ss_mixed_precision", "ss_training_comment", "ss_training_started_at",
+        "ss_training_finished_at",
         "ss_tag_frequency", "ss_dataset_dirs",
     ]
 
@@ -82,15 +86,19 @@ public struct TrainingMetadata: Sendable {
             .sorted { $0.0 < $1.0 }
         tagFrequency = Self.tagCounts(metadata["ss_tag_frequency"])
         datasetDirectories = Self.datasetDirectories(metadata["ss_dataset_dirs"])
-        otherTrainingKeys = metadata.filter { $0.key.hasPrefix("ss_") && !Self.named.contains($0.key) }
-            .map { ($0.key, $0.value) }
-            .sorted { $0.0 < $1.0 }
+        otherTrainingKeys = metadata.filter {
+            $0.key.hasPrefix("ss_") && !Self.named.contains($0.key)
+        }
+        .map { ($0.key, $0.value) }
+        .sorted { $0.0 < $1.0 }
     }
 
     /// True when no `ss_*` or `modelspec.*` key is present.
     public var isEmpty: Bool {
-        outputName == nil && networkModule == nil && networkDim == nil && baseModelVersion == nil && modelSpec.isEmpty
-            && otherTrainingKeys.isEmpty && tagFrequency.isEmpty && steps == nil && maxTrainSteps == nil
+        outputName == nil && networkModule == nil && networkDim == nil && baseModelVersion == nil
+            && modelSpec.isEmpty
+            && otherTrainingKeys.isEmpty && tagFrequency.isEmpty && steps == nil
+            && maxTrainSteps == nil
     }
 
     /// A JSON object's members as strings; a value that is not an object comes back as one pair.
@@ -110,22 +118,29 @@ public struct TrainingMetadata: Sendable {
     }
 
     static func tagCounts(_ text: String?) -> [(tag: String, count: Int)] {
-        guard let text, let parsed = try? JSONValue.parse(text), case .object(let folders) = parsed else { return [] }
+        guard let text, let parsed = try? JSONValue.parse(text), case .object(let folders) = parsed
+        else { return [] }
         var counts: [String: Int] = [:]
         for folder in folders {
             guard case .object(let tags) = folder.value else { continue }
             for tag in tags {
-                guard let count = tag.value.doubleValue, count.isFinite, abs(count) < 1e15 else { continue }
+                guard let count = tag.value.doubleValue, count.isFinite, abs(count) < 1e15 else {
+                    continue
+                }
                 counts[tag.key.trimmingSpaces, default: 0] += Int(count)
             }
         }
         return counts.map { ($0.key, $0.value) }.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }
     }
 
-    static func datasetDirectories(_ text: String?) -> [(name: String, repeats: Int?, images: Int?)] {
-        guard let text, let parsed = try? JSONValue.parse(text), case .object(let folders) = parsed else { return [] }
+    static func datasetDirectories(_ text: String?) -> [(name: String, repeats: Int?, images: Int?)]
+    {
+        guard let text, let parsed = try? JSONValue.parse(text), case .object(let folders) = parsed
+        else { return [] }
         func int(_ value: JSONValue?) -> Int? {
-            guard let number = value?.doubleValue, number.isFinite, abs(number) < 1e15 else { return nil }
+            guard let number = value?.doubleValue, number.isFinite, abs(number) < 1e15 else {
+                return nil
+            }
             return Int(number)
         }
         return folders.map { ($0.key, int($0.value["n_repeats"]), int($0.value["img_count"])) }

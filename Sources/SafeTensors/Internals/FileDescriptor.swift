@@ -43,7 +43,9 @@ struct FileDescriptor: ~Copyable {
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws {
         var done = 0
         while done < buffer.count {
-            let got = pread(rawValue, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+            let got = pread(
+                rawValue, buffer.baseAddress! + done, buffer.count - done,
+                off_t(offset) + off_t(done))
             if got < 0 {
                 if errno == EINTR { continue }
                 throw Self.error(path, "read")

@@ -40,20 +40,28 @@ public enum Format {
 
     /// Shortest text that reads back to the value; integral values without `.0`.
     public static func number(_ value: Double) -> String {
-        if value.isFinite && value == value.rounded() && abs(value) < 1e15 { return String(Int64(value)) }
+        if value.isFinite && value == value.rounded() && abs(value) < 1e15 {
+            return String(Int64(value))
+        }
         return value.description
     }
 
     /// Left-aligned columns separated by two spaces; numbers may be right-aligned.
-    public static func table(_ rows: [[String]], rightAligned: Set<Int> = [], indent: String = "") -> [String] {
+    public static func table(
+        _ rows: [[String]], rightAligned: Set<Int> = [], indent: String = ""
+    ) -> [String] {
         guard let columns = rows.map(\.count).max() else { return [] }
         var widths = [Int](repeating: 0, count: columns)
-        for row in rows { for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) } }
+        for row in rows {
+            for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) }
+        }
         return rows.map { row in
             var line = indent
             for (index, cell) in row.enumerated() {
                 let padding = String(repeating: " ", count: widths[index] - cell.count)
-                line += rightAligned.contains(index) ? padding + cell : cell + (index == row.count - 1 ? "" : padding)
+                line +=
+                    rightAligned.contains(index)
+                    ? padding + cell : cell + (index == row.count - 1 ? "" : padding)
                 if index < row.count - 1 { line += "  " }
             }
             return line

@@ -9,7 +9,8 @@ extension InspectReport {
             JSONMember("file_size", .integer(fileSize)),
             JSONMember("header_length", .integer(headerLength)),
             JSONMember("tensor_count", .int(tensorCount)),
-            JSONMember("dtypes", .object(dtypes.map { JSONMember($0.dtype.rawValue, .int($0.count)) })),
+            JSONMember(
+                "dtypes", .object(dtypes.map { JSONMember($0.dtype.rawValue, .int($0.count)) })),
             JSONMember("content", .string(contentName)),
         ]
         if let architecture {
@@ -24,9 +25,15 @@ extension InspectReport {
         if content == .lora {
             members += [
                 JSONMember("format", format.map { .string($0) } ?? .null),
-                JSONMember("kinds", .object(kinds.map { JSONMember($0.kind.rawValue, .int($0.modules)) })),
+                JSONMember(
+                    "kinds", .object(kinds.map { JSONMember($0.kind.rawValue, .int($0.modules)) })),
                 JSONMember("key_forms", .array(keyForms.map { .string($0.rawValue) })),
-                JSONMember("modules", .object(modulesPerComponent.map { JSONMember($0.component.rawValue, .int($0.modules)) })),
+                JSONMember(
+                    "modules",
+                    .object(
+                        modulesPerComponent.map {
+                            JSONMember($0.component.rawValue, .int($0.modules))
+                        })),
                 JSONMember("ranks", .array(rankTable.map(Self.json))),
                 JSONMember("adapter_parameters", .integer(adapterParameterCount)),
                 JSONMember("pass_through", .int(passThroughCount)),
@@ -40,14 +47,21 @@ extension InspectReport {
                     .array(
                         checkpoint.parts.map {
                             .object([
-                                JSONMember("name", .string($0.name)), JSONMember("prefix", .string($0.prefix)),
-                                JSONMember("tensors", .int($0.tensorCount)), JSONMember("parameters", .integer($0.parameterCount)),
+                                JSONMember("name", .string($0.name)),
+                                JSONMember("prefix", .string($0.prefix)),
+                                JSONMember("tensors", .int($0.tensorCount)),
+                                JSONMember("parameters", .integer($0.parameterCount)),
                             ])
                         })))
         }
         members.append(JSONMember("training", trainingJSON))
-        members.append(JSONMember("top_tags", .array(topTags.map { .array([.string($0.tag), .int($0.count)]) })))
-        members.append(JSONMember("other_metadata", .object(otherMetadata.map { JSONMember($0.key, .string($0.value)) })))
+        members.append(
+            JSONMember(
+                "top_tags", .array(topTags.map { .array([.string($0.tag), .int($0.count)]) })))
+        members.append(
+            JSONMember(
+                "other_metadata",
+                .object(otherMetadata.map { JSONMember($0.key, .string($0.value)) })))
         if !hashes.isEmpty || fileSHA256 != nil {
             var hashMembers = hashes.map { check in
                 JSONMember(
@@ -71,7 +85,8 @@ extension InspectReport {
                     .array(
                         keys.map {
                             .object([
-                                JSONMember("name", .string($0.name)), JSONMember("dtype", .string($0.dtype.rawValue)),
+                                JSONMember("name", .string($0.name)),
+                                JSONMember("dtype", .string($0.dtype.rawValue)),
                                 JSONMember("shape", .array($0.shape.map { .integer($0) })),
                             ])
                         })))
@@ -109,7 +124,9 @@ extension InspectReport {
             JSONMember("network_module", string(t.networkModule)),
             JSONMember("network_dim", string(t.networkDim)),
             JSONMember("network_alpha", string(t.networkAlpha)),
-            JSONMember("network_args", .object(t.networkArgs.map { JSONMember($0.key, .string($0.value)) })),
+            JSONMember(
+                "network_args", .object(t.networkArgs.map { JSONMember($0.key, .string($0.value)) })
+            ),
             JSONMember("base_model_version", string(t.baseModelVersion)),
             JSONMember("base_model_name", string(t.baseModelName)),
             JSONMember("steps", string(t.steps)),
@@ -134,12 +151,15 @@ extension InspectReport {
                 .array(
                     t.datasetDirectories.map {
                         .object([
-                            JSONMember("name", .string($0.name)), JSONMember("repeats", $0.repeats.map { .int($0) } ?? .null),
+                            JSONMember("name", .string($0.name)),
+                            JSONMember("repeats", $0.repeats.map { .int($0) } ?? .null),
                             JSONMember("images", $0.images.map { .int($0) } ?? .null),
                         ])
                     })),
-            JSONMember("modelspec", .object(t.modelSpec.map { JSONMember($0.key, .string($0.value)) })),
-            JSONMember("other", .object(t.otherTrainingKeys.map { JSONMember($0.key, .string($0.value)) })),
+            JSONMember(
+                "modelspec", .object(t.modelSpec.map { JSONMember($0.key, .string($0.value)) })),
+            JSONMember(
+                "other", .object(t.otherTrainingKeys.map { JSONMember($0.key, .string($0.value)) })),
         ])
     }
 }

@@ -36,7 +36,10 @@ public struct InspectReport: Sendable {
 
     /// A hash the file stores, next to the value lorakit computes.
     public struct HashCheck: Sendable, Hashable {
-        public enum Verdict: String, Sendable { case matches, differs, missing, notComparable = "not comparable" }
+        public enum Verdict: String, Sendable {
+            case matches, differs, missing
+            case notComparable = "not comparable"
+        }
         public var key: String
         public var stored: String?
         public var computed: String?
@@ -87,9 +90,14 @@ public struct InspectReport: Sendable {
         training = TrainingMetadata(file.metadata)
         topTags = Array(training.tagFrequency.prefix(options.topTags))
         otherMetadata = (file.metadata ?? [:])
-            .filter { !$0.key.hasPrefix("ss_") && !$0.key.hasPrefix("modelspec.") && !$0.key.hasPrefix("sshs_") }
+            .filter {
+                !$0.key.hasPrefix("ss_") && !$0.key.hasPrefix("modelspec.")
+                    && !$0.key.hasPrefix("sshs_")
+            }
             .map { ($0.key, $0.value) }.sorted { $0.0 < $1.0 }
-        keys = options.listKeys ? file.tensors.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) } : nil
+        keys =
+            options.listKeys
+            ? file.tensors.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) } : nil
 
         switch content {
         case .lora:
@@ -138,7 +146,11 @@ public struct InspectReport: Sendable {
             var row = row
             row.modules = count
             return row
-        }.sorted { ($0.layer, $0.kind, $0.rank ?? 0, $0.alpha ?? 0) < ($1.layer, $1.kind, $1.rank ?? 0, $1.alpha ?? 0) }
+        }.sorted {
+            ($0.layer, $0.kind, $0.rank ?? 0, $0.alpha ?? 0) < (
+                $1.layer, $1.kind, $1.rank ?? 0, $1.alpha ?? 0
+            )
+        }
         passThroughCount = lora.passThrough.count
         adapterParameterCount = parameters
         format = Self.formatName(lora.adapters)
@@ -162,16 +174,23 @@ public struct InspectReport: Sendable {
     private mutating func computeHashes(_ file: SafeTensorsFile) throws {
         let metadata = file.metadata ?? [:]
         let (whole, kohya) = try Hashes.allHashes(of: file)
-        hashes.append(Self.check("sshs_model_hash", stored: metadata["sshs_model_hash"], computed: kohya.model))
-        hashes.append(Self.check("sshs_legacy_hash", stored: metadata["sshs_legacy_hash"], computed: kohya.legacy))
+        hashes.append(
+            Self.check(
+                "sshs_model_hash", stored: metadata["sshs_model_hash"], computed: kohya.model))
+        hashes.append(
+            Self.check(
+                "sshs_legacy_hash", stored: metadata["sshs_legacy_hash"], computed: kohya.legacy))
         if let stored = metadata["modelspec.hash_sha256"] {
-            hashes.append(Self.check("modelspec.hash_sha256", stored: stored, computed: "0x" + kohya.model))
+            hashes.append(
+                Self.check("modelspec.hash_sha256", stored: stored, computed: "0x" + kohya.model))
         }
         fileSHA256 = whole.sha256
     }
 
     static func check(_ key: String, stored: String?, computed: String) -> HashCheck {
-        guard let stored else { return HashCheck(key: key, stored: nil, computed: computed, verdict: .missing) }
+        guard let stored else {
+            return HashCheck(key: key, stored: nil, computed: computed, verdict: .missing)
+        }
         if key == "sshs_model_hash" && stored.hasPrefix("0x") {
             // LyCORIS hashes its tensors in network order with its own prefix: another definition.
             return HashCheck(
@@ -179,6 +198,7 @@ public struct InspectReport: Sendable {
                 note: "LyCORIS form (0x + SHA-256 in network order)")
         }
         return HashCheck(
-            key: key, stored: stored, computed: computed, verdict: stored.lowercased() == computed ? .matches : .differs)
+            key: key, stored: stored, computed: computed,
+            verdict: stored.lowercased() == computed ? .matches : .differs)
     }
 }

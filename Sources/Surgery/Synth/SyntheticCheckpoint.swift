@@ -14,7 +14,10 @@ public struct SyntheticCheckpoint: Sendable {
         /// for measuring what reads only the header.
         public var sparse = false
 
-        public init(widths: SDXLLayout.Widths = .sdxl, textEncoders: Bool = true, dtype: DType = .f16, sparse: Bool = false) {
+        public init(
+            widths: SDXLLayout.Widths = .sdxl, textEncoders: Bool = true, dtype: DType = .f16,
+            sparse: Bool = false
+        ) {
             self.widths = widths
             self.textEncoders = textEncoders
             self.dtype = dtype
@@ -31,7 +34,9 @@ public struct SyntheticCheckpoint: Sendable {
             SDXLLayout.Parameter(key: "model.diffusion_model." + $0.key, shape: $0.shape)
         }
         if options.textEncoders { parameters += SDXLTextEncoders.checkpointParameters() }
-        entries = parameters.map { SafeTensorsWriter.Entry(name: $0.key, dtype: options.dtype, shape: $0.shape) }
+        entries = parameters.map {
+            SafeTensorsWriter.Entry(name: $0.key, dtype: options.dtype, shape: $0.shape)
+        }
     }
 
     public var byteCount: UInt64 { entries.reduce(0) { $0 + UInt64($1.byteCount) } }
@@ -41,14 +46,19 @@ public struct SyntheticCheckpoint: Sendable {
     public func write(to path: String, progress: (UInt64, UInt64) -> Void = { _, _ in }) throws {
         let total = byteCount
         var done: UInt64 = 0
-        let metadata = ["modelspec.title": "lorakit synthetic \(options.widths == .tinyXL ? "TinyXL" : "SDXL") base"]
-        try SafeTensorsWriter.writeStreaming(entries: entries, metadata: metadata, to: path) { info in
+        let metadata = [
+            "modelspec.title":
+                "lorakit synthetic \(options.widths == .tinyXL ? "TinyXL" : "SDXL") base"
+        ]
+        try SafeTensorsWriter.writeStreaming(entries: entries, metadata: metadata, to: path) {
+            info in
             defer {
                 done += info.byteCount
                 progress(done, total)
             }
             if options.sparse { return .zeros }
-            let values = DeterministicFill.values(name: info.name, shape: info.shape.map { Int($0) })
+            let values = DeterministicFill.values(
+                name: info.name, shape: info.shape.map { Int($0) })
             return .bytes(ElementCoding.encode(values, as: options.dtype))
         }
     }

@@ -31,7 +31,9 @@ struct InspectCommand: ParsableCommand {
     @Flag(help: "Print the report as JSON.")
     var json = false
 
-    @Flag(inversion: .prefixedNo, help: "Compute hashes (default: for LoRAs yes, for checkpoints no).")
+    @Flag(
+        inversion: .prefixedNo, help: "Compute hashes (default: for LoRAs yes, for checkpoints no)."
+    )
     var hash: Bool?
 
     @Option(help: "How many of the most frequent training tags to show.")
@@ -44,6 +46,8 @@ struct InspectCommand: ParsableCommand {
     func run() throws {
         let options = InspectReport.Options(listKeys: keys, computeHashes: hash, topTags: tags)
         let report = try InspectReport(path: file, options: options)
-        print(json ? report.json().serialized(pretty: true) : report.text(), terminator: json ? "\n" : "")
+        print(
+            json ? report.json().serialized(pretty: true) : report.text(),
+            terminator: json ? "\n" : "")
     }
 }

@@ -47,12 +47,15 @@ struct SynthCheckpointCommand: ParsableCommand {
 
     func run() throws {
         let options = SyntheticCheckpoint.Options(
-            widths: tinyxl ? .tinyXL : .sdxl, textEncoders: !unetOnly, dtype: dtype.dtype, sparse: sparse)
+            widths: tinyxl ? .tinyXL : .sdxl, textEncoders: !unetOnly, dtype: dtype.dtype,
+            sparse: sparse)
         let checkpoint = SyntheticCheckpoint(options)
         let progress = ProgressLine(label: "synth")
         try checkpoint.write(to: output) { done, total in progress.update(done, of: total) }
         progress.finish()
-        print("\(output): \(checkpoint.entries.count) tensors, \(Format.bytes(checkpoint.byteCount)) of data")
+        print(
+            "\(output): \(checkpoint.entries.count) tensors, \(Format.bytes(checkpoint.byteCount)) of data"
+        )
     }
 }
 

@@ -40,9 +40,18 @@ mkdir -p "$corpus" "$artifacts" "$logs"
 # --- build -------------------------------------------------------------------------------
 # SwiftPM renames each executable's entry point, so the targets call LLVMFuzzerRunDriver from
 # their own @main (Fuzz/Sources/CLibFuzzer/shim.h).
+build() {
+    (cd "$root/Fuzz" && swift build -c release --scratch-path "$scratch" --product "$product" \
+        -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library >&2)
+}
 echo "fuzz: building $product (release, -sanitize=fuzzer,address)" >&2
-(cd "$root/Fuzz" && swift build -c release --scratch-path "$scratch" --product "$product" \
-    -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library >&2)
+# SwiftPM can keep a stale build plan after files of the path dependency (the main package)
+# are removed ("missing inputs"); drop the plan and try once more.
+if ! build; then
+    echo "fuzz: build failed; retrying with a fresh build plan" >&2
+    rm -f "$scratch/release.yaml" "$scratch/release/description.json"
+    build
+fi
 binary="$scratch/release/$product"
 
 # --- seed --------------------------------------------------------------------------------

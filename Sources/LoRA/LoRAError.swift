@@ -14,6 +14,8 @@ public enum LoRAError: Error, Equatable, Sendable, CustomStringConvertible {
     case unreadableAlpha(path: String, key: String, dtype: DType)
     /// A checkpoint was expected.
     case notACheckpoint(path: String, looksLike: String)
+    /// The operation has no linear meaning for this adapter kind (IA3, GLoRA, OFT, unknown).
+    case unsupported(path: String, module: String, kind: AdapterKind)
 
     public var description: String {
         switch self {
@@ -27,6 +29,8 @@ public enum LoRAError: Error, Equatable, Sendable, CustomStringConvertible {
             "\(path): tensor \"\(key)\" is \(dtype.rawValue), which cannot hold an alpha"
         case .notACheckpoint(let path, let looksLike):
             "\(path): not a base checkpoint; it looks like \(looksLike)"
+        case .unsupported(let path, let module, let kind):
+            "\(path): module \(module) is \(kind.rawValue), whose weight difference lorakit cannot form without its base weight"
         }
     }
 }

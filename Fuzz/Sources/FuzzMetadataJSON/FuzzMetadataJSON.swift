@@ -29,6 +29,10 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     } catch {
         return 0
     }
+    // Known finding (Fuzz/findings/json-out-of-range-number-becomes-null): a number beyond
+    // Double's range parses as an infinity and is written back as null. Skipped so the fuzzer
+    // can look for other differences; remove once parse rejects such numbers.
+    guard !value.containsNonFiniteNumber else { return 0 }
     for pretty in [false, true] {
         var written = value.serialized(pretty: pretty)
         // Known finding (Fuzz/findings/json-top-level-scalar-rejected): a number, true, false
@@ -55,6 +59,15 @@ extension JSONValue {
         switch self {
         case .string, .array, .object: false
         case .null, .bool, .negativeInteger, .integer, .double: true
+        }
+    }
+
+    var containsNonFiniteNumber: Bool {
+        switch self {
+        case .double(let number): !number.isFinite
+        case .array(let elements): elements.contains { $0.containsNonFiniteNumber }
+        case .object(let members): members.contains { $0.value.containsNonFiniteNumber }
+        case .null, .bool, .negativeInteger, .integer, .string: false
         }
     }
 }

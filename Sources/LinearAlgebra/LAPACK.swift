@@ -1,0 +1,133 @@
+import CLapack
+
+/// The one doorway to OpenBLAS and LAPACKE: each routine for Float and Double, with LAPACK's
+/// `info` turned into a `LinearAlgebraError` at once. Matrices are row-major.
+public protocol BLASScalar: BinaryFloatingPoint, Sendable
+where Self.RawSignificand: FixedWidthInteger {
+    /// C = alpha·op(A)·op(B) + beta·C (`cblas_?gemm`).
+    static func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Self,
+        a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int, beta: Self,
+        c: UnsafeMutablePointer<Self>, ldc: Int)
+    /// Householder QR (`LAPACKE_?geqrf`).
+    static func geqrf(
+        m: Int, n: Int, a: UnsafeMutablePointer<Self>, lda: Int, tau: UnsafeMutablePointer<Self>
+    ) -> Int32
+    /// The first `k` columns of Q from `geqrf`'s reflectors (`LAPACKE_?orgqr`).
+    static func orgqr(
+        m: Int, n: Int, k: Int, a: UnsafeMutablePointer<Self>, lda: Int, tau: UnsafePointer<Self>
+    ) -> Int32
+    /// Thin SVD by divide and conquer (`LAPACKE_?gesdd`, jobz "S").
+    static func gesdd(
+        m: Int, n: Int, a: UnsafeMutablePointer<Self>, lda: Int, s: UnsafeMutablePointer<Self>,
+        u: UnsafeMutablePointer<Self>, ldu: Int, vt: UnsafeMutablePointer<Self>, ldvt: Int
+    ) -> Int32
+    /// Thin SVD by QR iteration (`LAPACKE_?gesvd`, "S", "S"): slower, used when gesdd fails.
+    static func gesvd(
+        m: Int, n: Int, a: UnsafeMutablePointer<Self>, lda: Int, s: UnsafeMutablePointer<Self>,
+        u: UnsafeMutablePointer<Self>, ldu: Int, vt: UnsafeMutablePointer<Self>, ldvt: Int,
+        superb: UnsafeMutablePointer<Self>
+    ) -> Int32
+}
+
+extension Float: BLASScalar {
+    public static func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        cblas_sgemm(
+            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
+            transposeB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    public static func geqrf(
+        m: Int, n: Int, a: UnsafeMutablePointer<Float>, lda: Int, tau: UnsafeMutablePointer<Float>
+    ) -> Int32 {
+        LAPACKE_sgeqrf(LAPACK_ROW_MAJOR, Int32(m), Int32(n), a, Int32(lda), tau)
+    }
+
+    public static func orgqr(
+        m: Int, n: Int, k: Int, a: UnsafeMutablePointer<Float>, lda: Int, tau: UnsafePointer<Float>
+    ) -> Int32 {
+        LAPACKE_sorgqr(LAPACK_ROW_MAJOR, Int32(m), Int32(n), Int32(k), a, Int32(lda), tau)
+    }
+
+    public static func gesdd(
+        m: Int, n: Int, a: UnsafeMutablePointer<Float>, lda: Int, s: UnsafeMutablePointer<Float>,
+        u: UnsafeMutablePointer<Float>, ldu: Int, vt: UnsafeMutablePointer<Float>, ldvt: Int
+    ) -> Int32 {
+        LAPACKE_sgesdd(
+            LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "S")), Int32(m), Int32(n), a, Int32(lda), s, u,
+            Int32(ldu), vt, Int32(ldvt))
+    }
+
+    public static func gesvd(
+        m: Int, n: Int, a: UnsafeMutablePointer<Float>, lda: Int, s: UnsafeMutablePointer<Float>,
+        u: UnsafeMutablePointer<Float>, ldu: Int, vt: UnsafeMutablePointer<Float>, ldvt: Int,
+        superb: UnsafeMutablePointer<Float>
+    ) -> Int32 {
+        let job = CChar(UInt8(ascii: "S"))
+        return LAPACKE_sgesvd(
+            LAPACK_ROW_MAJOR, job, job, Int32(m), Int32(n), a, Int32(lda), s, u, Int32(ldu), vt,
+            Int32(ldvt), superb)
+    }
+}
+
+extension Double: BLASScalar {
+    public static func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Double,
+        a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int, beta: Double,
+        c: UnsafeMutablePointer<Double>, ldc: Int
+    ) {
+        cblas_dgemm(
+            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
+            transposeB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    public static func geqrf(
+        m: Int, n: Int, a: UnsafeMutablePointer<Double>, lda: Int, tau: UnsafeMutablePointer<Double>
+    ) -> Int32 {
+        LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, Int32(m), Int32(n), a, Int32(lda), tau)
+    }
+
+    public static func orgqr(
+        m: Int, n: Int, k: Int, a: UnsafeMutablePointer<Double>, lda: Int,
+        tau: UnsafePointer<Double>
+    ) -> Int32 {
+        LAPACKE_dorgqr(LAPACK_ROW_MAJOR, Int32(m), Int32(n), Int32(k), a, Int32(lda), tau)
+    }
+
+    public static func gesdd(
+        m: Int, n: Int, a: UnsafeMutablePointer<Double>, lda: Int, s: UnsafeMutablePointer<Double>,
+        u: UnsafeMutablePointer<Double>, ldu: Int, vt: UnsafeMutablePointer<Double>, ldvt: Int
+    ) -> Int32 {
+        LAPACKE_dgesdd(
+            LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "S")), Int32(m), Int32(n), a, Int32(lda), s, u,
+            Int32(ldu), vt, Int32(ldvt))
+    }
+
+    public static func gesvd(
+        m: Int, n: Int, a: UnsafeMutablePointer<Double>, lda: Int, s: UnsafeMutablePointer<Double>,
+        u: UnsafeMutablePointer<Double>, ldu: Int, vt: UnsafeMutablePointer<Double>, ldvt: Int,
+        superb: UnsafeMutablePointer<Double>
+    ) -> Int32 {
+        let job = CChar(UInt8(ascii: "S"))
+        return LAPACKE_dgesvd(
+            LAPACK_ROW_MAJOR, job, job, Int32(m), Int32(n), a, Int32(lda), s, u, Int32(ldu), vt,
+            Int32(ldvt), superb)
+    }
+}
+
+/// Process-wide BLAS settings.
+public enum BLAS {
+    /// OpenBLAS worker threads. Surgery runs one module per core with one BLAS thread each:
+    /// rank-8 products reach 87 GFLOP/s on one thread but 25 on two (DESIGN.md, "Trainer speed").
+    public static func setThreads(_ count: Int) {
+        openblas_set_num_threads(Int32(max(1, count)))
+    }
+
+    public static var threads: Int { Int(openblas_get_num_threads()) }
+}

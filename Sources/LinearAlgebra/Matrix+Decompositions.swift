@@ -1,0 +1,102 @@
+/// A thin QR factorization A = Q·R with Q `m×k` orthonormal columns and R `k×n` upper
+/// triangular, k = min(m, n).
+public struct QRDecomposition<Scalar: BLASScalar>: Sendable {
+    public var q: Matrix<Scalar>
+    public var r: Matrix<Scalar>
+}
+
+/// A thin SVD A = U·diag(S)·Vᵀ, singular values descending, k = min(m, n).
+public struct SingularValueDecomposition<Scalar: BLASScalar>: Sendable {
+    public var u: Matrix<Scalar>
+    public var singularValues: [Scalar]
+    public var vt: Matrix<Scalar>
+}
+
+extension Matrix {
+    /// Householder QR through `?geqrf` and `?orgqr`.
+    /// - Throws: `LinearAlgebraError.nonFinite` or `.lapack` with the routine's info.
+    public func qr() throws -> QRDecomposition<Scalar> {
+        guard isFinite else { throw LinearAlgebraError.nonFinite(operation: "QR") }
+        let k = Swift.min(rows, columns)
+        guard k > 0 else {
+            return QRDecomposition(
+                q: Matrix(rows: rows, columns: 0), r: Matrix(rows: 0, columns: columns))
+        }
+        var a = elements
+        var tau = [Scalar](repeating: 0, count: k)
+        let info = a.withUnsafeMutableBufferPointer { a in
+            tau.withUnsafeMutableBufferPointer {
+                Scalar.geqrf(
+                    m: rows, n: columns, a: a.baseAddress!, lda: columns, tau: $0.baseAddress!)
+            }
+        }
+        guard info == 0 else { throw LinearAlgebraError.lapack(routine: "geqrf", info: info) }
+        var r = Matrix(rows: k, columns: columns)
+        for i in 0..<k { for j in i..<columns { r[i, j] = a[i * columns + j] } }
+        // Q: the first k columns of the reflectors, in an m×k buffer.
+        var q = [Scalar](repeating: 0, count: rows * k)
+        for i in 0..<rows { for j in 0..<k { q[i * k + j] = a[i * columns + j] } }
+        let qInfo = q.withUnsafeMutableBufferPointer { q in
+            tau.withUnsafeBufferPointer {
+                Scalar.orgqr(m: rows, n: k, k: k, a: q.baseAddress!, lda: k, tau: $0.baseAddress!)
+            }
+        }
+        guard qInfo == 0 else { throw LinearAlgebraError.lapack(routine: "orgqr", info: qInfo) }
+        return QRDecomposition(q: Matrix(rows: rows, columns: k, elements: q), r: r)
+    }
+
+    /// Thin SVD through `?gesdd`, falling back to `?gesvd` when divide and conquer fails.
+    /// - Throws: `LinearAlgebraError.nonFinite` or `.lapack` when both routines fail.
+    public func svd() throws -> SingularValueDecomposition<Scalar> {
+        guard isFinite else { throw LinearAlgebraError.nonFinite(operation: "SVD") }
+        let k = Swift.min(rows, columns)
+        guard k > 0 else {
+            return SingularValueDecomposition(
+                u: Matrix(rows: rows, columns: 0), singularValues: [],
+                vt: Matrix(rows: 0, columns: columns))
+        }
+        var u = [Scalar](repeating: 0, count: rows * k)
+        var vt = [Scalar](repeating: 0, count: k * columns)
+        var s = [Scalar](repeating: 0, count: k)
+        var a = elements
+        let info = run(&a, &s, &u, &vt, divideAndConquer: true)
+        if info != 0 {
+            a = elements
+            let fallback = run(&a, &s, &u, &vt, divideAndConquer: false)
+            guard fallback == 0 else {
+                throw LinearAlgebraError.lapack(routine: "gesvd", info: fallback)
+            }
+        }
+        return SingularValueDecomposition(
+            u: Matrix(rows: rows, columns: k, elements: u), singularValues: s,
+            vt: Matrix(rows: k, columns: columns, elements: vt))
+    }
+
+    private func run(
+        _ a: inout [Scalar], _ s: inout [Scalar], _ u: inout [Scalar], _ vt: inout [Scalar],
+        divideAndConquer: Bool
+    ) -> Int32 {
+        let k = Swift.min(rows, columns)
+        var superb = [Scalar](repeating: 0, count: Swift.max(1, k))
+        return a.withUnsafeMutableBufferPointer { a in
+            s.withUnsafeMutableBufferPointer { s in
+                u.withUnsafeMutableBufferPointer { u in
+                    vt.withUnsafeMutableBufferPointer { vt in
+                        divideAndConquer
+                            ? Scalar.gesdd(
+                                m: rows, n: columns, a: a.baseAddress!, lda: columns,
+                                s: s.baseAddress!, u: u.baseAddress!,
+                                ldu: k, vt: vt.baseAddress!, ldvt: columns)
+                            : superb.withUnsafeMutableBufferPointer { superb in
+                                Scalar.gesvd(
+                                    m: rows, n: columns, a: a.baseAddress!, lda: columns,
+                                    s: s.baseAddress!, u: u.baseAddress!,
+                                    ldu: k, vt: vt.baseAddress!, ldvt: columns,
+                                    superb: superb.baseAddress!)
+                            }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+extension Matrix {
+    /// op(self)·op(other) through `cblas_?gemm`.
+    ///
+    /// - Precondition: the inner dimensions agree (a programmer error otherwise; callers
+    ///   check shapes that come from files before multiplying).
+    public func multiplied(
+        by other: Matrix, transposingSelf: Bool = false, transposingOther: Bool = false
+    ) -> Matrix {
+        let m = transposingSelf ? columns : rows
+        let k = transposingSelf ? rows : columns
+        let otherK = transposingOther ? other.columns : other.rows
+        let n = transposingOther ? other.rows : other.columns
+        precondition(
+            k == otherK,
+            "GEMM shapes \(shape)\(transposingSelf ? "ᵀ" : "") · \(other.shape)\(transposingOther ? "ᵀ" : "")"
+        )
+        var out = Matrix(rows: m, columns: n)
+        guard m > 0, n > 0 else { return out }
+        if k == 0 { return out }
+        elements.withUnsafeBufferPointer { a in
+            other.elements.withUnsafeBufferPointer { b in
+                out.elements.withUnsafeMutableBufferPointer { c in
+                    Scalar.gemm(
+                        transposeA: transposingSelf, transposeB: transposingOther, m: m, n: n, k: k,
+                        alpha: 1,
+                        a: a.baseAddress!, lda: columns, b: b.baseAddress!, ldb: other.columns,
+                        beta: 0,
+                        c: c.baseAddress!, ldc: n)
+                }
+            }
+        }
+        return out
+    }
+
+    public static func * (lhs: Matrix, rhs: Matrix) -> Matrix { lhs.multiplied(by: rhs) }
+
+    /// selfᵀ·self, the Gram matrix of the columns.
+    public func gram() -> Matrix { multiplied(by: self, transposingSelf: true) }
+
+    /// self·selfᵀ, the Gram matrix of the rows.
+    public func rowGram() -> Matrix { multiplied(by: self, transposingOther: true) }
+
+    /// self·v for a vector v.
+    public func applied(to vector: [Scalar], transposed: Bool = false) -> [Scalar] {
+        let v = Matrix(rows: vector.count, columns: 1, elements: vector)
+        return multiplied(by: v, transposingSelf: transposed).elements
+    }
+
+    public static func + (lhs: Matrix, rhs: Matrix) -> Matrix {
+        precondition(lhs.shape == rhs.shape)
+        return Matrix(
+            rows: lhs.rows, columns: lhs.columns,
+            elements: zip(lhs.elements, rhs.elements).map { $0 + $1 })
+    }
+
+    public static func - (lhs: Matrix, rhs: Matrix) -> Matrix {
+        precondition(lhs.shape == rhs.shape)
+        return Matrix(
+            rows: lhs.rows, columns: lhs.columns,
+            elements: zip(lhs.elements, rhs.elements).map { $0 - $1 })
+    }
+}

@@ -1,0 +1,106 @@
+import LinearAlgebra
+import TestSupport
+import Testing
+
+func randomMatrix(_ rows: Int, _ columns: Int, seed: UInt64) -> Matrix<Double> {
+    var generator = SplitMix64(seed: seed)
+    return Matrix(
+        rows: rows, columns: columns,
+        elements: (0..<rows * columns).map { _ in Double.random(in: -1...1, using: &generator) })
+}
+
+/// The naive triple loop, kept only as an oracle for GEMM.
+func naiveProduct(_ a: Matrix<Double>, _ b: Matrix<Double>) -> Matrix<Double> {
+    var out = Matrix<Double>(rows: a.rows, columns: b.columns)
+    for i in 0..<a.rows {
+        for j in 0..<b.columns { for k in 0..<a.columns { out[i, j] += a[i, k] * b[k, j] } }
+    }
+    return out
+}
+
+func maxAbsDifference(_ a: Matrix<Double>, _ b: Matrix<Double>) -> Double {
+    zip(a.elements, b.elements).map { abs($0 - $1) }.max() ?? 0
+}
+
+@Suite struct MatrixTests {
+    @Test(arguments: [(1, 1, 1), (3, 5, 2), (17, 4, 9), (64, 33, 8)])
+    func gemmMatchesTheNaiveProduct(m: Int, k: Int, n: Int) {
+        let a = randomMatrix(m, k, seed: 1)
+        let b = randomMatrix(k, n, seed: 2)
+        #expect(maxAbsDifference(a * b, naiveProduct(a, b)) < 1e-12)
+        #expect(
+            maxAbsDifference(
+                a.transposed().multiplied(by: b, transposingSelf: true), naiveProduct(a, b)) < 1e-12
+        )
+        #expect(
+            maxAbsDifference(
+                a.multiplied(by: b.transposed(), transposingOther: true), naiveProduct(a, b))
+                < 1e-12)
+    }
+
+    @Test(arguments: [(8, 3), (3, 8), (20, 20), (1, 5)])
+    func qrReconstructsWithOrthonormalQ(rows: Int, columns: Int) throws {
+        let a = randomMatrix(rows, columns, seed: 3)
+        let qr = try a.qr()
+        #expect(maxAbsDifference(qr.q * qr.r, a) < 1e-12)
+        #expect(maxAbsDifference(qr.q.gram(), .identity(min(rows, columns))) < 1e-12)
+        for i in 0..<qr.r.rows { for j in 0..<min(i, qr.r.columns) { #expect(qr.r[i, j] == 0) } }
+    }
+
+    @Test(arguments: [(8, 3), (3, 8), (30, 30)])
+    func svdReconstructsWithDescendingValues(rows: Int, columns: Int) throws {
+        let a = randomMatrix(rows, columns, seed: 4)
+        let svd = try a.svd()
+        let rebuilt = svd.u.scalingColumns(by: svd.singularValues) * svd.vt
+        #expect(maxAbsDifference(rebuilt, a) < 1e-12)
+        #expect(zip(svd.singularValues, svd.singularValues.dropFirst()).allSatisfy { $0 >= $1 })
+    }
+
+    @Test func lowRankSVDEqualsTheDenseOne() throws {
+        let up = randomMatrix(200, 8, seed: 5)
+        let down = randomMatrix(8, 150, seed: 6)
+        let factored = try LowRankSVD(up: up, down: down)
+        let dense = try (up * down).svd()
+        #expect(factored.singularValues.count == 8)
+        for (a, b) in zip(factored.singularValues, dense.singularValues) {
+            #expect(relativeError(a, b) < 1e-12)
+        }
+        #expect(maxAbsDifference(factored.reconstructed(), up * down) < 1e-10)
+        #expect(maxAbsDifference(factored.u.gram(), .identity(8)) < 1e-12)
+    }
+
+    @Test func lowRankSVDWhenTheRankExceedsADimension() throws {
+        let up = randomMatrix(4, 8, seed: 7)
+        let down = randomMatrix(8, 30, seed: 8)
+        let factored = try LowRankSVD(up: up, down: down)
+        #expect(factored.singularValues.count == 4)
+        #expect(maxAbsDifference(factored.reconstructed(), up * down) < 1e-10)
+    }
+
+    @Test func spectralNormMatchesTheLargestSingularValue() throws {
+        for (rows, columns) in [(50, 20), (20, 50), (64, 64)] {
+            let a = randomMatrix(rows, columns, seed: UInt64(rows * 100 + columns))
+            let exact = try a.svd().singularValues[0]
+            #expect(relativeError(a.spectralNorm(tolerance: 1e-10), exact) < 1e-6)
+        }
+        #expect(Matrix<Double>(rows: 3, columns: 3).spectralNorm() == 0)
+    }
+
+    @Test func nonFiniteInputIsAnErrorNotACrash() {
+        var a = randomMatrix(4, 4, seed: 9)
+        a[1, 1] = .nan
+        #expect(throws: LinearAlgebraError.nonFinite(operation: "SVD")) { try a.svd() }
+        #expect(throws: LinearAlgebraError.nonFinite(operation: "QR")) { try a.qr() }
+    }
+
+    @Test func floatPathAgreesWithDouble() throws {
+        let up = randomMatrix(100, 8, seed: 10)
+        let down = randomMatrix(8, 90, seed: 11)
+        let single = try LowRankSVD(
+            up: up.converted(to: Float.self), down: down.converted(to: Float.self))
+        let double = try LowRankSVD(up: up, down: down)
+        for (a, b) in zip(single.singularValues, double.singularValues) {
+            #expect(relativeError(Double(a), b) < 1e-5)
+        }
+    }
+}

@@ -37,8 +37,11 @@ install: build
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/lorakit
 	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
+# libFuzzer with AddressSanitizer (Fuzz/): the header reader, then the JSON parser, one at a time.
+FUZZ_SECONDS ?= 600
 fuzz: bootstrap
-	@scripts/fuzz.sh reader 600
+	@scripts/fuzz.sh reader $(FUZZ_SECONDS)
+	@scripts/fuzz.sh json $(FUZZ_SECONDS)
 
 clean:
 	rm -rf .build

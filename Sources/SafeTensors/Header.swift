@@ -99,6 +99,11 @@ public struct Header: Sendable {
         case .object(let members):
             var metadata: [String: String] = [:]
             for member in members {
+                // Swift's String keys compare canonically: two keys that differ only in Unicode
+                // normalization would silently become one. The format has no use for such keys.
+                if metadata[member.key] != nil {
+                    throw .duplicateKey("__metadata__." + member.key + " (two spellings of one key)")
+                }
                 guard case .string(let text) = member.value else {
                     throw .headerSchema(
                         "metadata value \(quoted(member.key)) is \(member.value.typeName), not a string"

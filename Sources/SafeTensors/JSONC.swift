@@ -95,14 +95,20 @@ enum JSONC {
         }
         defer { json_tokener_free(tokener) }
         json_tokener_set_flags(tokener, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8)
-        let parsed: OpaquePointer? = bytes.withUnsafeBufferPointer { buffer in
+        // A NUL after the text lets json-c finish a number or literal that ends the buffer
+        // (`0`, `true`): without it, it waits for more input and reports "continue".
+        let terminated = bytes + [0]
+        let parsed: OpaquePointer? = terminated.withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) {
                 json_tokener_parse_ex(tokener, $0.baseAddress, Int32($0.count))
             }
         }
-        let end = json_tokener_get_parse_end(tokener)
+        let end = min(json_tokener_get_parse_end(tokener), bytes.count)
+        let error = json_tokener_get_error(tokener)
+        if parsed == nil && error == json_tokener_success {
+            return .null  // json-c represents a parsed `null` as a NULL object
+        }
         guard let root = parsed else {
-            let error = json_tokener_get_error(tokener)
             let reason =
                 error == json_tokener_continue
                 ? "unexpected end of header" : String(cString: json_tokener_error_desc(error))

@@ -202,3 +202,29 @@ func tensorFile(from input: [String: Any]) throws -> TensorFile {
         #expect(error == .changedWhileReading(path: path))
     }
 }
+
+/// Regressions from fuzzing (`Fuzz/findings/`).
+@Suite struct FuzzFindingTests {
+    @Test(arguments: ["0", "-1", "1.5", "true", "false", "null", "\"s\"", " 0 "])
+    func topLevelScalarsParseAndRoundTrip(text: String) throws {
+        let value = try JSONValue.parse(text)
+        #expect(try JSONValue.parse(value.serialized()) == value)
+    }
+
+    @Test func outOfRangeNumbersAreRejected() throws {
+        #expect(throws: FormatViolation.self) { try JSONValue.parse("[1e400]") }
+        #expect(throws: FormatViolation.self) { try JSONValue.parse("-1e999") }
+        #expect(try JSONValue.parse("[1e300]") == .array([.double(1e300)]))
+    }
+
+    @Test func aScalarHeaderIsASchemaErrorNotASyntaxError() {
+        let error = #expect(throws: FormatViolation.self) { try Header.parse(Array("0".utf8), fileSize: 9) }
+        #expect(error?.conformanceClass == "HEADER_SCHEMA")
+    }
+
+    @Test func metadataKeysThatDifferOnlyInNormalizationAreRejected() throws {
+        let bytes = [UInt8](try Fixtures.data("../Fuzz/findings/reader-metadata-keys-merged"))
+        let error = #expect(throws: FormatViolation.self) { try Header.parse(fileBytes: bytes) }
+        #expect(error?.conformanceClass == "HEADER_DUPLICATE_KEY")
+    }
+}

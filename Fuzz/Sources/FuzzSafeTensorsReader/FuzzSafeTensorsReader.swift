@@ -53,8 +53,10 @@ func checkMetadataKept(_ header: Header, fileBytes: [UInt8]) {
         fatalError("JSONValue.parse finds no __metadata__ object in a header with metadata")
     }
     guard members.count == metadata.count else {
-        fatalError("Header.metadata has \(metadata.count) entries, the header \(members.count): "
-            + "\(members.map { Array($0.key.unicodeScalars) }) became \(metadata.keys.map { Array($0.unicodeScalars) })")
+        fatalError(
+            "Header.metadata has \(metadata.count) entries, the header \(members.count): "
+                + "\(members.map { Array($0.key.unicodeScalars) }) became \(metadata.keys.map { Array($0.unicodeScalars) })"
+        )
     }
 }
 
@@ -64,7 +66,8 @@ func checkRoundTrip(_ header: Header) {
     guard dataLength < roundTripDataLimit else { return }
     let written: [UInt8]
     do {
-        written = try SafeTensorsWriter.headerBytes(layout: header.tensors, metadata: header.metadata)
+        written = try SafeTensorsWriter.headerBytes(
+            layout: header.tensors, metadata: header.metadata)
     } catch {
         // The reader rejects NUL names, duplicates and oversized headers, and keeps
         // `__metadata__` out of the tensors, so no refusal should be reachable from here.
@@ -79,15 +82,19 @@ func checkRoundTrip(_ header: Header) {
     }
     // `TensorInfo` equality compares names as Swift strings (canonical equivalence); compare
     // the exact UTF-8 bytes too, since the format treats equivalent names as different.
-    let key = { (tensor: TensorInfo) in (Array(tensor.name.utf8), tensor.dataOffsets.lowerBound, tensor.dataOffsets.upperBound) }
+    let key = { (tensor: TensorInfo) in
+        (Array(tensor.name.utf8), tensor.dataOffsets.lowerBound, tensor.dataOffsets.upperBound)
+    }
     let before = header.tensors.sorted { key($0) < key($1) }
     let after = reread.tensors.sorted { key($0) < key($1) }
-    guard before == after, before.map({ Array($0.name.utf8) }) == after.map({ Array($0.name.utf8) }) else {
+    guard before == after, before.map({ Array($0.name.utf8) }) == after.map({ Array($0.name.utf8) })
+    else {
         fatalError("the tensors changed in a round trip: \(before) became \(after)")
     }
     guard header.metadata == reread.metadata else {
-        fatalError("the metadata changed in a round trip: \(String(describing: header.metadata)) became "
-            + "\(String(describing: reread.metadata))")
+        fatalError(
+            "the metadata changed in a round trip: \(String(describing: header.metadata)) became "
+                + "\(String(describing: reread.metadata))")
     }
 }
 

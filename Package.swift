@@ -1,6 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Generic matrix and tensor code is called across module boundaries in hot loops; without
+// cross-module optimization it runs through value witnesses instead of being specialized.
+let optimized: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
+
 let package = Package(
     name: "lorakit",
     platforms: [.macOS(.v13)],
@@ -25,11 +29,12 @@ let package = Package(
 
         .target(
             name: "SafeTensors",
-            dependencies: ["CJSONC", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "LinearAlgebra", dependencies: ["CLapack"]),
-        .target(name: "LoRA", dependencies: ["SafeTensors", "LinearAlgebra"]),
-        .target(name: "Surgery", dependencies: ["LoRA", "SafeTensors", "LinearAlgebra"]),
-        .target(name: "Trainer", dependencies: ["LoRA", "SafeTensors", "LinearAlgebra", "CStb"]),
+            dependencies: ["CJSONC", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: optimized),
+        .target(name: "LinearAlgebra", dependencies: ["CLapack"], swiftSettings: optimized),
+        .target(name: "LoRA", dependencies: ["SafeTensors", "LinearAlgebra"], swiftSettings: optimized),
+        .target(name: "Surgery", dependencies: ["LoRA", "SafeTensors", "LinearAlgebra"], swiftSettings: optimized),
+        .target(name: "Trainer", dependencies: ["LoRA", "SafeTensors", "LinearAlgebra", "CStb"], swiftSettings: optimized),
         .executableTarget(
             name: "lorakit",
             dependencies: [

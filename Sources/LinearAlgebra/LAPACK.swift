@@ -9,6 +9,11 @@ where Self.RawSignificand: FixedWidthInteger {
         transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Self,
         a: UnsafePointer<Self>, lda: Int, b: UnsafePointer<Self>, ldb: Int, beta: Self,
         c: UnsafeMutablePointer<Self>, ldc: Int)
+    /// C = alpha·op(A)·op(A)ᵀ + beta·C, upper triangle only (`cblas_?syrk`); with `transpose`,
+    /// op(A) = Aᵀ. Half the work of a GEMM for Gram matrices.
+    static func syrk(
+        transpose: Bool, n: Int, k: Int, alpha: Self, a: UnsafePointer<Self>, lda: Int, beta: Self,
+        c: UnsafeMutablePointer<Self>, ldc: Int)
     /// Householder QR (`LAPACKE_?geqrf`).
     static func geqrf(
         m: Int, n: Int, a: UnsafeMutablePointer<Self>, lda: Int, tau: UnsafeMutablePointer<Self>
@@ -40,6 +45,17 @@ extension Float: BLASScalar {
             CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
             transposeB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    public static func syrk(
+        transpose: Bool, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+        beta: Float,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        cblas_ssyrk(
+            CblasRowMajor, CblasUpper, transpose ? CblasTrans : CblasNoTrans, Int32(n), Int32(k),
+            alpha, a, Int32(lda),
+            beta, c, Int32(ldc))
     }
 
     public static func geqrf(
@@ -85,6 +101,17 @@ extension Double: BLASScalar {
             CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
             transposeB ? CblasTrans : CblasNoTrans,
             Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    public static func syrk(
+        transpose: Bool, n: Int, k: Int, alpha: Double, a: UnsafePointer<Double>, lda: Int,
+        beta: Double,
+        c: UnsafeMutablePointer<Double>, ldc: Int
+    ) {
+        cblas_dsyrk(
+            CblasRowMajor, CblasUpper, transpose ? CblasTrans : CblasNoTrans, Int32(n), Int32(k),
+            alpha, a, Int32(lda),
+            beta, c, Int32(ldc))
     }
 
     public static func geqrf(

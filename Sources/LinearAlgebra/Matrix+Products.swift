@@ -34,11 +34,27 @@ extension Matrix {
 
     public static func * (lhs: Matrix, rhs: Matrix) -> Matrix { lhs.multiplied(by: rhs) }
 
-    /// selfᵀ·self, the Gram matrix of the columns.
-    public func gram() -> Matrix { multiplied(by: self, transposingSelf: true) }
+    /// selfᵀ·self, the Gram matrix of the columns (`?syrk`, mirrored to a full matrix).
+    public func gram() -> Matrix { symmetricProduct(transposed: true) }
 
     /// self·selfᵀ, the Gram matrix of the rows.
-    public func rowGram() -> Matrix { multiplied(by: self, transposingOther: true) }
+    public func rowGram() -> Matrix { symmetricProduct(transposed: false) }
+
+    private func symmetricProduct(transposed: Bool) -> Matrix {
+        let order = transposed ? columns : rows
+        let inner = transposed ? rows : columns
+        var out = Matrix(rows: order, columns: order)
+        guard order > 0, inner > 0 else { return out }
+        elements.withUnsafeBufferPointer { a in
+            out.elements.withUnsafeMutableBufferPointer { c in
+                Scalar.syrk(
+                    transpose: transposed, n: order, k: inner, alpha: 1, a: a.baseAddress!,
+                    lda: columns, beta: 0, c: c.baseAddress!, ldc: order)
+            }
+        }
+        for i in 0..<order { for j in 0..<i { out[i, j] = out[j, i] } }
+        return out
+    }
 
     /// self·v for a vector v.
     public func applied(to vector: [Scalar], transposed: Bool = false) -> [Scalar] {

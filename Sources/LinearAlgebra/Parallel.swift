@@ -26,3 +26,24 @@ public enum Parallel {
         }
     }
 }
+
+public enum ParallelMap {
+    /// `items.map(transform)` with the items spread over all cores; the results keep the items'
+    /// order. When transforms throw, the error of the first failing item (by index) is rethrown.
+    public static func map<Item: Sendable, Result: Sendable>(
+        _ items: [Item], _ transform: @Sendable (Item) throws -> Result
+    ) throws -> [Result] {
+        let outcomes = UnsafeMutablePointer<Swift.Result<Result, any Error>?>.allocate(
+            capacity: items.count)
+        outcomes.initialize(repeating: nil, count: items.count)
+        defer {
+            outcomes.deinitialize(count: items.count)
+            outcomes.deallocate()
+        }
+        let shared = SharedPointer(outcomes)
+        DispatchQueue.concurrentPerform(iterations: items.count) { index in
+            shared.base[index] = Swift.Result { try transform(items[index]) }
+        }
+        return try (0..<items.count).map { try outcomes[$0]!.get() }
+    }
+}

@@ -153,6 +153,19 @@ public enum ElementCoding {
         return encode(values.map { Float($0) }, as: dtype)
     }
 
+    /// IEEE half to Float, exactly, by bit manipulation (F. Giesen, `half_to_float_fast5`):
+    /// without F16C in the target, `Float(Float16)` calls a runtime routine per element.
+    /// The half's exponent and mantissa, placed in a float and multiplied by 2^112, rebias
+    /// normal numbers and scale subnormals alike; infinities and NaNs get their exponent back.
+    @inline(__always)
+    public static func halfToFloat(_ half: UInt16) -> Float {
+        let magic = Float(bitPattern: (254 - 15) << 23)
+        let wasInfinityOrNaN = Float(bitPattern: (127 + 16) << 23)
+        var value = Float(bitPattern: UInt32(half & 0x7FFF) << 13) * magic
+        if value >= wasInfinityOrNaN { value = Float(bitPattern: value.bitPattern | 255 << 23) }
+        return Float(bitPattern: value.bitPattern | UInt32(half & 0x8000) << 16)
+    }
+
     /// Float32 to bfloat16 bits, round to nearest even; NaN stays a quiet NaN.
     public static func bfloat16Bits(_ value: Float) -> UInt16 {
         let bits = value.bitPattern

@@ -25,6 +25,19 @@ public enum Hashes {
 
     static let legacyWindow: Range<UInt64> = 0x100000..<0x110000
 
+    /// `metadata` with the kohya hashes set (and `modelspec.hash_sha256` refreshed if present).
+    public static func stamped(
+        _ metadata: [String: String]?, with hashes: ModelHashes
+    ) -> [String: String] {
+        var metadata = metadata ?? [:]
+        metadata["sshs_model_hash"] = hashes.model
+        metadata["sshs_legacy_hash"] = hashes.legacy
+        if metadata["modelspec.hash_sha256"] != nil {
+            metadata["modelspec.hash_sha256"] = "0x" + hashes.model
+        }
+        return metadata
+    }
+
     /// The `ss_*`-only metadata kohya re-serializes with (an empty dictionary, never nil).
     public static func kohyaHashMetadata(_ metadata: [String: String]?) -> [String: String] {
         (metadata ?? [:]).filter { $0.key.hasPrefix("ss_") }
@@ -56,6 +69,29 @@ public enum Hashes {
         // A file that passed the reader has no name the writer would refuse.
         return try modelHashes(layout: layout, metadata: file.metadata) { tensor in
             try file.bytes(of: file.requireInfo(named: tensor.name))
+        }
+    }
+
+    /// kohya's hashes of data that arrives tensor by tensor, in `layout` order.
+    public struct StreamingModelHasher {
+        private var model = SHA256()
+        private var legacy = LegacyWindow()
+
+        public init(layout: [TensorInfo], metadata: [String: String]?) throws {
+            legacy.feed(
+                try SafeTensorsWriter.headerBytes(
+                    layout: layout, metadata: kohyaHashMetadata(metadata)))
+        }
+
+        public mutating func feed(_ bytes: [UInt8]) {
+            model.update(data: bytes)
+            legacy.feed(bytes)
+        }
+
+        public func finish() -> ModelHashes {
+            ModelHashes(
+                model: hex(model.finalize()),
+                legacy: String(hex(legacy.hasher.finalize()).prefix(8)))
         }
     }
 

@@ -102,7 +102,8 @@ public struct Header: Sendable {
                 // Swift's String keys compare canonically: two keys that differ only in Unicode
                 // normalization would silently become one. The format has no use for such keys.
                 if metadata[member.key] != nil {
-                    throw .duplicateKey("__metadata__." + member.key + " (two spellings of one key)")
+                    throw .duplicateKey(
+                        "__metadata__." + member.key + " (two spellings of one key)")
                 }
                 guard case .string(let text) = member.value else {
                     throw .headerSchema(

@@ -247,7 +247,9 @@ struct HeaderAudit {
         }
         // serde_json (the reference) rejects numbers beyond Double's range; json-c would turn
         // them into infinity, which JSON cannot write back.
-        if !isPlainInteger, Double(String(decoding: bytes[start..<position], as: UTF8.self))?.isFinite != true {
+        if !isPlainInteger,
+            Double(String(decoding: bytes[start..<position], as: UTF8.self))?.isFinite != true
+        {
             throw .headerSyntax("number out of range", offset: start)
         }
         // json-c saturates at 2^64-1, which would turn 2^64 into a plausible dimension.

@@ -50,6 +50,23 @@ public final class PendingOutput {
         try descriptor.write(buffer)
     }
 
+    /// Overwrites bytes already written (the header, once hashes are known).
+    public func write(_ bytes: [UInt8], at offset: UInt64) throws {
+        try bytes.withUnsafeBytes { buffer in
+            var done = 0
+            while done < buffer.count {
+                let put = pwrite(
+                    descriptor.rawValue, buffer.baseAddress! + done, buffer.count - done,
+                    off_t(offset) + off_t(done))
+                if put < 0 {
+                    if errno == EINTR { continue }
+                    throw FileDescriptor.error(path, "write")
+                }
+                done += put
+            }
+        }
+    }
+
     /// Advances past `count` bytes without writing them: a hole that reads as zeros.
     public func skip(_ count: UInt64) throws {
         guard count > 0 else { return }

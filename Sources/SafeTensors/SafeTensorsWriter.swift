@@ -9,15 +9,22 @@ public enum SafeTensorsWriter {
     public struct Entry: Sendable, Equatable {
         public var name: String
         public var dtype: DType
-        public var shape: [Int]
+        /// Dimensions as stored (`UInt64`: zero-size tensors may carry dims above `Int.max`).
+        public var dimensions: [UInt64]
 
         public init(name: String, dtype: DType, shape: [Int]) {
-            self.name = name
-            self.dtype = dtype
-            self.shape = shape
+            self.init(name: name, dtype: dtype, dimensions: shape.map { UInt64($0) })
         }
 
-        public var byteCount: Int { shape.reduce(1, *) * dtype.bitWidth / 8 }
+        public init(name: String, dtype: DType, dimensions: [UInt64]) {
+            self.name = name
+            self.dtype = dtype
+            self.dimensions = dimensions
+        }
+
+        public var byteCount: Int {
+            Tensor(dtype: dtype, dimensions: dimensions, bytes: []).expectedByteCount
+        }
     }
 
     /// The reference order: dtype descending, then name by UTF-8 bytes.
@@ -36,7 +43,7 @@ public enum SafeTensorsWriter {
             let end = offset + UInt64(entry.byteCount)
             defer { offset = end }
             return TensorInfo(
-                name: entry.name, dtype: entry.dtype, shape: entry.shape.map { UInt64($0) },
+                name: entry.name, dtype: entry.dtype, shape: entry.dimensions,
                 dataOffsets: offset..<end)
         }
     }
@@ -123,33 +130,60 @@ public enum SafeTensorsWriter {
     }
 
     /// Writes a file whose tensors are produced one at a time, in layout order, so peak memory
-    /// stays near the largest tensor (baking a 6 GiB checkpoint).
+    /// stays near the largest tensor (baking a 6 GiB checkpoint, chopping a 200 MB LoCon).
     ///
-    /// - Parameter produce: returns the data of the tensor described; a byte count that does not
-    ///   match its shape and dtype is refused.
+    /// - Parameters:
+    ///   - recomputeHashes: set `sshs_model_hash` and `sshs_legacy_hash` (and refresh
+    ///     `modelspec.hash_sha256` when present). The hashes live in the header but depend only
+    ///     on the data, and their text has a fixed length, so the header is written with
+    ///     placeholders of that length, the data is hashed as it streams, and the final header
+    ///     is written over the placeholder: one pass over the data.
+    ///   - produce: the data of the tensor described; a byte count that does not match its
+    ///     shape and dtype is refused.
     public static func writeStreaming(
         entries: [Entry], metadata: [String: String]?, to path: String,
         protecting inputs: [FileStatus] = [],
-        produce: (TensorInfo) throws -> StreamedData
+        recomputeHashes: Bool = false, produce: (TensorInfo) throws -> StreamedData
     ) throws {
         let layout = self.layout(entries)
-        let header = try refusing(path) { try headerBytes(layout: layout, metadata: metadata) }
+        let placeholder = Hashes.ModelHashes(
+            model: String(repeating: "0", count: 64), legacy: String(repeating: "0", count: 8))
+        let finalMetadata = recomputeHashes ? Hashes.stamped(metadata, with: placeholder) : metadata
+        let header = try refusing(path) { try headerBytes(layout: layout, metadata: finalMetadata) }
+        var hasher =
+            recomputeHashes
+            ? try Hashes.StreamingModelHasher(layout: layout, metadata: metadata) : nil
         let output = try PendingOutput(path: path, protecting: inputs)
         try output.write(header)
         for tensor in layout {
+            let bytes: [UInt8]
             switch try produce(tensor) {
-            case .bytes(let bytes):
-                guard UInt64(bytes.count) == tensor.byteCount else {
+            case .bytes(let data):
+                guard UInt64(data.count) == tensor.byteCount else {
                     throw SafeTensorsError.refusedToWrite(
                         path: path,
                         .dataLengthMismatch(
                             tensor: tensor.name, expected: tensor.byteCount,
-                            actual: UInt64(bytes.count)))
+                            actual: UInt64(data.count)))
                 }
-                try output.write(bytes)
+                bytes = data
             case .zeros:
-                try output.skip(tensor.byteCount)
+                guard hasher != nil else {
+                    try output.skip(tensor.byteCount)
+                    continue
+                }
+                bytes = [UInt8](repeating: 0, count: Int(tensor.byteCount))
             }
+            hasher?.feed(bytes)
+            try output.write(bytes)
+        }
+        if let hasher {
+            let stamped = Hashes.stamped(metadata, with: hasher.finish())
+            let finalHeader = try refusing(path) {
+                try headerBytes(layout: layout, metadata: stamped)
+            }
+            precondition(finalHeader.count == header.count, "hash text changed the header length")
+            try output.write(finalHeader, at: 0)
         }
         try output.publish()
     }

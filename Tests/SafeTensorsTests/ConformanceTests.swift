@@ -218,7 +218,9 @@ func tensorFile(from input: [String: Any]) throws -> TensorFile {
     }
 
     @Test func aScalarHeaderIsASchemaErrorNotASyntaxError() {
-        let error = #expect(throws: FormatViolation.self) { try Header.parse(Array("0".utf8), fileSize: 9) }
+        let error = #expect(throws: FormatViolation.self) {
+            try Header.parse(Array("0".utf8), fileSize: 9)
+        }
         #expect(error?.conformanceClass == "HEADER_SCHEMA")
     }
 

@@ -82,3 +82,18 @@ import Testing
         }
     }
 }
+
+@Suite struct HalfDecodingTests {
+    /// The bit-manipulation decoder agrees with Swift's Float16 on all 65,536 patterns.
+    @Test func everyHalfPatternDecodesExactly() {
+        for bits in 0...UInt16.max {
+            let expected = Float(Float16(bitPattern: bits))
+            let observed = ElementCoding.halfToFloat(bits)
+            if expected.isNaN {
+                #expect(observed.isNaN, "\(bits)")
+            } else {
+                #expect(observed.bitPattern == expected.bitPattern, "\(bits)")
+            }
+        }
+    }
+}

@@ -39,12 +39,27 @@ echo "lorakit bench on $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/
 printf '%-34s %-44s %10s %13s\n' "command" "input" "wall" "peak memory"
 measure "inspect (checkpoint, header only)" "SDXL base fp16, 6.1 GiB, sparse" "$bin" inspect "$sparse"
 measure "inspect --json (checkpoint)" "SDXL base fp16, 6.1 GiB, sparse" "$bin" inspect --json "$sparse"
-measure "inspect (LoRA, hashes)" "fixtures locon_a, 4.7 MiB" "$bin" inspect fixtures/surgery/inputs/locon_a.safetensors
 if [ ! -f "$full" ]; then
     measure "synth checkpoint (streamed write)" "SDXL base fp16, 6.1 GiB" "$bin" synth checkpoint "$full.tmp"
     mv "$full.tmp" "$full"
 fi
 measure "inspect --hash (checkpoint)" "SDXL base fp16, 6.1 GiB" "$bin" inspect --hash "$full"
+
+# The seed's LoCon: dim 8 / alpha 4, conv_dim 256 / conv_alpha 4, 1,052 modules with text encoders.
+locon=$cache/sdxl-locon-seedargs.safetensors
+if [ ! -f "$locon" ]; then
+    measure "synth lora (seed's LoCon args)" "SDXL LoCon 1052 modules, 229 MiB" \
+        "$bin" synth lora "$locon.tmp" --dim 8 --alpha 4 --conv-dim 256 --conv-alpha 4
+    mv "$locon.tmp" "$locon"
+fi
+desc="SDXL LoCon conv 256, 229 MiB"
+measure "inspect (LoRA, hashes)" "$desc" "$bin" inspect "$locon"
+measure "blocks" "$desc" "$bin" blocks "$locon"
+measure "blocks --energy" "$desc" "$bin" blocks --energy "$locon"
+measure "chop --keep OUT01" "$desc" "$bin" chop "$locon" --keep OUT01 -o "$cache/chop-out01.safetensors"
+measure "chop (INP05 x0.5, all kept)" "$desc" "$bin" chop "$locon" 1,1,1,1,1,0.5,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1 -o "$cache/chop-half.safetensors"
+measure "baseline: cp + sync of the same file" "$desc" sh -c "cp '$locon' '$cache/copy.safetensors' && sync '$cache/copy.safetensors'"
+rm -f "$cache/chop-out01.safetensors" "$cache/chop-half.safetensors" "$cache/copy.safetensors"
 
 {
     echo "["

@@ -16,3 +16,10 @@ echo
 echo "== lorakit synth + inspect: the TinyXL base checkpoint, from the header alone"
 "$bin" synth checkpoint "$work/tinyxl-base.safetensors" --tinyxl --unet-only --dtype f32
 "$bin" inspect "$work/tinyxl-base.safetensors"
+echo
+echo "== lorakit blocks --energy: where the LoCon's weight difference lives"
+"$bin" blocks --energy fixtures/surgery/inputs/locon_a.safetensors
+echo
+echo "== lorakit chop: keep OUT01 only (the seed's example vector)"
+"$bin" chop fixtures/surgery/inputs/locon_a.safetensors 1,0,0,0,0,0,0,0,0,0,0,0,0,1,0,0,0,0,0,0,0 -o "$work/locon_a-out01.safetensors"
+"$bin" inspect --no-hash "$work/locon_a-out01.safetensors" | sed -n '1,8p'

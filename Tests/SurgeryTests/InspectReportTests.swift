@@ -1,9 +1,10 @@
 import Foundation
 import LoRA
 import SafeTensors
-import Surgery
 import TestSupport
 import Testing
+
+@testable import Surgery
 
 @Suite struct InspectReportTests {
     @Test func kohyaHashesAreRecomputedAndCompared() throws {

@@ -1,3 +1,5 @@
+import Glibc
+
 /// Number and size formatting for reports (no Foundation: plain, locale-free output).
 public enum Format {
     /// `4,925,392`
@@ -46,6 +48,27 @@ public enum Format {
         return value.description
     }
 
+    /// `1.23e-04`: three significant digits in scientific notation.
+    public static func scientific(_ value: Double) -> String {
+        guard value.isFinite, value != 0 else { return value == 0 ? "0" : value.description }
+        var exponent = Int((log10(abs(value))).rounded(.down))
+        var mantissa = value / pow(10, Double(exponent))
+        if abs(mantissa) >= 9.995 {
+            mantissa /= 10
+            exponent += 1
+        }
+        let sign = exponent < 0 ? "-" : "+"
+        let digits = String(abs(exponent))
+        return decimal(mantissa, places: 2) + "e" + sign + (digits.count < 2 ? "0" : "") + digits
+    }
+
+    /// A horizontal bar of `width` cells for a fraction in [0, 1], in eighths of a cell.
+    public static func bar(_ fraction: Double, width: Int) -> String {
+        let eighths = Int((max(0, min(1, fraction)) * Double(width * 8)).rounded())
+        let partial = ["", "▏", "▎", "▍", "▌", "▋", "▊", "▉"]
+        return String(repeating: "█", count: eighths / 8) + partial[eighths % 8]
+    }
+
     /// Left-aligned columns separated by two spaces; numbers may be right-aligned.
     public static func table(
         _ rows: [[String]], rightAligned: Set<Int> = [], indent: String = ""
@@ -64,6 +87,7 @@ public enum Format {
                     ? padding + cell : cell + (index == row.count - 1 ? "" : padding)
                 if index < row.count - 1 { line += "  " }
             }
+            while line.hasSuffix(" ") { line.removeLast() }
             return line
         }
     }

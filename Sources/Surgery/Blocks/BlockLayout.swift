@@ -1,0 +1,130 @@
+import LinearAlgebra
+import LoRA
+import SafeTensors
+
+/// Which UNet blocks a LoRA touches, with module and key counts, and optionally where its
+/// weight-difference energy lives (`lorakit blocks`).
+public struct BlockLayout: Sendable {
+    public struct Row: Sendable {
+        public var block: UNetBlock
+        public var modules: Int
+        public var keys: Int
+        /// Σ ‖ΔW‖²_F over the block's modules, from the factors.
+        public var energy: Double?
+        /// Σ ‖W‖²_F of the same modules' base weights.
+        public var baseEnergy: Double?
+    }
+
+    /// Modules outside the blocks: text encoders, `time_embed`/`label_emb`/`out`.
+    public struct Group: Sendable {
+        public var name: String
+        public var modules: Int
+        public var keys: Int
+        public var energy: Double?
+        public var baseEnergy: Double?
+    }
+
+    public var path: String
+    public var architecture: ArchitectureDetection
+    public var rows: [Row]
+    public var others: [Group]
+    /// Keys outside every block (text encoders, non-block modules, pass-through tensors), as
+    /// chop_blocks.py counts its "pass through layers".
+    public var passThroughKeys: Int
+    /// Modules whose energy could not be formed (IA3, GLoRA, OFT, unknown kinds).
+    public var modulesWithoutEnergy: [String] = []
+    public var basePath: String?
+    public var modulesWithoutBase: [String] = []
+
+    public var blocks: [UNetBlock] { rows.map(\.block) }
+    public var vectorFormat: String { BlockWeights.layoutFormat(blocks) }
+    public var dropAllExample: String { (["1"] + rows.map { _ in "0" }).joined(separator: ",") }
+
+    /// Total energy of every module that has one.
+    public var totalEnergy: Double? {
+        let parts = rows.compactMap(\.energy) + others.compactMap(\.energy)
+        return rows.first?.energy == nil && others.allSatisfy({ $0.energy == nil })
+            ? nil : parts.reduce(0, +)
+    }
+
+    /// - Parameters:
+    ///   - energy: compute each block's share of Σ‖ΔW‖² (reads every factor once).
+    ///   - base: also compare with the base weights of this checkpoint.
+    public init(lora: LoRAFile, energy: Bool = false, base: BaseCheckpoint? = nil) throws {
+        path = lora.path
+        architecture = lora.architecture
+        basePath = base?.path
+        var byBlock: [UNetBlock: [Adapter]] = [:]
+        var textEncoders: [Adapter] = []
+        var nonBlock: [Adapter] = []
+        for adapter in lora.adapters {
+            if let block = UNetBlock(module: adapter.module) {
+                byBlock[block, default: []].append(adapter)
+            } else if adapter.module.component == .unet {
+                nonBlock.append(adapter)
+            } else {
+                textEncoders.append(adapter)
+            }
+        }
+        let measure = energy || base != nil
+        let energies = measure ? try Self.energies(lora, base: base) : [:]
+        if measure {
+            modulesWithoutEnergy = lora.adapters.filter { energies[$0.module]?.delta == nil }.map {
+                $0.module.description
+            }
+            if base != nil {
+                modulesWithoutBase = lora.adapters.filter { energies[$0.module]?.base == nil }.map {
+                    $0.module.description
+                }
+            }
+        }
+        func sum(_ adapters: [Adapter], _ part: (ModuleEnergy) -> Double?) -> Double? {
+            guard measure else { return nil }
+            let values = adapters.compactMap { energies[$0.module].flatMap(part) }
+            return values.isEmpty ? nil : values.reduce(0, +)
+        }
+        rows = byBlock.keys.sorted().map { block in
+            let adapters = byBlock[block]!
+            return Row(
+                block: block, modules: adapters.count,
+                keys: adapters.reduce(0) { $0 + $1.tensors.count },
+                energy: sum(adapters, \.delta),
+                baseEnergy: base == nil ? nil : sum(adapters, \.base))
+        }
+        others = [("text encoders", textEncoders), ("UNet outside blocks", nonBlock)].filter {
+            !$0.1.isEmpty
+        }.map { name, adapters in
+            Group(
+                name: name, modules: adapters.count,
+                keys: adapters.reduce(0) { $0 + $1.tensors.count },
+                energy: sum(adapters, \.delta),
+                baseEnergy: base == nil ? nil : sum(adapters, \.base))
+        }
+        passThroughKeys =
+            (textEncoders + nonBlock).reduce(0) { $0 + $1.tensors.count } + lora.passThrough.count
+    }
+
+    struct ModuleEnergy: Sendable {
+        var delta: Double?
+        var base: Double?
+    }
+
+    /// ‖ΔW‖² (and ‖W‖² of the base) of every module, one module per core.
+    static func energies(_ lora: LoRAFile, base: BaseCheckpoint?) throws -> [ModuleID: ModuleEnergy]
+    {
+        let adapters = lora.adapters
+        let results = try ParallelMap.map(adapters) { adapter -> ModuleEnergy in
+            var energy = ModuleEnergy()
+            do {
+                energy.delta = try lora.delta(of: adapter).squaredNorm()
+            } catch LoRAError.unsupported {
+                energy.delta = nil
+            }
+            if let base, let weight = try base.weight(of: adapter.module) {
+                energy.base = weight.squaredSum()
+            }
+            return energy
+        }
+        return Dictionary(uniqueKeysWithValues: zip(adapters.map(\.module), results))
+    }
+}

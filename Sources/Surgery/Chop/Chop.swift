@@ -1,0 +1,161 @@
+import LoRA
+import SafeTensors
+
+/// Removes or re-weights the blocks of a LoRA (`lorakit chop`).
+///
+/// Each module's weight comes from `BlockWeights`. Weight 0 removes the module's keys; weight 1
+/// copies its tensors byte for byte; any other weight w scales its ΔW by exactly w, through one
+/// factor: the stored alpha (scale = alpha/rank), or the up factor (or its kind's equivalent)
+/// when no alpha is stored. chop_blocks.py instead multiplies alpha, down and up (and
+/// `dora_scale`) by w, which scales ΔW by w³; lorakit deliberately differs.
+/// DoRA's magnitude vector is never touched: its low-rank direction term is scaled by w.
+public struct Chop: Sendable {
+    /// What happened to the modules.
+    public struct Summary: Sendable, Equatable {
+        public var keptModules = 0
+        public var scaledModules = 0
+        public var droppedModules = 0
+        public var keptKeys = 0
+        public var droppedKeys = 0
+    }
+
+    public private(set) var summary = Summary()
+    /// Input metadata plus `block_vector_string` (hashes are added when writing).
+    public private(set) var metadata: [String: String] = [:]
+    /// Every output tensor: copied from the input, or replaced by a scaled tensor.
+    public private(set) var entries: [SafeTensorsWriter.Entry] = []
+    private let source: SafeTensorsFile
+    private var copied: [String: TensorInfo] = [:]
+    private var replaced: [String: Tensor] = [:]
+
+    /// Plans the chopped file: which tensors stay, which are rescaled (only those are read now).
+    /// - Throws: `SurgeryError.cannotScale` for a fractional weight on OFT/unknown modules,
+    ///   `.nothingLeft` when every key would be dropped, `SafeTensorsError` on read errors.
+    public init(_ lora: LoRAFile, weights: BlockWeights) throws {
+        source = lora.source
+        for adapter in lora.adapters {
+            let weight = weights.weight(for: adapter.module)
+            if weight == 0 {
+                summary.droppedModules += 1
+                summary.droppedKeys += adapter.tensors.count
+                continue
+            }
+            if weight != 1 {
+                for (name, tensor) in try Self.scaled(adapter, of: lora, by: weight) {
+                    replaced[name] = tensor
+                }
+                summary.scaledModules += 1
+            } else {
+                summary.keptModules += 1
+            }
+            for info in adapter.tensors.values { keep(info) }
+            summary.keptKeys += adapter.tensors.count
+        }
+        for info in lora.passThrough { keep(info) }
+        summary.keptKeys += lora.passThrough.count
+        guard !entries.isEmpty else { throw SurgeryError.nothingLeft(path: lora.path) }
+        var metadata = lora.metadata ?? [:]
+        metadata["block_vector_string"] = weights.vectorString
+        self.metadata = metadata
+    }
+
+    private mutating func keep(_ info: TensorInfo) {
+        if let tensor = replaced[info.name] {
+            entries.append(
+                SafeTensorsWriter.Entry(
+                    name: info.name, dtype: tensor.dtype, dimensions: tensor.dimensions))
+        } else {
+            entries.append(
+                SafeTensorsWriter.Entry(name: info.name, dtype: info.dtype, dimensions: info.shape))
+            copied[info.name] = info
+        }
+    }
+
+    /// The bytes of one output tensor.
+    func data(_ name: String) throws -> [UInt8] {
+        if let tensor = replaced[name] { return tensor.bytes }
+        return try source.bytes(of: copied[name]!)
+    }
+
+    /// Writes the output one tensor at a time (two passes: hashes, then data), so memory stays
+    /// near the largest tensor whatever the file's size.
+    public func write(to path: String, protecting inputs: [FileStatus]) throws {
+        try SafeTensorsWriter.writeStreaming(
+            entries: entries, metadata: metadata, to: path, protecting: inputs,
+            recomputeHashes: true
+        ) { info in .bytes(try data(info.name)) }
+    }
+
+    /// The output in memory, hashes included (tests and small files).
+    public func content() throws -> TensorFile {
+        let tensors = try entries.map { entry in
+            (
+                entry.name,
+                Tensor(
+                    dtype: entry.dtype, dimensions: entry.dimensions, bytes: try data(entry.name))
+            )
+        }
+        return try TensorFile(metadata: metadata, tensors: tensors).withRecomputedHashes()
+    }
+
+    /// The replaced tensors of one module scaled by `weight`.
+    static func scaled(
+        _ adapter: Adapter, of lora: LoRAFile, by weight: Double
+    ) throws -> [(String, Tensor)] {
+        var tensors = try adapter.tensors.sorted { $0.key < $1.key }.map {
+            ($0.key, $0.value.name, try lora.source.tensor($0.value))
+        }
+        let original = tensors.map(\.2)
+        try scale(&tensors, of: adapter, by: weight, path: lora.path)
+        return zip(tensors, original).filter { $0.0.2 != $0.1 }.map { ($0.0.1, $0.0.2) }
+    }
+
+    /// Scales one module's ΔW by `weight` through a single tensor.
+    static func scale(
+        _ tensors: inout [(TensorRole, String, Tensor)], of adapter: Adapter, by weight: Double,
+        path: String
+    ) throws {
+        func index(_ role: TensorRole) -> Int? { tensors.firstIndex { $0.0 == role } }
+        let alphaScales: Set<AdapterKind> = [.lora, .tucker, .dora, .loha, .glora]
+        if alphaScales.contains(adapter.kind), let alpha = index(.alpha) {
+            tensors[alpha].2 = scaledAlpha(tensors[alpha].2, by: weight)
+            return
+        }
+        // The one factor each kind's ΔW is linear in (LoKr: w1, which no alpha reaches when
+        // both sides are full; GLoRA without alpha: both terms, through a2 and b2).
+        let factors: [TensorRole]
+        switch adapter.kind {
+        case .lora, .tucker, .dora: factors = [.up]
+        case .loha: factors = [.hadaW1A]
+        case .lokr: factors = index(.lokrW1) != nil ? [.lokrW1] : [.lokrW1A]
+        case .full:
+            factors = [.diff, .diffBias, .normWeight, .normBias].filter { index($0) != nil }
+        case .ia3: factors = [.ia3Weight]
+        case .glora: factors = [.gloraA2, .gloraB2]
+        case .oft, .unknown:
+            throw SurgeryError.cannotScale(path: path, module: adapter.stem, kind: adapter.kind)
+        }
+        for role in factors {
+            guard let position = index(role) else {
+                throw SurgeryError.cannotScale(path: path, module: adapter.stem, kind: adapter.kind)
+            }
+            let tensor = tensors[position].2
+            guard ElementCoding.writableFloatTypes.contains(tensor.dtype) else {
+                throw SurgeryError.cannotScale(path: path, module: adapter.stem, kind: adapter.kind)
+            }
+            tensors[position].2 = Tensor(
+                tensor.doubles().map { $0 * weight }, shape: tensor.shape, dtype: tensor.dtype)
+        }
+    }
+
+    /// alpha·w in the alpha's own dtype when that holds it exactly, else in F32 (an F16 alpha
+    /// of 4 scaled by 0.3 would otherwise become 1.2002).
+    static func scaledAlpha(_ alpha: Tensor, by weight: Double) -> Tensor {
+        let value = alpha.doubles()[0] * weight
+        if ElementCoding.writableFloatTypes.contains(alpha.dtype) {
+            let stored = Tensor([value], shape: alpha.shape, dtype: alpha.dtype)
+            if stored.doubles()[0] == Double(Float(value)) || alpha.dtype == .f64 { return stored }
+        }
+        return Tensor([Float(value)], shape: alpha.shape, dtype: .f32)
+    }
+}

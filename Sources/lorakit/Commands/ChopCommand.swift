@@ -1,0 +1,89 @@
+import ArgumentParser
+import LoRA
+import SafeTensors
+import Surgery
+
+struct ChopCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chop",
+        abstract: "Keep, drop or re-weight the UNet blocks of a LoRA.",
+        discussion: """
+            VECTOR is a global weight followed by one weight per block of the file, in the order
+            `lorakit blocks` prints ("1,INP01,...,OUT08" for a full SDXL LoCon). A block with
+            weight 0 is removed; weight 1 is copied unchanged; any other weight w scales the
+            block's ΔW by global·w, linearly: one factor per module (alpha, or up when there is
+            no alpha). Text-encoder modules and keys outside the blocks pass through unchanged.
+
+            Unlike chop_blocks.py, which multiplies alpha, down and up by w and so scales ΔW by
+            w³ (and also scales dora_scale), lorakit scales ΔW by exactly w and keeps dora_scale.
+
+            The block-weight vectors of the SD web UIs' LoRA Block Weight work too: 12 or 20
+            values for SDXL, 17 or 26 for SD1.x (BASE first, which weights the text encoders; M00
+            is the whole middle block; blocks a short form does not name keep weight 1). When a
+            length fits both, the file's layout form is used; --block-weight-form picks the other.
+
+            The output keeps the input's key names, dtypes and metadata, adds block_vector_string
+            and recomputes sshs_model_hash and sshs_legacy_hash.
+
+            Examples:
+              lorakit chop my_lora.safetensors 1,0,0,0,0,0,0,0,0,0,0,0,0,1,0,0,0,0,0,0,0
+              lorakit chop my_lora.safetensors --keep OUT01 -o my_lora-out01.safetensors
+              lorakit chop my_lora.safetensors 1,1,1,1,1,0.5,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1
+            """)
+
+    @Argument(help: "The LoRA file.")
+    var lora: String
+
+    @Argument(help: "Weights: global, then one per block (see `lorakit blocks`).")
+    var vector: String?
+
+    @Option(
+        help:
+            "Keep only these blocks, e.g. OUT01,OUT02 (INP04, MID01, M00 for the whole middle block)."
+    )
+    var keep: String?
+
+    @Option(
+        name: .shortAndLong,
+        help: "Output file (default: <input>-chop.safetensors next to the input).")
+    var output: String?
+
+    @Flag(help: "Read a vector whose length fits both forms as a web-UI block-weight vector.")
+    var blockWeightForm = false
+
+    func validate() throws {
+        guard (vector == nil) != (keep == nil) else {
+            throw ValidationError("give either a VECTOR or --keep BLOCKS (one of them)")
+        }
+    }
+
+    func run() throws {
+        let file = try LoRAFile(path: lora)
+        let layout = try BlockLayout(lora: file)
+        let weights: BlockWeights
+        if let keep {
+            weights = try BlockWeights.keep(keep, layout: layout.blocks, path: lora)
+        } else {
+            weights = try BlockWeights.parse(
+                vector!, layout: layout.blocks, architecture: file.architecture.architecture,
+                preferBlockWeightForm: blockWeightForm, path: lora)
+        }
+        let chop = try Chop(file, weights: weights)
+        let destination = output ?? OutputNaming.sibling(of: lora, suffix: "-chop")
+        try chop.write(to: destination, protecting: [file.source.status])
+        let s = chop.summary
+        print(
+            "\(destination): kept \(s.keptModules) modules, scaled \(s.scaledModules), dropped \(s.droppedModules) (\(s.keptKeys) keys kept, \(s.droppedKeys) dropped)"
+        )
+    }
+}
+
+/// Default output paths next to the input.
+enum OutputNaming {
+    /// `dir/name.safetensors` -> `dir/name<suffix>.safetensors`.
+    static func sibling(of path: String, suffix: String) -> String {
+        let extensionName = ".safetensors"
+        let stem = path.hasSuffix(extensionName) ? String(path.dropLast(extensionName.count)) : path
+        return stem + suffix + extensionName
+    }
+}

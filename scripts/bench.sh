@@ -61,6 +61,17 @@ measure "chop (INP05 x0.5, all kept)" "$desc" "$bin" chop "$locon" 1,1,1,1,1,0.5
 measure "baseline: cp + sync of the same file" "$desc" sh -c "cp '$locon' '$cache/copy.safetensors' && sync '$cache/copy.safetensors'"
 rm -f "$cache/chop-out01.safetensors" "$cache/chop-half.safetensors" "$cache/copy.safetensors"
 
+# The seed's resize against the 6 GiB base: an empty norms cache, then a warm one.
+norms=$cache/norms
+rm -rf "$norms"
+mkdir -p "$cache/resized"
+measure "resize fro_ckpt=1,thr=-3.55 (cold cache)" "$desc + 6.1 GiB base" \
+    env XDG_CACHE_HOME="$norms" "$bin" resize "$full" "$locon" -r fro_ckpt=1,thr=-3.55 -o "$cache/resized"
+measure "resize fro_ckpt=1,thr=-3.55 (warm cache)" "$desc + 6.1 GiB base" \
+    env XDG_CACHE_HOME="$norms" "$bin" resize "$full" "$locon" -r fro_ckpt=1,thr=-3.55 -o "$cache/resized"
+measure "resize --rank 8 --conv-rank 32 (kohya)" "$desc" "$bin" resize "$locon" --rank 8 --conv-rank 32 -o "$cache/resized"
+rm -rf "$cache/resized"
+
 {
     echo "["
     for ((i = 0; i < ${#json_rows[@]}; i++)); do

@@ -23,3 +23,7 @@ echo
 echo "== lorakit chop: keep OUT01 only (the seed's example vector)"
 "$bin" chop fixtures/surgery/inputs/locon_a.safetensors 1,0,0,0,0,0,0,0,0,0,0,0,0,1,0,0,0,0,0,0,0 -o "$work/locon_a-out01.safetensors"
 "$bin" inspect --no-hash "$work/locon_a-out01.safetensors" | sed -n '1,8p'
+echo
+echo "== lorakit resize: the seed's recipe against the TinyXL base, and a 0.5 MiB target"
+"$bin" resize "$work/tinyxl-base.safetensors" fixtures/surgery/inputs/locon_a.safetensors \
+    -r 'fro_ckpt=1,thr=-3.55:fro_ckpt=1,size=0.5' -o "$work" -v

@@ -14,13 +14,16 @@ where Self.RawSignificand: FixedWidthInteger {
     static func syrk(
         transpose: Bool, n: Int, k: Int, alpha: Self, a: UnsafePointer<Self>, lda: Int, beta: Self,
         c: UnsafeMutablePointer<Self>, ldc: Int)
-    /// Householder QR (`LAPACKE_?geqrf`).
+    /// Householder QR (`LAPACKE_?geqrf`); `columnMajor` reads `a` as LAPACK's native layout,
+    /// so a row-major matrix is factored as its transpose without a copy.
     static func geqrf(
-        m: Int, n: Int, a: UnsafeMutablePointer<Self>, lda: Int, tau: UnsafeMutablePointer<Self>
+        m: Int, n: Int, a: UnsafeMutablePointer<Self>, lda: Int, tau: UnsafeMutablePointer<Self>,
+        columnMajor: Bool
     ) -> Int32
     /// The first `k` columns of Q from `geqrf`'s reflectors (`LAPACKE_?orgqr`).
     static func orgqr(
-        m: Int, n: Int, k: Int, a: UnsafeMutablePointer<Self>, lda: Int, tau: UnsafePointer<Self>
+        m: Int, n: Int, k: Int, a: UnsafeMutablePointer<Self>, lda: Int, tau: UnsafePointer<Self>,
+        columnMajor: Bool
     ) -> Int32
     /// Thin SVD by divide and conquer (`LAPACKE_?gesdd`, jobz "S").
     static func gesdd(
@@ -59,15 +62,21 @@ extension Float: BLASScalar {
     }
 
     public static func geqrf(
-        m: Int, n: Int, a: UnsafeMutablePointer<Float>, lda: Int, tau: UnsafeMutablePointer<Float>
+        m: Int, n: Int, a: UnsafeMutablePointer<Float>, lda: Int, tau: UnsafeMutablePointer<Float>,
+        columnMajor: Bool
     ) -> Int32 {
-        LAPACKE_sgeqrf(LAPACK_ROW_MAJOR, Int32(m), Int32(n), a, Int32(lda), tau)
+        LAPACKE_sgeqrf(
+            columnMajor ? LAPACK_COL_MAJOR : LAPACK_ROW_MAJOR, Int32(m), Int32(n), a, Int32(lda),
+            tau)
     }
 
     public static func orgqr(
-        m: Int, n: Int, k: Int, a: UnsafeMutablePointer<Float>, lda: Int, tau: UnsafePointer<Float>
+        m: Int, n: Int, k: Int, a: UnsafeMutablePointer<Float>, lda: Int, tau: UnsafePointer<Float>,
+        columnMajor: Bool
     ) -> Int32 {
-        LAPACKE_sorgqr(LAPACK_ROW_MAJOR, Int32(m), Int32(n), Int32(k), a, Int32(lda), tau)
+        LAPACKE_sorgqr(
+            columnMajor ? LAPACK_COL_MAJOR : LAPACK_ROW_MAJOR, Int32(m), Int32(n), Int32(k), a,
+            Int32(lda), tau)
     }
 
     public static func gesdd(
@@ -115,16 +124,21 @@ extension Double: BLASScalar {
     }
 
     public static func geqrf(
-        m: Int, n: Int, a: UnsafeMutablePointer<Double>, lda: Int, tau: UnsafeMutablePointer<Double>
+        m: Int, n: Int, a: UnsafeMutablePointer<Double>, lda: Int,
+        tau: UnsafeMutablePointer<Double>, columnMajor: Bool
     ) -> Int32 {
-        LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, Int32(m), Int32(n), a, Int32(lda), tau)
+        LAPACKE_dgeqrf(
+            columnMajor ? LAPACK_COL_MAJOR : LAPACK_ROW_MAJOR, Int32(m), Int32(n), a, Int32(lda),
+            tau)
     }
 
     public static func orgqr(
         m: Int, n: Int, k: Int, a: UnsafeMutablePointer<Double>, lda: Int,
-        tau: UnsafePointer<Double>
+        tau: UnsafePointer<Double>, columnMajor: Bool
     ) -> Int32 {
-        LAPACKE_dorgqr(LAPACK_ROW_MAJOR, Int32(m), Int32(n), Int32(k), a, Int32(lda), tau)
+        LAPACKE_dorgqr(
+            columnMajor ? LAPACK_COL_MAJOR : LAPACK_ROW_MAJOR, Int32(m), Int32(n), Int32(k), a,
+            Int32(lda), tau)
     }
 
     public static func gesdd(
@@ -145,6 +159,72 @@ extension Double: BLASScalar {
         return LAPACKE_dgesvd(
             LAPACK_ROW_MAJOR, job, job, Int32(m), Int32(n), a, Int32(lda), s, u, Int32(ldu), vt,
             Int32(ldvt), superb)
+    }
+}
+
+/// Eigenvalues of a symmetric tridiagonal matrix (`LAPACKE_dsterf`), ascending, in place.
+/// - Parameters: `diagonal` (n values) and `offDiagonal` (n − 1 values, destroyed).
+func symmetricTridiagonalEigenvalues(diagonal: inout [Double], offDiagonal: inout [Double]) -> Int32
+{
+    guard !diagonal.isEmpty else { return 0 }
+    if offDiagonal.isEmpty { offDiagonal = [0] }
+    return diagonal.withUnsafeMutableBufferPointer { d in
+        offDiagonal.withUnsafeMutableBufferPointer { e in
+            LAPACKE_dsterf(Int32(d.count), d.baseAddress!, e.baseAddress!)
+        }
+    }
+}
+
+/// Eigenvalues (ascending) of a symmetric row-major matrix (`LAPACKE_dsyevd`, values only).
+func symmetricEigenvalues(_ matrix: inout [Double], order: Int) -> (Int32, [Double]) {
+    var values = [Double](repeating: 0, count: order)
+    let info = matrix.withUnsafeMutableBufferPointer { a in
+        values.withUnsafeMutableBufferPointer { w in
+            LAPACKE_dsyevd(
+                LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "U")), Int32(order),
+                a.baseAddress!, Int32(order), w.baseAddress!)
+        }
+    }
+    return (info, values)
+}
+
+/// y = op(A)·x for a Float32 row-major matrix (`cblas_sgemv`).
+func floatMatrixVector(
+    _ a: UnsafePointer<Float>, rows: Int, columns: Int, transpose: Bool, _ x: UnsafePointer<Float>,
+    _ y: UnsafeMutablePointer<Float>
+) {
+    cblas_sgemv(
+        CblasRowMajor, transpose ? CblasTrans : CblasNoTrans, Int32(rows), Int32(columns), 1, a,
+        Int32(columns), x, 1, 0, y, 1)
+}
+
+/// Cholesky factor in place (`LAPACKE_dpotrf`, upper: A = RᵀR); the lower triangle is left as
+/// it was. Returns LAPACK's info (> 0: not positive definite).
+func choleskyUpper(_ matrix: inout [Double], order: Int) -> Int32 {
+    matrix.withUnsafeMutableBufferPointer {
+        LAPACKE_dpotrf(
+            LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "U")), Int32(order), $0.baseAddress!, Int32(order))
+    }
+}
+
+/// Reciprocal condition number (1-norm) of an upper-triangular matrix (`LAPACKE_dtrcon`),
+/// or 0 when LAPACK fails.
+func upperTriangularReciprocalCondition(_ matrix: [Double], order: Int) -> Double {
+    var rcond = 0.0
+    let info = matrix.withUnsafeBufferPointer {
+        LAPACKE_dtrcon(
+            LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "1")), CChar(UInt8(ascii: "U")),
+            CChar(UInt8(ascii: "N")), Int32(order), $0.baseAddress!, Int32(order), &rcond)
+    }
+    return info == 0 ? rcond : 0
+}
+
+/// Inverse of an upper-triangular matrix in place (`LAPACKE_dtrtri`).
+func invertUpperTriangular(_ matrix: inout [Double], order: Int) -> Int32 {
+    matrix.withUnsafeMutableBufferPointer {
+        LAPACKE_dtrtri(
+            LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "U")), CChar(UInt8(ascii: "N")), Int32(order),
+            $0.baseAddress!, Int32(order))
     }
 }
 

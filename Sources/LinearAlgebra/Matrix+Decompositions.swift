@@ -27,7 +27,8 @@ extension Matrix {
         let info = a.withUnsafeMutableBufferPointer { a in
             tau.withUnsafeMutableBufferPointer {
                 Scalar.geqrf(
-                    m: rows, n: columns, a: a.baseAddress!, lda: columns, tau: $0.baseAddress!)
+                    m: rows, n: columns, a: a.baseAddress!, lda: columns, tau: $0.baseAddress!,
+                    columnMajor: false)
             }
         }
         guard info == 0 else { throw LinearAlgebraError.lapack(routine: "geqrf", info: info) }
@@ -38,11 +39,57 @@ extension Matrix {
         for i in 0..<rows { for j in 0..<k { q[i * k + j] = a[i * columns + j] } }
         let qInfo = q.withUnsafeMutableBufferPointer { q in
             tau.withUnsafeBufferPointer {
-                Scalar.orgqr(m: rows, n: k, k: k, a: q.baseAddress!, lda: k, tau: $0.baseAddress!)
+                Scalar.orgqr(
+                    m: rows, n: k, k: k, a: q.baseAddress!, lda: k, tau: $0.baseAddress!,
+                    columnMajor: false)
             }
         }
         guard qInfo == 0 else { throw LinearAlgebraError.lapack(routine: "orgqr", info: qInfo) }
         return QRDecomposition(q: Matrix(rows: rows, columns: k, elements: q), r: r)
+    }
+
+    /// Householder QR of selfᵀ without transposing: a row-major `r × n` matrix is LAPACK's
+    /// column-major `n × r` matrix selfᵀ (`?geqrf`). Returns R (`k × r`, k = min(n, r)) and the
+    /// reflectors for `orthonormalFactorOfTranspose`.
+    public func householderOfTranspose() throws -> (r: Matrix, reflectors: [Scalar], tau: [Scalar])
+    {
+        guard isFinite else { throw LinearAlgebraError.nonFinite(operation: "QR") }
+        let tall = columns
+        let wide = rows  // selfᵀ is tall × wide
+        let k = Swift.min(tall, wide)
+        guard k > 0 else { return (Matrix(rows: 0, columns: wide), [], []) }
+        var a = elements
+        var tau = [Scalar](repeating: 0, count: k)
+        let info = a.withUnsafeMutableBufferPointer { a in
+            tau.withUnsafeMutableBufferPointer {
+                Scalar.geqrf(
+                    m: tall, n: wide, a: a.baseAddress!, lda: tall, tau: $0.baseAddress!,
+                    columnMajor: true)
+            }
+        }
+        guard info == 0 else { throw LinearAlgebraError.lapack(routine: "geqrf", info: info) }
+        // Column-major element (i, j) is a[j * tall + i].
+        var r = Matrix(rows: k, columns: wide)
+        for j in 0..<wide { for i in 0...Swift.min(j, k - 1) { r[i, j] = a[j * tall + i] } }
+        return (r, a, tau)
+    }
+
+    /// Qᵀ (`k × n`, row-major) of selfᵀ = Q·R from the reflectors of `householderOfTranspose`
+    /// (`?orgqr` in column-major layout, whose Q storage is Qᵀ row-major).
+    public func orthonormalFactorOfTranspose(reflectors: [Scalar], tau: [Scalar]) throws -> Matrix {
+        let tall = columns
+        let k = tau.count
+        guard k > 0 else { return Matrix(rows: 0, columns: tall) }
+        var q = Array(reflectors[0..<k * tall])
+        let info = q.withUnsafeMutableBufferPointer { q in
+            tau.withUnsafeBufferPointer {
+                Scalar.orgqr(
+                    m: tall, n: k, k: k, a: q.baseAddress!, lda: tall, tau: $0.baseAddress!,
+                    columnMajor: true)
+            }
+        }
+        guard info == 0 else { throw LinearAlgebraError.lapack(routine: "orgqr", info: info) }
+        return Matrix(rows: k, columns: tall, elements: q)
     }
 
     /// Thin SVD through `?gesdd`, falling back to `?gesvd` when divide and conquer fails.

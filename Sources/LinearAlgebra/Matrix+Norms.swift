@@ -19,36 +19,95 @@ extension Matrix {
         return sum
     }
 
-    /// ‖A‖₂, the largest singular value, by power iteration on AᵀA (or AAᵀ, whichever is
-    /// smaller) in Float64.
+    /// ‖A‖₂, the largest singular value.
     ///
-    /// Stops when the estimate changes by less than `tolerance` (relative) between iterations,
-    /// or after `maximumIterations`. The start vector is all ones plus a deterministic ripple,
-    /// so results repeat exactly. Convergence is geometric in (σ₂/σ₁)²; a gap-free spectrum
-    /// converges from below, so the estimate is a lower bound accurate to about `tolerance`.
-    public func spectralNorm(tolerance: Double = 1e-7, maximumIterations: Int = 1000) -> Double {
+    /// When the smaller dimension k is at most 384, the k×k Gram matrix (AᵀA or AAᵀ, by
+    /// `?syrk` in Float64) is formed and its largest eigenvalue taken exactly (`dsyevd`): cheaper
+    /// than iterating. Otherwise the Lanczos method runs on the Gram operator without forming it
+    /// (Float32 products, Float64 vectors, full reorthogonalization) until the largest Ritz value
+    /// changes by less than `tolerance` (relative) between steps, or `maximumSteps`. Lanczos
+    /// converges far faster than power iteration on the nearly flat top spectra of trained
+    /// weights. The start vector is deterministic, so results repeat exactly; the estimate
+    /// approaches σ₁ from below, within about 1e-6 relative at the default tolerance.
+    /// - Throws: `LinearAlgebraError.nonFinite` for NaN or infinite entries.
+    public func spectralNorm(tolerance: Double = 1e-7, maximumSteps: Int = 300) throws -> Double {
+        guard isFinite else { throw LinearAlgebraError.nonFinite(operation: "spectral norm") }
         guard rows > 0, columns > 0 else { return 0 }
-        let a = converted(to: Double.self)
         let useRows = rows < columns
-        // Work with the smaller Gram matrix G = AAᵀ or AᵀA, never formed: G·x = A(Aᵀx).
         let size = useRows ? rows : columns
-        var x = (0..<size).map { 1 + 0.01 * Double($0 % 7) }
-        var estimate = 0.0
-        for _ in 0..<maximumIterations {
-            let y =
-                useRows
-                ? a.applied(to: a.applied(to: x, transposed: true))
-                : a.applied(to: a.applied(to: x), transposed: true)
-            let norm = y.reduce(0.0) { $0 + $1 * $1 }.squareRoot()
-            guard norm > 0, norm.isFinite else { return norm.isFinite ? 0 : .nan }
-            let xNorm = x.reduce(0.0) { $0 + $1 * $1 }.squareRoot()
-            let next = (norm / xNorm).squareRoot()
-            x = y.map { $0 / norm }
-            if abs(next - estimate) <= tolerance * next {
-                return next
-            }
-            estimate = next
+        if size <= 384 {
+            let a = converted(to: Double.self)
+            var gram = (useRows ? a.rowGram() : a.gram()).elements
+            let (info, values) = symmetricEigenvalues(&gram, order: size)
+            guard info == 0 else { throw LinearAlgebraError.lapack(routine: "dsyevd", info: info) }
+            return Swift.max(0, values.last ?? 0).squareRoot()
         }
-        return estimate
+        return try lanczosSpectralNorm(
+            useRows: useRows, size: size, tolerance: tolerance, maximumSteps: maximumSteps)
+    }
+
+    private func lanczosSpectralNorm(
+        useRows: Bool, size: Int, tolerance: Double, maximumSteps: Int
+    ) throws -> Double {
+        let a = converted(to: Float.self)
+        var inner = [Float](repeating: 0, count: useRows ? columns : rows)
+        var outer = [Float](repeating: 0, count: size)
+        // G·x = A(Aᵀx) or Aᵀ(Ax), never formed.
+        func apply(_ x: [Double]) -> [Double] {
+            let input = x.map { Float($0) }
+            a.elements.withUnsafeBufferPointer { matrix in
+                input.withUnsafeBufferPointer { input in
+                    inner.withUnsafeMutableBufferPointer { inner in
+                        outer.withUnsafeMutableBufferPointer { outer in
+                            floatMatrixVector(
+                                matrix.baseAddress!, rows: rows, columns: columns,
+                                transpose: useRows, input.baseAddress!, inner.baseAddress!)
+                            floatMatrixVector(
+                                matrix.baseAddress!, rows: rows, columns: columns,
+                                transpose: !useRows, inner.baseAddress!, outer.baseAddress!)
+                        }
+                    }
+                }
+            }
+            return outer.map { Double($0) }
+        }
+        var start = (0..<size).map { 1 + 0.5 * Double(($0 * 7919) % 101) / 101 }
+        let startNorm = start.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        start = start.map { $0 / startNorm }
+        var basis: [[Double]] = [start]
+        var alphas: [Double] = []
+        var betas: [Double] = []
+        var previous = 0.0
+        for step in 0..<Swift.min(maximumSteps, size) {
+            var w = apply(basis[step])
+            if step > 0 { for i in w.indices { w[i] -= betas[step - 1] * basis[step - 1][i] } }
+            var alpha = 0.0
+            for i in w.indices { alpha += w[i] * basis[step][i] }
+            alphas.append(alpha)
+            for i in w.indices { w[i] -= alpha * basis[step][i] }
+            // Twice is enough (Kahan–Parlett) to keep the basis orthogonal in floating point.
+            for _ in 0..<2 {
+                for q in basis {
+                    var projection = 0.0
+                    for i in w.indices { projection += w[i] * q[i] }
+                    for i in w.indices { w[i] -= projection * q[i] }
+                }
+            }
+            var diagonal = alphas
+            var offDiagonal = betas
+            guard
+                symmetricTridiagonalEigenvalues(diagonal: &diagonal, offDiagonal: &offDiagonal) == 0
+            else { break }
+            let largest = Swift.max(0, diagonal.last ?? 0)
+            var beta = 0.0
+            for value in w { beta += value * value }
+            beta = beta.squareRoot()
+            let converged = step > 0 && abs(largest - previous) <= tolerance * largest
+            previous = largest
+            if converged || beta <= 1e-12 * Swift.max(largest, 1e-300) { break }
+            betas.append(beta)
+            basis.append(w.map { $0 / beta })
+        }
+        return previous.squareRoot()
     }
 }

@@ -85,5 +85,8 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
         return Matrix(rows: rows, columns: columns, elements: out)
     }
 
-    public var isFinite: Bool { elements.allSatisfy(\.isFinite) }
+    public var isFinite: Bool {
+        for value in elements where !value.isFinite { return false }
+        return true
+    }
 }

@@ -9,6 +9,12 @@ public enum ElementCoding {
     /// - Precondition: `dtype.isNumericallyReadable`.
     public static func decodeFloats(_ bytes: UnsafeRawBufferPointer, dtype: DType) -> [Float] {
         let count = bytes.count * 8 / dtype.bitWidth
+        if dtype == .f16 || dtype == .bf16 || dtype == .f32 {
+            return [Float](unsafeUninitializedCapacity: count) { out, initialized in
+                decodeCommonFloats(bytes, dtype: dtype, count: count, into: out.baseAddress!)
+                initialized = count
+            }
+        }
         return [Float](unsafeUninitializedCapacity: count) { out, initialized in
             decode(bytes, dtype: dtype, count: count) { index, value in
                 out[index] = Float(value)
@@ -34,6 +40,37 @@ public enum ElementCoding {
         }
     }
 
+    /// The hot path of every factor read: F16 eight lanes at a time, BF16 by shifting, F32 by copy.
+    private static func decodeCommonFloats(
+        _ bytes: UnsafeRawBufferPointer, dtype: DType, count: Int,
+        into out: UnsafeMutablePointer<Float>
+    ) {
+        switch dtype {
+        case .f32:
+            UnsafeMutableRawPointer(out).copyMemory(from: bytes.baseAddress!, byteCount: count * 4)
+        case .bf16:
+            for i in 0..<count {
+                out[i] = Float(
+                    bitPattern: UInt32(bytes.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))
+                        << 16)
+            }
+        default:
+            var i = 0
+            while i + 8 <= count {
+                let halves = SIMD8<UInt32>(
+                    truncatingIfNeeded: bytes.loadUnaligned(
+                        fromByteOffset: i * 2, as: SIMD8<UInt16>.self))
+                UnsafeMutableRawPointer(out + i).storeBytes(
+                    of: halfLanesToFloat(halves), as: SIMD8<Float>.self)
+                i += 8
+            }
+            while i < count {
+                out[i] = halfToFloat(bytes.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))
+                i += 1
+            }
+        }
+    }
+
     /// One loop per dtype; `double` receives values that need Float64 to be exact, `float` the rest.
     private static func decode(
         _ bytes: UnsafeRawBufferPointer, dtype: DType, count: Int,
@@ -49,12 +86,7 @@ public enum ElementCoding {
             }
         case .f16:
             for i in 0..<count {
-                float(
-                    i,
-                    Float(
-                        Float16(
-                            bitPattern: bytes.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))
-                    ))
+                float(i, halfToFloat(bytes.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)))
             }
         case .bf16:
             for i in 0..<count {
@@ -103,6 +135,75 @@ public enum ElementCoding {
         }
     }
 
+    /// Σ x² over elements, accumulated in Float32 lanes for 1,024 elements at a time and then in
+    /// Float64, so a 26-million-element weight keeps ~1e-7 relative accuracy at SIMD speed.
+    /// - Precondition: `dtype.isNumericallyReadable`.
+    public static func sumOfSquares(_ bytes: UnsafeRawBufferPointer, dtype: DType) -> Double {
+        let count = bytes.count * 8 / dtype.bitWidth
+        let block = 1024
+        var total = 0.0
+        var start = 0
+        switch dtype {
+        case .f16, .bf16, .f32:
+            while start < count {
+                let end = min(count, start + block)
+                var lanes = SIMD8<Float>()
+                var index = start
+                while index + 8 <= end {
+                    let values: SIMD8<Float>
+                    if dtype == .f32 {
+                        values = bytes.loadUnaligned(
+                            fromByteOffset: index * 4, as: SIMD8<Float>.self)
+                    } else {
+                        let halves = SIMD8<UInt32>(
+                            truncatingIfNeeded: bytes.loadUnaligned(
+                                fromByteOffset: index * 2, as: SIMD8<UInt16>.self))
+                        values =
+                            dtype == .f16
+                            ? halfLanesToFloat(halves)
+                            : unsafeBitCast(halves &<< 16, to: SIMD8<Float>.self)
+                    }
+                    // A multiply and an add: `addProduct` calls libm's fmaf per lane without FMA in the target.
+                    lanes += values * values
+                    index += 8
+                }
+                var partial = Double(lanes.sum())
+                while index < end {
+                    let value =
+                        dtype == .f32
+                        ? Float(
+                            bitPattern: bytes.loadUnaligned(
+                                fromByteOffset: index * 4, as: UInt32.self))
+                        : (dtype == .f16
+                            ? halfToFloat(
+                                bytes.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))
+                            : Float(
+                                bitPattern: UInt32(
+                                    bytes.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self))
+                                    << 16))
+                    partial += Double(value * value)
+                    index += 1
+                }
+                total += partial
+                start = end
+            }
+            return total
+        default:
+            return decodeDoubles(bytes, dtype: dtype).reduce(0) { $0 + $1 * $1 }
+        }
+    }
+
+    /// Eight halves (in the low 16 bits of each lane) to Float: `halfToFloat` on all lanes.
+    @inline(__always)
+    static func halfLanesToFloat(_ halves: SIMD8<UInt32>) -> SIMD8<Float> {
+        let magic = SIMD8<Float>(repeating: Float(bitPattern: (254 - 15) << 23))
+        let wasInfinityOrNaN = SIMD8<Float>(repeating: Float(bitPattern: (127 + 16) << 23))
+        let value = unsafeBitCast((halves & 0x7FFF) &<< 13, to: SIMD8<Float>.self) * magic
+        var bits = unsafeBitCast(value, to: SIMD8<UInt32>.self)
+        bits.replace(with: bits | (255 << 23), where: value .>= wasInfinityOrNaN)
+        return unsafeBitCast(bits | ((halves & 0x8000) &<< 16), to: SIMD8<Float>.self)
+    }
+
     /// The dtypes lorakit writes floating-point data in.
     public static let writableFloatTypes: [DType] = [.f32, .f16, .bf16, .f64]
 
@@ -119,8 +220,7 @@ public enum ElementCoding {
                 }
             case .f16:
                 for (i, value) in values.enumerated() {
-                    raw.storeBytes(
-                        of: Float16(value).bitPattern, toByteOffset: i * 2, as: UInt16.self)
+                    raw.storeBytes(of: halfBits(value), toByteOffset: i * 2, as: UInt16.self)
                 }
             case .bf16:
                 for (i, value) in values.enumerated() {
@@ -164,6 +264,27 @@ public enum ElementCoding {
         var value = Float(bitPattern: UInt32(half & 0x7FFF) << 13) * magic
         if value >= wasInfinityOrNaN { value = Float(bitPattern: value.bitPattern | 255 << 23) }
         return Float(bitPattern: value.bitPattern | UInt32(half & 0x8000) << 16)
+    }
+
+    /// Float to IEEE half bits, round to nearest even (F. Giesen, `float_to_half_fast3_rtne`),
+    /// identical to `Float16(value)` but without the runtime call per element.
+    @inline(__always)
+    public static func halfBits(_ value: Float) -> UInt16 {
+        var bits = value.bitPattern
+        let sign = bits & 0x8000_0000
+        bits ^= sign
+        let result: UInt32
+        if bits >= (127 + 16) << 23 {
+            result = bits > 255 << 23 ? 0x7E00 : 0x7C00  // NaN stays a quiet NaN, overflow is infinity
+        } else if bits < 113 << 23 {
+            // Subnormal or zero: a float addition aligns the 10 mantissa bits, rounding to even.
+            let magic = Float(bitPattern: ((127 - 15) + (23 - 10) + 1) << 23)
+            result = (Float(bitPattern: bits) + magic).bitPattern &- magic.bitPattern
+        } else {
+            let odd = (bits >> 13) & 1
+            result = (bits &+ ((15 &- 127) << 23) &+ 0xFFF &+ odd) >> 13
+        }
+        return UInt16(truncatingIfNeeded: result | sign >> 16)
     }
 
     /// Float32 to bfloat16 bits, round to nearest even; NaN stays a quiet NaN.

@@ -92,7 +92,8 @@ public final class PendingOutput {
         }
     }
 
-    static func directory(of path: String) -> String {
+    /// The directory part of a path (`.` for a bare file name).
+    public static func directory(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "." }
         let directory = String(path[..<slash])
         return directory.isEmpty ? "/" : directory

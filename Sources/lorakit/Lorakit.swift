@@ -21,7 +21,10 @@ struct Lorakit: ParsableCommand {
             names the file and the problem), 2 on a usage error.
             """,
         version: "0.1.0",
-        subcommands: [InspectCommand.self, BlocksCommand.self, ChopCommand.self, SynthCommand.self])
+        subcommands: [
+            InspectCommand.self, BlocksCommand.self, ChopCommand.self, ResizeCommand.self,
+            SynthCommand.self,
+        ])
 
     /// Runs a subcommand; domain errors become one line and exit 1, usage errors exit 2.
     static func main() {

@@ -81,9 +81,9 @@ func maxAbsDifference(_ a: Matrix<Double>, _ b: Matrix<Double>) -> Double {
         for (rows, columns) in [(50, 20), (20, 50), (64, 64)] {
             let a = randomMatrix(rows, columns, seed: UInt64(rows * 100 + columns))
             let exact = try a.svd().singularValues[0]
-            #expect(relativeError(a.spectralNorm(tolerance: 1e-10), exact) < 1e-6)
+            #expect(relativeError(try a.spectralNorm(), exact) < 1e-9)
         }
-        #expect(Matrix<Double>(rows: 3, columns: 3).spectralNorm() == 0)
+        #expect(try Matrix<Double>(rows: 3, columns: 3).spectralNorm() == 0)
     }
 
     @Test func nonFiniteInputIsAnErrorNotACrash() {

@@ -97,3 +97,57 @@ import Testing
         }
     }
 }
+
+@Suite struct SumOfSquaresTests {
+    @Test(arguments: [DType.f16, .bf16, .f32, .f64])
+    func matchesTheDecodedSum(dtype: DType) {
+        var generator = SplitMix64(seed: 3)
+        let values = (0..<5003).map { _ in Float.random(in: -2...2, using: &generator) }
+        let tensor = Tensor(values, shape: [values.count], dtype: dtype)
+        let expected = tensor.doubles().reduce(0) { $0 + $1 * $1 }
+        let observed = tensor.bytes.withUnsafeBytes { ElementCoding.sumOfSquares($0, dtype: dtype) }
+        #expect(relativeError(observed, expected) < 1e-6)
+    }
+
+    @Test func specialHalfValuesInLanes() {
+        let halves: [UInt16] = [0x0000, 0x8000, 0x0001, 0x03FF, 0x3C00, 0x7BFF, 0xFC00, 0x7E00]
+        let lanes = ElementCoding.halfLanesToFloat(SIMD8<UInt32>(halves.map { UInt32($0) }))
+        for (index, half) in halves.enumerated() {
+            let expected = Float(Float16(bitPattern: half))
+            #expect(
+                expected.isNaN
+                    ? lanes[index].isNaN : lanes[index].bitPattern == expected.bitPattern, "\(half)"
+            )
+        }
+    }
+}
+
+@Suite struct HalfEncodingTests {
+    /// The bit-manipulation encoder agrees with Swift's Float16 rounding on every half value,
+    /// every midpoint between neighbours, and a million random floats.
+    @Test func agreesWithFloat16() {
+        func check(_ value: Float) {
+            let expected = Float16(value)
+            let observed = ElementCoding.halfBits(value)
+            if expected.isNaN {
+                #expect(Float16(bitPattern: observed).isNaN)
+            } else {
+                #expect(observed == expected.bitPattern, "\(value) (\(value.bitPattern))")
+            }
+        }
+        for bits in 0...UInt16.max {
+            let half = Float(Float16(bitPattern: bits))
+            check(half)
+            let next = Float(Float16(bitPattern: bits &+ 1))
+            if half.isFinite && next.isFinite { check((half + next) / 2) }
+        }
+        var generator = SplitMix64(seed: 5)
+        for _ in 0..<1_000_000 {
+            check(Float(bitPattern: UInt32(truncatingIfNeeded: generator.next())))
+        }
+        for value: Float in [
+            65504, 65519.99, 65520, .infinity, -.infinity, .nan, 1e-8, -0.0, 6.1e-5, 5.96e-8,
+            2.98e-8, 2.99e-8,
+        ] { check(value) }
+    }
+}

@@ -43,6 +43,17 @@ public struct BaseCheckpoint: Sendable {
 
     public var moduleCount: Int { locations.count }
 
+    /// The flattened shape `[out, in·k·k]` of a module's weight, from the header alone.
+    public func flatShape(of module: ModuleID) -> [Int]? {
+        guard let location = locations[module], let info = source.info(named: location.key),
+            let first = info.shape.first,
+            first > 0
+        else { return nil }
+        let rows = location.rows?.count ?? Int(first)
+        let columns = Int(info.elementCount / first)
+        return [rows, columns]
+    }
+
     /// The base weight of a module as `[out, in·k·k]` Float32 (one tensor read).
     public func weight(of module: ModuleID) throws -> Matrix<Float>? {
         guard let location = locations[module] else { return nil }

@@ -1,0 +1,170 @@
+import LinearAlgebra
+import SafeTensors
+
+/// Frobenius and spectral norms of a base checkpoint's module weights, cached on disk.
+///
+/// The cache is one JSON file per checkpoint under `$XDG_CACHE_HOME/lorakit/` (default
+/// `~/.cache/lorakit/`), named by the checkpoint's identity: its size, modification time and the
+/// SHA-256 of its header. A checkpoint that changes gets a new file; an unreadable cache file is
+/// ignored and rewritten. Writes go through a temporary file and a rename.
+///
+/// Frobenius norms are exact (Float64 accumulation over the stored values); spectral norms use
+/// Lanczos on WᵀW to a relative tolerance of 1e-9 (`Matrix.spectralNorm`).
+public struct BaseNorms: Sendable {
+    public enum Kind: String, Sendable, CaseIterable {
+        case frobenius, spectral
+    }
+
+    public let checkpoint: BaseCheckpoint
+    /// Where the cache lives; nil disables it.
+    public let cachePath: String?
+    public private(set) var frobenius: [ModuleID: Double] = [:]
+    public private(set) var spectral: [ModuleID: Double] = [:]
+    /// Norms computed in this run (not read from the cache).
+    public private(set) var computed = 0
+    private var dirty = false
+
+    public static let method =
+        "frobenius: exact, Float64 sum; spectral: Lanczos on WᵀW, relative tolerance 1e-9"
+
+    /// Loads the cached norms of `checkpoint`, if any.
+    /// - Parameter cacheDirectory: nil for the default folder; pass `""` to disable caching.
+    public init(checkpoint: BaseCheckpoint, cacheDirectory: String? = nil) throws {
+        self.checkpoint = checkpoint
+        let directory = cacheDirectory ?? Self.defaultDirectory()
+        guard let directory, !directory.isEmpty else {
+            cachePath = nil
+            return
+        }
+        let identity = try Self.identity(of: checkpoint.source)
+        cachePath = directory + "/norms-" + identity + ".json"
+        load()
+    }
+
+    /// `$XDG_CACHE_HOME/lorakit` or `$HOME/.cache/lorakit`.
+    static func defaultDirectory() -> String? {
+        if let xdg = FileSystem.environment("XDG_CACHE_HOME"), !xdg.isEmpty {
+            return xdg + "/lorakit"
+        }
+        if let home = FileSystem.environment("HOME"), !home.isEmpty {
+            return home + "/.cache/lorakit"
+        }
+        return nil
+    }
+
+    /// size, mtime and header hash, hashed into 24 hex digits.
+    static func identity(of file: SafeTensorsFile) throws -> String {
+        let header = try file.readRaw(count: Int(file.header.length), at: 8)
+        let status = file.status
+        let text =
+            "\(status.size):\(status.modificationSeconds).\(status.modificationNanoseconds):"
+            + Hashes.sha256Hex(header)
+        return String(Hashes.sha256Hex(Array(text.utf8)).prefix(24))
+    }
+
+    public func value(_ kind: Kind, of module: ModuleID) -> Double? {
+        kind == .frobenius ? frobenius[module] : spectral[module]
+    }
+
+    /// Computes every missing norm of `kind` for `modules` (those the checkpoint has), one
+    /// stored tensor per core: modules sharing a tensor (CLIP-G's fused q, k, v) read it once.
+    public mutating func ensure(_ kind: Kind, for modules: [ModuleID]) throws {
+        let base = checkpoint
+        let missing = modules.filter { value(kind, of: $0) == nil && base.location(of: $0) != nil }
+        guard !missing.isEmpty else { return }
+        let byTensor = Dictionary(grouping: missing) { base.location(of: $0)!.key }
+        let groups = byTensor.keys.sorted().map { byTensor[$0]! }
+        let results = try ParallelMap.map(groups) { group -> [(ModuleID, Double)] in
+            try group.map { module in (module, try Self.norm(kind, of: module, in: base)) }
+        }
+        for (module, norm) in results.joined() {
+            if kind == .frobenius { frobenius[module] = norm } else { spectral[module] = norm }
+            computed += 1
+        }
+        dirty = true
+    }
+
+    static func norm(
+        _ kind: Kind, of module: ModuleID, in checkpoint: BaseCheckpoint
+    ) throws -> Double {
+        switch kind {
+        case .frobenius:
+            return try checkpoint.frobeniusNorm(of: module) ?? 0
+        case .spectral:
+            guard let weight = try checkpoint.weight(of: module) else { return 0 }
+            return try weight.spectralNorm()
+        }
+    }
+
+    /// Writes the cache if anything was computed. A failure to write is returned, not thrown:
+    /// the norms are still right, only the next run will be slower.
+    @discardableResult
+    public mutating func save() -> Error? {
+        guard dirty, let cachePath else { return nil }
+        func table(_ values: [ModuleID: Double]) -> JSONValue {
+            .object(values.keys.sorted().map { JSONMember($0.kohyaName(), .double(values[$0]!)) })
+        }
+        let status = checkpoint.source.status
+        let document = JSONValue.object([
+            JSONMember("format", .string("lorakit-base-norms-1")),
+            JSONMember("checkpoint", .string(checkpoint.path)),
+            JSONMember("size", .integer(status.size)),
+            JSONMember(
+                "mtime", .string("\(status.modificationSeconds).\(status.modificationNanoseconds)")),
+            JSONMember("method", .string(Self.method)),
+            JSONMember("frobenius", table(frobenius)),
+            JSONMember("spectral", table(spectral)),
+        ])
+        do {
+            try FileSystem.createDirectory(PendingOutput.directory(of: cachePath))
+            let output = try PendingOutput(path: cachePath, protecting: [])
+            try output.write(Array(document.serialized(pretty: true).utf8))
+            try output.publish()
+            dirty = false
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    private mutating func load() {
+        guard let cachePath, let file = try? FileSystem.readFile(cachePath),
+            let document = try? JSONValue.parse(String(decoding: file, as: UTF8.self)),
+            document["format"]?.stringValue == "lorakit-base-norms-1"
+        else { return }
+        func read(_ key: String) -> [ModuleID: Double] {
+            guard case .object(let members)? = document[key] else { return [:] }
+            var values: [ModuleID: Double] = [:]
+            for member in members {
+                guard let value = member.value.doubleValue,
+                    let parsed = KeyParser.parse(member.key + ".alpha")
+                else { continue }
+                values[parsed.module] = value
+            }
+            return values
+        }
+        frobenius = read("frobenius")
+        spectral = read("spectral")
+    }
+}
+
+extension BaseCheckpoint {
+    /// ‖W‖_F of a module's weight, streamed from the stored bytes (no Float copy).
+    public func frobeniusNorm(of module: ModuleID) throws -> Double? {
+        guard let location = location(of: module) else { return nil }
+        let info = try source.requireInfo(named: location.key)
+        guard info.dtype.isNumericallyReadable, let rows = info.shape.first, rows > 0 else {
+            throw SafeTensorsError.unsupportedDType(
+                path: path, tensor: info.name, dtype: info.dtype)
+        }
+        return try source.withBytes(of: info) { bytes in
+            let rowBytes = bytes.count / Int(rows)
+            let slice =
+                location.rows.map {
+                    UnsafeRawBufferPointer(
+                        rebasing: bytes[$0.lowerBound * rowBytes..<$0.upperBound * rowBytes])
+                } ?? bytes
+            return ElementCoding.sumOfSquares(slice, dtype: info.dtype).squareRoot()
+        }
+    }
+}

@@ -1,0 +1,173 @@
+import Glibc
+import LinearAlgebra
+import LoRA
+import SafeTensors
+
+/// The base checkpoint a recipe measures against, with its norm cache.
+public struct ResizeBase {
+    public let checkpoint: BaseCheckpoint
+    public var norms: BaseNorms
+
+    public init(checkpoint: BaseCheckpoint, cacheDirectory: String? = nil) throws {
+        self.checkpoint = checkpoint
+        norms = try BaseNorms(checkpoint: checkpoint, cacheDirectory: cacheDirectory)
+    }
+}
+
+extension Resizer {
+    /// Every dim's score under a recipe (resize_lora's formula, `reference/surgery/README.md` §4):
+    ///
+    ///     score_i = log10 s_i + log10 rescale − w_subspace·log10|u_iᵀ W v_i| − w_spn_ckpt·log10‖W‖₂
+    ///               − w_spn_lora·log10 s_0 − w_fro_ckpt·log10‖W‖_F − w_fro_lora·log10‖s‖₂
+    ///               − w_params·log10(out + in·k·k)
+    ///
+    /// with W the module's base weight flattened to [out, in·k·k].
+    /// - Throws: `ResizeError.moduleNotInBase` naming the first module the checkpoint lacks.
+    public func scores(_ recipe: ResizeRecipe, base: inout ResizeBase?) throws -> [[Double]] {
+        let w = recipe.weights
+        if recipe.needsBase {
+            guard let checkpoint = base?.checkpoint else {
+                throw ResizeError.recipe(
+                    "recipe \"\(recipe)\" measures against a base checkpoint; give one")
+            }
+            try Self.checkCoverage(modules, checkpoint: checkpoint, lora: source.first.path)
+            if w[.froCkpt] != nil { try base!.norms.ensure(.frobenius, for: modules.map(\.module)) }
+            if w[.spnCkpt] != nil { try base!.norms.ensure(.spectral, for: modules.map(\.module)) }
+        }
+        let subspace: [[Double]]
+        if w[.subspace] != nil, let checkpoint = base?.checkpoint {
+            let modules = self.modules
+            subspace = try ParallelMap.map(modules) { module in
+                try Self.subspaceScales(module, checkpoint: checkpoint)
+            }
+        } else {
+            subspace = []
+        }
+        let norms = base?.norms
+        return modules.enumerated().map { index, module in
+            let s = module.singularValues.map(Double.init)
+            var constant = log10(recipe.rescale)
+            if let weight = w[.spnCkpt] {
+                constant -= weight * log10(norms!.spectral[module.module]!)
+            }
+            if let weight = w[.froCkpt] {
+                constant -= weight * log10(norms!.frobenius[module.module]!)
+            }
+            if let weight = w[.spnLora] { constant -= weight * log10(s[0]) }
+            if let weight = w[.froLora] {
+                constant -= weight * log10(s.reduce(0) { $0 + $1 * $1 }.squareRoot())
+            }
+            if let weight = w[.params] {
+                constant -= weight * log10(Double(module.outFeatures + module.inFeatures))
+            }
+            return s.indices.map { i in
+                var score = log10(s[i]) + constant
+                if let weight = w[.subspace] { score -= weight * log10(abs(subspace[index][i])) }
+                return score
+            }
+        }
+    }
+
+    /// Every module must exist in the base with the same flattened shape; the first that does not
+    /// is named (a LoRA for another architecture, or the wrong checkpoint).
+    static func checkCoverage(
+        _ modules: [DecomposedModule], checkpoint: BaseCheckpoint, lora: String
+    ) throws {
+        for module in modules {
+            guard let shape = checkpoint.flatShape(of: module.module) else {
+                throw ResizeError.moduleNotInBase(
+                    lora: lora, module: module.stem, base: checkpoint.path)
+            }
+            guard shape == [module.outFeatures, module.inFeatures] else {
+                throw ResizeError.shapeMismatch(
+                    module: module.stem, lora: [module.outFeatures, module.inFeatures], base: shape)
+            }
+        }
+    }
+
+    /// u_iᵀ W v_i for every dim: how much of the base weight lies along each singular direction.
+    static func subspaceScales(
+        _ module: DecomposedModule, checkpoint: BaseCheckpoint
+    ) throws -> [Double] {
+        guard let weight = try checkpoint.weight(of: module.module) else {
+            return module.singularValues.map { _ in 1 }
+        }
+        guard weight.rows == module.outFeatures, weight.columns == module.inFeatures else {
+            throw ResizeError.shapeMismatch(
+                module: module.stem, lora: [module.outFeatures, module.inFeatures],
+                base: weight.shape)
+        }
+        // (Vᵀ Wᵀ)[i, :] · U[:, i], in Float64 for the dot products.
+        let projected = module.svd.vt.multiplied(by: weight, transposingOther: true).converted(
+            to: Double.self)  // k × out
+        let u = module.svd.u.converted(to: Double.self)
+        return (0..<module.singularValues.count).map { i in
+            var sum = 0.0
+            for row in 0..<u.rows { sum += projected[i, row] * u[row, i] }
+            return sum
+        }
+    }
+
+    /// The dims a recipe keeps: score ≥ thr, with thr given or chosen for a target size.
+    ///
+    /// `size=S` MiB: sort all scores descending; each dim costs element·(out + in·k·k) bytes (alpha
+    /// not counted); thr is the score at the first index whose cumulative cost reaches S·2^20, so
+    /// the output is slightly over the target; thr = −∞ when everything fits.
+    public func plan(
+        _ recipe: ResizeRecipe, base: inout ResizeBase?, outputDType: DType
+    ) throws -> ResizePlan {
+        let scores = try self.scores(recipe, base: &base)
+        let threshold: Double
+        switch recipe.selector {
+        case .threshold(let value):
+            threshold = value
+        case .size(let mebibytes):
+            let element = Double(outputDType.bitWidth / 8)
+            var all: [(score: Double, cost: Double)] = []
+            for (module, moduleScores) in zip(modules, scores) {
+                let cost = element * Double(module.outFeatures + module.inFeatures)
+                for score in moduleScores { all.append((score, cost)) }
+            }
+            all.sort { $0.score > $1.score }
+            let target = mebibytes * 1_048_576
+            var cumulative = 0.0
+            var chosen = -Double.infinity
+            for entry in all {
+                cumulative += entry.cost
+                if cumulative >= target {
+                    chosen = entry.score
+                    break
+                }
+            }
+            threshold = chosen
+        }
+        var plan = ResizePlan(
+            keptDims: scores.map { moduleScores in
+                moduleScores.indices.filter { moduleScores[$0] >= threshold }
+            })
+        plan.rescale = recipe.rescale
+        plan.threshold = threshold
+        plan.metadata["resize_params"] = Self.resizeParams(recipe, threshold: threshold)
+        return plan
+    }
+
+    /// The `resize_params` JSON resize_lora stores: recipe text, all six normalised weights,
+    /// target size, threshold and rescale.
+    static func resizeParams(_ recipe: ResizeRecipe, threshold: Double) -> String {
+        let order: [ResizeRecipe.Weight] = [
+            .spnLora, .spnCkpt, .subspace, .froLora, .froCkpt, .params,
+        ]
+        var size: JSONValue = .null
+        if case .size(let mebibytes) = recipe.selector { size = .double(mebibytes) }
+        return JSONValue.object([
+            JSONMember("recipe_str", .string(recipe.text)),
+            JSONMember(
+                "weights",
+                .object(order.map { JSONMember($0.rawValue, .double(recipe.weights[$0] ?? 0)) })),
+            JSONMember("target_size", size),
+            JSONMember("threshold", threshold.isFinite ? .double(threshold) : .string("-inf")),
+            JSONMember("rescale", .double(recipe.rescale)),
+            JSONMember("tool", .string("lorakit")),
+        ]).serialized()
+    }
+}

@@ -1,0 +1,104 @@
+import Glibc
+import LinearAlgebra
+import LoRA
+import SafeTensors
+
+/// Resizes LoRAs by SVD: every module decomposed once, then any number of plans (recipes or
+/// kohya rules) cut from the same decomposition.
+public struct Resizer: Sendable {
+    public let source: ResizeSource
+    /// Modules with a non-zero ΔW, sorted.
+    public private(set) var modules: [DecomposedModule] = []
+    /// Tensors copied unchanged: pass-through tensors, and adapters without a linear ΔW
+    /// (IA3, GLoRA, OFT, unknown kinds).
+    public private(set) var kept: [(name: String, info: TensorInfo)] = []
+    /// Things the user should know (zero modules dropped, kinds kept unchanged, ...).
+    public private(set) var warnings: [String] = []
+
+    /// Decomposes every module, one per core.
+    /// - Throws: `LinearAlgebraError` for NaN/infinite factors (naming the module), `LoRAError`
+    ///   and `SafeTensorsError` for bad files.
+    public init(source: ResizeSource) throws {
+        self.source = source
+        let groups = source.modules()
+        let outcomes = try ParallelMap.map(groups) { group -> Result<DecomposedModule, Error> in
+            do {
+                return .success(try DecomposedModule(members: group.members))
+            } catch {
+                return .failure(error)
+            }
+        }
+        for (group, outcome) in zip(groups, outcomes) {
+            switch outcome {
+            case .success(let module):
+                if (module.singularValues.first ?? 0) < 1e-6 {
+                    warnings.append("module \(module.stem) is all zeros; it is dropped")
+                } else {
+                    modules.append(module)
+                }
+            case .failure(LoRAError.unsupported(_, let stem, let kind)):
+                warnings.append("module \(stem) is \(kind.rawValue); it is copied unchanged")
+                for info in group.members[0].adapter.tensors.values {
+                    kept.append((info.name, info))
+                }
+            case .failure(let error as LinearAlgebraError):
+                throw ResizeError.decomposition(
+                    path: group.members[0].lora.path, module: group.members[0].adapter.stem,
+                    problem: error.description)
+            case .failure(let error):
+                throw error
+            }
+        }
+        for info in source.first.passThrough { kept.append((info.name, info)) }
+    }
+
+    /// The input's tensors that are written unchanged.
+    func keptTensors() throws -> [(name: String, tensor: Tensor)] {
+        try kept.map { ($0.name, try source.first.source.tensor($0.info)) }
+    }
+
+    /// The resized file: each module cut to its planned dims, the kept tensors, and metadata
+    /// (input's, plus the plan's updates, `merged_from` for merges, hashes recomputed).
+    public func output(_ plan: ResizePlan, dtype: DType) throws -> TensorFile {
+        var tensors: [(name: String, tensor: Tensor)] = []
+        for (module, dims) in zip(modules, plan.keptDims) {
+            tensors += module.tensors(dims: dims, rescale: plan.rescale, dtype: dtype)
+        }
+        tensors += try keptTensors()
+        var metadata = source.first.metadata ?? [:]
+        for (key, value) in plan.metadata { metadata[key] = value }
+        let ranks = Set(plan.keptDims.filter { !$0.isEmpty }.map(\.count))
+        let alphas = Set(
+            zip(modules, plan.keptDims).filter { !$0.1.isEmpty }.map {
+                $0.0.alphaFactor * Double($0.1.count)
+            })
+        if metadata["ss_network_dim"] == nil || plan.setsNetworkDim {
+            metadata["ss_network_dim"] = ranks.count == 1 ? String(ranks.first!) : "Dynamic"
+            metadata["ss_network_alpha"] =
+                alphas.count == 1 ? Format.number(alphas.first!) : "Dynamic"
+        }
+        if source.isMerge {
+            metadata["merged_from"] = source.members.map {
+                "\(ResizeSource.stem($0.lora.path)):\(Format.number($0.weight))"
+            }
+            .joined(separator: ",")
+        }
+        return try TensorFile(metadata: metadata, tensors: tensors).withRecomputedHashes()
+    }
+}
+
+/// Which dims of each module a resize keeps.
+public struct ResizePlan: Sendable {
+    /// Per module (in `Resizer.modules` order), the kept dims in ascending order; empty drops it.
+    public var keptDims: [[Int]]
+    public var rescale: Double = 1
+    /// The log10 score threshold used (recipes only).
+    public var threshold: Double?
+    /// Metadata keys the plan sets (`resize_params`, `ss_training_comment`, ...).
+    public var metadata: [String: String] = [:]
+    /// Whether `ss_network_dim`/`ss_network_alpha` describe the new ranks.
+    public var setsNetworkDim = true
+
+    public var totalRank: Int { keptDims.reduce(0) { $0 + $1.count } }
+    public var removedModules: Int { keptDims.filter(\.isEmpty).count }
+}

@@ -1,0 +1,203 @@
+import ArgumentParser
+import LinearAlgebra
+import LoRA
+import Logging
+import SafeTensors
+import Surgery
+
+struct ResizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resize",
+        abstract:
+            "Shrink LoRAs by SVD: score recipes against the base checkpoint, or kohya's ranks.",
+        discussion: """
+            With -r, the first path is the base checkpoint and the others are LoRAs; each LoRA
+            module's ΔW is decomposed once (QR of up and downᵀ, SVD of the small core), every
+            singular direction scored, and the directions that score at least the threshold kept
+            (elias-gaeros/resize_lora's recipes):
+
+              score_i = log10 s_i − Σ w·log10(reference), with the references
+                spn_ckpt ‖W‖₂ of the base weight    fro_ckpt ‖W‖_F of the base weight
+                spn_lora s_0 of the module         fro_lora ‖s‖₂ of the module
+                subspace |u_iᵀ W v_i|                params  out + in·k·k
+              thr=T  keep scores ≥ T (log10)       size=S  best scores until S MiB
+              rescale=R  multiply kept values by R
+
+            Several recipes separated by ':' share one decomposition. Base norms are cached in
+            $XDG_CACHE_HOME/lorakit (default ~/.cache/lorakit), keyed by the checkpoint's size,
+            modification time and header. Outputs are named <lora>_<recipe>_th<threshold>
+            .safetensors next to the input (or in -o DIR), as resize_lora names them. An input
+            written as a.safetensors:0.7,b.safetensors:0.3 is the weighted sum of those LoRAs
+            (ranks concatenated exactly) before resizing.
+
+            Without -r, kohya's modes need no checkpoint: --rank N [--conv-rank M] keeps the top
+            N directions; --dynamic sv_ratio|sv_fro|sv_cumulative --param P picks each module's
+            rank (capped by --rank and --conv-rank). kohya's resize_lora.py keeps one direction
+            more than its criterion asks (it adds 1 after clamping, so never fewer than 2);
+            lorakit keeps the count itself, and --kohya-compat reproduces kohya's ranks.
+
+            Every output keeps its modules' strength (alpha = alpha/rank · new rank), DoRA's
+            dora_scale and the tensors it cannot decompose (IA3, GLoRA, OFT) unchanged, and writes
+            Tucker (lora_mid) modules as plain LoCon with their 3x3 kernel (resize_lora drops
+            lora_mid and writes them as 1x1). LoHa and LoKr modules become LoRA modules of the same
+            ΔW. Modules whose ΔW is zero are dropped with a warning. Metadata is kept, with
+            resize_params, ss_network_dim and ss_network_alpha updated and hashes recomputed.
+
+            Examples:
+              lorakit resize sdxl_base.safetensors my_lora.safetensors -r fro_ckpt=1,thr=-3.55
+              lorakit resize base.safetensors a.safetensors -r 'fro_ckpt=1,thr=-3.55:spn_ckpt=1,size=4'
+              lorakit resize my_lora.safetensors --rank 4 --conv-rank 4
+              lorakit resize my_lora.safetensors --dynamic sv_fro --param 0.9 --rank 16
+            """)
+
+    @Argument(
+        help: "With -r: CKPT then LoRAs; without: LoRAs. A LoRA may be a:w,b:w to merge first.")
+    var paths: [String]
+
+    @Option(
+        name: [.customShort("r"), .customLong("recipes")],
+        help: "Score recipes, e.g. fro_ckpt=1,thr=-3.55 (several separated by ':').")
+    var recipes: String?
+
+    @Option(help: "kohya mode: keep this many directions (the cap in --dynamic mode).")
+    var rank: Int?
+
+    @Option(help: "kohya mode: rank of 3x3 convs (default: --rank).")
+    var convRank: Int?
+
+    @Option(help: "kohya mode: sv_ratio, sv_fro or sv_cumulative.")
+    var dynamic: KohyaRankRule.Method?
+
+    @Option(help: "Parameter of --dynamic (ratio, or retained fraction).")
+    var param: Double?
+
+    @Flag(help: "Reproduce kohya's dynamic ranks exactly (one more than the criterion).")
+    var kohyaCompat = false
+
+    @Option(name: .shortAndLong, help: "Output directory, or file when there is one output.")
+    var output: String?
+
+    @Option(
+        name: [.customShort("t"), .customLong("dtype")],
+        help: "Output dtype: 16 (default), bf16 or 32.")
+    var dtype: StorageDType = .f16
+
+    @Flag(name: .shortAndLong, help: "-v: a summary per output; -vv: a line per module.")
+    var verbose: Int
+
+    @Flag(help: "Print a JSON summary of the outputs.")
+    var json = false
+
+    @Flag(help: "Neither read nor write the base-norm cache.")
+    var noCache = false
+
+    func validate() throws {
+        if recipes != nil {
+            guard paths.count >= 2 else {
+                throw ValidationError("with -r, give the base checkpoint then at least one LoRA")
+            }
+            guard rank == nil, convRank == nil, dynamic == nil else {
+                throw ValidationError(
+                    "-r and the kohya options (--rank, --conv-rank, --dynamic) are separate modes; use one"
+                )
+            }
+        } else {
+            guard !paths.isEmpty else { throw ValidationError("give at least one LoRA") }
+            guard rank != nil || dynamic != nil else {
+                throw ValidationError(
+                    "give -r RECIPES (with a base checkpoint), or --rank N, or --dynamic METHOD --param P"
+                )
+            }
+            if dynamic != nil {
+                guard let param, param.isFinite, param > 0 else {
+                    throw ValidationError("--dynamic needs --param, a positive number")
+                }
+                if dynamic != .svRatio {
+                    guard param <= 1 else {
+                        throw ValidationError(
+                            "--param for \(dynamic!.rawValue) is a fraction in (0, 1]")
+                    }
+                }
+            }
+            if let rank { guard rank > 0 else { throw ValidationError("--rank must be positive") } }
+            if let convRank {
+                guard convRank > 0 else { throw ValidationError("--conv-rank must be positive") }
+            }
+        }
+    }
+
+    func run() throws {
+        BLAS.setThreads(1)
+        let logger = Logger(label: "lorakit.resize")
+        let parsedRecipes = try recipes.map { try ResizeRecipe.parseList($0) }
+        let loraArguments = parsedRecipes == nil ? paths : Array(paths.dropFirst())
+        var base: ResizeBase? = try parsedRecipes.map { _ in
+            try ResizeBase(
+                checkpoint: BaseCheckpoint(path: paths[0]), cacheDirectory: noCache ? "" : nil)
+        }
+        let outputCount = loraArguments.count * (parsedRecipes?.count ?? 1)
+        let outputIsFile = try outputIsAFile(count: outputCount)
+        var summaries: [JSONValue] = []
+        for argument in loraArguments {
+            let resizer = try Resizer(source: ResizeSource(argument: argument))
+            for warning in resizer.warnings { logger.warning("\(argument): \(warning)") }
+            var plans: [(plan: ResizePlan, name: String)] = []
+            if let parsedRecipes {
+                for recipe in parsedRecipes {
+                    let plan = try resizer.plan(recipe, base: &base, outputDType: dtype.dtype)
+                    plans.append(
+                        (
+                            plan,
+                            recipe.fileName(
+                                stem: resizer.source.name, threshold: plan.threshold ?? 0)
+                        ))
+                }
+            } else {
+                let rule = KohyaRankRule(
+                    rank: rank ?? 1_000_000, convRank: convRank ?? rank ?? 1_000_000,
+                    method: dynamic, parameter: param ?? 0,
+                    kohyaCompatible: kohyaCompat)
+                let suffix =
+                    dynamic.map { "\($0.rawValue)\(Format.number(param ?? 0))" }
+                    ?? "rank\(rule.rank)" + (convRank.map { "-conv\($0)" } ?? "")
+                plans.append((resizer.plan(rule), "\(resizer.source.name)-\(suffix).safetensors"))
+            }
+            for (plan, name) in plans {
+                let destination =
+                    outputIsFile ? output! : (output ?? resizer.source.directory) + "/" + name
+                let file = try resizer.output(plan, dtype: dtype.dtype)
+                try SafeTensorsWriter.write(
+                    file, to: destination,
+                    protecting: resizer.source.statuses
+                        + (base.map { [$0.checkpoint.source.status] } ?? []))
+                let summary = ResizeSummary(resizer: resizer, plan: plan, path: destination)
+                if json {
+                    summaries.append(summary.json())
+                } else {
+                    print(summary.line())
+                    if verbose >= 1 {
+                        print(summary.details(perModule: verbose >= 2), terminator: "")
+                    }
+                }
+            }
+        }
+        if var base, let error = base.norms.save() {
+            logger.warning(
+                "could not save the base-norm cache (\(error)); the next run recomputes the norms")
+        }
+        if json { print(JSONValue.array(summaries).serialized(pretty: true)) }
+    }
+
+    /// -o names a file when it ends in .safetensors and is not a directory.
+    private func outputIsAFile(count: Int) throws -> Bool {
+        guard let output else { return false }
+        if let status = try FileStatus.of(path: output), status.isDirectory { return false }
+        guard output.hasSuffix(".safetensors") else { return false }
+        guard count == 1 else {
+            throw ResizeError.outputNotADirectory(path: output, outputs: count)
+        }
+        return true
+    }
+}
+
+extension KohyaRankRule.Method: ExpressibleByArgument {}

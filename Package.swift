@@ -25,11 +25,13 @@ let package = Package(
             name: "CLapack", pkgConfig: "lapacke",
             providers: [.apt(["liblapacke-dev", "libopenblas-dev"])]),
         .systemLibrary(name: "CJSONC", pkgConfig: "json-c", providers: [.apt(["libjson-c-dev"])]),
+        // Header-only: Linux calls glibc declares only under _GNU_SOURCE (copy_file_range).
+        .systemLibrary(name: "CSystem"),
         .systemLibrary(name: "CStb", pkgConfig: "stb", providers: [.apt(["libstb-dev"])]),
 
         .target(
             name: "SafeTensors",
-            dependencies: ["CJSONC", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["CJSONC", "CSystem", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: optimized),
         .target(name: "LinearAlgebra", dependencies: ["CLapack"], swiftSettings: optimized),
         .target(name: "LoRA", dependencies: ["SafeTensors", "LinearAlgebra"], swiftSettings: optimized),
@@ -43,7 +45,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
 
-        .target(name: "TestSupport", dependencies: ["SafeTensors"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["SafeTensors", "LinearAlgebra"], path: "Tests/TestSupport"),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"]),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "TestSupport"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "TestSupport"]),

@@ -26,7 +26,7 @@ measure() {
     read -r seconds kilobytes <"$(echo "$stats")"
     rm -f "$stats"
     local mib; mib=$(awk -v k="$kilobytes" 'BEGIN { printf "%.1f", k / 1024 }')
-    printf '%-34s %-44s %8.2f s %9s MiB\n' "$name" "$input" "$seconds" "$mib"
+    printf '%-42s %-48s %8.2f s %9s MiB\n' "$name" "$input" "$seconds" "$mib"
     json_rows+=("{\"command\": \"$name\", \"input\": \"$input\", \"seconds\": $seconds, \"peak_mib\": $mib}")
 }
 
@@ -36,7 +36,7 @@ full=$cache/sdxl-base-f16.safetensors
 [ -f "$sparse" ] || "$bin" synth checkpoint "$sparse" --sparse >/dev/null
 
 echo "lorakit bench on $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); cache $cache"
-printf '%-34s %-44s %10s %13s\n' "command" "input" "wall" "peak memory"
+printf '%-42s %-48s %10s %13s\n' "command" "input" "wall" "peak memory"
 measure "inspect (checkpoint, header only)" "SDXL base fp16, 6.1 GiB, sparse" "$bin" inspect "$sparse"
 measure "inspect --json (checkpoint)" "SDXL base fp16, 6.1 GiB, sparse" "$bin" inspect --json "$sparse"
 if [ ! -f "$full" ]; then
@@ -71,6 +71,14 @@ measure "resize fro_ckpt=1,thr=-3.55 (warm cache)" "$desc + 6.1 GiB base" \
     env XDG_CACHE_HOME="$norms" "$bin" resize "$full" "$locon" -r fro_ckpt=1,thr=-3.55 -o "$cache/resized"
 measure "resize --rank 8 --conv-rank 32 (kohya)" "$desc" "$bin" resize "$locon" --rank 8 --conv-rank 32 -o "$cache/resized"
 rm -rf "$cache/resized"
+
+# Bake the LoCon into the 6 GiB base (streamed), then extract rank 32 back from the pair.
+baked=$cache/sdxl-baked.safetensors
+measure "bake (streamed)" "$desc into 6.1 GiB base" "$bin" bake "$full" "$locon" -o "$baked"
+measure "extract --rank 32 --conv-rank 32" "6.1 GiB base + 6.1 GiB tuned" "$bin" extract "$full" "$baked" --rank 32 --conv-rank 32 -o "$cache/extracted.safetensors"
+measure "diff (LoCon vs extracted)" "$desc vs rank-32 extraction" "$bin" diff "$locon" "$cache/extracted.safetensors"
+measure "merge (exact, two LoCons)" "$desc x2" "$bin" merge "$locon:0.7" "$locon:0.3" -o "$cache/merged.safetensors"
+rm -f "$baked" "$cache/extracted.safetensors" "$cache/merged.safetensors"
 
 {
     echo "["

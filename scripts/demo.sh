@@ -27,3 +27,13 @@ echo
 echo "== lorakit resize: the seed's recipe against the TinyXL base, and a 0.5 MiB target"
 "$bin" resize "$work/tinyxl-base.safetensors" fixtures/surgery/inputs/locon_a.safetensors \
     -r 'fro_ckpt=1,thr=-3.55:fro_ckpt=1,size=0.5' -o "$work" -v
+echo
+echo "== lorakit merge + diff: an exact 0.7/0.3 merge, and what a rank-8 SVD merge loses"
+"$bin" merge fixtures/surgery/inputs/locon_a.safetensors:0.7 fixtures/surgery/inputs/locon_b.safetensors:0.3 -o "$work/mix.safetensors"
+"$bin" merge fixtures/surgery/inputs/locon_a.safetensors:0.7 fixtures/surgery/inputs/locon_b.safetensors:0.3 --rank 8 -o "$work/mix-r8.safetensors"
+"$bin" diff "$work/mix.safetensors" "$work/mix-r8.safetensors" | head -7
+echo
+echo "== lorakit bake + extract: into the TinyXL base and back"
+"$bin" bake "$work/tinyxl-base.safetensors" fixtures/surgery/inputs/locon_a.safetensors -o "$work/tinyxl-locon_a.safetensors"
+"$bin" extract "$work/tinyxl-base.safetensors" "$work/tinyxl-locon_a.safetensors" --rank 8 --conv-rank 8 -o "$work/extracted.safetensors"
+"$bin" diff fixtures/surgery/inputs/locon_a.safetensors "$work/extracted.safetensors" | sed -n '3,4p'

@@ -212,29 +212,54 @@ public enum ElementCoding {
     public static func encode(_ values: [Float], as dtype: DType) -> [UInt8] {
         let width = dtype.bitWidth / 8
         return [UInt8](unsafeUninitializedCapacity: values.count * width) { out, initialized in
-            let raw = UnsafeMutableRawBufferPointer(out)
-            switch dtype {
-            case .f32:
-                for (i, value) in values.enumerated() {
-                    raw.storeBytes(of: value.bitPattern, toByteOffset: i * 4, as: UInt32.self)
-                }
-            case .f16:
-                for (i, value) in values.enumerated() {
-                    raw.storeBytes(of: halfBits(value), toByteOffset: i * 2, as: UInt16.self)
-                }
-            case .bf16:
-                for (i, value) in values.enumerated() {
-                    raw.storeBytes(of: bfloat16Bits(value), toByteOffset: i * 2, as: UInt16.self)
-                }
-            case .f64:
-                for (i, value) in values.enumerated() {
-                    raw.storeBytes(
-                        of: Double(value).bitPattern, toByteOffset: i * 8, as: UInt64.self)
-                }
-            default:
-                preconditionFailure("lorakit does not write floating-point data as \(dtype)")
+            values.withUnsafeBufferPointer {
+                encode($0, as: dtype, into: UnsafeMutableRawPointer(out.baseAddress!))
             }
             initialized = values.count * width
+        }
+    }
+
+    /// Encodes into caller-owned memory of `values.count × dtype.bitWidth / 8` bytes (a buffer
+    /// reused across tensors when streaming a checkpoint).
+    /// - Precondition: `writableFloatTypes.contains(dtype)`.
+    public static func encode(
+        _ values: UnsafeBufferPointer<Float>, as dtype: DType, into out: UnsafeMutableRawPointer
+    ) {
+        switch dtype {
+        case .f32:
+            out.copyMemory(from: values.baseAddress!, byteCount: values.count * 4)
+        case .f16:
+            for i in 0..<values.count {
+                out.storeBytes(of: halfBits(values[i]), toByteOffset: i * 2, as: UInt16.self)
+            }
+        case .bf16:
+            for i in 0..<values.count {
+                out.storeBytes(of: bfloat16Bits(values[i]), toByteOffset: i * 2, as: UInt16.self)
+            }
+        case .f64:
+            for i in 0..<values.count {
+                out.storeBytes(
+                    of: Double(values[i]).bitPattern, toByteOffset: i * 8, as: UInt64.self)
+            }
+        default:
+            preconditionFailure("lorakit does not write floating-point data as \(dtype)")
+        }
+    }
+
+    /// Decodes into caller-owned memory of `bytes.count × 8 / dtype.bitWidth` floats.
+    /// - Precondition: `dtype.isNumericallyReadable`.
+    public static func decodeFloats(
+        _ bytes: UnsafeRawBufferPointer, dtype: DType, into out: UnsafeMutablePointer<Float>
+    ) {
+        let count = bytes.count * 8 / dtype.bitWidth
+        if dtype == .f16 || dtype == .bf16 || dtype == .f32 {
+            decodeCommonFloats(bytes, dtype: dtype, count: count, into: out)
+        } else {
+            decode(bytes, dtype: dtype, count: count) { index, value in
+                out[index] = Float(value)
+            } float: { index, value in
+                out[index] = value
+            }
         }
     }
 

@@ -1,3 +1,4 @@
+import CSystem
 import Glibc
 
 /// An output being written: a temporary file next to its final path, renamed into place by
@@ -48,6 +49,33 @@ public final class PendingOutput {
 
     public func write(_ buffer: UnsafeRawBufferPointer) throws {
         try descriptor.write(buffer)
+    }
+
+    /// Appends `count` bytes of another file by `copy_file_range`. Returns false, having written
+    /// nothing, when the kernel cannot copy between these files (the caller then copies by hand).
+    func copyRange(
+        from input: borrowing FileDescriptor, offset: UInt64, count: UInt64
+    ) throws -> Bool {
+        var inputOffset = Int64(offset)
+        var remaining = count
+        var first = true
+        while remaining > 0 {
+            let copied = lorakit_copy_file_range(
+                input.rawValue, &inputOffset, descriptor.rawValue, UInt(min(remaining, 1 << 30)))
+            if copied < 0 {
+                if errno == EINTR { continue }
+                if first
+                    && (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP)
+                {
+                    return false
+                }
+                throw FileDescriptor.error(path, "copy")
+            }
+            if copied == 0 { throw SafeTensorsError.changedWhileReading(path: input.path) }
+            first = false
+            remaining -= UInt64(copied)
+        }
+        return true
     }
 
     /// Overwrites bytes already written (the header, once hashes are known).

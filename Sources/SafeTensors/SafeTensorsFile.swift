@@ -72,7 +72,10 @@ public final class SafeTensorsFile: @unchecked Sendable {
 
     /// The raw little-endian bytes of one tensor.
     public func bytes(of tensor: TensorInfo) throws -> [UInt8] {
-        try withBytes(of: tensor) { (buffer) throws in Array(buffer) }
+        if mapping.bytes.baseAddress != nil { return try withBytes(of: tensor) { Array($0) } }
+        // Read straight into the array: no temporary buffer, no second copy.
+        return try descriptor.read(
+            count: Int(tensor.byteCount), at: header.dataStart + tensor.dataOffsets.lowerBound)
     }
 
     /// Calls `body` with the bytes of one tensor: the mapping itself, or a temporary copy.
@@ -89,6 +92,15 @@ public final class SafeTensorsFile: @unchecked Sendable {
         defer { buffer.deallocate() }
         try descriptor.read(into: buffer, at: start)
         return try body(UnsafeRawBufferPointer(buffer))
+    }
+
+    /// Reads one tensor's bytes into caller-owned memory of at least `tensor.byteCount` bytes.
+    public func read(_ tensor: TensorInfo, into buffer: UnsafeMutableRawBufferPointer) throws {
+        let count = Int(tensor.byteCount)
+        precondition(buffer.count >= count, "buffer of \(buffer.count) bytes for \(count)")
+        try descriptor.read(
+            into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]),
+            at: header.dataStart + tensor.dataOffsets.lowerBound)
     }
 
     /// The tensor as a `Tensor` value (dtype, shape and owned bytes).
@@ -119,6 +131,27 @@ public final class SafeTensorsFile: @unchecked Sendable {
         }
         return try withBytes(of: tensor) { (buffer) throws in
             ElementCoding.decodeDoubles(buffer, dtype: tensor.dtype)
+        }
+    }
+
+    /// Appends one tensor's bytes to an output. Without `observe`, the kernel copies them
+    /// (`copy_file_range`, no pass through user space); with it, 8 MiB chunks go through one
+    /// buffer and each is shown to `observe` (for hashing) before being written.
+    func copy(_ tensor: TensorInfo, to output: PendingOutput, observe: (([UInt8]) -> Void)?) throws
+    {
+        var offset = header.dataStart + tensor.dataOffsets.lowerBound
+        var remaining = tensor.byteCount
+        if observe == nil, try output.copyRange(from: descriptor, offset: offset, count: remaining)
+        {
+            return
+        }
+        let chunk: UInt64 = 8 << 20
+        while remaining > 0 {
+            let bytes = try descriptor.read(count: Int(min(chunk, remaining)), at: offset)
+            observe?(bytes)
+            try output.write(bytes)
+            offset += UInt64(bytes.count)
+            remaining -= UInt64(bytes.count)
         }
     }
 

@@ -127,6 +127,12 @@ public enum SafeTensorsWriter {
         case bytes([UInt8])
         /// All zero bytes, left as a hole in the file (sparse on filesystems that support it).
         case zeros
+        /// Bytes in memory the producer owns, valid until it is called again (a scratch buffer
+        /// reused across tensors).
+        case borrowed(UnsafeRawBufferPointer)
+        /// A tensor of an input file, copied unchanged: by the kernel (`copy_file_range`) when
+        /// no hash is computed, else in 8 MiB chunks through one reused buffer.
+        case copy(SafeTensorsFile, TensorInfo)
     }
 
     /// Writes a file whose tensors are produced one at a time, in layout order, so peak memory
@@ -173,6 +179,33 @@ public enum SafeTensorsWriter {
                     continue
                 }
                 bytes = [UInt8](repeating: 0, count: Int(tensor.byteCount))
+            case .borrowed(let buffer):
+                guard UInt64(buffer.count) == tensor.byteCount else {
+                    throw SafeTensorsError.refusedToWrite(
+                        path: path,
+                        .dataLengthMismatch(
+                            tensor: tensor.name, expected: tensor.byteCount,
+                            actual: UInt64(buffer.count)))
+                }
+                if hasher != nil { hasher!.feed(Array(buffer)) }
+                try output.write(buffer)
+                continue
+            case .copy(let file, let info):
+                guard info.byteCount == tensor.byteCount else {
+                    throw SafeTensorsError.refusedToWrite(
+                        path: path,
+                        .dataLengthMismatch(
+                            tensor: tensor.name, expected: tensor.byteCount, actual: info.byteCount)
+                    )
+                }
+                if hasher == nil {
+                    try file.copy(info, to: output, observe: nil)
+                } else {
+                    var observed = hasher!
+                    try file.copy(info, to: output) { chunk in observed.feed(chunk) }
+                    hasher = observed
+                }
+                continue
             }
             hasher?.feed(bytes)
             try output.write(bytes)

@@ -23,7 +23,8 @@ struct Lorakit: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             InspectCommand.self, BlocksCommand.self, ChopCommand.self, ResizeCommand.self,
-            SynthCommand.self,
+            MergeCommand.self,
+            BakeCommand.self, ExtractCommand.self, DiffCommand.self, SynthCommand.self,
         ])
 
     /// Runs a subcommand; domain errors become one line and exit 1, usage errors exit 2.

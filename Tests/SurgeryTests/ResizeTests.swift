@@ -98,7 +98,7 @@ import Testing
         // The output name resize_lora chooses.
         let expectedName = try #require(run["output_file_name"] as? String)
         #expect(
-            recipe.fileName(stem: resizer.source.name, threshold: plan.threshold!) == expectedName)
+            recipe.fileName(stem: resizer.source!.name, threshold: plan.threshold!) == expectedName)
     }
 
     /// The two stored outputs: every module's ΔW within 1e-3 relative (Frobenius) of ours.
@@ -220,7 +220,7 @@ import Testing
         let directory = TemporaryDirectory()
         try SafeTensorsWriter.write(output, to: directory.file("full.safetensors"))
         let resized = try LoRAFile(path: directory.file("full.safetensors"))
-        let original = Self.resizer.source.first
+        let original = Self.resizer.source!.first
         for adapter in original.adapters.prefix(60) {
             let a = try original.delta(of: adapter).dense().converted(to: Double.self)
             let b = try resized.delta(of: #require(resized.adapter(for: adapter.module))).dense()

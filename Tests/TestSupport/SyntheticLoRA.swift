@@ -1,18 +1,8 @@
+import LinearAlgebra
 import SafeTensors
 
-/// SplitMix64: a small seeded generator for test data (swift-argument-parser's
-/// `Examples/roll/SplitMix64.swift` uses the same constants).
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The library's seeded generator, for test data.
+public typealias SplitMix64 = LinearAlgebra.SplitMix64
 
 /// Builds small LoRA files with real key names for tests.
 public struct SyntheticLoRA {

@@ -50,7 +50,7 @@ public struct DeltaWeight: Sendable {
     /// ΔW itself, `[out, in·k·k]`: for baking into a checkpoint and as a test oracle.
     public func dense() -> Matrix<Float> {
         switch storage {
-        case .factored(let up, let down): (up * down).scaled(by: Float(scale))
+        case .factored(let up, let down): up.scaled(by: Float(scale)) * down  // scale the small factor
         case .dense(let matrix): matrix.scaled(by: Float(scale))
         }
     }

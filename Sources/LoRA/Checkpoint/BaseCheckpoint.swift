@@ -43,6 +43,9 @@ public struct BaseCheckpoint: Sendable {
 
     public var moduleCount: Int { locations.count }
 
+    /// Every module the checkpoint has a weight for.
+    public var modules: [ModuleID] { Array(locations.keys) }
+
     /// The flattened shape `[out, in·k·k]` of a module's weight, from the header alone.
     public func flatShape(of module: ModuleID) -> [Int]? {
         guard let location = locations[module], let info = source.info(named: location.key),

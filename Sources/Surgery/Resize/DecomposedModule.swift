@@ -66,6 +66,21 @@ public struct DecomposedModule: Sendable {
 }
 
 extension DecomposedModule {
+    /// A module decomposed elsewhere (extracted from checkpoints): alpha = rank (scale 1),
+    /// written under its kohya name.
+    public init(module: ModuleID, svd: LowRankSVD<Float>, kernel: Int?, singleTextEncoder: Bool) {
+        self.module = module
+        stem = module.kohyaName(singleTextEncoder: singleTextEncoder)
+        self.svd = svd
+        alphaFactor = 1
+        inputRank = svd.singularValues.count
+        inputScale = 1
+        self.kernel = kernel
+        outFeatures = svd.outerShape.rows
+        inFeatures = svd.outerShape.columns
+        doraScale = nil
+    }
+
     /// Decomposes one adapter of a LoRA file.
     /// - Throws: `LoRAError.unsupported` for kinds without a linear ΔW, `LinearAlgebraError`
     ///   for NaN or infinite factors.

@@ -67,7 +67,8 @@ public struct ResizeSource: Sendable {
         return order.sorted().map { ($0, table[$0]!) }
     }
 
-    static func stem(_ path: String) -> String {
+    /// The file name without directory and `.safetensors`.
+    public static func stem(_ path: String) -> String {
         let name = path.split(separator: "/").last.map(String.init) ?? path
         return name.hasSuffix(".safetensors") ? String(name.dropLast(".safetensors".count)) : name
     }

@@ -90,8 +90,8 @@ extension Resizer {
     public func plan(_ rule: KohyaRankRule) -> ResizePlan {
         var plan = ResizePlan(keptDims: modules.map { Array(0..<rule.newRank(for: $0)) })
         let oldDim =
-            source.first.metadata?["ss_network_dim"] ?? String(modules.first?.inputRank ?? 0)
-        let comment = source.first.metadata?["ss_training_comment"] ?? ""
+            metadata?["ss_network_dim"] ?? String(modules.first?.inputRank ?? 0)
+        let comment = metadata?["ss_training_comment"] ?? ""
         if let method = rule.method {
             plan.metadata["ss_network_dim"] = "Dynamic"
             plan.metadata["ss_network_alpha"] = "Dynamic"

@@ -30,7 +30,7 @@ extension Resizer {
                 throw ResizeError.recipe(
                     "recipe \"\(recipe)\" measures against a base checkpoint; give one")
             }
-            try Self.checkCoverage(modules, checkpoint: checkpoint, lora: source.first.path)
+            try Self.checkCoverage(modules, checkpoint: checkpoint, lora: path)
             if w[.froCkpt] != nil { try base!.norms.ensure(.frobenius, for: modules.map(\.module)) }
             if w[.spnCkpt] != nil { try base!.norms.ensure(.spectral, for: modules.map(\.module)) }
         }

@@ -6,7 +6,11 @@ import SafeTensors
 /// Resizes LoRAs by SVD: every module decomposed once, then any number of plans (recipes or
 /// kohya rules) cut from the same decomposition.
 public struct Resizer: Sendable {
-    public let source: ResizeSource
+    /// The LoRA(s) decomposed; nil when the modules came from elsewhere (extract).
+    public let source: ResizeSource?
+    /// The input named in errors, and the metadata outputs start from.
+    public let path: String
+    public let metadata: [String: String]?
     /// Modules with a non-zero ΔW, sorted.
     public private(set) var modules: [DecomposedModule] = []
     /// Tensors copied unchanged: pass-through tensors, and adapters without a linear ΔW
@@ -20,6 +24,8 @@ public struct Resizer: Sendable {
     ///   and `SafeTensorsError` for bad files.
     public init(source: ResizeSource) throws {
         self.source = source
+        path = source.first.path
+        metadata = source.first.metadata
         let groups = source.modules()
         let outcomes = try ParallelMap.map(groups) { group -> Result<DecomposedModule, Error> in
             do {
@@ -52,9 +58,18 @@ public struct Resizer: Sendable {
         for info in source.first.passThrough { kept.append((info.name, info)) }
     }
 
+    /// Modules decomposed elsewhere (extraction from checkpoints).
+    public init(modules: [DecomposedModule], path: String, metadata: [String: String]?) {
+        source = nil
+        self.path = path
+        self.metadata = metadata
+        self.modules = modules
+    }
+
     /// The input's tensors that are written unchanged.
     func keptTensors() throws -> [(name: String, tensor: Tensor)] {
-        try kept.map { ($0.name, try source.first.source.tensor($0.info)) }
+        guard let file = source?.first.source else { return [] }
+        return try kept.map { ($0.name, try file.tensor($0.info)) }
     }
 
     /// The resized file: each module cut to its planned dims, the kept tensors, and metadata
@@ -65,7 +80,7 @@ public struct Resizer: Sendable {
             tensors += module.tensors(dims: dims, rescale: plan.rescale, dtype: dtype)
         }
         tensors += try keptTensors()
-        var metadata = source.first.metadata ?? [:]
+        var metadata = self.metadata ?? [:]
         for (key, value) in plan.metadata { metadata[key] = value }
         let ranks = Set(plan.keptDims.filter { !$0.isEmpty }.map(\.count))
         let alphas = Set(
@@ -77,7 +92,7 @@ public struct Resizer: Sendable {
             metadata["ss_network_alpha"] =
                 alphas.count == 1 ? Format.number(alphas.first!) : "Dynamic"
         }
-        if source.isMerge {
+        if let source, source.isMerge {
             metadata["merged_from"] = source.members.map {
                 "\(ResizeSource.stem($0.lora.path)):\(Format.number($0.weight))"
             }

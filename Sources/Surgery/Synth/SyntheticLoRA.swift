@@ -115,7 +115,7 @@ public struct SyntheticLoRA: Sendable {
     }
 
     static func tensors(for module: Module, options: Options) -> [(name: String, tensor: Tensor)] {
-        var random = SplitMixGenerator(
+        var random = SplitMix64(
             seed: options.seed ^ UInt64(DeterministicFill.fnv1a(module.id.kohyaName())) << 1)
         let taps = taps(module.layer)
         let columns = module.inFeatures * taps
@@ -126,10 +126,12 @@ public struct SyntheticLoRA: Sendable {
         let untrained = random.unit() < 0.05
         let rho = untrained ? 1e-4 : pow(10, -2.3 + 1.8 * random.unit())
         let tau = 0.05 + 0.95 * random.unit()
+        let damping = (0..<r).map { Glibc.exp(-tau * Double($0)) }
         var up = [Float](repeating: 0, count: module.outFeatures * r)
         for row in 0..<module.outFeatures {
             for column in 0..<r {
-                up[row * r + column] = Float(random.gaussian() * Glibc.exp(-tau * Double(column)))
+                let value: Double = random.gaussian() * damping[column]
+                up[row * r + column] = Float(value)
             }
         }
         // ‖ΔW‖_F = scale·‖up·down‖_F, from the r×r Gram matrices; target ρ·√(out/3), the
@@ -157,42 +159,5 @@ public struct SyntheticLoRA: Sendable {
             (stem + ".lora_down.weight", Tensor(down, shape: downShape, dtype: options.dtype)),
             (stem + ".lora_up.weight", Tensor(up, shape: upShape, dtype: options.dtype)),
         ]
-    }
-}
-
-/// SplitMix64 with uniform and Gaussian draws: the explicit, seeded generator of synthetic data.
-struct SplitMixGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    private var spare: Double?
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1) with 53 random bits.
-    mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
-
-    /// Standard normal by the Marsaglia polar method.
-    mutating func gaussian() -> Double {
-        if let spare {
-            self.spare = nil
-            return spare
-        }
-        while true {
-            let u = 2 * unit() - 1
-            let v = 2 * unit() - 1
-            let s = u * u + v * v
-            if s > 0 && s < 1 {
-                let factor = (-2 * Glibc.log(s) / s).squareRoot()
-                spare = v * factor
-                return u * factor
-            }
-        }
     }
 }

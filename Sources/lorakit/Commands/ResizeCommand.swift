@@ -139,7 +139,8 @@ struct ResizeCommand: ParsableCommand {
         let outputIsFile = try outputIsAFile(count: outputCount)
         var summaries: [JSONValue] = []
         for argument in loraArguments {
-            let resizer = try Resizer(source: ResizeSource(argument: argument))
+            let source = try ResizeSource(argument: argument)
+            let resizer = try Resizer(source: source)
             for warning in resizer.warnings { logger.warning("\(argument): \(warning)") }
             var plans: [(plan: ResizePlan, name: String)] = []
             if let parsedRecipes {
@@ -149,7 +150,7 @@ struct ResizeCommand: ParsableCommand {
                         (
                             plan,
                             recipe.fileName(
-                                stem: resizer.source.name, threshold: plan.threshold ?? 0)
+                                stem: source.name, threshold: plan.threshold ?? 0)
                         ))
                 }
             } else {
@@ -160,15 +161,15 @@ struct ResizeCommand: ParsableCommand {
                 let suffix =
                     dynamic.map { "\($0.rawValue)\(Format.number(param ?? 0))" }
                     ?? "rank\(rule.rank)" + (convRank.map { "-conv\($0)" } ?? "")
-                plans.append((resizer.plan(rule), "\(resizer.source.name)-\(suffix).safetensors"))
+                plans.append((resizer.plan(rule), "\(source.name)-\(suffix).safetensors"))
             }
             for (plan, name) in plans {
                 let destination =
-                    outputIsFile ? output! : (output ?? resizer.source.directory) + "/" + name
+                    outputIsFile ? output! : (output ?? source.directory) + "/" + name
                 let file = try resizer.output(plan, dtype: dtype.dtype)
                 try SafeTensorsWriter.write(
                     file, to: destination,
-                    protecting: resizer.source.statuses
+                    protecting: source.statuses
                         + (base.map { [$0.checkpoint.source.status] } ?? []))
                 let summary = ResizeSummary(resizer: resizer, plan: plan, path: destination)
                 if json {

@@ -1,0 +1,97 @@
+import LinearAlgebra
+import LoRA
+import SafeTensors
+
+/// How two LoRAs' weight differences compare, module by module (`lorakit diff`): what a resize or
+/// a chop cost.
+///
+/// From the factors only: ⟨U_aD_a, U_bD_b⟩ = Σ (U_aᵀU_b) ⊙ (D_aD_bᵀ), an r_a × r_b computation,
+/// and ‖A − B‖² = ‖A‖² + ‖B‖² − 2⟨A, B⟩ in Float64 (the cancellation costs ~10⁻¹⁶·‖A‖²/‖A−B‖²,
+/// negligible at the errors worth reporting).
+public struct LoRADiff: Sendable {
+    public struct Module: Sendable {
+        public var module: ModuleID
+        /// ‖ΔW_A‖_F and ‖ΔW_B‖_F.
+        public var normA: Double
+        public var normB: Double
+        /// ‖ΔW_A − ΔW_B‖_F / ‖ΔW_A‖_F.
+        public var relativeError: Double
+        /// ⟨ΔW_A, ΔW_B⟩ / (‖ΔW_A‖‖ΔW_B‖).
+        public var cosine: Double
+    }
+
+    public var pathA: String
+    public var pathB: String
+    public var modules: [Module]
+    public var onlyInA: [ModuleID]
+    public var onlyInB: [ModuleID]
+    /// Modules whose kind has no linear ΔW (compared by presence only).
+    public var notCompared: [ModuleID]
+
+    public init(_ a: LoRAFile, _ b: LoRAFile) throws {
+        pathA = a.path
+        pathB = b.path
+        let inB = Dictionary(uniqueKeysWithValues: b.adapters.map { ($0.module, $0) })
+        let shared = a.adapters.filter { inB[$0.module] != nil }
+        onlyInA = a.adapters.map(\.module).filter { inB[$0] == nil }
+        let inA = Set(a.adapters.map(\.module))
+        onlyInB = b.adapters.map(\.module).filter { !inA.contains($0) }
+        let results = try ParallelMap.map(shared) { adapter -> Module? in
+            let other = inB[adapter.module]!
+            let deltaA: DeltaWeight
+            let deltaB: DeltaWeight
+            do {
+                deltaA = try a.delta(of: adapter)
+                deltaB = try b.delta(of: other)
+            } catch LoRAError.unsupported {
+                return nil
+            }
+            guard deltaA.outFeatures == deltaB.outFeatures, deltaA.inFeatures == deltaB.inFeatures
+            else {
+                throw MergeError.shapeMismatch(
+                    module: adapter.stem, first: [deltaA.outFeatures, deltaA.inFeatures],
+                    other: [deltaB.outFeatures, deltaB.inFeatures],
+                    path: b.path)
+            }
+            let aa = deltaA.squaredNorm()
+            let bb = deltaB.squaredNorm()
+            let ab = Self.inner(deltaA, deltaB)
+            let difference = Swift.max(0, aa + bb - 2 * ab)
+            return Module(
+                module: adapter.module, normA: aa.squareRoot(), normB: bb.squareRoot(),
+                relativeError: aa > 0 ? (difference / aa).squareRoot() : (bb > 0 ? .infinity : 0),
+                cosine: aa > 0 && bb > 0 ? ab / (aa * bb).squareRoot() : (aa == bb ? 1 : 0))
+        }
+        modules = results.compactMap { $0 }
+        notCompared = zip(shared, results).filter { $0.1 == nil }.map(\.0.module)
+    }
+
+    /// ⟨A, B⟩ in Float64 from factors, or from a dense side when there is one.
+    static func inner(_ a: DeltaWeight, _ b: DeltaWeight) -> Double {
+        let scale = a.scale * b.scale
+        switch (a.storage, b.storage) {
+        case (.factored(let upA, let downA), .factored(let upB, let downB)):
+            let ups = upA.converted(to: Double.self).multiplied(
+                by: upB.converted(to: Double.self), transposingSelf: true)
+            let downs = downA.converted(to: Double.self).multiplied(
+                by: downB.converted(to: Double.self), transposingOther: true)
+            return scale * ups.dot(downs)
+        default:
+            return a.dense().converted(to: Double.self).dot(b.dense().converted(to: Double.self))
+        }
+    }
+
+    /// Σ‖ΔW_B‖² / Σ‖ΔW_A‖² over the shared modules: how much of A's energy B keeps.
+    public var energyRatio: Double {
+        let a = modules.reduce(0) { $0 + $1.normA * $1.normA }
+        let b = modules.reduce(0) { $0 + $1.normB * $1.normB }
+        return a > 0 ? b / a : 0
+    }
+
+    /// ‖ΣA − ΣB‖ over all shared modules relative to ‖ΣA‖: the whole LoRA's error.
+    public var overallRelativeError: Double {
+        let a = modules.reduce(0) { $0 + $1.normA * $1.normA }
+        let d = modules.reduce(0) { $0 + $1.relativeError * $1.relativeError * $1.normA * $1.normA }
+        return a > 0 ? (d / a).squareRoot() : 0
+    }
+}

@@ -1,0 +1,171 @@
+import LinearAlgebra
+import LoRA
+import SafeTensors
+import Synchronization
+
+/// Extracts a LoRA from two checkpoints: per module, the rank-k factors that best approximate
+/// TUNED − BASE (truncated SVD; Eckart–Young), read and decomposed one pair of tensors at a time.
+///
+/// Modules: the Linear and Conv weights inside the UNet blocks (convs larger than 1×1 only with
+/// a conv rank, as kohya's `extract_lora_from_models.py` needs `--conv_dim` for them) and the
+/// encoder layers of the text encoders. A module whose largest absolute difference is below
+/// `minimumDifference` is unchanged and skipped.
+public struct Extraction: Sendable {
+    public struct Options: Sendable {
+        /// Rank of linears and 1×1 convs (with a recipe: the most dims kept per module).
+        public var rank: Int
+        /// Rank of 3×3 convs; nil leaves them out.
+        public var convRank: Int?
+        /// Largest |tuned − base| below which a module counts as unchanged (kohya's `--min_diff`
+        /// defaults to 0.01; lorakit to 1e-6, so small but real fine-tunes are not lost).
+        public var minimumDifference: Double = 1e-6
+        public var oversampling = 10
+        public var powerIterations = 2
+
+        public init(rank: Int, convRank: Int? = nil) {
+            self.rank = rank
+            self.convRank = convRank
+        }
+    }
+
+    public let base: BaseCheckpoint
+    public let tuned: BaseCheckpoint
+    public private(set) var modules: [DecomposedModule] = []
+    /// Modules of the base the tuned checkpoint lacks or shapes differently.
+    public private(set) var missing: [ModuleID] = []
+    public private(set) var unchanged = 0
+
+    /// - Throws: `ExtractError.architectureMismatch` when the checkpoints differ in kind,
+    ///   `SafeTensorsError`/`LinearAlgebraError` from reading and decomposing.
+    public init(
+        base: BaseCheckpoint, tuned: BaseCheckpoint, options: Options,
+        progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }
+    ) throws {
+        self.base = base
+        self.tuned = tuned
+        guard base.architecture.architecture == tuned.architecture.architecture else {
+            throw ExtractError.architectureMismatch(
+                base: base.path, baseArchitecture: base.architecture.architecture,
+                tuned: tuned.path, tunedArchitecture: tuned.architecture.architecture)
+        }
+        var candidates: [(module: ModuleID, shape: [Int])] = []
+        for module in base.modules.sorted() {
+            guard Self.isTarget(module, architecture: base.architecture.architecture) else {
+                continue
+            }
+            guard let shape = base.flatShape(of: module),
+                let info = base.source.info(named: base.location(of: module)!.key)
+            else { continue }
+            let kernel = info.shape.count == 4 ? Int(info.shape[2]) : 1
+            if kernel > 1 && options.convRank == nil { continue }
+            guard tuned.flatShape(of: module) == shape else {
+                missing.append(module)
+                continue
+            }
+            candidates.append((module, shape))
+        }
+        let counter = ProgressCounter(total: candidates.count, report: progress)
+        let results = try ParallelMap.map(candidates) { candidate -> DecomposedModule? in
+            defer { counter.increment() }
+            return try Self.decompose(candidate.module, base: base, tuned: tuned, options: options)
+        }
+        modules = results.compactMap { $0 }
+        unchanged = results.filter { $0 == nil }.count
+    }
+
+    /// UNet modules in the blocks, and text-encoder layer modules (not embeddings).
+    static func isTarget(_ module: ModuleID, architecture: Architecture) -> Bool {
+        switch module.component {
+        case .unet: UNetBlock(module: module) != nil
+        case .te1, .te2: module.name.contains("encoder_layers_")
+        }
+    }
+
+    static func decompose(
+        _ module: ModuleID, base: BaseCheckpoint, tuned: BaseCheckpoint, options: Options
+    ) throws -> DecomposedModule? {
+        guard let w = try base.weight(of: module), let t = try tuned.weight(of: module) else {
+            return nil
+        }
+        var difference = t - w
+        var largest: Float = 0
+        for value in difference.elements { largest = max(largest, abs(value)) }
+        guard Double(largest) >= options.minimumDifference else { return nil }
+        let info = base.source.info(named: base.location(of: module)!.key)!
+        let kernel =
+            info.shape.count == 4 && info.shape[2] > 1
+            ? Int(info.shape[2]) : (info.shape.count == 4 ? 1 : nil)
+        let rank = (kernel ?? 1) > 1 ? options.convRank! : options.rank
+        let seed = UInt64(DeterministicFill.fnv1a(module.kohyaName()))
+        let svd = try difference.truncatedSVD(
+            rank: rank, oversampling: options.oversampling,
+            powerIterations: options.powerIterations, seed: seed)
+        difference = Matrix(rows: 0, columns: 0)
+        return DecomposedModule(
+            module: module, svd: svd, kernel: kernel,
+            singleTextEncoder: base.architecture.architecture.isSD1Layout)
+    }
+
+    /// kohya-style metadata for the extracted LoRA.
+    public func metadata(rank: Int, convRank: Int?) -> [String: String] {
+        let architecture = base.architecture.architecture
+        var metadata: [String: String] = [
+            "ss_network_module": "networks.lora",
+            "ss_network_dim": String(rank),
+            "ss_network_alpha": String(rank),
+            "ss_base_model_version": architecture == .sdxl
+                ? "sdxl_base_v1-0" : (architecture == .sd2 ? "sd_v2" : "sd_v1"),
+            "ss_v2": architecture == .sd2 ? "True" : "False",
+            "ss_training_comment":
+                "extracted by lorakit: \(ResizeSource.stem(tuned.path)) - \(ResizeSource.stem(base.path))",
+            "ss_sd_model_name": ResizeSource.stem(tuned.path),
+            "modelspec.architecture": architecture == .sdxl
+                ? "stable-diffusion-xl-v1-base/lora" : "stable-diffusion-v1/lora",
+            "modelspec.title": ResizeSource.stem(tuned.path) + "-extracted",
+        ]
+        if let convRank {
+            metadata["ss_network_args"] =
+                "{\"conv_dim\": \"\(convRank)\", \"conv_alpha\": \"\(convRank)\"}"
+        }
+        return metadata
+    }
+}
+
+/// Thread-safe count of finished items for a progress callback.
+final class ProgressCounter: Sendable {
+    private let done = Mutex(0)
+    private let total: Int
+    private let report: @Sendable (Int, Int) -> Void
+
+    init(total: Int, report: @escaping @Sendable (Int, Int) -> Void) {
+        self.total = total
+        self.report = report
+    }
+
+    func increment() {
+        let value = done.withLock { count in
+            count += 1
+            return count
+        }
+        report(value, total)
+    }
+}
+
+/// Why an extraction cannot proceed.
+public enum ExtractError: Error, Equatable, Sendable, CustomStringConvertible {
+    case architectureMismatch(
+        base: String, baseArchitecture: Architecture, tuned: String, tunedArchitecture: Architecture
+    )
+    case nothingChanged(base: String, tuned: String)
+
+    public var description: String {
+        switch self {
+        case .architectureMismatch(let base, let baseArchitecture, let tuned, let tunedArchitecture):
+            "\(tuned): is \(tunedArchitecture.rawValue) but the base \(base) is \(baseArchitecture.rawValue)"
+        case .nothingChanged(let base, let tuned):
+            "\(tuned): no module differs from \(base) by more than --min-diff; nothing to extract"
+        }
+    }
+}
+
+extension ExtractError: UserFacingError {}

@@ -1,0 +1,172 @@
+import Glibc
+import LinearAlgebra
+import LoRA
+import SafeTensors
+
+/// Merges LoRAs into one by concatenating their ranks, exactly: each module's output ΔW is
+/// Σ wᵢ·ΔWᵢ over the inputs that have it.
+///
+/// Per module with members i (rank dᵢ, alpha αᵢ, weight wᵢ), the output rank is Σd and its alpha
+/// the rank-weighted geometric mean α = Σd·Π(|wᵢ|αᵢ/dᵢ)^(dᵢ/Σd) (elias-gaeros/resize_lora,
+/// `ConcatLoRAsDict`); each member's up and down are scaled by √cᵢ with cᵢ = |wᵢ|αᵢΣd/(α dᵢ), and
+/// up also by the sign of wᵢ. Then (α/Σd)·up·down = Σ wᵢ(αᵢ/dᵢ)upᵢdownᵢ, and the balancing keeps
+/// every factor's magnitude in F16's range. kohya's `--concat` keeps the first model's alpha
+/// instead, so each input's strength becomes |wᵢ|·dᵢ/Σd of what was asked (half, for two inputs
+/// of equal rank); lorakit does not.
+///
+/// Tucker modules are collapsed, LoHa and LoKr modules merged through their low-rank form, and a
+/// full (`diff`) member makes the module a full difference. DoRA, IA3, GLoRA and OFT modules are
+/// not linear in their factors: they are copied when only one input has the module, refused
+/// otherwise.
+public struct Merge: Sendable {
+    public let source: ResizeSource
+    public private(set) var warnings: [String] = []
+    private var modules: [MergedModule] = []
+    private var copied: [(name: String, info: TensorInfo, file: SafeTensorsFile)] = []
+
+    enum MergedModule: Sendable {
+        case factored(stem: String, up: Tensor, down: Tensor, alpha: Double)
+        case full(stem: String, diff: Tensor)
+    }
+
+    /// Plans the merge; factors are read and combined here (one module per core).
+    /// - Throws: `MergeError` for modules that cannot be merged, `LoRAError`/`SafeTensorsError`.
+    public init(source: ResizeSource, dtype: DType) throws {
+        self.source = source
+        let groups = source.modules()
+        let linear: Set<AdapterKind> = [.lora, .tucker, .loha, .lokr, .full]
+        var mergeable:
+            [(module: ModuleID, members: [(adapter: Adapter, lora: LoRAFile, weight: Double)])] = []
+        for group in groups {
+            let kinds = Set(group.members.map(\.adapter.kind))
+            if kinds.isSubset(of: linear) {
+                mergeable.append(group)
+            } else if group.members.count == 1 {
+                let member = group.members[0]
+                warnings.append(
+                    "module \(member.adapter.stem) is \(member.adapter.kind.rawValue), which only \(ResizeSource.stem(member.lora.path)) has; it is copied unchanged (its weight is not applied)"
+                )
+                for info in member.adapter.tensors.values {
+                    copied.append((info.name, info, member.lora.source))
+                }
+            } else {
+                let kind = kinds.subtracting(linear).first!
+                throw MergeError.notLinear(module: group.members[0].adapter.stem, kind: kind)
+            }
+        }
+        modules = try ParallelMap.map(mergeable) { group in
+            try Self.merge(group.members, dtype: dtype)
+        }
+        for info in source.first.passThrough {
+            copied.append((info.name, info, source.first.source))
+        }
+    }
+
+    static func merge(
+        _ members: [(adapter: Adapter, lora: LoRAFile, weight: Double)], dtype: DType
+    ) throws -> MergedModule {
+        let first = members[0].adapter
+        let stem =
+            first.form == .kohya || first.form == .lycoris ? first.stem : first.module.kohyaName()
+        var deltas: [(delta: DeltaWeight, weight: Double, rank: Int)] = []
+        for (adapter, lora, weight) in members {
+            let delta = try lora.delta(of: adapter)
+            guard delta.outFeatures == deltas.first?.delta.outFeatures ?? delta.outFeatures,
+                delta.inFeatures == deltas.first?.delta.inFeatures ?? delta.inFeatures
+            else {
+                throw MergeError.shapeMismatch(
+                    module: adapter.stem,
+                    first: [deltas[0].delta.outFeatures, deltas[0].delta.inFeatures],
+                    other: [delta.outFeatures, delta.inFeatures], path: lora.path)
+            }
+            deltas.append((delta, weight, delta.innerRank ?? adapter.rank ?? 1))
+        }
+        let shape = Self.weightShape(first, inFeatures: deltas[0].delta.inFeatures)
+        if deltas.contains(where: { $0.delta.innerRank == nil }) {
+            var sum = Matrix<Float>(
+                rows: deltas[0].delta.outFeatures, columns: deltas[0].delta.inFeatures)
+            for (delta, weight, _) in deltas { sum = sum + delta.dense().scaled(by: Float(weight)) }
+            return .full(
+                stem: stem,
+                diff: Tensor(sum.elements, shape: [sum.rows] + shape.dropFirst(), dtype: dtype))
+        }
+        let totalRank = deltas.reduce(0) { $0 + $1.rank }
+        var logAlpha = 0.0
+        for (delta, weight, rank) in deltas {
+            logAlpha +=
+                Double(rank) / Double(totalRank) * log(max(abs(weight) * delta.scale, 1e-300))
+        }
+        let alpha = Double(totalRank) * exp(logAlpha)
+        var ups: [Matrix<Float>] = []
+        var downs: [Matrix<Float>] = []
+        for (delta, weight, _) in deltas {
+            guard case .factored(let up, let down) = delta.storage else { continue }
+            let root = Float((abs(weight) * delta.scale * Double(totalRank) / alpha).squareRoot())
+            ups.append(up.scaled(by: weight < 0 ? -root : root))
+            downs.append(down.scaled(by: root))
+        }
+        let up = DecomposedModule.concatenateColumns(ups)
+        let down = DecomposedModule.concatenateRows(downs)
+        let kernel = shape.count == 4 ? shape[2] : nil
+        let downShape = kernel.map { [totalRank, shape[1], $0, $0] } ?? [totalRank, down.columns]
+        let upShape = kernel == nil ? [up.rows, totalRank] : [up.rows, totalRank, 1, 1]
+        return .factored(
+            stem: stem, up: Tensor(up.elements, shape: upShape, dtype: dtype),
+            down: Tensor(down.elements, shape: downShape, dtype: dtype),
+            alpha: alpha)
+    }
+
+    /// The base weight's shape: `[out, in]` or `[out, in, k, k]`.
+    static func weightShape(_ adapter: Adapter, inFeatures: Int) -> [Int] {
+        if case .conv(let kernel) = adapter.layer {
+            return [adapter.outFeatures ?? 0, inFeatures / (kernel * kernel), kernel, kernel]
+        }
+        return [adapter.outFeatures ?? 0, inFeatures]
+    }
+
+    /// The merged file: metadata of the first input, `merged_from`, network dim/alpha, hashes.
+    public func output(dtype: DType) throws -> TensorFile {
+        var tensors: [(name: String, tensor: Tensor)] = []
+        var ranks = Set<Int>()
+        var alphas = Set<Double>()
+        for module in modules {
+            switch module {
+            case .factored(let stem, let up, let down, let alpha):
+                tensors.append((stem + ".lora_up.weight", up))
+                tensors.append((stem + ".lora_down.weight", down))
+                tensors.append((stem + ".alpha", AlphaTensor.make(alpha, preferring: dtype)))
+                ranks.insert(down.shape[0])
+                alphas.insert(alpha)
+            case .full(let stem, let diff):
+                tensors.append((stem + ".diff", diff))
+            }
+        }
+        for (name, info, file) in copied { tensors.append((name, try file.tensor(info))) }
+        var metadata = source.first.metadata ?? [:]
+        metadata["merged_from"] = source.members.map {
+            "\(ResizeSource.stem($0.lora.path)):\(Format.number($0.weight))"
+        }.joined(separator: ",")
+        metadata["ss_network_dim"] = ranks.count == 1 ? String(ranks.first!) : "Dynamic"
+        metadata["ss_network_alpha"] = alphas.count == 1 ? Format.number(alphas.first!) : "Dynamic"
+        return try TensorFile(metadata: metadata, tensors: tensors).withRecomputedHashes()
+    }
+
+    public var moduleCount: Int { modules.count }
+}
+
+/// Why modules could not be merged.
+public enum MergeError: Error, Equatable, Sendable, CustomStringConvertible {
+    case notLinear(module: String, kind: AdapterKind)
+    case shapeMismatch(module: String, first: [Int], other: [Int], path: String)
+
+    public var description: String {
+        switch self {
+        case .notLinear(let module, let kind):
+            "module \(module) is \(kind.rawValue) in more than one input; its difference is not linear in its factors, so it cannot be merged"
+        case .shapeMismatch(let module, let first, let other, let path):
+            "\(path): module \(module) has ΔW of shape \(other), but the first input's is \(first) (LoRAs for different models?)"
+        }
+    }
+}
+
+extension MergeError: UserFacingError {}

@@ -1,0 +1,117 @@
+import ArgumentParser
+import LinearAlgebra
+import LoRA
+import Logging
+import SafeTensors
+import Surgery
+
+struct MergeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "merge",
+        abstract: "Merge LoRAs into one, exactly or resized to a rank.",
+        discussion: """
+            Each input is PATH or PATH:WEIGHT (weight 1 when omitted; negative weights subtract).
+            Without --rank or -r, ranks are concatenated: every module's ΔW is exactly Σ w·ΔW of
+            the inputs that have it (differing ranks and modules present in only some inputs are
+            fine), with factors and alphas balanced so each input keeps exactly its weight.
+            kohya's sdxl_merge_lora.py --concat keeps the first model's alpha instead, which
+            weakens each input to rank_i/Σrank of its weight (half, for two equal ranks); lorakit
+            does not.
+
+            --rank N [--conv-rank M] then keeps the best rank-N approximation of that sum per module
+            (the SVD merge); -r RECIPE --base CKPT resizes it with a resize recipe instead.
+
+            The output has the first input's metadata, merged_from listing the inputs and their
+            weights, updated ss_network_dim/ss_network_alpha, and recomputed hashes.
+
+            Examples:
+              lorakit merge style.safetensors:0.7 character.safetensors:0.3 -o mix.safetensors
+              lorakit merge a.safetensors b.safetensors:0.5 --rank 16 --conv-rank 8 -o ab16.safetensors
+              lorakit merge a.safetensors b.safetensors -r fro_ckpt=1,thr=-3.55 --base sdxl.safetensors -o ab.safetensors
+            """)
+
+    @Argument(help: "LoRAs to merge, each PATH or PATH:WEIGHT.")
+    var inputs: [String]
+
+    @Option(name: .shortAndLong, help: "Output file.")
+    var output: String
+
+    @Option(help: "Resize the merge to this rank (linears and 1x1 convs).")
+    var rank: Int?
+
+    @Option(help: "Rank of 3x3 convs when resizing (default: --rank).")
+    var convRank: Int?
+
+    @Option(
+        name: [.customShort("r"), .customLong("recipe")],
+        help: "Resize the merge with a recipe (needs --base).")
+    var recipe: String?
+
+    @Option(help: "Base checkpoint for -r.")
+    var base: String?
+
+    @Option(
+        name: [.customShort("t"), .customLong("dtype")],
+        help: "Output dtype: 16 (default), bf16 or 32.")
+    var dtype: StorageDType = .f16
+
+    func validate() throws {
+        guard !inputs.isEmpty else { throw ValidationError("give at least one LoRA") }
+        guard !(rank != nil && recipe != nil) else {
+            throw ValidationError("--rank and -r are separate ways to resize; use one")
+        }
+        if recipe != nil && base == nil {
+            throw ValidationError(
+                "-r needs --base CKPT, the checkpoint the recipe measures against")
+        }
+        if let rank { guard rank > 0 else { throw ValidationError("--rank must be positive") } }
+        if let convRank {
+            guard convRank > 0, rank != nil else {
+                throw ValidationError("--conv-rank needs --rank and must be positive")
+            }
+        }
+    }
+
+    func run() throws {
+        BLAS.setThreads(1)
+        let logger = Logger(label: "lorakit.merge")
+        let recipes = try recipe.map { try ResizeRecipe.parseList($0) }
+        let source = try ResizeSource(argument: inputs.joined(separator: ","))
+        var protected = source.statuses
+        let file: TensorFile
+        var description: String
+        if rank != nil || recipes != nil {
+            let resizer = try Resizer(source: source)
+            for warning in resizer.warnings { logger.warning("\(warning)") }
+            let plan: ResizePlan
+            if let recipes {
+                guard recipes.count == 1 else {
+                    throw ResizeError.recipe("merge takes one recipe, not \(recipes.count)")
+                }
+                var resizeBase: ResizeBase? = try ResizeBase(
+                    checkpoint: BaseCheckpoint(path: base!))
+                protected.append(resizeBase!.checkpoint.source.status)
+                plan = try resizer.plan(recipes[0], base: &resizeBase, outputDType: dtype.dtype)
+                if var resizeBase, let error = resizeBase.norms.save() {
+                    logger.warning("could not save the base-norm cache: \(error)")
+                }
+            } else {
+                plan = resizer.plan(KohyaRankRule(rank: rank!, convRank: convRank ?? rank!))
+            }
+            file = try resizer.output(plan, dtype: dtype.dtype)
+            description = "\(resizer.modules.count) modules, total rank \(plan.totalRank)"
+        } else {
+            let merge = try Merge(source: source, dtype: dtype.dtype)
+            for warning in merge.warnings { logger.warning("\(warning)") }
+            file = try merge.output(dtype: dtype.dtype)
+            description = "\(merge.moduleCount) modules merged exactly"
+        }
+        try SafeTensorsWriter.write(file, to: output, protecting: protected)
+        description +=
+            ", "
+            + source.members.map {
+                "\(ResizeSource.stem($0.lora.path)) × \(Format.number($0.weight))"
+            }.joined(separator: " + ")
+        print("\(output): \(description)")
+    }
+}

@@ -27,7 +27,8 @@ import Testing
         effective.pointer.update(from: base.pointer, count: model.parameters.count)
         var generator = SplitMix64(seed: 0)
         let slots = network.bind(
-            base: base.pointer, effective: effective.pointer, training: true, using: &generator)
+            base: base.pointer, effective: effective.pointer, training: true, using: &generator,
+            workspace: Workspace())
         let pass = Pass(
             weights: effective.pointer, weightGradients: nil, adapters: slots,
             workspace: Workspace())

@@ -115,21 +115,25 @@ import Testing
         Activations.siluBackward(w, x: x, into: dx.pointer, count: 40)
         #expect(GradientCheck.compare(dx.values(40), values: &x, loss: siluLoss).isEmpty)
 
-        // GEGLU: P [3, 2·8] → z [3, 8]; the erf GELU, checked at a point against its formula.
-        var p = GradientCheck.random(48, &generator, scale: 3)
-        let wz = GradientCheck.random(24, &generator)
-        let z = Buffer(count: 24)
+        // GEGLU: P [3, 2·11] → z [3, 11] (11 exercises the vector tail); the erf GELU,
+        // checked at a point against its formula.
+        var p = GradientCheck.random(66, &generator, scale: 3)
+        let wz = GradientCheck.random(33, &generator)
+        let (z, gelu, slope) = (Buffer(count: 33), Buffer(count: 33), Buffer(count: 33))
         let gegluLoss = { (p: inout [Float]) -> Double in
-            Activations.geglu(p, rows: 3, hidden: 8, into: z.pointer)
+            Activations.geglu(
+                p, rows: 3, hidden: 11, into: z.pointer, gelu: gelu.pointer, slope: slope.pointer)
             return GradientCheck.dot(wz, z.pointer)
         }
         _ = gegluLoss(&p)
-        let g = Double(p[8 + 2])
-        let gelu = g * 0.5 * (1 + erf(g / 2.0.squareRoot()))
-        #expect(abs(Double(z.pointer[2]) - Double(p[2]) * gelu) < 1e-6)
-        let dp = Buffer(count: 48)
-        Activations.gegluBackward(wz, projected: p, rows: 3, hidden: 8, into: dp.pointer)
-        #expect(GradientCheck.compare(dp.values(48), values: &p, loss: gegluLoss).isEmpty)
+        let g = Double(p[22 + 11 + 10])
+        let exact = g * 0.5 * (1 + erf(g / 2.0.squareRoot()))
+        #expect(abs(Double(z.pointer[11 + 10]) - Double(p[22 + 10]) * exact) < 1e-6)
+        let dp = Buffer(count: 66)
+        Activations.gegluBackward(
+            wz, projected: p, gelu: gelu.pointer, slope: slope.pointer, rows: 3, hidden: 11,
+            into: dp.pointer)
+        #expect(GradientCheck.compare(dp.values(66), values: &p, loss: gegluLoss).isEmpty)
     }
 
     /// Self-attention (T = N) and cross-attention (T ≠ N), two heads, head-major channels.
@@ -168,7 +172,7 @@ import Testing
         #expect(abs(Double(o.pointer[(b * n + i) * c + h * d + j]) - expected) < 1e-6)
 
         let (dq, dk, dv) = (Buffer(count: q.count), Buffer(count: k.count), Buffer(count: v.count))
-        let scratch = Buffer(count: n * t)
+        let scratch = Buffer(count: batch * heads * n * t)
         core.backward(
             w, q: q, k: k, v: v, probabilities: p.pointer, batch: batch, queries: n, keys: t,
             dQ: dq.pointer, dK: dk.pointer, dV: dv.pointer, scratch: scratch.pointer)

@@ -270,10 +270,9 @@ final class BakePipeline: @unchecked Sendable {
         return try results[index]!.get()
     }
 
-    deinit {
-        // Let a computation still running finish before its buffers go away.
-        queue.sync {}
-    }
+    // No deinit waiting on `queue`: a scheduled computation holds the pipeline strongly, so the
+    // buffers outlive it, and the last release may happen on `queue` itself, where a `sync`
+    // would trap (seen when a bake is refused after its first tensor was scheduled).
 }
 
 /// The buffers one bake reuses for every tensor: raw bytes (in and out) and Float32 values.

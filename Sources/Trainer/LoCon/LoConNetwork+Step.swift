@@ -10,7 +10,7 @@ extension LoConNetwork {
     /// LyCORIS merges the same way in its default (non-bypass) mode.
     func bind(
         base: UnsafePointer<Float>, effective: UnsafeMutablePointer<Float>, training: Bool,
-        using generator: inout some RandomNumberGenerator
+        using generator: inout some RandomNumberGenerator, workspace: Workspace
     ) -> [AdapterSlot?] {
         var slots = [AdapterSlot?](repeating: nil, count: layoutModuleCount)
         let totalOut = modules.reduce(0) { $0 + $1.outFeatures }
@@ -18,13 +18,13 @@ extension LoConNetwork {
         let maskedUps = maskedUps.reserve(parameterCount)
         let multiplier = configuration.multiplier
         var maskOffset = 0
+        var active: [Module] = []
         for module in modules {
-            let weightCount = module.outFeatures * module.patchSize
-            let w = effective + module.weightOffset
-            w.update(from: base + module.weightOffset, count: weightCount)
             if training && configuration.moduleDropout > 0
                 && Double.random(in: 0..<1, using: &generator) < configuration.moduleDropout
             {
+                (effective + module.weightOffset).update(
+                    from: base + module.weightOffset, count: module.outFeatures * module.patchSize)
                 continue
             }
             let down = UnsafePointer(parameters.pointer + module.downOffset)
@@ -53,16 +53,32 @@ extension LoConNetwork {
                 up = UnsafePointer(masked)
                 outputMask = UnsafePointer(mask)
             }
-            let scale = Float(multiplier * module.scale)
-            // W += m·s·(mask ⊙ U)·D
-            Float.gemm(
-                transposeA: false, transposeB: false, m: module.outFeatures, n: module.patchSize,
-                k: module.rank, alpha: scale, a: up, lda: module.rank, b: down,
-                ldb: module.patchSize, beta: 1, c: w, ldc: module.patchSize)
+            workspace.countMultiply(module.outFeatures, module.patchSize, module.rank)
             slots[module.layoutIndex] = AdapterSlot(
-                down: down, maskedUp: up, outputMask: outputMask, rank: module.rank, scale: scale,
+                down: down, maskedUp: up, outputMask: outputMask, rank: module.rank,
+                scale: Float(multiplier * module.scale),
                 downGradient: gradients.pointer + module.downOffset,
                 upGradient: gradients.pointer + module.upOffset)
+            active.append(module)
+        }
+        // W = base + m·s·(mask ⊙ U)·D, module by module across the cores (each product is small).
+        let (target, source) = (
+            SharedPointer(effective), SharedPointer(UnsafeMutablePointer(mutating: base))
+        )
+        let (bound, merged) = (slots, active)
+        Parallel.forEachChunk(of: merged.count, chunkSize: max(1, merged.count / 32)) { range in
+            for module in merged[range] {
+                let slot = bound[module.layoutIndex]!
+                let w = target.base + module.weightOffset
+                w.update(
+                    from: source.base + module.weightOffset,
+                    count: module.outFeatures * module.patchSize)
+                Float.gemm(
+                    transposeA: false, transposeB: false, m: module.outFeatures,
+                    n: module.patchSize, k: module.rank, alpha: slot.scale, a: slot.maskedUp,
+                    lda: module.rank, b: slot.down, ldb: module.patchSize, beta: 1, c: w,
+                    ldc: module.patchSize)
+            }
         }
         return slots
     }

@@ -25,10 +25,15 @@ public struct AttentionCore: Sendable {
         batch: Int, queries n: Int, keys t: Int,
         probabilities: UnsafeMutablePointer<Float>, into o: UnsafeMutablePointer<Float>
     ) {
-        let (c, d) = (channels, headDimension)
-        for b in 0..<batch {
-            for h in 0..<heads {
-                let p = probabilities + (b * heads + h) * n * t
+        let (c, d, heads, scale) = (channels, headDimension, heads, scale)
+        let (qs, ks, vs) = (Self.shared(q), Self.shared(k), Self.shared(v))
+        let (ps, os) = (SharedPointer(probabilities), SharedPointer(o))
+        // One task per (sample, head); each writes its own rows of P and its own slice of O.
+        Parallel.forEachChunk(of: batch * heads, chunkSize: 1) { tasks in
+            for task in tasks {
+                let (b, h) = (task / heads, task % heads)
+                let (q, k, v, o) = (qs.base, ks.base, vs.base, os.base)
+                let p = ps.base + (b * heads + h) * n * t
                 let qh = q + b * n * c + h * d
                 let kh = k + b * t * c + h * d
                 let vh = v + b * t * c + h * d
@@ -43,7 +48,7 @@ public struct AttentionCore: Sendable {
         }
     }
 
-    /// dQ, dK, dV (overwritten) from dO. `scratch` holds `N·T` floats.
+    /// dQ, dK, dV (overwritten) from dO. `scratch` holds `B·heads·N·T` floats.
     public func backward(
         _ dO: UnsafePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
         v: UnsafePointer<Float>, probabilities: UnsafePointer<Float>,
@@ -51,10 +56,21 @@ public struct AttentionCore: Sendable {
         dQ: UnsafeMutablePointer<Float>, dK: UnsafeMutablePointer<Float>,
         dV: UnsafeMutablePointer<Float>, scratch dP: UnsafeMutablePointer<Float>
     ) {
-        let (c, d) = (channels, headDimension)
-        for b in 0..<batch {
-            for h in 0..<heads {
-                let p = probabilities + (b * heads + h) * n * t
+        let (c, d, heads, scale) = (channels, headDimension, heads, scale)
+        let (qs, ks, vs, ps, dOs) = (
+            Self.shared(q), Self.shared(k), Self.shared(v), Self.shared(probabilities),
+            Self.shared(dO)
+        )
+        let (dQs, dKs, dVs, scratch) = (
+            SharedPointer(dQ), SharedPointer(dK), SharedPointer(dV), SharedPointer(dP)
+        )
+        Parallel.forEachChunk(of: batch * heads, chunkSize: 1) { tasks in
+            for task in tasks {
+                let (b, h) = (task / heads, task % heads)
+                let (q, k, v, dO) = (qs.base, ks.base, vs.base, dOs.base)
+                let (dQ, dK, dV) = (dQs.base, dKs.base, dVs.base)
+                let dP = scratch.base + task * n * t
+                let p = ps.base + (b * heads + h) * n * t
                 let head = h * d
                 let (qh, dqh) = (q + b * n * c + head, dQ + b * n * c + head)
                 let (kh, dkh) = (k + b * t * c + head, dK + b * t * c + head)
@@ -83,6 +99,10 @@ public struct AttentionCore: Sendable {
                     a: dP, lda: t, b: qh, ldb: c, beta: 0, c: dkh, ldc: c)
             }
         }
+    }
+
+    private static func shared(_ pointer: UnsafePointer<Float>) -> SharedPointer<Float> {
+        SharedPointer(UnsafeMutablePointer(mutating: pointer))
     }
 
     /// Numerically stable softmax of each row, in place.

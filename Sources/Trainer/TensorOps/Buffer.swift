@@ -1,3 +1,5 @@
+import Foundation
+
 /// Float32 memory that a layer writes step after step.
 ///
 /// It grows to the largest shape it has been asked for and never shrinks, so once every bucket
@@ -51,10 +53,20 @@ public final class Workspace: @unchecked Sendable {
     private var inUse = 0
     /// The most floats ever held at once (reported by the benchmark).
     public private(set) var peak = 0
+    /// Floating-point operations of the GEMMs counted so far (2 per multiply-add).
+    public private(set) var flops = 0
+
+    /// Counts an m×k by k×n product.
+    public func countMultiply(_ m: Int, _ n: Int, _ k: Int) { flops += 2 * m * n * k }
 
     private static let minimumChunk = 1 << 22
 
-    public init() {}
+    /// Cores the kernels split work over.
+    public let cores: Int
+
+    public init(cores: Int = ProcessInfo.processInfo.activeProcessorCount) {
+        self.cores = max(1, cores)
+    }
 
     /// Runs `body` with `count` floats of uninitialised scratch.
     public func withTemporary<Result>(

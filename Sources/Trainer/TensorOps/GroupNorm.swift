@@ -59,9 +59,9 @@ public struct GroupNorm: Sendable {
                     let input = pointers.0.base + (c * batch + b) * plane
                     let output = pointers.1.base + (c * batch + b) * plane
                     if silu {
-                        for i in 0..<plane {
-                            let a = input[i] * scale + shift
-                            output[i] = a / (1 + expf(-a))
+                        VectorMath.forEachVector(plane) { i, lanes in
+                            let a = VectorMath.load(input + i, lanes) * scale + shift
+                            VectorMath.store(a * VectorMath.sigmoid(a), output + i, lanes)
                         }
                     } else {
                         for i in 0..<plane { output[i] = input[i] * scale + shift }
@@ -110,25 +110,29 @@ public struct GroupNorm: Sendable {
                             xP.base + offset, dyP.base + offset, dxP.base + offset
                         )
                         let (gm, bt) = (gammaP.base[c], betaP.base[c])
-                        var channelGrad: Float = 0
-                        var channelGradXhat: Float = 0
-                        for i in 0..<plane {
-                            let xhat = (input[i] - mu) * r
-                            var da = grad[i]
+                        var channelGrad = VectorMath.Vector()
+                        var channelGradXhat = VectorMath.Vector()
+                        VectorMath.forEachVector(plane) { i, lanes in
+                            let xhat = (VectorMath.load(input + i, lanes) - mu) * r
+                            var da = VectorMath.load(grad + i, lanes)
                             if silu {
                                 let a = xhat * gm + bt
-                                let sigma = 1 / (1 + expf(-a))
+                                let sigma = VectorMath.sigmoid(a)
                                 da *= sigma * (1 + a * (1 - sigma))
                             }
                             // Park da in dx when overwriting; the second pass reads it back.
-                            if !accumulate { out[i] = da }
+                            if !accumulate { VectorMath.store(da, out + i, lanes) }
+                            if lanes < 8 {
+                                for lane in lanes..<8 { da[lane] = 0 }
+                            }
                             channelGrad += da
                             channelGradXhat += da * xhat
                         }
-                        gammaGradientP?.base[c] += channelGradXhat
-                        betaGradientP?.base[c] += channelGrad
-                        sumGrad += Double(channelGrad * gm)
-                        sumGradXhat += Double(channelGradXhat * gm)
+                        let (sumDa, sumDaXhat) = (channelGrad.sum(), channelGradXhat.sum())
+                        gammaGradientP?.base[c] += sumDaXhat
+                        betaGradientP?.base[c] += sumDa
+                        sumGrad += Double(sumDa * gm)
+                        sumGradXhat += Double(sumDaXhat * gm)
                     }
                     let count = Double(channelsPerGroup * plane)
                     let meanGrad = Float(sumGrad / count)
@@ -139,20 +143,22 @@ public struct GroupNorm: Sendable {
                             xP.base + offset, dyP.base + offset, dxP.base + offset
                         )
                         let (gm, bt) = (gammaP.base[c], betaP.base[c])
-                        for i in 0..<plane {
-                            let xhat = (input[i] - mu) * r
-                            let da: Float
+                        VectorMath.forEachVector(plane) { i, lanes in
+                            let xhat = (VectorMath.load(input + i, lanes) - mu) * r
+                            var da: VectorMath.Vector
                             if !accumulate {
-                                da = out[i]
-                            } else if silu {
-                                let a = xhat * gm + bt
-                                let sigma = 1 / (1 + expf(-a))
-                                da = grad[i] * sigma * (1 + a * (1 - sigma))
+                                da = VectorMath.load(out + i, lanes)
                             } else {
-                                da = grad[i]
+                                da = VectorMath.load(grad + i, lanes)
+                                if silu {
+                                    let a = xhat * gm + bt
+                                    let sigma = VectorMath.sigmoid(a)
+                                    da *= sigma * (1 + a * (1 - sigma))
+                                }
                             }
-                            let value = r * (da * gm - meanGrad - xhat * meanGradXhat)
-                            if accumulate { out[i] += value } else { out[i] = value }
+                            var value = r * (da * gm - meanGrad - xhat * meanGradXhat)
+                            if accumulate { value += VectorMath.load(out + i, lanes) }
+                            VectorMath.store(value, out + i, lanes)
                         }
                     }
                 }

@@ -35,6 +35,7 @@ struct Attention {
         toK.forward(context, rows: batch * t, into: k, pass)
         toV.forward(context, rows: batch * t, into: v, pass)
         core.forward(q: q, k: k, v: v, batch: batch, queries: n, keys: t, probabilities: p, into: o)
+        pass.workspace.countMultiply(batch * core.heads * n, t, 2 * core.headDimension)
         toOut.forward(o, rows: batch * n, into: out, pass)
     }
 
@@ -50,12 +51,13 @@ struct Attention {
         pass.workspace.withTemporaries(rows * c, rows * c) { dO, dQ in
             pass.workspace.withTemporaries(batch * t * c, batch * t * c) { dK, dV in
                 toOut.backward(dout, x: o.pointer, rows: rows, input: .overwrite(dO), pass)
-                pass.workspace.withTemporary(n * t) { scratch in
+                pass.workspace.withTemporary(batch * core.heads * n * t) { scratch in
                     core.backward(
                         dO, q: q.pointer, k: k.pointer, v: v.pointer,
                         probabilities: probabilities.pointer, batch: batch, queries: n, keys: t,
                         dQ: dQ, dK: dK, dV: dV, scratch: scratch)
                 }
+                pass.workspace.countMultiply(batch * core.heads * n, t, 4 * core.headDimension)
                 toQ.backward(dQ, x: x, rows: rows, input: input, pass)
                 toK.backward(dK, x: context, rows: batch * t, input: contextInput, pass)
                 toV.backward(
@@ -79,6 +81,8 @@ struct FeedForward {
     let projection: Linear
     let output: Linear
     let projected = Buffer(), gated = Buffer()
+    /// gelu(gate) and gelu'(gate) `[M, 4C]`, from the forward pass.
+    let gelu = Buffer(), slope = Buffer()
 
     var hidden: Int { output.inFeatures }
 
@@ -88,7 +92,9 @@ struct FeedForward {
         let p = projected.reserve(rows * 2 * hidden)
         let z = gated.reserve(rows * hidden)
         projection.forward(u, rows: rows, into: p, pass)
-        Activations.geglu(p, rows: rows, hidden: hidden, into: z)
+        Activations.geglu(
+            p, rows: rows, hidden: hidden, into: z, gelu: gelu.reserve(rows * hidden),
+            slope: slope.reserve(rows * hidden))
         output.forward(z, rows: rows, into: out, pass)
     }
 
@@ -99,7 +105,8 @@ struct FeedForward {
         pass.workspace.withTemporaries(rows * hidden, rows * 2 * hidden) { dz, dp in
             output.backward(dout, x: gated.pointer, rows: rows, input: .overwrite(dz), pass)
             Activations.gegluBackward(
-                dz, projected: projected.pointer, rows: rows, hidden: hidden, into: dp)
+                dz, projected: projected.pointer, gelu: gelu.pointer, slope: slope.pointer,
+                rows: rows, hidden: hidden, into: dp)
             projection.backward(dp, x: u, rows: rows, input: input, pass)
         }
     }

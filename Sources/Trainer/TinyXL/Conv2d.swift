@@ -42,12 +42,12 @@ struct Conv2d {
             }
         }
         withColumns(x, geometry, pass) { columns in
-            Float.gemm(
+            pass.gemm(
                 transposeA: false, transposeB: false, m: outChannels, n: positions,
                 k: geometry.patchSize, alpha: 1, a: pass.weights + weight, lda: geometry.patchSize,
                 b: columns, ldb: positions, beta: 1, c: y, ldc: positions)
             if let slot = pass.adapter(module) {
-                Float.gemm(
+                pass.gemm(
                     transposeA: false, transposeB: false, m: slot.rank, n: positions,
                     k: geometry.patchSize, alpha: 1, a: slot.down, lda: geometry.patchSize,
                     b: columns, ldb: positions, beta: 0, c: hidden.reserve(slot.rank * positions),
@@ -71,18 +71,18 @@ struct Conv2d {
                     // ∂U [out, r] += s·dy·hᵀ
                     slot.accumulateUpGradient(outFeatures: outChannels, workspace: pass.workspace) {
                         c, beta in
-                        Float.gemm(
+                        pass.gemm(
                             transposeA: false, transposeB: true, m: outChannels, n: r,
                             k: positions, alpha: slot.scale, a: dy, lda: positions,
                             b: hidden.pointer, ldb: positions, beta: beta, c: c, ldc: r)
                     }
                     // t = (mask ⊙ U)ᵀ·dy [r, P];  ∂D [r, C·k·k] += s·t·columnsᵀ
                     pass.workspace.withTemporary(r * positions) { t in
-                        Float.gemm(
+                        pass.gemm(
                             transposeA: true, transposeB: false, m: r, n: positions,
                             k: outChannels, alpha: 1, a: slot.maskedUp, lda: r, b: dy,
                             ldb: positions, beta: 0, c: t, ldc: positions)
-                        Float.gemm(
+                        pass.gemm(
                             transposeA: false, transposeB: true, m: r, n: patch, k: positions,
                             alpha: slot.scale, a: t, lda: positions, b: columns, ldb: positions,
                             beta: 1, c: slot.downGradient, ldc: patch)
@@ -90,7 +90,7 @@ struct Conv2d {
                 }
                 if let gradients = pass.weightGradients {
                     // ∂W [out, C·k·k] += dy·columnsᵀ;  ∂b += Σ dy
-                    Float.gemm(
+                    pass.gemm(
                         transposeA: false, transposeB: true, m: outChannels, n: patch,
                         k: positions, alpha: 1, a: dy, lda: positions, b: columns, ldb: positions,
                         beta: 1, c: gradients + weight, ldc: patch)
@@ -107,14 +107,14 @@ struct Conv2d {
         // dcolumns [C·k·k, P] = Wᵀ·dy, then col2im (straight into dx for 1×1 convs).
         let w = pass.weights + weight
         if geometry.isPointwise {
-            Float.gemm(
+            pass.gemm(
                 transposeA: true, transposeB: false, m: patch, n: positions, k: outChannels,
                 alpha: 1, a: w, lda: patch, b: dy, ldb: positions, beta: input.beta, c: dx,
                 ldc: positions)
             return
         }
         pass.workspace.withTemporary(patch * positions) { dcolumns in
-            Float.gemm(
+            pass.gemm(
                 transposeA: true, transposeB: false, m: patch, n: positions, k: outChannels,
                 alpha: 1, a: w, lda: patch, b: dy, ldb: positions, beta: 0, c: dcolumns,
                 ldc: positions)

@@ -27,12 +27,12 @@ struct Linear {
                 }
             }
         }
-        Float.gemm(
+        pass.gemm(
             transposeA: false, transposeB: true, m: rows, n: outFeatures, k: inFeatures, alpha: 1,
             a: x, lda: inFeatures, b: pass.weights + weight, ldb: inFeatures,
             beta: (bias != nil || accumulate) ? 1 : 0, c: y, ldc: outFeatures)
         if let slot = pass.adapter(module) {
-            Float.gemm(
+            pass.gemm(
                 transposeA: false, transposeB: true, m: rows, n: slot.rank, k: inFeatures,
                 alpha: 1, a: x, lda: inFeatures, b: slot.down, ldb: inFeatures, beta: 0,
                 c: hidden.reserve(rows * slot.rank), ldc: slot.rank)
@@ -50,17 +50,17 @@ struct Linear {
             // ∂U [out, r] += s·dyᵀ·h
             slot.accumulateUpGradient(outFeatures: outFeatures, workspace: pass.workspace) {
                 c, beta in
-                Float.gemm(
+                pass.gemm(
                     transposeA: true, transposeB: false, m: outFeatures, n: r, k: rows,
                     alpha: slot.scale, a: dy, lda: outFeatures, b: hidden.pointer, ldb: r,
                     beta: beta, c: c, ldc: r)
             }
             // t = dy·(mask ⊙ U) [M, r];  ∂D [r, in] += s·tᵀ·x
             pass.workspace.withTemporary(rows * r) { t in
-                Float.gemm(
+                pass.gemm(
                     transposeA: false, transposeB: false, m: rows, n: r, k: outFeatures, alpha: 1,
                     a: dy, lda: outFeatures, b: slot.maskedUp, ldb: r, beta: 0, c: t, ldc: r)
-                Float.gemm(
+                pass.gemm(
                     transposeA: true, transposeB: false, m: r, n: inFeatures, k: rows,
                     alpha: slot.scale, a: t, lda: r, b: x, ldb: inFeatures, beta: 1,
                     c: slot.downGradient, ldc: inFeatures)
@@ -68,7 +68,7 @@ struct Linear {
         }
         if let gradients = pass.weightGradients {
             // ∂W [out, in] += dyᵀ·x;  ∂b += Σ_m dy
-            Float.gemm(
+            pass.gemm(
                 transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: rows,
                 alpha: 1, a: dy, lda: outFeatures, b: x, ldb: inFeatures, beta: 1,
                 c: gradients + weight, ldc: inFeatures)
@@ -78,7 +78,7 @@ struct Linear {
             }
         }
         if let dx = input.pointer {
-            Float.gemm(
+            pass.gemm(
                 transposeA: false, transposeB: false, m: rows, n: inFeatures, k: outFeatures,
                 alpha: 1, a: dy, lda: outFeatures, b: pass.weights + weight, ldb: inFeatures,
                 beta: input.beta, c: dx, ldc: inFeatures)

@@ -51,6 +51,53 @@ struct Pass {
     func adapter(_ module: Int) -> AdapterSlot? {
         module < adapters.count ? adapters[module] : nil
     }
+
+    /// C = α·op(A)·op(B) + β·C through OpenBLAS, counted in the workspace.
+    ///
+    /// OpenBLAS runs single-threaded in the trainer (its idle workers spin in `sched_yield` and
+    /// starve the elementwise kernels); large products are split here instead, along the longer
+    /// side of C, one part per core.
+    func gemm(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        workspace.countMultiply(m, n, k)
+        let parts = min(workspace.cores, max(1, m * n * k / Self.flopsPerPart))
+        guard parts > 1 else {
+            return Float.gemm(
+                transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        }
+        let (aShared, bShared, cShared) = (
+            SharedPointer(UnsafeMutablePointer(mutating: a)),
+            SharedPointer(UnsafeMutablePointer(mutating: b)), SharedPointer(c)
+        )
+        if m >= n {
+            // Rows of C: rows of op(A).
+            let chunk = (m + parts - 1) / parts
+            Parallel.forEachChunk(of: m, chunkSize: chunk) { rows in
+                let aStart = transposeA ? rows.lowerBound : rows.lowerBound * lda
+                Float.gemm(
+                    transposeA: transposeA, transposeB: transposeB, m: rows.count, n: n, k: k,
+                    alpha: alpha, a: aShared.base + aStart, lda: lda, b: bShared.base, ldb: ldb,
+                    beta: beta, c: cShared.base + rows.lowerBound * ldc, ldc: ldc)
+            }
+        } else {
+            // Columns of C: columns of op(B).
+            let chunk = (n + parts - 1) / parts
+            Parallel.forEachChunk(of: n, chunkSize: chunk) { columns in
+                let bStart = transposeB ? columns.lowerBound * ldb : columns.lowerBound
+                Float.gemm(
+                    transposeA: transposeA, transposeB: transposeB, m: m, n: columns.count, k: k,
+                    alpha: alpha, a: aShared.base, lda: lda, b: bShared.base + bStart, ldb: ldb,
+                    beta: beta, c: cShared.base + columns.lowerBound, ldc: ldc)
+            }
+        }
+    }
+
+    /// Below this many multiply-adds a product is not worth a second thread.
+    static let flopsPerPart = 1 << 19
 }
 
 extension AdapterSlot {

@@ -26,6 +26,7 @@ test: bootstrap
 
 # Throughput and peak memory of each command on SDXL-sized inputs the project generates.
 bench: build
+	$(SWIFT) build -c release --product lorakit-bench
 	@scripts/bench.sh
 
 # Man pages from the command definitions (swift-argument-parser's generate-manual plugin).

@@ -4,6 +4,9 @@ import PackageDescription
 // Generic matrix and tensor code is called across module boundaries in hot loops; without
 // cross-module optimization it runs through value witnesses instead of being specialized.
 let optimized: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
+// The trainer's kernels are SIMD code that runs 20-50x slower unoptimised: its oracle tests would
+// take minutes in a debug `swift test`, so it is optimised in debug builds too.
+let alwaysOptimized: [SwiftSetting] = optimized + [.unsafeFlags(["-O"], .when(configuration: .debug))]
 
 let package = Package(
     name: "lorakit",
@@ -36,7 +39,9 @@ let package = Package(
         .target(name: "LinearAlgebra", dependencies: ["CLapack"], swiftSettings: optimized),
         .target(name: "LoRA", dependencies: ["SafeTensors", "LinearAlgebra"], swiftSettings: optimized),
         .target(name: "Surgery", dependencies: ["LoRA", "SafeTensors", "LinearAlgebra"], swiftSettings: optimized),
-        .target(name: "Trainer", dependencies: ["LoRA", "SafeTensors", "LinearAlgebra", "CStb"], swiftSettings: optimized),
+        .target(
+            name: "Trainer", dependencies: ["LoRA", "SafeTensors", "LinearAlgebra", "CStb"],
+            swiftSettings: alwaysOptimized),
         .executableTarget(
             name: "lorakit",
             dependencies: [

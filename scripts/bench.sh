@@ -80,6 +80,16 @@ measure "diff (LoCon vs extracted)" "$desc vs rank-32 extraction" "$bin" diff "$
 measure "merge (exact, two LoCons)" "$desc x2" "$bin" merge "$locon:0.7" "$locon:0.3" -o "$cache/merged.safetensors"
 rm -f "$baked" "$cache/extracted.safetensors" "$cache/merged.safetensors"
 
+# One training step of the embedded trainer: a dim-8 / conv-dim-8 LoCon on TinyXL at 32x32,
+# batch 4, SAVEUS (forward, backward, optimizer; median of 10 steps after 2 warm-up steps).
+stats=$(mktemp)
+line=$(/usr/bin/time -f "%M" -o "$stats" "$PWD/.build/release/lorakit-bench" --batch 4 --size 32 --dim 8 --conv-dim 8)
+peak=$(awk '{ printf "%.1f", $1 / 1024 }' "$stats"); rm -f "$stats"
+echo "$line; process peak $peak MiB"
+step=$(echo "$line" | sed -E 's/.*: ([0-9.]+) s\/step.*/\1/')
+gflops=$(echo "$line" | sed -E 's/.* ([0-9.]+) GFLOP\/s.*/\1/')
+json_rows+=("{\"command\": \"train step (LoCon dim 8/conv 8)\", \"input\": \"TinyXL 32x32, batch 4, SAVEUS\", \"seconds\": $step, \"gflops\": $gflops, \"peak_mib\": $peak}")
+
 {
     echo "["
     for ((i = 0; i < ${#json_rows[@]}; i++)); do

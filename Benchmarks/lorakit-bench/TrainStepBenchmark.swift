@@ -20,6 +20,14 @@ struct LorakitBench: ParsableCommand {
     @Option(help: "Optimizer (SAVEUS or AdamW).") var optimizer = "SAVEUS"
     @Flag(help: "Train the whole base instead of a LoCon.") var full = false
 
+    func validate() throws {
+        guard steps >= 1, batch >= 1, size >= 4, size % 4 == 0, dim >= 1, convDim >= 1, tokens >= 1
+        else {
+            throw ValidationError(
+                "need --steps, --batch, --dim, --conv-dim, --tokens ≥ 1 and --size a multiple of 4")
+        }
+    }
+
     func run() throws {
         let model = TinyXL()
         let base = BaseWeights.deterministic(model.parameters)

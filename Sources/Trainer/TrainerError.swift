@@ -10,6 +10,8 @@ public enum TrainerError: Error, Equatable, CustomStringConvertible, UserFacingE
     case notFloat(path: String, tensor: String, dtype: DType)
     /// A tensor holds NaN or infinity.
     case notFinite(path: String, tensor: String)
+    /// A LoRA file does not fit the model.
+    case incompatibleLoRA(path: String, module: String, problem: String)
 
     public var description: String {
         switch self {
@@ -21,6 +23,8 @@ public enum TrainerError: Error, Equatable, CustomStringConvertible, UserFacingE
             "\(path): tensor \"\(tensor)\" is \(dtype.rawValue), expected a float type"
         case .notFinite(let path, let tensor):
             "\(path): tensor \"\(tensor)\" holds NaN or infinity"
+        case .incompatibleLoRA(let path, let module, let problem):
+            "\(path): module \(module): \(problem)"
         }
     }
 }

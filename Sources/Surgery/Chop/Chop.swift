@@ -153,16 +153,3 @@ public struct Chop: Sendable {
         AlphaTensor.make(alpha.doubles()[0] * weight, preferring: alpha.dtype, shape: alpha.shape)
     }
 }
-
-/// Alpha tensors: stored in the dtype asked for when it holds the value exactly (as Float32
-/// would), else in F32. An F16 alpha of 4 scaled by 0.3 would otherwise read back as 1.2002 and
-/// change the module's strength by 1.6e-4.
-enum AlphaTensor {
-    static func make(_ value: Double, preferring dtype: DType, shape: [Int] = []) -> Tensor {
-        if ElementCoding.writableFloatTypes.contains(dtype) {
-            let stored = Tensor([value], shape: shape, dtype: dtype)
-            if dtype == .f64 || stored.doubles()[0] == Double(Float(value)) { return stored }
-        }
-        return Tensor([Float(value)], shape: shape, dtype: .f32)
-    }
-}

@@ -46,13 +46,11 @@ public struct DecomposedModule: Sendable {
         let roots = dims.map { Float((Double(singularValues[$0]) * rescale / f).squareRoot()) }
         let up = svd.u(dims).scalingColumns(by: roots)
         let down = svd.vt(dims).scalingRows(by: roots)
-        let downShape = kernel.map { [k, inChannels, $0, $0] } ?? [k, inFeatures]
-        let upShape = kernel == nil ? [outFeatures, k] : [outFeatures, k, 1, 1]
-        var tensors: [(name: String, tensor: Tensor)] = [
-            (stem + ".alpha", AlphaTensor.make(f * Double(k), preferring: dtype)),
-            (stem + ".lora_down.weight", Tensor(down.elements, shape: downShape, dtype: dtype)),
-            (stem + ".lora_up.weight", Tensor(up.elements, shape: upShape, dtype: dtype)),
-        ]
+        var tensors = LowRankModule(
+            stem: stem, down: down.elements, up: up.elements, rank: k, outFeatures: outFeatures,
+            inChannels: inChannels, kernel: kernel,
+            alpha: f * Double(k)
+        ).tensors(dtype: dtype)
         if let doraScale { tensors.append(doraScale) }
         return tensors
     }

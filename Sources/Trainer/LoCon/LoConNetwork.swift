@@ -46,19 +46,33 @@ public struct LoConNetwork: Sendable {
     public var parameterCount: Int { modules.last.map { $0.upOffset + $0.upCount } ?? 0 }
     let layoutModuleCount: Int
 
-    /// The `preset=full` network on a model: every module inside the 20 blocks.
+    /// The `preset=full` network on a model: every module inside the 20 blocks, ranks and
+    /// alphas from the configuration.
     public init(model: TinyXL, configuration: LoConConfiguration) {
+        self.init(model: model, configuration: configuration) { module in
+            guard module.loconTarget else { return nil }
+            var kernel = 1
+            if case .conv(let size) = module.layer { kernel = size }
+            return configuration.rankAndAlpha(kernel: kernel)
+        }
+    }
+
+    /// A network with the modules `spec` picks, each with its own rank and alpha.
+    init(
+        model: TinyXL, configuration: LoConConfiguration,
+        spec: (SDXLLayout.Module) -> (rank: Int, alpha: Double)?
+    ) {
         self.configuration = configuration
         var modules: [Module] = []
         var offset = 0
-        for (index, module) in model.layout.modules.enumerated() where module.loconTarget {
+        for (index, module) in model.layout.modules.enumerated() {
+            guard let (rank, alpha) = spec(module) else { continue }
             var kernel = 1
             var isConv = false
             if case .conv(let size) = module.layer {
                 kernel = size
                 isConv = true
             }
-            let (rank, alpha) = configuration.rankAndAlpha(kernel: kernel)
             let patch = module.inFeatures * kernel * kernel
             let entry = model.parameters.entry(module.path + ".weight")!
             modules.append(

@@ -1,0 +1,33 @@
+import SafeTensors
+
+/// Why a training output (event file, sample prompts, dataset folder) cannot be read or written:
+/// one line for the user, naming the file and, for prompt files, the line.
+public enum OutputError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A prompt file that is not UTF-8 text.
+    case notText(path: String)
+    /// A prompt line uses an option kohya does not have (`option` without the leading `--`).
+    case unknownPromptOption(path: String, line: Int, option: String)
+    /// A prompt option that needs a value has none (`--w` at the end of a line).
+    case missingPromptValue(path: String, line: Int, option: String)
+    /// A prompt option's value is malformed or out of range; `expected` says what is accepted.
+    case invalidPromptValue(
+        path: String, line: Int, option: String, value: String, expected: String)
+
+    public var description: String {
+        switch self {
+        case .notText(let path):
+            "\(path): not UTF-8 text"
+        case .unknownPromptOption(let path, let line, let option):
+            option.isEmpty
+                ? "\(path):\(line): \"--\" without an option name"
+                : "\(path):\(line): unknown option --\(option); kohya's are "
+                    + SamplePrompt.knownOptions.map { "--" + $0 }.joined(separator: ", ")
+        case .missingPromptValue(let path, let line, let option):
+            "\(path):\(line): --\(option) needs a value"
+        case .invalidPromptValue(let path, let line, let option, let value, let expected):
+            "\(path):\(line): --\(option) \(value): expected \(expected)"
+        }
+    }
+}
+
+extension OutputError: UserFacingError {}

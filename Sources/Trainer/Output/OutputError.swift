@@ -3,6 +3,8 @@ import SafeTensors
 /// Why a training output (event file, sample prompts, dataset folder) cannot be read or written:
 /// one line for the user, naming the file and, for prompt files, the line.
 public enum OutputError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A system call on `path` failed (`operation` is the verb: "create", "write", "read").
+    case io(path: String, operation: String, reason: String)
     /// A prompt file that is not UTF-8 text.
     case notText(path: String)
     /// A prompt line uses an option kohya does not have (`option` without the leading `--`).
@@ -15,6 +17,8 @@ public enum OutputError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
+        case .io(let path, let operation, let reason):
+            "\(path): cannot \(operation): \(reason)"
         case .notText(let path):
             "\(path): not UTF-8 text"
         case .unknownPromptOption(let path, let line, let option):

@@ -14,6 +14,8 @@ public enum OutputError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A prompt option's value is malformed or out of range; `expected` says what is accepted.
     case invalidPromptValue(
         path: String, line: Int, option: String, value: String, expected: String)
+    /// A dataset folder kohya could not read back as `<repeats>_<name>`, or sizes too small.
+    case invalidDataset(folder: String, problem: String)
 
     public var description: String {
         switch self {
@@ -30,6 +32,8 @@ public enum OutputError: Error, Equatable, Sendable, CustomStringConvertible {
             "\(path):\(line): --\(option) needs a value"
         case .invalidPromptValue(let path, let line, let option, let value, let expected):
             "\(path):\(line): --\(option) \(value): expected \(expected)"
+        case .invalidDataset(let folder, let problem):
+            "dataset folder \(folder): \(problem)"
         }
     }
 }

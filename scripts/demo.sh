@@ -1,39 +1,73 @@
 #!/usr/bin/env bash
-# make demo: the main job on the bundled defaults. Today: read the bundled reference LoRAs and a
-# generated TinyXL base checkpoint the way a user does first with a downloaded file.
+# make demo: the main job on the bundled defaults. Trains an 80-step LoCon of the shipped concept
+# ("zorblat") on the shipped TinyXL base with the seed's settings scaled to TinyXL, then does to
+# the result what the seed's guide does to a fresh LoRA: inspect, blocks, resize, chop, diff, and
+# checks that it learned (eval on held-out images, samples with and without it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=.build/release/lorakit
+base=models/tinyxl-base.safetensors
+data=fixtures/datasets/zorblat
 work=${LORAKIT_DEMO_DIR:-.build/demo}
+rm -rf "$work"
 mkdir -p "$work"
+start=$(date +%s)
 
-echo "== lorakit inspect: a LyCORIS LoCon (SDXL layout, TinyXL widths)"
-"$bin" inspect fixtures/surgery/inputs/locon_a.safetensors
+echo "== lorakit train: the seed's kohya command, scaled to TinyXL (80 steps)"
+"$bin" train \
+    --pretrained_model_name_or_path="$base" \
+    --train_data_dir="$data/train" \
+    --resolution="48,48" \
+    --output_dir="$work" \
+    --output_name="zorblat-locon" \
+    --enable_bucket --min_bucket_reso=32 --max_bucket_reso=64 --bucket_reso_steps=8 \
+    --network_alpha=4 \
+    --save_model_as="safetensors" \
+    --network_module="lycoris.kohya" \
+    --network_args "preset=full" "conv_dim=8" "conv_alpha=4" "rank_dropout=0" \
+        "module_dropout=0" "use_tucker=False" "use_scalar=False" "rank_dropout_scale=False" \
+        "algo=locon" "dora_wd=False" "train_norm=False" \
+    --network_dropout=0 \
+    --lr_scheduler="cosine" --lr_scheduler_args="num_cycles=0.375" \
+    --learning_rate=0.003 --unet_lr=0.003 --text_encoder_lr=0.0001 \
+    --network_dim=8 \
+    --no_half_vae --flip_aug \
+    --save_every_n_steps=20 \
+    --mixed_precision="bf16" --save_precision="fp16" \
+    --cache_latents --cache_latents_to_disk \
+    --optimizer_type=SAVEUS --max_grad_norm=1 --max_data_loader_n_workers=8 \
+    --multires_noise_iterations=12 --multires_noise_discount=0.4 \
+    --log_prefix=xl-locon --log_with=tensorboard --logging_dir="$work/logs" \
+    --gradient_accumulation_steps=1 --gradient_checkpointing \
+    --train_batch_size=4 --dataset_repeats=1 --shuffle_caption --keep_tokens=1 \
+    --max_train_steps=80 --sdpa --caption_extension=".txt" \
+    --sample_prompts="$data/sample-prompts.txt" --sample_sampler="euler_a" \
+    --sample_every_n_steps=20
+lora="$work/zorblat-locon.safetensors"
+trained=$(date +%s)
 echo
-echo "== lorakit inspect: a diffusers/PEFT LoRA, keys recognised and mapped to kohya's"
-"$bin" inspect --no-hash fixtures/surgery/inputs/peft_diffusers.safetensors
-echo
-echo "== lorakit synth + inspect: the TinyXL base checkpoint, from the header alone"
-"$bin" synth checkpoint "$work/tinyxl-base.safetensors" --tinyxl --unet-only --dtype f32
-"$bin" inspect "$work/tinyxl-base.safetensors"
+echo "== lorakit inspect"
+"$bin" inspect "$lora"
 echo
 echo "== lorakit blocks --energy: where the LoCon's weight difference lives"
-"$bin" blocks --energy fixtures/surgery/inputs/locon_a.safetensors
+"$bin" blocks --energy "$lora"
 echo
-echo "== lorakit chop: keep OUT01 only (the seed's example vector)"
-"$bin" chop fixtures/surgery/inputs/locon_a.safetensors 1,0,0,0,0,0,0,0,0,0,0,0,0,1,0,0,0,0,0,0,0 -o "$work/locon_a-out01.safetensors"
-"$bin" inspect --no-hash "$work/locon_a-out01.safetensors" | sed -n '1,8p'
+echo "== lorakit resize -r fro_ckpt=1,thr=-3.55 against the base (the seed's recipe)"
+"$bin" resize "$base" "$lora" -r 'fro_ckpt=1,thr=-3.55' -o "$work/zorblat-resized.safetensors" -v
 echo
-echo "== lorakit resize: the seed's recipe against the TinyXL base, and a 0.5 MiB target"
-"$bin" resize "$work/tinyxl-base.safetensors" fixtures/surgery/inputs/locon_a.safetensors \
-    -r 'fro_ckpt=1,thr=-3.55:fro_ckpt=1,size=0.5' -o "$work" -v
+echo "== lorakit chop: keep the strongest block"
+"$bin" chop "$lora" --keep-strongest 1 -o "$work/zorblat-strongest.safetensors"
 echo
-echo "== lorakit merge + diff: an exact 0.7/0.3 merge, and what a rank-8 SVD merge loses"
-"$bin" merge fixtures/surgery/inputs/locon_a.safetensors:0.7 fixtures/surgery/inputs/locon_b.safetensors:0.3 -o "$work/mix.safetensors"
-"$bin" merge fixtures/surgery/inputs/locon_a.safetensors:0.7 fixtures/surgery/inputs/locon_b.safetensors:0.3 --rank 8 -o "$work/mix-r8.safetensors"
-"$bin" diff "$work/mix.safetensors" "$work/mix-r8.safetensors" | head -7
+echo "== lorakit diff: the resized LoRA against the trained one"
+"$bin" diff "$lora" "$work/zorblat-resized.safetensors" | head -8
 echo
-echo "== lorakit bake + extract: into the TinyXL base and back"
-"$bin" bake "$work/tinyxl-base.safetensors" fixtures/surgery/inputs/locon_a.safetensors -o "$work/tinyxl-locon_a.safetensors"
-"$bin" extract "$work/tinyxl-base.safetensors" "$work/tinyxl-locon_a.safetensors" --rank 8 --conv-rank 8 -o "$work/extracted.safetensors"
-"$bin" diff fixtures/surgery/inputs/locon_a.safetensors "$work/extracted.safetensors" | sed -n '3,4p'
+echo "== lorakit eval: held-out images of the concept, base alone and with the LoRA"
+"$bin" eval "$base" "$lora" --data "$data/heldout" --resolution 48
+echo
+echo "== lorakit sample: the trigger word, without and with the LoRA"
+"$bin" sample "$base" --prompt "zorblat, blue background" --seed 3 -o "$work/zorblat-base.png"
+"$bin" sample "$base" "$lora" --prompt "zorblat, blue background" --seed 3 -o "$work/zorblat-lora.png"
+end=$(date +%s)
+echo
+echo "samples during training: $work/sample/ (grids: *_grid.png); TensorBoard logs: $work/logs"
+echo "demo: training $((trained - start)) s, whole demo $((end - start)) s"

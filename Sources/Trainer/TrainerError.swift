@@ -12,6 +12,10 @@ public enum TrainerError: Error, Equatable, CustomStringConvertible, UserFacingE
     case notFinite(path: String, tensor: String)
     /// A LoRA file does not fit the model.
     case incompatibleLoRA(path: String, module: String, problem: String)
+    /// A `--resume` state that cannot be used.
+    case badState(path: String, problem: String)
+    /// A sample prompt cannot be drawn, or training data cannot be used as asked.
+    case invalidRun(String)
 
     public var description: String {
         switch self {
@@ -25,6 +29,10 @@ public enum TrainerError: Error, Equatable, CustomStringConvertible, UserFacingE
             "\(path): tensor \"\(tensor)\" holds NaN or infinity"
         case .incompatibleLoRA(let path, let module, let problem):
             "\(path): module \(module): \(problem)"
+        case .badState(let path, let problem):
+            "\(path): cannot resume: \(problem)"
+        case .invalidRun(let message):
+            message
         }
     }
 }

@@ -24,7 +24,8 @@ struct Lorakit: ParsableCommand {
         subcommands: [
             InspectCommand.self, BlocksCommand.self, ChopCommand.self, ResizeCommand.self,
             MergeCommand.self,
-            BakeCommand.self, ExtractCommand.self, DiffCommand.self, SynthCommand.self,
+            BakeCommand.self, ExtractCommand.self, DiffCommand.self, TrainCommand.self,
+            SampleCommand.self, EvalCommand.self, PretrainCommand.self, SynthCommand.self,
         ])
 
     /// Runs a subcommand; domain errors become one line and exit 1, usage errors exit 2.

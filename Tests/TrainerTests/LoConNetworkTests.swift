@@ -7,7 +7,8 @@ import Testing
 @testable import Trainer
 
 /// The LoCon network: its modules, initialisation, dropout, and its files.
-@Suite struct LoConNetworkTests {
+// Serialized: the tests share one TinyXL, whose layers keep their activations between passes.
+@Suite(.serialized) struct LoConNetworkTests {
     static let model = TinyXL()
 
     /// Runs the model on the oracle inputs with the network bound; returns the output.

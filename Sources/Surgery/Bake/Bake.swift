@@ -181,7 +181,7 @@ public struct Bake: Sendable {
             }
             if part.adapter.kind == .dora, let scaleInfo = part.adapter.tensors[.doraScale] {
                 let magnitude = try part.lora.source.floats(of: scaleInfo)
-                try Self.applyDoRA(
+                try DoRAMagnitude.apply(
                     UnsafeMutableBufferPointer(start: scratch.values.baseAddress!, count: count),
                     rows: range, columns: columns, magnitude: magnitude, module: part.adapter.stem,
                     path: part.lora.path)
@@ -191,42 +191,6 @@ public struct Bake: Sendable {
             UnsafeBufferPointer(rebasing: scratch.values[0..<count]), as: info.dtype,
             into: scratch.raw.baseAddress!)
         return UnsafeRawBufferPointer(rebasing: scratch.raw[0..<Int(info.byteCount)])
-    }
-
-    /// Rescales each output row (or input column) of V to the stored DoRA magnitude.
-    static func applyDoRA(
-        _ values: UnsafeMutableBufferPointer<Float>, rows: Range<Int>, columns: Int,
-        magnitude: [Float], module: String, path: String
-    ) throws {
-        if magnitude.count == rows.count {
-            for (index, row) in rows.enumerated() {
-                var norm = 0.0
-                for column in 0..<columns {
-                    norm +=
-                        Double(values[row * columns + column])
-                        * Double(values[row * columns + column])
-                }
-                let factor = norm > 0 ? Float(Double(magnitude[index]) / norm.squareRoot()) : 1
-                for column in 0..<columns { values[row * columns + column] *= factor }
-            }
-        } else if magnitude.count == columns {
-            for column in 0..<columns {
-                var norm = 0.0
-                for row in rows {
-                    norm +=
-                        Double(values[row * columns + column])
-                        * Double(values[row * columns + column])
-                }
-                let factor = norm > 0 ? Float(Double(magnitude[column]) / norm.squareRoot()) : 1
-                for row in rows { values[row * columns + column] *= factor }
-            }
-        } else {
-            throw LoRAError.inconsistentModule(
-                path: path, module: module,
-                problem:
-                    "dora_scale has \(magnitude.count) values, neither the \(rows.count) outputs nor the \(columns) inputs"
-            )
-        }
     }
 }
 

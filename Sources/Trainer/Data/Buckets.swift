@@ -134,6 +134,16 @@ public struct Buckets: Sendable, Equatable {
         aspectRatios = sizes.map(\.aspectRatio)
     }
 
+    /// kohya without `--enable_bucket`: the one bucket `resolution`; every image is scaled to
+    /// cover it and centre-cropped.
+    public init(fixed resolution: Size) {
+        minimumSize = min(resolution.width, resolution.height)
+        maximumSize = max(resolution.width, resolution.height)
+        step = 1
+        sizes = [resolution]
+        aspectRatios = [resolution.aspectRatio]
+    }
+
     /// The bucket for an image of `image` pixels: the image's own size if it is a bucket,
     /// otherwise the bucket with the nearest aspect ratio (the first in sorted order on a tie,
     /// as numpy's `argmin`), scaled to cover it and centre-cropped.

@@ -88,13 +88,3 @@ func pythonJSON(_ text: String) -> String {
     }
     return out + "\""
 }
-
-extension StringProtocol {
-    /// Without leading and trailing whitespace (Python's `str.strip()`).
-    var trimmingWhitespace: String {
-        guard let first = firstIndex(where: { !$0.isWhitespace }),
-            let last = lastIndex(where: { !$0.isWhitespace })
-        else { return "" }
-        return String(self[first...last])
-    }
-}

@@ -88,6 +88,20 @@ public struct AdamW: Optimizer {
         }
     }
 
+    public var moments: [OptimizerMoments] {
+        states.map { OptimizerMoments(step: $0.step, first: $0.expAvg, second: $0.expAvgSq) }
+    }
+
+    public mutating func restore(_ moments: [OptimizerMoments]) -> Bool {
+        guard moments.count == states.count,
+            zip(moments, states).allSatisfy({ $0.fits(count: $1.expAvg.count) })
+        else { return false }
+        states = moments.map {
+            ParameterState(step: $0.step, expAvg: $0.first, expAvgSq: $0.second)
+        }
+        return true
+    }
+
     /// One AdamW step of parameter `index`; the gradient is read only.
     ///
     /// - Returns: always empty.

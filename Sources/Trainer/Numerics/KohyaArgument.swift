@@ -124,7 +124,7 @@ public struct KohyaArgument: Sendable, Equatable {
 
 extension String {
     /// The string without leading and trailing spaces and tabs.
-    fileprivate func trimmingBlanks() -> String {
+    func trimmingBlanks() -> String {
         var slice = Substring(self)
         while let first = slice.first, first == " " || first == "\t" { slice = slice.dropFirst() }
         while let last = slice.last, last == " " || last == "\t" { slice = slice.dropLast() }

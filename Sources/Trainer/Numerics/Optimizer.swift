@@ -21,6 +21,30 @@ public protocol Optimizer: Sendable {
         index: Int, parameter: UnsafeMutableBufferPointer<Float>,
         gradient: UnsafeMutableBufferPointer<Float>, learningRate: Double
     ) -> OptimizerWarnings
+
+    /// Each parameter's state, in parameter order: what `--save_state` stores.
+    var moments: [OptimizerMoments] { get }
+
+    /// Puts back state saved from an optimizer of the same kind and shapes.
+    /// - Returns: false, changing nothing, when the counts or sizes do not fit.
+    mutating func restore(_ moments: [OptimizerMoments]) -> Bool
+}
+
+/// One parameter's optimizer state: its step count and two moment buffers (SAVEUS: ema and
+/// ema_squared; AdamW: exp_avg and exp_avg_sq).
+public struct OptimizerMoments: Sendable, Equatable {
+    public var step: Int
+    public var first: [Float]
+    public var second: [Float]
+
+    public init(step: Int, first: [Float], second: [Float]) {
+        self.step = step
+        self.first = first
+        self.second = second
+    }
+
+    /// Whether these moments fit a parameter of `count` values.
+    func fits(count: Int) -> Bool { step >= 0 && first.count == count && second.count == count }
 }
 
 /// Unusual things an optimizer step did, reported so the caller can log each kind once.

@@ -136,6 +136,18 @@ public struct SAVEUS: Optimizer {
         }
     }
 
+    public var moments: [OptimizerMoments] {
+        states.map { OptimizerMoments(step: $0.step, first: $0.ema, second: $0.emaSquared) }
+    }
+
+    public mutating func restore(_ moments: [OptimizerMoments]) -> Bool {
+        guard moments.count == states.count,
+            zip(moments, states).allSatisfy({ $0.fits(count: $1.ema.count) })
+        else { return false }
+        states = moments.map { ParameterState(step: $0.step, ema: $0.first, emaSquared: $0.second) }
+        return true
+    }
+
     /// One SAVEUS step of parameter `index`; see the type's documentation for the formula.
     ///
     /// - Returns: `.skippedSingleElementNormalization` if a single-element row was left

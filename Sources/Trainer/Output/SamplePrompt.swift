@@ -100,12 +100,12 @@ public struct SamplePrompt: Sendable, Equatable {
     public static func parse(
         line: String, number: Int, path: String, defaults: Defaults
     ) throws(OutputError) -> SamplePrompt? {
-        let stripped = line.trimmingWhitespace()
+        let stripped = line.trimmingWhitespace
         if stripped.isEmpty || stripped.hasPrefix("#") { return nil }
         // A leading space makes an option at the very start of the line split off too.
         let parts = (" " + stripped).split(separator: " --", omittingEmptySubsequences: false)
         var prompt = SamplePrompt(
-            prompt: parts[0].trimmingWhitespace(), negativePrompt: defaults.negativePrompt,
+            prompt: parts[0].trimmingWhitespace, negativePrompt: defaults.negativePrompt,
             width: defaults.width, height: defaults.height, steps: defaults.steps,
             seed: defaults.seed, cfgScale: defaults.cfgScale, sampler: defaults.sampler,
             ignoredOptions: [], line: number)
@@ -128,9 +128,9 @@ public struct SamplePrompt: Sendable, Equatable {
 
     /// Applies one ` --name value` part (without the dashes).
     private mutating func apply(option part: Substring, path: String) throws(OutputError) {
-        let text = part.trimmingWhitespace()
+        let text = part.trimmingWhitespace
         let name = String(text.prefix { !$0.isWhitespace })
-        let value = String(text.dropFirst(name.count)).trimmingWhitespace()
+        let value = String(text.dropFirst(name.count)).trimmingWhitespace
         let key = name.lowercased()
         guard Self.knownOptions.contains(key) else {
             throw .unknownPromptOption(path: path, line: line, option: name)
@@ -180,14 +180,4 @@ public struct SamplePrompt: Sendable, Equatable {
 
 extension Character {
     fileprivate var isASCIIDigit: Bool { isASCII && isNumber }
-}
-
-extension StringProtocol {
-    /// Without leading and trailing whitespace, as Python's `str.strip()`.
-    fileprivate func trimmingWhitespace() -> String {
-        guard let first = firstIndex(where: { !$0.isWhitespace }),
-            let last = lastIndex(where: { !$0.isWhitespace })
-        else { return "" }
-        return String(self[first...last])
-    }
 }

@@ -49,6 +49,8 @@ public struct TrainableUNet: @unchecked Sendable {
         case locon(LoConNetwork)
         /// Train every base parameter.
         case full
+        /// Train nothing: predictions only (sampling, evaluation).
+        case frozen
     }
 
     public let model: TinyXL
@@ -75,6 +77,9 @@ public struct TrainableUNet: @unchecked Sendable {
             effective = base
             weightGradients = Buffer(count: model.parameters.count)
             weightGradients!.pointer.update(repeating: 0, count: model.parameters.count)
+        case .frozen:
+            effective = base
+            weightGradients = nil
         }
     }
 
@@ -92,6 +97,7 @@ public struct TrainableUNet: @unchecked Sendable {
             model.parameters.entries.map {
                 ("model.diffusion_model." + $0.key, $0.offset, $0.shape)
             }
+        case .frozen: []
         }
     }
 
@@ -99,7 +105,7 @@ public struct TrainableUNet: @unchecked Sendable {
     public var parameters: Buffer {
         switch mode {
         case .locon(let network): network.parameters
-        case .full: base
+        case .full, .frozen: base
         }
     }
 
@@ -108,6 +114,7 @@ public struct TrainableUNet: @unchecked Sendable {
         switch mode {
         case .locon(let network): network.gradients
         case .full: weightGradients!
+        case .frozen: Buffer(count: 0)
         }
     }
 
@@ -115,6 +122,7 @@ public struct TrainableUNet: @unchecked Sendable {
         switch mode {
         case .locon(let network): network.parameterCount
         case .full: model.parameters.count
+        case .frozen: 0
         }
     }
 
@@ -133,9 +141,10 @@ public struct TrainableUNet: @unchecked Sendable {
             return Pass(
                 weights: effective.pointer, weightGradients: nil, adapters: slots,
                 workspace: workspace)
-        case .full:
+        case .full, .frozen:
             return Pass(
-                weights: base.pointer, weightGradients: training ? weightGradients!.pointer : nil,
+                weights: base.pointer,
+                weightGradients: training ? weightGradients?.pointer : nil,
                 adapters: [], workspace: workspace)
         }
     }

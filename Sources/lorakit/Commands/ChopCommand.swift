@@ -28,6 +28,7 @@ struct ChopCommand: ParsableCommand {
             Examples:
               lorakit chop my_lora.safetensors 1,0,0,0,0,0,0,0,0,0,0,0,0,1,0,0,0,0,0,0,0
               lorakit chop my_lora.safetensors --keep OUT01 -o my_lora-out01.safetensors
+              lorakit chop my_lora.safetensors --keep-strongest 2
               lorakit chop my_lora.safetensors 1,1,1,1,1,0.5,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1
             """)
 
@@ -44,6 +45,12 @@ struct ChopCommand: ParsableCommand {
     var keep: String?
 
     @Option(
+        help:
+            "Keep only the N blocks with the most ΔW energy (as `lorakit blocks --energy` ranks them)."
+    )
+    var keepStrongest: Int?
+
+    @Option(
         name: .shortAndLong,
         help: "Output file (default: <input>-chop.safetensors next to the input).")
     var output: String?
@@ -52,16 +59,25 @@ struct ChopCommand: ParsableCommand {
     var blockWeightForm = false
 
     func validate() throws {
-        guard (vector == nil) != (keep == nil) else {
-            throw ValidationError("give either a VECTOR or --keep BLOCKS (one of them)")
+        guard [vector != nil, keep != nil, keepStrongest != nil].filter({ $0 }).count == 1 else {
+            throw ValidationError("give one of VECTOR, --keep BLOCKS or --keep-strongest N")
+        }
+        if let keepStrongest, keepStrongest < 1 {
+            throw ValidationError("--keep-strongest must be at least 1")
         }
     }
 
     func run() throws {
         let file = try LoRAFile(path: lora)
-        let layout = try BlockLayout(lora: file)
+        let layout = try BlockLayout(lora: file, energy: keepStrongest != nil)
         let weights: BlockWeights
-        if let keep {
+        if let keepStrongest {
+            let strongest = layout.rows.sorted { ($0.energy ?? 0) > ($1.energy ?? 0) }
+                .prefix(keepStrongest).map(\.block.label)
+            print("strongest: \(strongest.joined(separator: ", "))")
+            weights = try BlockWeights.keep(
+                strongest.joined(separator: ","), layout: layout.blocks, path: lora)
+        } else if let keep {
             weights = try BlockWeights.keep(keep, layout: layout.blocks, path: lora)
         } else {
             weights = try BlockWeights.parse(

@@ -12,7 +12,7 @@ struct SynthCommand: ParsableCommand {
             Writes files for benchmarks and tests, never for use with a real model: their values
             follow the splitmix rule of the reference data, not training.
             """,
-        subcommands: [SynthCheckpointCommand.self, SynthLoRACommand.self])
+        subcommands: [SynthCheckpointCommand.self, SynthLoRACommand.self, SynthDatasetCommand.self])
 }
 
 struct SynthCheckpointCommand: ParsableCommand {

@@ -24,8 +24,9 @@ import Testing
         return directory
     }
 
-    /// The seed's command line with only the model, data, output paths, resolution and step
-    /// counts changed.
+    /// The seed's command line with only the model, data and output paths, the resolution (and
+    /// the bucket limits with it: kohya requires min ≤ resolution ≤ max) and the step count
+    /// changed.
     static func seedCommand(_ d: TemporaryDirectory, steps: Int, extra: [String] = []) -> [String] {
         [
             "train",
@@ -35,7 +36,7 @@ import Testing
             "--output_dir=\(d.file("out"))",
             "--output_name=yifftoolkit-schnell",
             "--enable_bucket",
-            "--min_bucket_reso=16",
+            "--min_bucket_reso=32",
             "--max_bucket_reso=64",
             "--network_alpha=4",
             "--save_model_as=safetensors",

@@ -23,7 +23,7 @@ extension BaseWeights {
         _ lora: LoRAFile, weight: Double, to weights: Buffer, model: TinyXL
     ) throws {
         let modules = Dictionary(
-            uniqueKeysWithValues: model.layout.modules.map { ($0.kohyaName, $0) })
+            uniqueKeysWithValues: model.layout.modules.map { ("lora_unet_" + $0.kohyaName, $0) })
         for adapter in lora.adapters where adapter.module.component == .unet {
             guard let module = modules[adapter.module.kohyaName()],
                 let entry = model.parameters.entry(module.path + ".weight")

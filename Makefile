@@ -4,7 +4,7 @@ PREFIX ?= /usr/local
 TEST_FLAGS := -c release -Xswiftc -enable-testing
 BIN := .build/release/lorakit
 
-.PHONY: all bootstrap build demo test bench man install faults fuzz clean
+.PHONY: all bootstrap build demo test bench man install faults fuzz clean tensorboard-check
 
 all: build
 
@@ -23,6 +23,12 @@ demo: build
 test: bootstrap
 	$(SWIFT) build $(TEST_FLAGS) --build-tests
 	$(SWIFT) test $(TEST_FLAGS) --skip-build
+
+# TensorBoard's own reader on the demo's logs (run `make demo` first). tensorboard is not a
+# dependency: it goes into a virtual environment under .build for this check only.
+tensorboard-check:
+	@test -x .build/tbcheck/bin/python || (python3 -m venv .build/tbcheck && .build/tbcheck/bin/pip install -q tensorboard)
+	.build/tbcheck/bin/python scripts/check_tensorboard.py .build/demo/logs loss/current loss/average loss/epoch lr/unet
 
 # Throughput and peak memory of each command on SDXL-sized inputs the project generates.
 bench: build

@@ -90,6 +90,26 @@ step=$(echo "$line" | sed -E 's/.*: ([0-9.]+) s\/step.*/\1/')
 gflops=$(echo "$line" | sed -E 's/.* ([0-9.]+) GFLOP\/s.*/\1/')
 json_rows+=("{\"command\": \"train step (LoCon dim 8/conv 8)\", \"input\": \"TinyXL 32x32, batch 4, SAVEUS\", \"seconds\": $step, \"gflops\": $gflops, \"peak_mib\": $peak}")
 
+# The demo's training (make demo's flags, 20 steps, no samples): steps per second end to end.
+demo_out=$(mktemp -d)
+stats=$(mktemp)
+/usr/bin/time -f "%e %M" -o "$stats" "$bin" train \
+    --pretrained_model_name_or_path=models/tinyxl-base.safetensors \
+    --train_data_dir=fixtures/datasets/zorblat/train --resolution=32,32 --output_dir="$demo_out" \
+    --output_name=bench --enable_bucket --min_bucket_reso=16 --max_bucket_reso=64 \
+    --bucket_reso_steps=8 --network_module=lycoris.kohya --network_dim=8 --network_alpha=4 \
+    --network_args conv_dim=8 conv_alpha=4 --optimizer_type=SAVEUS --learning_rate=0.003 \
+    --lr_scheduler=cosine --lr_scheduler_args=num_cycles=0.375 --train_batch_size=8 \
+    --multires_noise_iterations=12 --multires_noise_discount=0.4 --flip_aug \
+    --shuffle_caption --keep_tokens=1 --caption_extension=.txt --max_train_steps=20 \
+    >/dev/null 2>"$cache/last-stderr.txt"
+read -r seconds kilobytes <"$stats"
+rate=$(grep -o '[0-9.]* it/s' "$cache/last-stderr.txt" | tail -1 | cut -d' ' -f1)
+peak=$(awk -v k="$kilobytes" 'BEGIN { printf "%.1f", k / 1024 }')
+printf '%-42s %-48s %8.2f s %9s MiB  (%s steps/s)\n' "train (demo settings, 20 steps)" "zorblat 40 images, 32x32, batch 8" "$seconds" "$peak" "$rate"
+json_rows+=("{\"command\": \"train (demo settings, 20 steps)\", \"input\": \"zorblat, 32x32, batch 8\", \"seconds\": $seconds, \"steps_per_second\": $rate, \"peak_mib\": $peak}")
+rm -rf "$demo_out" "$stats"
+
 {
     echo "["
     for ((i = 0; i < ${#json_rows[@]}; i++)); do

@@ -17,10 +17,10 @@ echo "== lorakit train: the seed's kohya command, scaled to TinyXL (80 steps)"
 "$bin" train \
     --pretrained_model_name_or_path="$base" \
     --train_data_dir="$data/train" \
-    --resolution="48,48" \
+    --resolution="32,32" \
     --output_dir="$work" \
     --output_name="zorblat-locon" \
-    --enable_bucket --min_bucket_reso=32 --max_bucket_reso=64 --bucket_reso_steps=8 \
+    --enable_bucket --min_bucket_reso=16 --max_bucket_reso=64 --bucket_reso_steps=8 \
     --network_alpha=4 \
     --save_model_as="safetensors" \
     --network_module="lycoris.kohya" \
@@ -62,11 +62,11 @@ echo "== lorakit diff: the resized LoRA against the trained one"
 "$bin" diff "$lora" "$work/zorblat-resized.safetensors" | head -8
 echo
 echo "== lorakit eval: held-out images of the concept, base alone and with the LoRA"
-"$bin" eval "$base" "$lora" --data "$data/heldout" --resolution 48
+"$bin" eval "$base" "$lora" --data "$data/heldout" --resolution 32
 echo
 echo "== lorakit sample: the trigger word, without and with the LoRA"
-"$bin" sample "$base" --prompt "zorblat, blue background" --seed 3 -o "$work/zorblat-base.png"
-"$bin" sample "$base" "$lora" --prompt "zorblat, blue background" --seed 3 -o "$work/zorblat-lora.png"
+"$bin" sample "$base" --prompt "zorblat, blue background" --width 32 --height 32 --seed 3 -o "$work/zorblat-base.png"
+"$bin" sample "$base" "$lora" --prompt "zorblat, blue background" --width 32 --height 32 --seed 3 -o "$work/zorblat-lora.png"
 end=$(date +%s)
 echo
 echo "samples during training: $work/sample/ (grids: *_grid.png); TensorBoard logs: $work/logs"

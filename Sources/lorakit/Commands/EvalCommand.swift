@@ -27,7 +27,7 @@ struct EvalCommand: ParsableCommand {
     var data: String
 
     @Option(help: "Evaluation size: \"W,H\" or one number; images are resized and cropped to it.")
-    var resolution = "48"
+    var resolution = "32"
 
     @Option(help: "Caption file extension.")
     var captionExtension = ".txt"

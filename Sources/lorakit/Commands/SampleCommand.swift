@@ -32,10 +32,10 @@ struct SampleCommand: ParsableCommand {
     var output: String
 
     @Option(help: "Image width (a multiple of 4).")
-    var width = 48
+    var width = 32
 
     @Option(help: "Image height (a multiple of 4).")
-    var height = 48
+    var height = 32
 
     @Option(help: "Sampler steps.")
     var steps = 20

@@ -62,7 +62,14 @@ echo "== lorakit diff: the resized LoRA against the trained one"
 "$bin" diff "$lora" "$work/zorblat-resized.safetensors" | head -8
 echo
 echo "== lorakit eval: held-out images of the concept, base alone and with the LoRA"
-"$bin" eval "$base" "$lora" --data "$data/heldout" --resolution 32
+"$bin" eval "$base" "$lora" --data "$data/heldout" --resolution 32 | tee "$work/eval.txt"
+change=$(sed -n 's/^change *//p' "$work/eval.txt" | tr -d '%+')
+if awk -v c="$change" 'BEGIN { exit !(c <= -10) }'; then
+    echo "eval: the LoRA lowers the held-out loss by ${change#-}% (aim: at least 10%)"
+else
+    echo "eval: the LoRA changed the held-out loss by $change% (aim: at least -10%)" >&2
+    exit 1
+fi
 echo
 echo "== lorakit sample: the trigger word, without and with the LoRA"
 "$bin" sample "$base" --prompt "zorblat, blue background" --width 32 --height 32 --seed 3 -o "$work/zorblat-base.png"

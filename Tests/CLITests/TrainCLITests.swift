@@ -135,3 +135,56 @@ import Testing
         #expect(empty.status == 1)
     }
 }
+
+/// Ctrl-C during `lorakit train --save_state`, then `--resume`.
+@Suite struct TrainInterruptionTests {
+    static func command(_ d: TemporaryDirectory, output: String) -> [String] {
+        [
+            "train", "--pretrained_model_name_or_path=\(d.file("base.safetensors"))",
+            "--train_data_dir=\(d.file("train"))", "--resolution=32",
+            "--output_dir=\(d.file(output))",
+            "--output_name=run", "--network_module=lycoris.kohya", "--network_dim=4",
+            "--network_alpha=2", "--optimizer_type=SAVEUS", "--learning_rate=0.001",
+            "--lr_scheduler=cosine", "--train_batch_size=8", "--max_train_steps=6",
+            "--save_every_n_steps=1", "--save_state", "--flip_aug", "--shuffle_caption",
+            "--multires_noise_iterations=4", "--caption_extension=.txt",
+        ]
+    }
+
+    @Test func ctrlCSavesAStateThatResumesToTheSameLoRA() throws {
+        let d = try TrainCLITests.workspace()
+        let straight = try CommandRunner.run(Self.command(d, output: "straight"))
+        #expect(straight.status == 0, "\(straight.stderr)")
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandRunner.executable)
+        process.arguments = Self.command(d, output: "interrupted")
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let first = d.file("interrupted/run-000001.safetensors")
+        let deadline = Date().addingTimeInterval(120)
+        while !FileManager.default.fileExists(atPath: first), process.isRunning, Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        process.interrupt()  // SIGINT, as Ctrl-C
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 130)
+        let state = d.file("interrupted/run-state.safetensors")
+        #expect(FileManager.default.fileExists(atPath: state))
+        #expect(!FileManager.default.fileExists(atPath: d.file("interrupted/run.safetensors")))
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: d.file("interrupted"))
+            .filter { !$0.hasSuffix(".safetensors") }
+        #expect(leftovers.isEmpty, "temporary files left: \(leftovers)")
+
+        let resumed = try CommandRunner.run(
+            Self.command(d, output: "interrupted") + ["--resume", state])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        let a = try SafeTensorsFile(path: d.file("straight/run.safetensors"))
+        let b = try SafeTensorsFile(path: d.file("interrupted/run.safetensors"))
+        #expect(a.tensors.map(\.name) == b.tensors.map(\.name))
+        for tensor in a.tensors {
+            #expect(try a.bytes(of: tensor) == b.bytes(of: b.requireInfo(named: tensor.name)))
+        }
+    }
+}

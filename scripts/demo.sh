@@ -24,7 +24,7 @@ echo "== lorakit train: the seed's kohya command, scaled to TinyXL (80 steps)"
     --network_alpha=4 \
     --save_model_as="safetensors" \
     --network_module="lycoris.kohya" \
-    --network_args "preset=full" "conv_dim=8" "conv_alpha=4" "rank_dropout=0" \
+    --network_args "preset=full" "conv_dim=32" "conv_alpha=4" "rank_dropout=0" \
         "module_dropout=0" "use_tucker=False" "use_scalar=False" "rank_dropout_scale=False" \
         "algo=locon" "dora_wd=False" "train_norm=False" \
     --network_dropout=0 \
@@ -39,7 +39,7 @@ echo "== lorakit train: the seed's kohya command, scaled to TinyXL (80 steps)"
     --multires_noise_iterations=12 --multires_noise_discount=0.4 \
     --log_prefix=xl-locon --log_with=tensorboard --logging_dir="$work/logs" \
     --gradient_accumulation_steps=1 --gradient_checkpointing \
-    --train_batch_size=4 --dataset_repeats=1 --shuffle_caption --keep_tokens=1 \
+    --train_batch_size=8 --dataset_repeats=1 --shuffle_caption --keep_tokens=1 \
     --max_train_steps=80 --sdpa --caption_extension=".txt" \
     --sample_prompts="$data/sample-prompts.txt" --sample_sampler="euler_a" \
     --sample_every_n_steps=20
@@ -72,8 +72,8 @@ else
 fi
 echo
 echo "== lorakit sample: the trigger word, without and with the LoRA"
-"$bin" sample "$base" --prompt "zorblat, blue background" --width 32 --height 32 --seed 3 -o "$work/zorblat-base.png"
-"$bin" sample "$base" "$lora" --prompt "zorblat, blue background" --width 32 --height 32 --seed 3 -o "$work/zorblat-lora.png"
+"$bin" sample "$base" --prompt "zorblat, blue background" --cfg 5 --seed 3 -o "$work/zorblat-base.png"
+"$bin" sample "$base" "$lora" --prompt "zorblat, blue background" --cfg 5 --seed 3 -o "$work/zorblat-lora.png"
 end=$(date +%s)
 echo
 echo "samples during training: $work/sample/ (grids: *_grid.png); TensorBoard logs: $work/logs"

@@ -12,12 +12,12 @@ struct Lorakit: ParsableCommand {
         commandName: "lorakit",
         abstract: "Inspect, chop, resize, merge and train LoRAs for Stable Diffusion XL.",
         discussion: """
-            lorakit reads and writes LoRA .safetensors files the way kohya's scripts, LyCORIS,
-            ComfyUI, AUTOMATIC1111/Forge and diffusers do, and checks every file it reads.
-            Outputs go to a temporary file next to the target and are renamed into place;
+            lorakit reads and writes LoRA .safetensors files the way kohya's scripts, LyCORIS, \
+            ComfyUI, AUTOMATIC1111/Forge and diffusers do, and checks every file it reads. \
+            Outputs go to a temporary file next to the target and are renamed into place; \
             an input is never overwritten.
 
-            Exit status: 0 on success, 1 when a file or value is wrong (one line on stderr
+            Exit status: 0 on success, 1 when a file or value is wrong (one line on stderr \
             names the file and the problem), 2 on a usage error.
             """,
         version: "0.1.0",

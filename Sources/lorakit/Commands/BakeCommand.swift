@@ -10,14 +10,14 @@ struct BakeCommand: ParsableCommand {
         commandName: "bake",
         abstract: "Bake LoRAs into a base checkpoint: W += w·ΔW.",
         discussion: """
-            Every module the LoRAs adapt (UNet and both text encoders; CLIP-G's fused q, k, v
-            included) gets w·ΔW added, computed in Float32 and stored in the checkpoint's dtype.
-            The checkpoint is streamed one tensor at a time, so memory stays near the largest
-            tensor, never the whole model; tensors no LoRA touches are copied byte for byte.
+            Every module the LoRAs adapt (UNet and both text encoders; CLIP-G's fused q, k, v \
+            included) gets w·ΔW added, computed in Float32 and stored in the checkpoint's dtype. \
+            The checkpoint is streamed one tensor at a time, so memory stays near the largest \
+            tensor, never the whole model; tensors no LoRA touches are copied byte for byte. \
             DoRA modules are re-normalized to their stored magnitude, as LyCORIS applies them.
 
-            --blocks VECTOR weights each LoRA's blocks as `lorakit chop` does (the file's layout
-            form, or a web-UI block-weight form). A LoRA module the checkpoint lacks, or one of a
+            --blocks VECTOR weights each LoRA's blocks as `lorakit chop` does (the file's layout \
+            form, or a web-UI block-weight form). A LoRA module the checkpoint lacks, or one of a \
             kind that cannot be baked (IA3, GLoRA, OFT), fails the run unless --allow-unmatched.
 
             Examples:

@@ -8,14 +8,14 @@ struct BlocksCommand: ParsableCommand {
         commandName: "blocks",
         abstract: "Show which UNet blocks a LoRA touches and the vector string to chop it.",
         discussion: """
-            Lists the blocks present (input_blocks.N as INPnn, middle_block.N as MIDnn,
-            output_blocks.N as OUTnn) with their module and key counts, the vector-string format
-            `lorakit chop` takes for this file, an example that drops all blocks, and the number
+            Lists the blocks present (input_blocks.N as INPnn, middle_block.N as MIDnn, \
+            output_blocks.N as OUTnn) with their module and key counts, the vector-string format \
+            `lorakit chop` takes for this file, an example that drops all blocks, and the number \
             of keys outside the blocks (text encoders and other modules, kept by chop).
 
-            --energy adds each block's share of the LoRA's total ΔW energy (Σ‖scale·up·down‖²_F,
-            computed from the small factors), so you see where the LoRA's information lives
-            without trial renders. --base CKPT adds the size of each block's ΔW relative to the
+            --energy adds each block's share of the LoRA's total ΔW energy (Σ‖scale·up·down‖²_F, \
+            computed from the small factors), so you see where the LoRA's information lives \
+            without trial renders. --base CKPT adds the size of each block's ΔW relative to the \
             base weights it modifies.
 
             Examples:

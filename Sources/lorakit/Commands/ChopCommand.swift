@@ -8,21 +8,21 @@ struct ChopCommand: ParsableCommand {
         commandName: "chop",
         abstract: "Keep, drop or re-weight the UNet blocks of a LoRA.",
         discussion: """
-            VECTOR is a global weight followed by one weight per block of the file, in the order
-            `lorakit blocks` prints ("1,INP01,...,OUT08" for a full SDXL LoCon). A block with
-            weight 0 is removed; weight 1 is copied unchanged; any other weight w scales the
-            block's ΔW by global·w, linearly: one factor per module (alpha, or up when there is
+            VECTOR is a global weight followed by one weight per block of the file, in the order \
+            `lorakit blocks` prints ("1,INP01,...,OUT08" for a full SDXL LoCon). A block with \
+            weight 0 is removed; weight 1 is copied unchanged; any other weight w scales the \
+            block's ΔW by global·w, linearly: one factor per module (alpha, or up when there is \
             no alpha). Text-encoder modules and keys outside the blocks pass through unchanged.
 
-            Unlike chop_blocks.py, which multiplies alpha, down and up by w and so scales ΔW by
+            Unlike chop_blocks.py, which multiplies alpha, down and up by w and so scales ΔW by \
             w³ (and also scales dora_scale), lorakit scales ΔW by exactly w and keeps dora_scale.
 
-            The block-weight vectors of the SD web UIs' LoRA Block Weight work too: 12 or 20
-            values for SDXL, 17 or 26 for SD1.x (BASE first, which weights the text encoders; M00
-            is the whole middle block; blocks a short form does not name keep weight 1). When a
+            The block-weight vectors of the SD web UIs' LoRA Block Weight work too: 12 or 20 \
+            values for SDXL, 17 or 26 for SD1.x (BASE first, which weights the text encoders; M00 \
+            is the whole middle block; blocks a short form does not name keep weight 1). When a \
             length fits both, the file's layout form is used; --block-weight-form picks the other.
 
-            The output keeps the input's key names, dtypes and metadata, adds block_vector_string
+            The output keeps the input's key names, dtypes and metadata, adds block_vector_string \
             and recomputes sshs_model_hash and sshs_legacy_hash.
 
             Examples:

@@ -8,10 +8,10 @@ struct DiffCommand: ParsableCommand {
         commandName: "diff",
         abstract: "Compare two LoRAs' weight differences, module by module.",
         discussion: """
-            For every module both files adapt: the relative Frobenius error ‖ΔW_A − ΔW_B‖/‖ΔW_A‖
-            and the cosine similarity of the two ΔWs, computed from the factors (never the full
-            products); the modules only one file has; and a summary (median and largest error,
-            the whole LoRA's error, the energy B keeps). This is how to check what a resize or a
+            For every module both files adapt: the relative Frobenius error ‖ΔW_A − ΔW_B‖/‖ΔW_A‖ \
+            and the cosine similarity of the two ΔWs, computed from the factors (never the full \
+            products); the modules only one file has; and a summary (median and largest error, \
+            the whole LoRA's error, the energy B keeps). This is how to check what a resize or a \
             chop cost.
 
             Examples:

@@ -9,11 +9,11 @@ struct EvalCommand: ParsableCommand {
         abstract:
             "Mean denoising loss of a TinyXL checkpoint, with and without LoRAs, on a dataset.",
         discussion: """
-            For every image of DIR (kohya's folder layout, captions included) the loss the model
-            trains on, mean squared error of the predicted noise, averaged over --draws noise
-            samples and timesteps (one per 1000/--draws slice of the schedule) drawn from --seed.
-            Every model sees the same draws, so with LoRAs the output compares the base with the
-            base plus LoRAs: a LoRA that learned its concept lowers the loss on held-out images
+            For every image of DIR (kohya's folder layout, captions included) the loss the model \
+            trains on, mean squared error of the predicted noise, averaged over --draws noise \
+            samples and timesteps (one per 1000/--draws slice of the schedule) drawn from --seed. \
+            Every model sees the same draws, so with LoRAs the output compares the base with the \
+            base plus LoRAs: a LoRA that learned its concept lowers the loss on held-out images \
             of it.
 
             Example:

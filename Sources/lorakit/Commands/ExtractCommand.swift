@@ -10,14 +10,14 @@ struct ExtractCommand: ParsableCommand {
         commandName: "extract",
         abstract: "Extract a LoRA from a base and a fine-tuned checkpoint.",
         discussion: """
-            For every module in the UNet blocks and the text encoders' layers, the rank-N factors
-            that best approximate TUNED − BASE (truncated SVD, by random projection with 10 extra
-            directions and 2 power iterations where that is cheaper than the exact SVD). The
-            checkpoints are read one pair of tensors at a time. 3x3 convs are extracted only with
-            --conv-rank (as kohya's --conv_dim). Modules whose largest difference is below
+            For every module in the UNet blocks and the text encoders' layers, the rank-N factors \
+            that best approximate TUNED − BASE (truncated SVD, by random projection with 10 extra \
+            directions and 2 power iterations where that is cheaper than the exact SVD). The \
+            checkpoints are read one pair of tensors at a time. 3x3 convs are extracted only with \
+            --conv-rank (as kohya's --conv_dim). Modules whose largest difference is below \
             --min-diff are skipped (kohya's default is 0.01; lorakit's 1e-6 keeps small tunes).
 
-            -r RECIPE selects each module's rank with a resize recipe measured against BASE, up to
+            -r RECIPE selects each module's rank with a resize recipe measured against BASE, up to \
             --rank (default 64).
 
             Examples:

@@ -7,13 +7,13 @@ struct InspectCommand: ParsableCommand {
         commandName: "inspect",
         abstract: "Show what a LoRA or checkpoint holds: format, ranks, alphas, metadata, hashes.",
         discussion: """
-            For a LoRA: adapter kinds (LoRA/LoCon, Tucker, DoRA, LoHa, LoKr, ...), modules per
-            component, a rank/alpha table split into linear (network_dim) and conv (conv_dim)
-            layers, the training metadata kohya and LyCORIS store (ss_*, modelspec.*), the most
-            frequent training tags, and sshs_model_hash / sshs_legacy_hash recomputed and
+            For a LoRA: adapter kinds (LoRA/LoCon, Tucker, DoRA, LoHa, LoKr, ...), modules per \
+            component, a rank/alpha table split into linear (network_dim) and conv (conv_dim) \
+            layers, the training metadata kohya and LyCORIS store (ss_*, modelspec.*), the most \
+            frequent training tags, and sshs_model_hash / sshs_legacy_hash recomputed and \
             compared with the stored values.
 
-            For a base checkpoint: architecture and parameter counts from the header alone, so a
+            For a base checkpoint: architecture and parameter counts from the header alone, so a \
             6 GiB file takes milliseconds (add --hash to hash it anyway).
 
             Examples:

@@ -10,18 +10,18 @@ struct MergeCommand: ParsableCommand {
         commandName: "merge",
         abstract: "Merge LoRAs into one, exactly or resized to a rank.",
         discussion: """
-            Each input is PATH or PATH:WEIGHT (weight 1 when omitted; negative weights subtract).
-            Without --rank or -r, ranks are concatenated: every module's ΔW is exactly Σ w·ΔW of
-            the inputs that have it (differing ranks and modules present in only some inputs are
-            fine), with factors and alphas balanced so each input keeps exactly its weight.
-            kohya's sdxl_merge_lora.py --concat keeps the first model's alpha instead, which
-            weakens each input to rank_i/Σrank of its weight (half, for two equal ranks); lorakit
+            Each input is PATH or PATH:WEIGHT (weight 1 when omitted; negative weights subtract). \
+            Without --rank or -r, ranks are concatenated: every module's ΔW is exactly Σ w·ΔW of \
+            the inputs that have it (differing ranks and modules present in only some inputs are \
+            fine), with factors and alphas balanced so each input keeps exactly its weight. \
+            kohya's sdxl_merge_lora.py --concat keeps the first model's alpha instead, which \
+            weakens each input to rank_i/Σrank of its weight (half, for two equal ranks); lorakit \
             does not.
 
-            --rank N [--conv-rank M] then keeps the best rank-N approximation of that sum per module
+            --rank N [--conv-rank M] then keeps the best rank-N approximation of that sum per module \
             (the SVD merge); -r RECIPE --base CKPT resizes it with a resize recipe instead.
 
-            The output has the first input's metadata, merged_from listing the inputs and their
+            The output has the first input's metadata, merged_from listing the inputs and their \
             weights, updated ss_network_dim/ss_network_alpha, and recomputed hashes.
 
             Examples:

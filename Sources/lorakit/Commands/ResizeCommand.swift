@@ -11,9 +11,9 @@ struct ResizeCommand: ParsableCommand {
         abstract:
             "Shrink LoRAs by SVD: score recipes against the base checkpoint, or kohya's ranks.",
         discussion: """
-            With -r, the first path is the base checkpoint and the others are LoRAs; each LoRA
-            module's ΔW is decomposed once (QR of up and downᵀ, SVD of the small core), every
-            singular direction scored, and the directions that score at least the threshold kept
+            With -r, the first path is the base checkpoint and the others are LoRAs; each LoRA \
+            module's ΔW is decomposed once (QR of up and downᵀ, SVD of the small core), every \
+            singular direction scored, and the directions that score at least the threshold kept \
             (elias-gaeros/resize_lora's recipes):
 
               score_i = log10 s_i − Σ w·log10(reference), with the references
@@ -23,24 +23,24 @@ struct ResizeCommand: ParsableCommand {
               thr=T  keep scores ≥ T (log10)       size=S  best scores until S MiB
               rescale=R  multiply kept values by R
 
-            Several recipes separated by ':' share one decomposition. Base norms are cached in
-            $XDG_CACHE_HOME/lorakit (default ~/.cache/lorakit), keyed by the checkpoint's size,
-            modification time and header. Outputs are named <lora>_<recipe>_th<threshold>
-            .safetensors next to the input (or in -o DIR), as resize_lora names them. An input
-            written as a.safetensors:0.7,b.safetensors:0.3 is the weighted sum of those LoRAs
+            Several recipes separated by ':' share one decomposition. Base norms are cached in \
+            $XDG_CACHE_HOME/lorakit (default ~/.cache/lorakit), keyed by the checkpoint's size, \
+            modification time and header. Outputs are named \
+            <lora>_<recipe>_th<threshold>.safetensors next to the input (or in -o DIR), as resize_lora names them. An input \
+            written as a.safetensors:0.7,b.safetensors:0.3 is the weighted sum of those LoRAs \
             (ranks concatenated exactly) before resizing.
 
-            Without -r, kohya's modes need no checkpoint: --rank N [--conv-rank M] keeps the top
-            N directions; --dynamic sv_ratio|sv_fro|sv_cumulative --param P picks each module's
-            rank (capped by --rank and --conv-rank). kohya's resize_lora.py keeps one direction
-            more than its criterion asks (it adds 1 after clamping, so never fewer than 2);
+            Without -r, kohya's modes need no checkpoint: --rank N [--conv-rank M] keeps the top \
+            N directions; --dynamic sv_ratio|sv_fro|sv_cumulative --param P picks each module's \
+            rank (capped by --rank and --conv-rank). kohya's resize_lora.py keeps one direction \
+            more than its criterion asks (it adds 1 after clamping, so never fewer than 2); \
             lorakit keeps the count itself, and --kohya-compat reproduces kohya's ranks.
 
-            Every output keeps its modules' strength (alpha = alpha/rank · new rank), DoRA's
-            dora_scale and the tensors it cannot decompose (IA3, GLoRA, OFT) unchanged, and writes
-            Tucker (lora_mid) modules as plain LoCon with their 3x3 kernel (resize_lora drops
-            lora_mid and writes them as 1x1). LoHa and LoKr modules become LoRA modules of the same
-            ΔW. Modules whose ΔW is zero are dropped with a warning. Metadata is kept, with
+            Every output keeps its modules' strength (alpha = alpha/rank · new rank), DoRA's \
+            dora_scale and the tensors it cannot decompose (IA3, GLoRA, OFT) unchanged, and writes \
+            Tucker (lora_mid) modules as plain LoCon with their 3x3 kernel (resize_lora drops \
+            lora_mid and writes them as 1x1). LoHa and LoKr modules become LoRA modules of the same \
+            ΔW. Modules whose ΔW is zero are dropped with a warning. Metadata is kept, with \
             resize_params, ss_network_dim and ss_network_alpha updated and hashes recomputed.
 
             Examples:

@@ -9,9 +9,9 @@ struct SampleCommand: ParsableCommand {
         commandName: "sample",
         abstract: "Draw an image from a TinyXL checkpoint with LoRAs applied.",
         discussion: """
-            Applies each LoRA (PATH or PATH:WEIGHT; LoRA, LoCon, Tucker, DoRA, LoHa, LoKr or full
-            modules) to the base weights, then draws the prompt with the Euler-ancestral sampler
-            and classifier-free guidance, as the training samples are drawn. The same seed draws
+            Applies each LoRA (PATH or PATH:WEIGHT; LoRA, LoCon, Tucker, DoRA, LoHa, LoKr or full \
+            modules) to the base weights, then draws the prompt with the Euler-ancestral sampler \
+            and classifier-free guidance, as the training samples are drawn. The same seed draws \
             the same image.
 
             Example:
@@ -38,7 +38,7 @@ struct SampleCommand: ParsableCommand {
     var height = 32
 
     @Option(help: "Sampler steps.")
-    var steps = 20
+    var steps = 30
 
     @Option(help: "Seed of the initial noise and of each step's noise.")
     var seed: UInt64 = 0

@@ -9,7 +9,7 @@ struct SynthCommand: ParsableCommand {
         commandName: "synth",
         abstract: "Developer tool: write deterministic SDXL-sized test inputs.",
         discussion: """
-            Writes files for benchmarks and tests, never for use with a real model: their values
+            Writes files for benchmarks and tests, never for use with a real model: their values \
             follow the splitmix rule of the reference data, not training.
             """,
         subcommands: [SynthCheckpointCommand.self, SynthLoRACommand.self, SynthDatasetCommand.self])
@@ -20,8 +20,8 @@ struct SynthCheckpointCommand: ParsableCommand {
         commandName: "checkpoint",
         abstract: "Write an SDXL-layout base checkpoint (about 6 GiB in fp16).",
         discussion: """
-            Every UNet parameter of the SDXL layout plus the encoder layers of CLIP-L and
-            OpenCLIP bigG, streamed tensor by tensor. With --tinyxl --unet-only --dtype f32 the
+            Every UNet parameter of the SDXL layout plus the encoder layers of CLIP-L and \
+            OpenCLIP bigG, streamed tensor by tensor. With --tinyxl --unet-only --dtype f32 the \
             result is exactly the TinyXL base of the reference data.
 
             Examples:
@@ -86,8 +86,8 @@ struct SynthLoRACommand: ParsableCommand {
         commandName: "lora",
         abstract: "Write an SDXL-layout LoRA or LoCon with trained-like factors.",
         discussion: """
-            The 1,052 modules of a LyCORIS preset=full LoCon (788 UNet + 264 text encoder), or the
-            986 of kohya's networks.lora with --kind lora, with decaying spectra and some modules
+            The 1,052 modules of a LyCORIS preset=full LoCon (788 UNet + 264 text encoder), or the \
+            986 of kohya's networks.lora with --kind lora, with decaying spectra and some modules \
             nearly untrained. Deterministic for a given --seed.
 
             Examples:

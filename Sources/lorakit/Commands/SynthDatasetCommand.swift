@@ -6,11 +6,11 @@ struct SynthDatasetCommand: ParsableCommand {
         commandName: "dataset",
         abstract: "Write captioned images of the procedural world in kohya's folder layout.",
         discussion: """
-            Scenes of shapes in named colours, sizes and positions on flat, gradient or striped
-            backgrounds, each with a caption of comma-separated tags, written as
-            DIR/<repeats>_<name>/NNNN.png and NNNN.txt. --concept draws the project's concept
-            instead, "zorblat" (a figure that appears nowhere in the ordinary world), with the
-            trigger word first in every caption: a dataset to train a LoRA on. Deterministic for
+            Scenes of shapes in named colours, sizes and positions on flat, gradient or striped \
+            backgrounds, each with a caption of comma-separated tags, written as \
+            DIR/<repeats>_<name>/NNNN.png and NNNN.txt. --concept draws the project's concept \
+            instead, "zorblat" (a figure that appears nowhere in the ordinary world), with the \
+            trigger word first in every caption: a dataset to train a LoRA on. Deterministic for \
             a given --seed; a different seed gives held-out images of the same concept.
 
             Examples:

@@ -11,31 +11,34 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a LoCon LoRA on TinyXL with kohya's sdxl_train_network.py flags.",
         discussion: """
-            Runs the command line of kohya's sdxl_train_network.py, with the same flag names and
-            meanings, on TinyXL (SDXL's UNet module tree at small widths) on the CPU. The LoRA
-            written has SDXL's kohya key names and ss_* metadata, so every other lorakit command
+            Runs the command line of kohya's sdxl_train_network.py, with the same flag names and \
+            meanings, on TinyXL (SDXL's UNet module tree at small widths) on the CPU. The LoRA \
+            written has SDXL's kohya key names and ss_* metadata, so every other lorakit command \
             (and kohya's scripts) reads it.
 
-            Data: kohya's folder layout, TRAIN_DATA_DIR/<repeats>_<name>/ with images (PNG, JPEG,
-            BMP) and a caption file per image (--caption_extension). Images are trained in pixel
-            space (RGB and luminance in [-1, 1]; no VAE); captions are split into tags and words,
+            Data: kohya's folder layout, TRAIN_DATA_DIR/<repeats>_<name>/ with images (PNG, JPEG, \
+            BMP) and a caption file per image (--caption_extension). Images are trained in pixel \
+            space (RGB and luminance in [-1, 1]; no VAE); captions are split into tags and words, \
             each word a fixed vector (no text encoder).
 
-            Outputs: OUTPUT_DIR/OUTPUT_NAME.safetensors at the end, OUTPUT_NAME-<step>.safetensors
-            every --save_every_n_steps, samples in OUTPUT_DIR/sample/ every
-            --sample_every_n_steps (Euler ancestral), TensorBoard event files under
-            --logging_dir. With --save_state, Ctrl-C saves OUTPUT_NAME-state.safetensors and
+            Outputs: OUTPUT_DIR/OUTPUT_NAME.safetensors at the end, OUTPUT_NAME-<step>.safetensors \
+            every --save_every_n_steps, samples in OUTPUT_DIR/sample/ every \
+            --sample_every_n_steps (Euler ancestral), TensorBoard event files under \
+            --logging_dir. With --save_state, Ctrl-C saves OUTPUT_NAME-state.safetensors and \
             --resume continues from it exactly as if the run had not stopped.
 
-            Flags that only matter on a GPU (--sdpa, --xformers, --mixed_precision,
-            --gradient_checkpointing, --no_half_vae, --max_data_loader_n_workers, ...) are
-            accepted and noted. Differences from kohya: --seed defaults to 42 (kohya draws one);
-            only --network_module lycoris.kohya with algo=locon, preset=full is trained; the
-            sampler is always euler_a.
+            Flags that only matter on a GPU (--sdpa, --xformers, --mixed_precision, \
+            --gradient_checkpointing, --no_half_vae, --max_data_loader_n_workers, ...) are \
+            accepted and noted. Differences from kohya: --seed defaults to 42 (kohya draws one); \
+            only --network_module lycoris.kohya with algo=locon, preset=full is trained (options \
+            such as use_tucker=True are refused, not ignored); the sampler is always euler_a; a \
+            sample prompt without --d uses a seed derived from --seed, the same at every step; \
+            prompt files are read strictly (an unknown option is an error naming the line); \
+            cached latents on disk are reused only while the image's SHA-256 matches.
 
             Example:
               lorakit train --pretrained_model_name_or_path=tinyxl-base.safetensors \\
-                --train_data_dir=dataset --resolution=48,48 --output_dir=out \\
+                --train_data_dir=dataset --resolution=32,32 --output_dir=out \\
                 --output_name=concept --network_module=lycoris.kohya --network_dim=8 \\
                 --network_alpha=4 --network_args "conv_dim=8" "conv_alpha=4" "algo=locon" \\
                 --optimizer_type=SAVEUS --learning_rate=3e-4 --lr_scheduler=cosine \\

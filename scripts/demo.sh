@@ -59,7 +59,7 @@ echo "== lorakit chop: keep the strongest block"
 "$bin" chop "$lora" --keep-strongest 1 -o "$work/zorblat-strongest.safetensors"
 echo
 echo "== lorakit diff: the resized LoRA against the trained one"
-"$bin" diff "$lora" "$work/zorblat-resized.safetensors" | head -8
+"$bin" diff "$lora" "$work/zorblat-resized.safetensors" | head -6
 echo
 echo "== lorakit eval: held-out images of the concept, base alone and with the LoRA"
 "$bin" eval "$base" "$lora" --data "$data/heldout" --resolution 32 | tee "$work/eval.txt"

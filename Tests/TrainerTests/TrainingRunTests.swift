@@ -54,7 +54,7 @@ import Testing
         let unet = TrainableUNet(
             model: model, base: BaseWeights.deterministic(model.parameters), mode: .locon(locon))
         let examples = examples()
-        let metadata = TrainingMetadata(
+        let metadata = TrainingRunMetadata(
             configuration: c, dataset: TrainingData.summary(of: examples, folder: "1_tiny"),
             baseModelName: "tinyxl", baseModelHash: nil, sessionID: 1, startedAt: Date(),
             microBatchesPerEpoch: EpochPlan(examples: examples, batchSize: c.batchSize)

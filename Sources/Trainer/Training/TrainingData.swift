@@ -2,9 +2,9 @@
 /// encoded (through the latent cache), with what the metadata reports about the data.
 public struct TrainingData: Sendable {
     public var examples: [TrainingExample]
-    public var dataset: TrainingMetadata.Dataset
+    public var dataset: TrainingRunMetadata.Dataset
 
-    public init(examples: [TrainingExample], dataset: TrainingMetadata.Dataset) {
+    public init(examples: [TrainingExample], dataset: TrainingRunMetadata.Dataset) {
         self.examples = examples
         self.dataset = dataset
     }
@@ -49,7 +49,7 @@ public struct TrainingData: Sendable {
                     repeats: item.repeats))
             counts[bucket, default: 0] += item.repeats
         }
-        let dataset = TrainingMetadata.Dataset(
+        let dataset = TrainingRunMetadata.Dataset(
             directories: scanned.folders.map { ($0.name, $0.repeats, $0.imageCount) },
             tagFrequency: scanned.tagFrequency.counts, imageCount: scanned.imageCount,
             buckets: counts)
@@ -74,7 +74,7 @@ public struct TrainingData: Sendable {
     public static func summary(
         of examples: [TrainingExample], folder: String
     )
-        -> TrainingMetadata.Dataset
+        -> TrainingRunMetadata.Dataset
     {
         var counts: [Buckets.Size: Int] = [:]
         var tags: [String: Int] = [:]
@@ -82,7 +82,7 @@ public struct TrainingData: Sendable {
             counts[example.size, default: 0] += example.repeats
             for tag in example.tags { tags[tag, default: 0] += 1 }
         }
-        return TrainingMetadata.Dataset(
+        return TrainingRunMetadata.Dataset(
             directories: [(folder, 1, examples.count)], tagFrequency: [folder: tags],
             imageCount: examples.count, buckets: counts)
     }

@@ -23,7 +23,7 @@ public struct TrainingProgress: Sendable {
     public var learningRate: Double
     /// Global gradient norm before clipping.
     public var gradientNorm: Float
-    /// Seconds spent in this run so far (not counting before a resume).
+    /// Seconds spent training in this run so far (not before a resume, not drawing samples).
     public var elapsed: Double
     public var stepsThisRun: Int
 
@@ -47,7 +47,7 @@ public struct TrainingRun {
     public let configuration: TrainingConfiguration
     public let examples: [TrainingExample]
     public let unet: TrainableUNet
-    public let metadata: TrainingMetadata
+    public let metadata: TrainingRunMetadata
     let plan: EpochPlan
     let accumulation: GradientAccumulation
     let schedule: LearningRateSchedule
@@ -58,7 +58,7 @@ public struct TrainingRun {
 
     public init(
         configuration: TrainingConfiguration, examples: [TrainingExample], unet: TrainableUNet,
-        metadata: TrainingMetadata
+        metadata: TrainingRunMetadata
     ) throws {
         precondition(!examples.isEmpty)
         self.configuration = configuration
@@ -123,8 +123,12 @@ public struct TrainingRun {
         let startStep = step
         var warned: OptimizerWarnings = []
         unet.zeroGradients()
+        // Seconds spent drawing samples: left out of it/s and the ETA, which are about training.
+        var samplingSeconds = 0.0
         if step == 0, let sampler, c.sampleEveryNSteps != nil {
+            let began = Date()
             try sampler.draw(step: 0, unet: unet, observer: observer)
+            samplingSeconds += Date().timeIntervalSince(began)
         }
         while step < c.maxTrainSteps {
             let epoch = microBatch / perEpoch
@@ -156,7 +160,8 @@ public struct TrainingRun {
                     step: step, totalSteps: c.maxTrainSteps, epoch: epoch + 1, loss: loss.batch,
                     averageLoss: recorded.reduce(0, +) / Float(max(1, recorded.count)),
                     learningRate: learningRate, gradientNorm: gradientNorm,
-                    elapsed: Date().timeIntervalSince(start), stepsThisRun: step - startStep))
+                    elapsed: Date().timeIntervalSince(start) - samplingSeconds,
+                    stepsThisRun: step - startStep))
             guard loss.batch.isFinite else {
                 throw TrainerError.invalidRun(
                     "training diverged at step \(step): the loss is \(loss.batch); "
@@ -172,7 +177,9 @@ public struct TrainingRun {
                 }
             }
             if c.drawsSamples(afterStep: step), let sampler {
+                let began = Date()
                 try sampler.draw(step: step, unet: unet, observer: observer)
+                samplingSeconds += Date().timeIntervalSince(began)
             }
             if step < c.maxTrainSteps, shouldStop() {
                 var path: String?

@@ -92,7 +92,7 @@ struct PretrainCommand: ParsableCommand {
             try initial.map { try BaseWeights.load($0, table: model.parameters) }
             ?? BaseWeights.deterministic(model.parameters)
         let unet = TrainableUNet(model: model, base: base, mode: .full)
-        let metadata = TrainingMetadata(
+        let metadata = TrainingRunMetadata(
             configuration: c, dataset: TrainingData.summary(of: examples, folder: "world"),
             baseModelName: "tinyxl", baseModelHash: nil, sessionID: 0, startedAt: Date(),
             microBatchesPerEpoch: EpochPlan(examples: examples, batchSize: batch)

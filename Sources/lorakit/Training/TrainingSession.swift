@@ -40,7 +40,7 @@ struct TrainingSession {
             seed: c.seed, stream: .initialization, index: 0)
         network.initialize(using: &initialization)
         let unet = TrainableUNet(model: model, base: base, mode: .locon(network))
-        let metadata = TrainingMetadata(
+        let metadata = TrainingRunMetadata(
             configuration: c, dataset: data.dataset,
             baseModelName: URL(fileURLWithPath: baseModel).deletingPathExtension()
                 .lastPathComponent,

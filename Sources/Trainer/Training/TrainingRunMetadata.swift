@@ -2,7 +2,7 @@ import Foundation
 
 /// The `ss_*` and `modelspec.*` metadata sd-scripts' `train_network.py` writes into every LoRA it
 /// saves, so inspectors, web UIs and later kohya runs read lorakit's files as they read kohya's.
-public struct TrainingMetadata: Sendable {
+public struct TrainingRunMetadata: Sendable {
     /// What the data contributed: per dataset folder its repeats and image count, the tag
     /// frequencies, and the buckets used.
     public struct Dataset: Sendable {
@@ -68,6 +68,8 @@ public struct TrainingMetadata: Sendable {
             "ss_max_train_steps": String(c.maxTrainSteps),
             "ss_gradient_checkpointing": "False",
             "ss_gradient_accumulation_steps": String(c.gradientAccumulationSteps),
+            "ss_batch_size_per_device": String(c.batchSize),
+            "ss_total_batch_size": String(c.batchSize * c.gradientAccumulationSteps),
             "ss_lr_warmup_steps": String(c.warmupSteps),
             "ss_lr_scheduler": c.schedulerName,
             "ss_mixed_precision": "no",

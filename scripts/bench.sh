@@ -98,7 +98,7 @@ stats=$(mktemp)
     --train_data_dir=fixtures/datasets/zorblat/train --resolution=32,32 --output_dir="$demo_out" \
     --output_name=bench --enable_bucket --min_bucket_reso=16 --max_bucket_reso=64 \
     --bucket_reso_steps=8 --network_module=lycoris.kohya --network_dim=8 --network_alpha=4 \
-    --network_args conv_dim=8 conv_alpha=4 --optimizer_type=SAVEUS --learning_rate=0.003 \
+    --network_args conv_dim=32 conv_alpha=4 --optimizer_type=SAVEUS --learning_rate=0.003 \
     --lr_scheduler=cosine --lr_scheduler_args=num_cycles=0.375 --train_batch_size=8 \
     --multires_noise_iterations=12 --multires_noise_discount=0.4 --flip_aug \
     --shuffle_caption --keep_tokens=1 --caption_extension=.txt --max_train_steps=20 \

@@ -66,8 +66,8 @@ import Testing
                 let state = optimizer.states[index]
                 #expect(state.step == step + 1)
                 run.recorded[index].append([
-                    "param": parameters[index], "grad_after": gradient, "ema": state.ema,
-                    "ema_squared": state.emaSquared,
+                    "param": parameters[index], "grad_after": gradient, "ema": state.first,
+                    "ema_squared": state.second,
                 ])
             }
             run.warnings.append(warnings)

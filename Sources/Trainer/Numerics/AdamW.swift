@@ -55,24 +55,15 @@ public struct AdamW: Optimizer {
         }
     }
 
-    /// One parameter's state: `step`, `exp_avg`, `exp_avg_sq`.
-    public struct ParameterState: Sendable {
-        /// Steps taken.
-        public internal(set) var step = 0
-        /// m, the first moment.
-        public internal(set) var expAvg: [Float]
-        /// v, the second moment.
-        public internal(set) var expAvgSq: [Float]
-    }
-
     /// `AdamW`.
     public var name: String { "AdamW" }
     /// The hyper-parameters.
     public let options: Options
     /// The shape of each parameter.
     public let parameterShapes: [[Int]]
-    /// The state of each parameter, in the order of `parameterShapes`.
-    public private(set) var states: [ParameterState]
+    /// The state of each parameter, in the order of `parameterShapes`: torch's `state["step"]`,
+    /// `first` = `state["exp_avg"]`, `second` = `state["exp_avg_sq"]`.
+    public private(set) var states: [OptimizerMoments]
 
     /// An optimizer for parameters of the given shapes, with zeroed state.
     ///
@@ -80,25 +71,14 @@ public struct AdamW: Optimizer {
     public init(options: Options = Options(), parameterShapes: [[Int]]) {
         self.options = options
         self.parameterShapes = parameterShapes
-        states = parameterShapes.map { shape in
-            let count = shape.reduce(1, *)
-            return ParameterState(
-                expAvg: [Float](repeating: 0, count: count),
-                expAvgSq: [Float](repeating: 0, count: count))
-        }
+        states = parameterShapes.map { OptimizerMoments(zeroedCount: $0.reduce(1, *)) }
     }
 
-    public var moments: [OptimizerMoments] {
-        states.map { OptimizerMoments(step: $0.step, first: $0.expAvg, second: $0.expAvgSq) }
-    }
+    public var moments: [OptimizerMoments] { states }
 
     public mutating func restore(_ moments: [OptimizerMoments]) -> Bool {
-        guard moments.count == states.count,
-            zip(moments, states).allSatisfy({ $0.fits(count: $1.expAvg.count) })
-        else { return false }
-        states = moments.map {
-            ParameterState(step: $0.step, expAvg: $0.first, expAvgSq: $0.second)
-        }
+        guard OptimizerMoments.fit(moments, replacing: states) else { return false }
+        states = moments
         return true
     }
 
@@ -113,7 +93,7 @@ public struct AdamW: Optimizer {
         precondition(
             gradient.count == parameter.count, "AdamW: gradient and parameter sizes differ")
         precondition(
-            parameter.count == states[index].expAvg.count,
+            parameter.count == states[index].first.count,
             "AdamW: parameter \(index) is not \(parameterShapes[index])")
         states[index].step += 1
         let t = Double(states[index].step)
@@ -134,14 +114,14 @@ public struct AdamW: Optimizer {
     }
 
     static func update(
-        _ state: inout ParameterState, parameter p: UnsafeMutableBufferPointer<Float>,
+        _ state: inout OptimizerMoments, parameter p: UnsafeMutableBufferPointer<Float>,
         gradient g: UnsafeMutableBufferPointer<Float>, _ k: Coefficients
     ) {
         // torch's lerp: self + w·(end − self) for w < 0.5, else end − (end − self)·(1 − w).
         let small = k.weight < 0.5
         let complement = 1 - k.weight
-        state.expAvg.withUnsafeMutableBufferPointer { m in
-            state.expAvgSq.withUnsafeMutableBufferPointer { v in
+        state.first.withUnsafeMutableBufferPointer { m in
+            state.second.withUnsafeMutableBufferPointer { v in
                 for i in 0..<p.count {
                     let gi = g[i]
                     let pi = p[i] * k.decay

@@ -43,8 +43,21 @@ public struct OptimizerMoments: Sendable, Equatable {
         self.second = second
     }
 
-    /// Whether these moments fit a parameter of `count` values.
-    func fits(count: Int) -> Bool { step >= 0 && first.count == count && second.count == count }
+    /// A parameter's state before its first step.
+    init(zeroedCount count: Int) {
+        self.init(
+            step: 0, first: [Float](repeating: 0, count: count),
+            second: [Float](repeating: 0, count: count))
+    }
+
+    /// Whether saved `moments` can replace `current`: same count, same sizes.
+    static func fit(_ moments: [OptimizerMoments], replacing current: [OptimizerMoments]) -> Bool {
+        moments.count == current.count
+            && zip(moments, current).allSatisfy {
+                $0.step >= 0 && $0.first.count == $1.first.count
+                    && $0.second.count == $1.second.count
+            }
+    }
 }
 
 /// Unusual things an optimizer step did, reported so the caller can log each kind once.

@@ -103,24 +103,15 @@ public struct SAVEUS: Optimizer {
         }
     }
 
-    /// One parameter's state: `state["step"]`, `state["ema"]`, `state["ema_squared"]`.
-    public struct ParameterState: Sendable {
-        /// Steps taken.
-        public internal(set) var step = 0
-        /// m, the EMA of the gradient.
-        public internal(set) var ema: [Float]
-        /// v, the EMA of the squared amplified gradient.
-        public internal(set) var emaSquared: [Float]
-    }
-
     /// `SAVEUS`.
     public var name: String { "SAVEUS" }
     /// The hyper-parameters.
     public let options: Options
     /// The shape of each parameter; rows are the slices along dimension 0.
     public let parameterShapes: [[Int]]
-    /// The state of each parameter, in the order of `parameterShapes`.
-    public private(set) var states: [ParameterState]
+    /// The state of each parameter, in the order of `parameterShapes`: torch's `state["step"]`,
+    /// `first` = `state["ema"]`, `second` = `state["ema_squared"]`.
+    public private(set) var states: [OptimizerMoments]
 
     /// An optimizer for parameters of the given shapes, with zeroed state.
     ///
@@ -128,23 +119,14 @@ public struct SAVEUS: Optimizer {
     public init(options: Options = Options(), parameterShapes: [[Int]]) {
         self.options = options
         self.parameterShapes = parameterShapes
-        states = parameterShapes.map { shape in
-            let count = shape.reduce(1, *)
-            return ParameterState(
-                ema: [Float](repeating: 0, count: count),
-                emaSquared: [Float](repeating: 0, count: count))
-        }
+        states = parameterShapes.map { OptimizerMoments(zeroedCount: $0.reduce(1, *)) }
     }
 
-    public var moments: [OptimizerMoments] {
-        states.map { OptimizerMoments(step: $0.step, first: $0.ema, second: $0.emaSquared) }
-    }
+    public var moments: [OptimizerMoments] { states }
 
     public mutating func restore(_ moments: [OptimizerMoments]) -> Bool {
-        guard moments.count == states.count,
-            zip(moments, states).allSatisfy({ $0.fits(count: $1.ema.count) })
-        else { return false }
-        states = moments.map { ParameterState(step: $0.step, ema: $0.first, emaSquared: $0.second) }
+        guard OptimizerMoments.fit(moments, replacing: states) else { return false }
+        states = moments
         return true
     }
 
@@ -160,7 +142,8 @@ public struct SAVEUS: Optimizer {
         let shape = parameterShapes[index]
         let count = parameter.count
         precondition(gradient.count == count, "SAVEUS: gradient and parameter sizes differ")
-        precondition(count == states[index].ema.count, "SAVEUS: parameter \(index) is not \(shape)")
+        precondition(
+            count == states[index].first.count, "SAVEUS: parameter \(index) is not \(shape)")
         states[index].step += 1
         guard count > 0 else { return [] }
         let t = states[index].step
@@ -229,11 +212,11 @@ public struct SAVEUS: Optimizer {
 
     /// Steps 5–9 elementwise: moments, amplification, denominator, weight decay, clamp, update.
     static func update(
-        _ state: inout ParameterState, parameter p: UnsafeMutableBufferPointer<Float>,
+        _ state: inout OptimizerMoments, parameter p: UnsafeMutableBufferPointer<Float>,
         gradient g: UnsafeMutableBufferPointer<Float>, _ k: Coefficients
     ) {
-        state.ema.withUnsafeMutableBufferPointer { m in
-            state.emaSquared.withUnsafeMutableBufferPointer { v in
+        state.first.withUnsafeMutableBufferPointer { m in
+            state.second.withUnsafeMutableBufferPointer { v in
                 for i in 0..<p.count {
                     let mi = m[i] * k.beta1 + k.oneMinusBeta1 * g[i]
                     m[i] = mi

@@ -188,3 +188,47 @@ import Testing
         }
     }
 }
+
+/// `lorakit sample` and `lorakit eval` on a synthesized base and LoRA.
+@Suite struct SampleEvalCLITests {
+    @Test func sampleIsDeterministicAndEvalComparesTheLoRA() throws {
+        let d = try TrainCLITests.workspace()
+        let lora = try CommandRunner.run([
+            "synth", "lora", d.file("lora.safetensors"), "--tinyxl", "--no-text-encoders",
+            "--dim", "2", "--alpha", "1",
+        ])
+        #expect(lora.status == 0, "\(lora.stderr)")
+        var images: [Data] = []
+        for name in ["a.png", "b.png"] {
+            let result = try CommandRunner.run([
+                "sample", d.file("base.safetensors"), d.file("lora.safetensors") + ":0.5",
+                "--prompt", "zorblat, blue background", "--steps", "3", "--seed", "7", "-o",
+                d.file(name),
+            ])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stdout.contains("32×32, 3 steps, seed 7"))
+            images.append(try Data(contentsOf: URL(fileURLWithPath: d.file(name))))
+        }
+        #expect(images[0] == images[1])
+        #expect(images[0].starts(with: [0x89, 0x50, 0x4E, 0x47]))
+
+        let eval = try CommandRunner.run([
+            "eval", d.file("base.safetensors"), d.file("lora.safetensors"), "--data",
+            d.file("train"), "--draws", "2", "--json",
+        ])
+        #expect(eval.status == 0, "\(eval.stderr)")
+        let json = try #require(
+            JSONSerialization.jsonObject(with: Data(eval.stdout.utf8)) as? [String: Any])
+        #expect(json["images"] as? Int == 6)
+        let base = try #require(json["base_loss"] as? Double)
+        let adapted = try #require(json["lora_loss"] as? Double)
+        #expect(base > 0 && adapted > 0 && base != adapted)
+
+        let missing = try CommandRunner.run([
+            "sample", d.file("nope.safetensors"), "--prompt", "x", "-o", d.file("c.png"),
+        ])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("nope.safetensors"))
+        #expect(!FileManager.default.fileExists(atPath: d.file("c.png")))
+    }
+}

@@ -39,10 +39,10 @@ import Testing
             // Float32 storage: params to a few ulps of 2.0; moments relative.
             expectClose("AdamW param step \(k + 1)", observed: parameter, expected: p, atol: 5e-7)
             expectClose(
-                "AdamW exp_avg step \(k + 1)", observed: optimizer.states[0].first, expected: m,
+                "AdamW exp_avg step \(k + 1)", observed: optimizer.moments[0].first, expected: m,
                 atol: 1e-9, rtol: 1e-6)
             expectClose(
-                "AdamW exp_avg_sq step \(k + 1)", observed: optimizer.states[0].second,
+                "AdamW exp_avg_sq step \(k + 1)", observed: optimizer.moments[0].second,
                 expected: v, atol: 1e-12, rtol: 1e-6)
         }
         // Step 1 moves each element with a non-zero gradient by lr·sign(g) (plus the decay).

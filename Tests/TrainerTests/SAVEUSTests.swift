@@ -63,7 +63,7 @@ import Testing
                         )
                     }
                 }
-                let state = optimizer.states[index]
+                let state = optimizer.moments[index]
                 #expect(state.step == step + 1)
                 run.recorded[index].append([
                     "param": parameters[index], "grad_after": gradient, "ema": state.first,

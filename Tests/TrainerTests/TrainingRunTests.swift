@@ -55,10 +55,8 @@ import Testing
             model: model, base: BaseWeights.deterministic(model.parameters), mode: .locon(locon))
         let examples = examples()
         let metadata = TrainingRunMetadata(
-            configuration: c, dataset: TrainingData.summary(of: examples, folder: "1_tiny"),
-            baseModelName: "tinyxl", baseModelHash: nil, sessionID: 1, startedAt: Date(),
-            microBatchesPerEpoch: EpochPlan(examples: examples, batchSize: c.batchSize)
-                .microBatchesPerEpoch)
+            dataset: TrainingData.summary(of: examples, folder: "1_tiny"),
+            baseModelName: "tinyxl", baseModelHash: nil, sessionID: 1, startedAt: Date())
         var run = try TrainingRun(
             configuration: c, examples: examples, unet: unet, metadata: metadata)
         let observer = RecordingObserver()

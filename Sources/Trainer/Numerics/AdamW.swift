@@ -63,7 +63,7 @@ public struct AdamW: Optimizer {
     public let parameterShapes: [[Int]]
     /// The state of each parameter, in the order of `parameterShapes`: torch's `state["step"]`,
     /// `first` = `state["exp_avg"]`, `second` = `state["exp_avg_sq"]`.
-    public private(set) var states: [OptimizerMoments]
+    public private(set) var moments: [OptimizerMoments]
 
     /// An optimizer for parameters of the given shapes, with zeroed state.
     ///
@@ -71,14 +71,12 @@ public struct AdamW: Optimizer {
     public init(options: Options = Options(), parameterShapes: [[Int]]) {
         self.options = options
         self.parameterShapes = parameterShapes
-        states = parameterShapes.map { OptimizerMoments(zeroedCount: $0.reduce(1, *)) }
+        moments = parameterShapes.map { OptimizerMoments(zeroedCount: $0.reduce(1, *)) }
     }
 
-    public var moments: [OptimizerMoments] { states }
-
-    public mutating func restore(_ moments: [OptimizerMoments]) -> Bool {
-        guard OptimizerMoments.fit(moments, replacing: states) else { return false }
-        states = moments
+    public mutating func restore(_ saved: [OptimizerMoments]) -> Bool {
+        guard OptimizerMoments.fit(saved, replacing: moments) else { return false }
+        moments = saved
         return true
     }
 
@@ -93,10 +91,10 @@ public struct AdamW: Optimizer {
         precondition(
             gradient.count == parameter.count, "AdamW: gradient and parameter sizes differ")
         precondition(
-            parameter.count == states[index].first.count,
+            parameter.count == moments[index].first.count,
             "AdamW: parameter \(index) is not \(parameterShapes[index])")
-        states[index].step += 1
-        let t = Double(states[index].step)
+        moments[index].step += 1
+        let t = Double(moments[index].step)
         let stepSize = learningRate / (1 - pow(options.beta1, t))
         let coefficients = Coefficients(
             decay: Float(1 - learningRate * options.weightDecay),
@@ -104,7 +102,7 @@ public struct AdamW: Optimizer {
             oneMinusBeta2: Float(1 - options.beta2),
             biasCorrectionSqrt: Float((1 - pow(options.beta2, t)).squareRoot()),
             eps: Float(options.eps), negativeStepSize: Float(-stepSize))
-        Self.update(&states[index], parameter: parameter, gradient: gradient, coefficients)
+        Self.update(&moments[index], parameter: parameter, gradient: gradient, coefficients)
         return []
     }
 

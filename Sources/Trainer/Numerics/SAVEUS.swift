@@ -111,7 +111,7 @@ public struct SAVEUS: Optimizer {
     public let parameterShapes: [[Int]]
     /// The state of each parameter, in the order of `parameterShapes`: torch's `state["step"]`,
     /// `first` = `state["ema"]`, `second` = `state["ema_squared"]`.
-    public private(set) var states: [OptimizerMoments]
+    public private(set) var moments: [OptimizerMoments]
 
     /// An optimizer for parameters of the given shapes, with zeroed state.
     ///
@@ -119,14 +119,12 @@ public struct SAVEUS: Optimizer {
     public init(options: Options = Options(), parameterShapes: [[Int]]) {
         self.options = options
         self.parameterShapes = parameterShapes
-        states = parameterShapes.map { OptimizerMoments(zeroedCount: $0.reduce(1, *)) }
+        moments = parameterShapes.map { OptimizerMoments(zeroedCount: $0.reduce(1, *)) }
     }
 
-    public var moments: [OptimizerMoments] { states }
-
-    public mutating func restore(_ moments: [OptimizerMoments]) -> Bool {
-        guard OptimizerMoments.fit(moments, replacing: states) else { return false }
-        states = moments
+    public mutating func restore(_ saved: [OptimizerMoments]) -> Bool {
+        guard OptimizerMoments.fit(saved, replacing: moments) else { return false }
+        moments = saved
         return true
     }
 
@@ -143,10 +141,10 @@ public struct SAVEUS: Optimizer {
         let count = parameter.count
         precondition(gradient.count == count, "SAVEUS: gradient and parameter sizes differ")
         precondition(
-            count == states[index].first.count, "SAVEUS: parameter \(index) is not \(shape)")
-        states[index].step += 1
+            count == moments[index].first.count, "SAVEUS: parameter \(index) is not \(shape)")
+        moments[index].step += 1
         guard count > 0 else { return [] }
-        let t = states[index].step
+        let t = moments[index].step
 
         // Rows along dim 0 for dim > 1; a 1-D (or 0-D) tensor is one row.
         let rows = shape.count > 1 ? shape[0] : 1
@@ -199,7 +197,7 @@ public struct SAVEUS: Optimizer {
             decay: options.decoupleWeightDecay && wd != 0 ? Float(1 - stepSize * wd) : 1,
             coupledDecay: !options.decoupleWeightDecay && wd != 0 ? Float(wd) : 0,
             clip: clip, negativeStepSize: Float(-stepSize))
-        Self.update(&states[index], parameter: parameter, gradient: g, coefficients)
+        Self.update(&moments[index], parameter: parameter, gradient: g, coefficients)
         return warnings
     }
 

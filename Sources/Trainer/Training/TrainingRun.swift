@@ -273,7 +273,9 @@ public struct TrainingRun {
         _ observer: some TrainingObserver
     ) throws -> String {
         let path = configuration.outputDirectory + "/" + name + ".safetensors"
-        let metadata = metadata.values(step: step, epoch: epoch, finishedAt: Date())
+        let metadata = metadata.values(
+            configuration, microBatchesPerEpoch: plan.microBatchesPerEpoch, step: step,
+            epoch: epoch, finishedAt: Date())
         let file: TensorFile
         switch unet.mode {
         case .locon(let network):

@@ -23,31 +23,30 @@ public struct TrainingRunMetadata: Sendable {
         }
     }
 
-    public var configuration: TrainingConfiguration
     public var dataset: Dataset
     /// The base checkpoint's file name and its `sshs_model_hash`-style hash, if known.
     public var baseModelName: String
     public var baseModelHash: String?
     public var sessionID: UInt32
     public var startedAt: Date
-    public var microBatchesPerEpoch: Int
 
     public init(
-        configuration: TrainingConfiguration, dataset: Dataset, baseModelName: String,
-        baseModelHash: String?, sessionID: UInt32, startedAt: Date, microBatchesPerEpoch: Int
+        dataset: Dataset, baseModelName: String, baseModelHash: String?, sessionID: UInt32,
+        startedAt: Date
     ) {
-        self.configuration = configuration
         self.dataset = dataset
         self.baseModelName = baseModelName
         self.baseModelHash = baseModelHash
         self.sessionID = sessionID
         self.startedAt = startedAt
-        self.microBatchesPerEpoch = microBatchesPerEpoch
     }
 
-    /// The metadata of a file saved after `step` optimizer steps in `epoch` (1-based).
-    public func values(step: Int, epoch: Int, finishedAt: Date) -> [String: String] {
-        let c = configuration
+    /// The metadata of a file that run `c`, with `microBatchesPerEpoch` micro-batches per
+    /// epoch, saved after `step` optimizer steps in `epoch` (1-based).
+    public func values(
+        _ c: TrainingConfiguration, microBatchesPerEpoch: Int, step: Int, epoch: Int,
+        finishedAt: Date
+    ) -> [String: String] {
         let epochs =
             (c.maxTrainSteps * c.gradientAccumulationSteps + microBatchesPerEpoch - 1)
             / microBatchesPerEpoch

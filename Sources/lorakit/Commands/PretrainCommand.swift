@@ -93,10 +93,8 @@ struct PretrainCommand: ParsableCommand {
             ?? BaseWeights.deterministic(model.parameters)
         let unet = TrainableUNet(model: model, base: base, mode: .full)
         let metadata = TrainingRunMetadata(
-            configuration: c, dataset: TrainingData.summary(of: examples, folder: "world"),
-            baseModelName: "tinyxl", baseModelHash: nil, sessionID: 0, startedAt: Date(),
-            microBatchesPerEpoch: EpochPlan(examples: examples, batchSize: batch)
-                .microBatchesPerEpoch)
+            dataset: TrainingData.summary(of: examples, folder: "world"),
+            baseModelName: "tinyxl", baseModelHash: nil, sessionID: 0, startedAt: Date())
         var run = try TrainingRun(
             configuration: c, examples: examples, unet: unet, metadata: metadata)
         logger.notice(

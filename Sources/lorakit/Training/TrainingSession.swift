@@ -41,13 +41,11 @@ struct TrainingSession {
         network.initialize(using: &initialization)
         let unet = TrainableUNet(model: model, base: base, mode: .locon(network))
         let metadata = TrainingRunMetadata(
-            configuration: c, dataset: data.dataset,
+            dataset: data.dataset,
             baseModelName: URL(fileURLWithPath: baseModel).deletingPathExtension()
                 .lastPathComponent,
             baseModelHash: try? SafeTensorsFile(path: baseModel).metadata?["sshs_model_hash"],
-            sessionID: UInt32.random(in: 0...UInt32.max), startedAt: Date(),
-            microBatchesPerEpoch: EpochPlan(examples: data.examples, batchSize: c.batchSize)
-                .microBatchesPerEpoch)
+            sessionID: UInt32.random(in: 0...UInt32.max), startedAt: Date())
         var run = try TrainingRun(
             configuration: c, examples: data.examples, unet: unet, metadata: metadata)
         if let path = samplePromptsPath {

@@ -44,11 +44,12 @@ install: build
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/lorakit
 	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
-# libFuzzer with AddressSanitizer (Fuzz/): the header reader, then the JSON parser, one at a time.
+# libFuzzer with AddressSanitizer (Fuzz/), one target at a time: the safetensors header reader,
+# metadata JSON, block vectors, resize recipes, sample-prompt files.
 FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?= reader json vector recipe prompt
 fuzz: bootstrap
-	@scripts/fuzz.sh reader $(FUZZ_SECONDS)
-	@scripts/fuzz.sh json $(FUZZ_SECONDS)
+	@for target in $(FUZZ_TARGETS); do scripts/fuzz.sh $$target $(FUZZ_SECONDS) || exit 1; done
 
 clean:
 	rm -rf .build

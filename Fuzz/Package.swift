@@ -1,5 +1,6 @@
 // swift-tools-version:6.0
-// libFuzzer targets for the SafeTensors reader, kept out of the main package so that
+// libFuzzer targets for the SafeTensors reader, metadata JSON, block vectors, resize recipes
+// and sample-prompt files, kept out of the main package so that
 // `swift build` and `swift test` there never see `-sanitize=fuzzer`. Build and run through
 // `scripts/fuzz.sh` (scratch path `.build-fuzz`).
 import PackageDescription
@@ -18,6 +19,15 @@ let package = Package(
             dependencies: ["CLibFuzzer", .product(name: "LoRAKit", package: "lorakit")]),
         .executableTarget(
             name: "FuzzMetadataJSON",
+            dependencies: ["CLibFuzzer", .product(name: "LoRAKit", package: "lorakit")]),
+        .executableTarget(
+            name: "FuzzBlockVector",
+            dependencies: ["CLibFuzzer", .product(name: "LoRAKit", package: "lorakit")]),
+        .executableTarget(
+            name: "FuzzResizeRecipe",
+            dependencies: ["CLibFuzzer", .product(name: "LoRAKit", package: "lorakit")]),
+        .executableTarget(
+            name: "FuzzPromptFile",
             dependencies: ["CLibFuzzer", .product(name: "LoRAKit", package: "lorakit")]),
     ]
 )

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets in Fuzz/ (AddressSanitizer on) and runs one of them.
 #
-# Usage: scripts/fuzz.sh reader|json [SECONDS]     (default 60 seconds)
+# Usage: scripts/fuzz.sh reader|json|vector|recipe|prompt [SECONDS]     (default 60 seconds)
 #   reader  FuzzSafeTensorsReader: Header.parse(fileBytes:) plus a writer round trip
 #   json    FuzzMetadataJSON: JSONValue.parse plus a serialized() round trip
+#   vector  FuzzBlockVector: BlockWeights.parse / .keep (chop and bake block vectors)
+#   recipe  FuzzResizeRecipe: ResizeRecipe.parseList (resize --recipe) plus a reparse
+#   prompt  FuzzPromptFile: SamplePrompt.parse(fileBytes:) (kohya sample-prompt files)
 #
-# The corpus lives in fuzz-corpus/<target>/ (kept between runs, gitignored) and is seeded from
-# fixtures/safetensors/ on every run. Inputs that crash, hang or run out of memory land in
+# The corpus lives in fuzz-corpus/<target>/ (kept between runs, gitignored) and is seeded on
+# every run: reader and json from fixtures/safetensors/, the others from Fuzz/Seeds/<target>/. Inputs that crash, hang or run out of memory land in
 # fuzz-corpus/artifacts/<target>/; copy the ones worth keeping to Fuzz/findings/. The libFuzzer
 # log is kept in fuzz-corpus/logs/. Extra arguments after SECONDS go to libFuzzer unchanged.
 # Exits 1 when the run produced an artifact.
@@ -20,8 +23,11 @@ shift $(($# > 2 ? 2 : $#))
 case "$target" in
     reader) product=FuzzSafeTensorsReader dictionary=safetensors.dict ;;
     json) product=FuzzMetadataJSON dictionary=json.dict ;;
+    vector) product=FuzzBlockVector dictionary=vector.dict ;;
+    recipe) product=FuzzResizeRecipe dictionary=recipe.dict ;;
+    prompt) product=FuzzPromptFile dictionary=prompt.dict ;;
     *)
-        echo "usage: scripts/fuzz.sh reader|json [SECONDS] [libFuzzer flags...]" >&2
+        echo "usage: scripts/fuzz.sh reader|json|vector|recipe|prompt [SECONDS] [libFuzzer flags...]" >&2
         exit 2
         ;;
 esac
@@ -94,11 +100,16 @@ while IFS= read -r -d '' file; do
                 head -c $((8 + length)) "$file" | tail -c +9 | seed
             fi
             ;;
+        *) break ;;
     esac
 done < <(find "$root/fixtures/safetensors" -name '*.safetensors' -type f -print0 | sort -z)
 if [ "$target" = json ]; then
     while IFS= read -r -d '' file; do seed <"$file"; done \
         < <(find "$root/fixtures/safetensors" -name '*.json' -type f -print0 | sort -z)
+fi
+if [ -d "$root/Fuzz/Seeds/$target" ]; then
+    while IFS= read -r -d '' file; do seed <"$file"; done \
+        < <(find "$root/Fuzz/Seeds/$target" -type f -print0 | sort -z)
 fi
 
 # --- run ---------------------------------------------------------------------------------

@@ -246,6 +246,22 @@ import Testing
         #expect(try ResizeRecipe.parseList("fro_ckpt=1,thr=-3:spn_lora=1,size=1").count == 2)
     }
 
+    /// Fuzz finding `Fuzz/findings/recipe-weight-sum-order`: the normalising sum followed a
+    /// dictionary's order, so the same text could give weights one ulp apart.
+    @Test func sameTextGivesTheSameWeightsEveryTime() throws {
+        let text = "subspace,spn_lora=0.5,thr=-40,params=.09"
+        let first = try ResizeRecipe(text)
+        // Dictionaries seed their order per storage address: keeping earlier storage alive puts
+        // each parse's dictionary somewhere new, as the fuzzer's quarantining allocator did.
+        var kept: [[ResizeRecipe.Weight: Double]] = []
+        for _ in 0..<200 {
+            #expect(try ResizeRecipe(text) == first)
+            var filler: [ResizeRecipe.Weight: Double] = [:]
+            filler.reserveCapacity(3)
+            kept.append(filler)
+        }
+    }
+
     @Test(arguments: [
         ("fro_ckpt=1", "recipe \"fro_ckpt=1\" needs thr= or size="),
         ("thr=-3", "recipe \"thr=-3\" needs at least one score weight"),

@@ -81,7 +81,10 @@ public struct ResizeRecipe: Sendable, Equatable, CustomStringConvertible {
                 )
             }
         }
-        let sum = raw.values.reduce(0, +)
+        // A fixed order: a dictionary's order can differ between equal dictionaries, and so
+        // would the last bit of the sum (found by the fuzzer: the same text parsed twice gave
+        // weights one ulp apart).
+        let sum = Weight.allCases.reduce(0) { $0 + (raw[$1] ?? 0) }
         guard sum != 0 else {
             throw ResizeError.recipe(
                 "recipe \"\(text)\" needs at least one score weight (spn_ckpt, spn_lora, fro_ckpt, fro_lora, subspace, params)"

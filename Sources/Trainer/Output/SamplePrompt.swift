@@ -64,13 +64,20 @@ public struct SamplePrompt: Sendable, Equatable {
     }
 
     /// Reads and parses a prompt file.
-    /// - Throws: `SafeTensorsError.io` when the file cannot be read, `OutputError.notText`, or
-    ///   the first `OutputError` of `parse(_:path:defaults:)`.
+    /// - Throws: `SafeTensorsError.io` when the file cannot be read, or as
+    ///   `parse(fileBytes:path:defaults:)`.
     public static func load(path: String, defaults: Defaults) throws -> [SamplePrompt] {
-        let bytes = try FileSystem.readFile(path)
+        try parse(fileBytes: try FileSystem.readFile(path), path: path, defaults: defaults)
+    }
+
+    /// Parses a prompt file's bytes, which must be UTF-8; `path` is only used in error messages.
+    /// - Throws: `OutputError.notText`, or the first `OutputError` of `parse(_:path:defaults:)`.
+    public static func parse(
+        fileBytes bytes: [UInt8], path: String, defaults: Defaults
+    ) throws(OutputError) -> [SamplePrompt] {
         let text = String(decoding: bytes, as: UTF8.self)
         // Decoding replaces bad sequences with U+FFFD; a round trip tells them from a real U+FFFD.
-        guard Array(text.utf8) == bytes else { throw OutputError.notText(path: path) }
+        guard Array(text.utf8) == bytes else { throw .notText(path: path) }
         return try parse(text, path: path, defaults: defaults)
     }
 

@@ -23,6 +23,20 @@ demo: build
 test: bootstrap
 	$(SWIFT) build $(TEST_FLAGS) --build-tests
 	$(SWIFT) test $(TEST_FLAGS) --skip-build
+	.build/release/lorakit-faults
+
+# The fault suite (Faults/lorakit-faults): bad files, bad arguments, full disks, signals, killed
+# training runs and bad datasets against the built tool; prints a table (case, expected,
+# observed). Same build flags as `make test`, so one build serves both. SANITIZE=address runs
+# the suite against an AddressSanitizer build of lorakit (in .build-asan) instead.
+faults: bootstrap
+	$(SWIFT) build $(TEST_FLAGS)
+ifeq ($(SANITIZE),address)
+	$(SWIFT) build -c release -Xswiftc -sanitize=address --scratch-path .build-asan --product lorakit
+	.build/release/lorakit-faults --tool .build-asan/release/lorakit
+else
+	.build/release/lorakit-faults
+endif
 
 # TensorBoard's own reader on the demo's logs (run `make demo` first). tensorboard is not a
 # dependency: it goes into a virtual environment under .build for this check only.
@@ -52,4 +66,4 @@ fuzz: bootstrap
 	@for target in $(FUZZ_TARGETS); do scripts/fuzz.sh $$target $(FUZZ_SECONDS) || exit 1; done
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-asan

@@ -59,6 +59,15 @@ let package = Package(
             ],
             path: "Benchmarks/lorakit-bench", swiftSettings: optimized),
 
+        // make faults: runs the built tool against bad files, arguments, faults and datasets.
+        .executableTarget(
+            name: "lorakit-faults",
+            dependencies: [
+                "SafeTensors", "Trainer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Faults/lorakit-faults"),
+
         .target(name: "TestSupport", dependencies: ["SafeTensors", "LinearAlgebra"], path: "Tests/TestSupport"),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"]),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "TestSupport"]),

@@ -12,6 +12,9 @@ public enum LoRAError: Error, Equatable, Sendable, CustomStringConvertible {
     case badAlpha(path: String, key: String, shape: [UInt64])
     /// An alpha stored in a type lorakit cannot read as a number.
     case unreadableAlpha(path: String, key: String, dtype: DType)
+    /// A factor or alpha holding NaN or an infinity: any product with it is garbage, so no
+    /// command writes one.
+    case nonFinite(path: String, module: String, key: String)
     /// A checkpoint was expected.
     case notACheckpoint(path: String, looksLike: String)
     /// The operation has no linear meaning for this adapter kind (IA3, GLoRA, OFT, unknown).
@@ -27,6 +30,8 @@ public enum LoRAError: Error, Equatable, Sendable, CustomStringConvertible {
             "\(path): tensor \"\(key)\" has shape \(shape), expected a scalar alpha"
         case .unreadableAlpha(let path, let key, let dtype):
             "\(path): tensor \"\(key)\" is \(dtype.rawValue), which cannot hold an alpha"
+        case .nonFinite(let path, let module, let key):
+            "\(path): module \(module): tensor \"\(key)\" holds NaN or infinite values"
         case .notACheckpoint(let path, let looksLike):
             "\(path): not a base checkpoint; it looks like \(looksLike)"
         case .unsupported(let path, let module, let kind):

@@ -109,7 +109,7 @@ public struct LoRAFile: Sendable {
         let shapes = AdapterShapes(tensors: group.tensors, module: group.stem, path: file.path)
         try shapes.fill(&adapter)
         if let alphaTensor = group.tensors[.alpha] {
-            guard alphaTensor.dtype.isNumericallyReadable else {
+            guard alphaTensor.dtype.isNumericallyReadable, alphaTensor.dtype != .bool else {
                 throw LoRAError.unreadableAlpha(
                     path: file.path, key: alphaTensor.name, dtype: alphaTensor.dtype)
             }
@@ -117,7 +117,12 @@ public struct LoRAFile: Sendable {
                 throw LoRAError.badAlpha(
                     path: file.path, key: alphaTensor.name, shape: alphaTensor.shape)
             }
-            adapter.storedAlpha = try file.doubles(of: alphaTensor)[0]
+            let alpha = try file.doubles(of: alphaTensor)[0]
+            guard alpha.isFinite else {
+                throw LoRAError.nonFinite(
+                    path: file.path, module: group.stem, key: alphaTensor.name)
+            }
+            adapter.storedAlpha = alpha
         }
         return adapter
     }

@@ -1,5 +1,6 @@
 import CSystem
 import Glibc
+import Synchronization
 
 /// An output being written: a temporary file next to its final path, renamed into place by
 /// `publish()`, removed if the value goes away unpublished (an error or an early return).
@@ -37,10 +38,35 @@ public final class PendingOutput {
         self.path = path
         // mkstemp creates 0600; an output is an ordinary file, readable by others.
         fchmod(fd, 0o644)
+        Self.unfinished.withLock { $0.paths[ObjectIdentifier(self)] = temporaryPath }
     }
 
     deinit {
-        if !published { unlink(temporaryPath) }
+        Self.unfinished.withLock { unfinished in
+            unfinished.paths[ObjectIdentifier(self)] = nil
+            if !published { unlink(temporaryPath) }
+        }
+    }
+
+    /// Temporary files of the outputs this process is writing. Process-wide, like the signals
+    /// that need it: a run ended by Ctrl-C must not leave them behind (see `abandonAll`).
+    private static let unfinished = Mutex(Unfinished())
+
+    private struct Unfinished {
+        var paths: [ObjectIdentifier: String] = [:]
+        /// Set by `abandonAll`: nothing may be published after it.
+        var abandoned = false
+    }
+
+    /// Removes the temporary file of every output still being written and keeps any from being
+    /// published; for a process about to exit on a signal. An output whose rename already
+    /// happened is whole and stays.
+    public static func abandonAll() {
+        unfinished.withLock { unfinished in
+            for path in unfinished.paths.values { unlink(path) }
+            unfinished.paths.removeAll()
+            unfinished.abandoned = true
+        }
     }
 
     public func write(_ bytes: [UInt8]) throws {
@@ -109,10 +135,19 @@ public final class PendingOutput {
     /// fsync, rename over `path`, fsync the directory so the rename itself is durable.
     public func publish() throws {
         try descriptor.synchronize()
-        guard rename(temporaryPath, path) == 0 else {
-            throw FileDescriptor.error(path, "rename the finished output into place")
+        // Under the lock, so a signal's `abandonAll` sees the file either still temporary (and
+        // removes it) or already in place, never half-way.
+        try Self.unfinished.withLock { unfinished in
+            guard !unfinished.abandoned else {
+                throw SafeTensorsError.io(
+                    path: path, operation: "publish", reason: "the run is being interrupted")
+            }
+            guard rename(temporaryPath, path) == 0 else {
+                throw FileDescriptor.error(path, "rename the finished output into place")
+            }
+            published = true
+            unfinished.paths[ObjectIdentifier(self)] = nil
         }
-        published = true
         let directoryFD = open(Self.directory(of: path), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if directoryFD >= 0 {
             fsync(directoryFD)

@@ -18,7 +18,9 @@ struct Lorakit: ParsableCommand {
             an input is never overwritten.
 
             Exit status: 0 on success, 1 when a file or value is wrong (one line on stderr \
-            names the file and the problem), 2 on a usage error.
+            names the file and the problem), 2 on a usage error, 128 + the signal when \
+            SIGINT, SIGTERM or SIGHUP stops a run (130 for Ctrl-C); an interrupted run removes \
+            its unfinished outputs.
             """,
         version: "0.1.0",
         subcommands: [
@@ -31,6 +33,7 @@ struct Lorakit: ParsableCommand {
     /// Runs a subcommand; domain errors become one line and exit 1, usage errors exit 2.
     static func main() {
         LoggingSystem.bootstrap { label in StderrLogHandler(label: label) }
+        Interruption.process.install()
         do {
             var command = try parseAsRoot()
             try command.run()

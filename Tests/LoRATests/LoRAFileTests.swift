@@ -164,6 +164,48 @@ import Testing
         #expect(try LoRAFile(path: path).adapters[0].alpha == 3)
     }
 
+    @Test func booleanAlphaIsRefused() throws {
+        let (directory, path) = try write { lora in
+            lora.lora("lora_unet_a", out: 8, in: 8, rank: 2)
+            lora.add("lora_unet_a.alpha", Tensor(dtype: .bool, shape: [], bytes: [1]))
+        }
+        _ = directory
+        let error = #expect(throws: LoRAError.self) { try LoRAFile(path: path) }
+        #expect(
+            error?.description
+                == "\(path): tensor \"lora_unet_a.alpha\" is BOOL, which cannot hold an alpha")
+    }
+
+    /// NaN or infinite values make every product garbage: refused where they are read (alphas
+    /// at load, factors when a command forms ΔW), naming the file, module and tensor.
+    @Test func nonFiniteAlphaAndFactorsAreRefused() throws {
+        let (alphaDirectory, alphaPath) = try write { lora in
+            lora.lora("lora_unet_a", out: 8, in: 8, rank: 2)
+            lora.add("lora_unet_a.alpha", Tensor([Float.nan], shape: []))
+        }
+        _ = alphaDirectory
+        let alphaError = #expect(throws: LoRAError.self) { try LoRAFile(path: alphaPath) }
+        #expect(
+            alphaError?.description
+                == "\(alphaPath): module lora_unet_a: tensor \"lora_unet_a.alpha\" holds NaN or infinite values"
+        )
+        for bad in [Float.nan, .infinity, -.infinity] {
+            let (directory, path) = try write { lora in
+                var down = lora.random(2 * 8)
+                down[3] = bad
+                lora.add("lora_unet_a.lora_down.weight", Tensor(down, shape: [2, 8]))
+                lora.add("lora_unet_a.lora_up.weight", Tensor(lora.random(8 * 2), shape: [8, 2]))
+            }
+            _ = directory
+            let file = try LoRAFile(path: path)
+            let error = #expect(throws: LoRAError.self) { try file.delta(of: file.adapters[0]) }
+            #expect(
+                error
+                    == .nonFinite(
+                        path: path, module: "lora_unet_a", key: "lora_unet_a.lora_down.weight"))
+        }
+    }
+
     @Test func checkpointIsNotALoRA() throws {
         let (directory, path) = try write { lora in
             lora.add(

@@ -104,6 +104,27 @@ func relativeFrobenius(_ observed: Matrix<Float>, _ expected: Matrix<Double>) ->
                 < 1e-6)
     }
 
+    /// An SDXL LoRA and an SD1.x LoRA share no module, so nothing else would stop a merge that
+    /// writes one file for two models.
+    @Test func loRAsOfDifferentModelsAreRefused() throws {
+        let directory = TemporaryDirectory()
+        var sd1 = SyntheticLoRA(seed: 3)
+        sd1.lora(
+            "lora_unet_output_blocks_11_1_proj_out", out: 320, in: 320, rank: 4, kernel: 1, alpha: 4
+        )
+        try sd1.write(to: directory.file("sd1.safetensors"))
+        let sdxl = Fixtures.path("surgery/inputs/locon_a.safetensors")
+        let error = #expect(throws: MergeError.self) {
+            try Merge(
+                source: ResizeSource(argument: "\(sdxl),\(directory.file("sd1.safetensors"))"),
+                dtype: .f16)
+        }
+        #expect(
+            error?.description
+                == "\(directory.file("sd1.safetensors")): a LoRA for SD1.x/2.x, but \(sdxl) is for SDXL; LoRAs of different models cannot be merged"
+        )
+    }
+
     @Test func doraInTwoInputsIsRefused() throws {
         let dora = Fixtures.path("surgery/inputs/dora.safetensors")
         #expect(throws: MergeError.self) {
@@ -207,7 +228,8 @@ func relativeFrobenius(_ observed: Matrix<Float>, _ expected: Matrix<Double>) ->
                 inputs: [.init(lora: LoRAFile(path: directory.file("sd1.safetensors")), weight: 1)])
         }
         #expect(
-            error?.description.contains("first: sd1: lora_unet_output_blocks_11_1_proj_out") == true
+            error?.description
+                == "\(directory.file("sd1.safetensors")): module lora_unet_output_blocks_11_1_proj_out has no weight in \(TinyXLBase.checkpoint.path); is the LoRA for another model? --allow-unmatched bakes the rest"
         )
         let allowed = try Bake(
             checkpoint: TinyXLBase.checkpoint,

@@ -29,7 +29,8 @@ import Testing
             try ImageCodec.writePNG(RGBImage(width: 2, height: 2), to: path)
         } throws: { error in
             guard case .cannotWrite(path, _) = error as? DataError else { return false }
-            return "\(error)".hasPrefix(path + ": cannot write")
+            return "\(error)" == path
+                + ": cannot create a file in \(directory.file("missing")): No such file or directory"
         }
         #expect(directory.contents().isEmpty)
     }

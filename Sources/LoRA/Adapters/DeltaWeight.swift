@@ -100,6 +100,9 @@ private struct DeltaReader {
                 path: file.path, tensor: info.name, dtype: info.dtype)
         }
         let values = try file.source.floats(of: info)
+        guard values.allSatisfy(\.isFinite) else {
+            throw LoRAError.nonFinite(path: file.path, module: adapter.stem, key: info.name)
+        }
         let first = rows ?? Int(info.shape.first ?? 1)
         guard first > 0, values.count % first == 0 else {
             throw LoRAError.inconsistentModule(

@@ -8,6 +8,9 @@ public enum DoRAMagnitude {
         _ values: UnsafeMutableBufferPointer<Float>, rows: Range<Int>, columns: Int,
         magnitude: [Float], module: String, path: String
     ) throws {
+        guard magnitude.allSatisfy(\.isFinite) else {
+            throw LoRAError.nonFinite(path: path, module: module, key: module + ".dora_scale")
+        }
         if magnitude.count == rows.count {
             for (index, row) in rows.enumerated() {
                 var norm = 0.0

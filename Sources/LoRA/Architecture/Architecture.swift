@@ -10,6 +10,13 @@ public enum Architecture: String, Sendable, Hashable, CaseIterable {
     /// True for the SD1.x/2.x UNet layout (12 input and 12 output blocks).
     public var isSD1Layout: Bool { self == .sd1 || self == .sd2 || self == .sd1or2 }
 
+    /// Whether files detected as `self` and `other` may belong to one model: equal, one of them
+    /// unknown, or SD1.x/2.x against one of the two.
+    public func isSameModel(as other: Architecture) -> Bool {
+        if self == other || self == .unknown || other == .unknown { return true }
+        return isSD1Layout && other.isSD1Layout && (self == .sd1or2 || other == .sd1or2)
+    }
+
     /// Down blocks of the diffusers UNet, and whether each holds attentions (cross-attention).
     var downBlocksWithAttention: [Bool] {
         switch self {

@@ -46,11 +46,12 @@ public struct Bake: Sendable {
     public var bakedModules: Int { contributions.values.reduce(0) { $0 + $1.count } }
 
     /// Matches every LoRA module to a checkpoint weight.
-    /// - Throws: `BakeError.unmatched` listing what the checkpoint lacks (unless
+    /// - Throws: `BakeError.unmatched` naming the first module the checkpoint lacks (unless
     ///   `allowUnmatched`), `BakeError.shapeMismatch` for a module of another shape.
     public init(checkpoint: BaseCheckpoint, inputs: [Input], allowUnmatched: Bool = false) throws {
         self.checkpoint = checkpoint
         self.inputs = inputs
+        var firstUnbaked: (lora: String, module: String)?
         let bakeable: Set<AdapterKind> = [.lora, .tucker, .dora, .loha, .lokr, .full]
         for input in inputs {
             for adapter in input.lora.adapters {
@@ -59,12 +60,18 @@ public struct Bake: Sendable {
                 guard blockWeight != 0, input.weight != 0 else { continue }
                 guard bakeable.contains(adapter.kind) else {
                     unsupported.append(label + " (\(adapter.kind.rawValue))")
+                    firstUnbaked =
+                        firstUnbaked ?? (
+                            input.lora.path,
+                            "\(adapter.stem) (\(adapter.kind.rawValue), which cannot be baked)"
+                        )
                     continue
                 }
                 guard let location = checkpoint.location(of: adapter.module),
                     let shape = checkpoint.flatShape(of: adapter.module)
                 else {
                     unmatched.append(label)
+                    firstUnbaked = firstUnbaked ?? (input.lora.path, adapter.stem)
                     continue
                 }
                 if let out = adapter.outFeatures, let inFeatures = adapter.inFeatures,
@@ -80,10 +87,10 @@ public struct Bake: Sendable {
                         rows: location.rows))
             }
         }
-        if !allowUnmatched, !(unmatched.isEmpty && unsupported.isEmpty) {
+        if !allowUnmatched, let first = firstUnbaked {
             throw BakeError.unmatched(
-                checkpoint: checkpoint.path,
-                modules: unmatched + unsupported.map { $0 + ", which cannot be baked" })
+                lora: first.lora, module: first.module, checkpoint: checkpoint.path,
+                count: unmatched.count + unsupported.count)
         }
     }
 
@@ -258,13 +265,13 @@ final class BakeScratch: @unchecked Sendable {
 
 /// Why a bake cannot proceed.
 public enum BakeError: Error, Equatable, Sendable, CustomStringConvertible {
-    case unmatched(checkpoint: String, modules: [String])
+    case unmatched(lora: String, module: String, checkpoint: String, count: Int)
     case shapeMismatch(lora: String, module: String, delta: [Int], base: [Int], checkpoint: String)
 
     public var description: String {
         switch self {
-        case .unmatched(let checkpoint, let modules):
-            "\(checkpoint): \(modules.count) LoRA modules have no weight here (first: \(modules[0])); is the LoRA for another model? --allow-unmatched bakes the rest"
+        case .unmatched(let lora, let module, let checkpoint, let count):
+            "\(lora): module \(module) has no weight in \(checkpoint)\(count > 1 ? " (nor do \(count - 1) more)" : ""); is the LoRA for another model? --allow-unmatched bakes the rest"
         case .shapeMismatch(let lora, let module, let loraShape, let base, let checkpoint):
             "\(lora): module \(module) has ΔW of shape \(loraShape) but \(checkpoint) holds \(base) (a LoRA for another model?)"
         }

@@ -33,6 +33,15 @@ public struct Merge: Sendable {
     /// - Throws: `MergeError` for modules that cannot be merged, `LoRAError`/`SafeTensorsError`.
     public init(source: ResizeSource, dtype: DType) throws {
         self.source = source
+        let first = source.first
+        for member in source.members.dropFirst()
+        where !member.lora.architecture.architecture.isSameModel(
+            as: first.architecture.architecture)
+        {
+            throw MergeError.differentModels(
+                path: member.lora.path, architecture: member.lora.architecture.architecture,
+                first: first.path, firstArchitecture: first.architecture.architecture)
+        }
         let groups = source.modules()
         let linear: Set<AdapterKind> = [.lora, .tucker, .loha, .lokr, .full]
         var mergeable:
@@ -51,7 +60,9 @@ public struct Merge: Sendable {
                 }
             } else {
                 let kind = kinds.subtracting(linear).first!
-                throw MergeError.notLinear(module: group.members[0].adapter.stem, kind: kind)
+                let member = group.members.first { $0.adapter.kind == kind }!
+                throw MergeError.notLinear(
+                    path: member.lora.path, module: member.adapter.stem, kind: kind)
             }
         }
         modules = try ParallelMap.map(mergeable) { group in
@@ -156,13 +167,17 @@ public struct Merge: Sendable {
 
 /// Why modules could not be merged.
 public enum MergeError: Error, Equatable, Sendable, CustomStringConvertible {
-    case notLinear(module: String, kind: AdapterKind)
+    case notLinear(path: String, module: String, kind: AdapterKind)
     case shapeMismatch(module: String, first: [Int], other: [Int], path: String)
+    case differentModels(
+        path: String, architecture: Architecture, first: String, firstArchitecture: Architecture)
 
     public var description: String {
         switch self {
-        case .notLinear(let module, let kind):
-            "module \(module) is \(kind.rawValue) in more than one input; its difference is not linear in its factors, so it cannot be merged"
+        case .notLinear(let path, let module, let kind):
+            "\(path): module \(module) is \(kind.rawValue) and another input has it too; its difference is not linear in its factors, so it cannot be merged"
+        case .differentModels(let path, let architecture, let first, let firstArchitecture):
+            "\(path): a LoRA for \(architecture.rawValue), but \(first) is for \(firstArchitecture.rawValue); LoRAs of different models cannot be merged"
         case .shapeMismatch(let module, let first, let other, let path):
             "\(path): module \(module) has ΔW of shape \(other), but the first input's is \(first) (LoRAs for different models?)"
         }

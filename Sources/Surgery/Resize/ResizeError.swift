@@ -11,7 +11,7 @@ public enum ResizeError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Several outputs but `-o` names a file.
     case outputNotADirectory(path: String, outputs: Int)
     /// The LoRA's module and the base weight disagree on shape.
-    case shapeMismatch(module: String, lora: [Int], base: [Int])
+    case shapeMismatch(path: String, module: String, lora: [Int], base: [Int], checkpoint: String)
     /// A module whose factors cannot be decomposed (NaN or infinite values).
     case decomposition(path: String, module: String, problem: String)
 
@@ -22,8 +22,8 @@ public enum ResizeError: Error, Equatable, Sendable, CustomStringConvertible {
             "\(argument): the weight after ':' must be a finite number"
         case .moduleNotInBase(let lora, let module, let base):
             "\(lora): module \(module) is not in the base checkpoint \(base) (a LoRA for another architecture?)"
-        case .shapeMismatch(let module, let lora, let base):
-            "module \(module) has ΔW of shape \(lora) but its base weight is \(base) (a LoRA for another model?)"
+        case .shapeMismatch(let path, let module, let lora, let base, let checkpoint):
+            "\(path): module \(module) has ΔW of shape \(lora) but \(checkpoint) holds \(base) (a LoRA for another model?)"
         case .decomposition(let path, let module, let problem):
             "\(path): module \(module): \(problem)"
         case .outputNotADirectory(let path, let outputs):

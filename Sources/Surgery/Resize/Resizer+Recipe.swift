@@ -37,8 +37,9 @@ extension Resizer {
         let subspace: [[Double]]
         if w[.subspace] != nil, let checkpoint = base?.checkpoint {
             let modules = self.modules
+            let path = self.path
             subspace = try ParallelMap.map(modules) { module in
-                try Self.subspaceScales(module, checkpoint: checkpoint)
+                try Self.subspaceScales(module, checkpoint: checkpoint, lora: path)
             }
         } else {
             subspace = []
@@ -80,22 +81,23 @@ extension Resizer {
             }
             guard shape == [module.outFeatures, module.inFeatures] else {
                 throw ResizeError.shapeMismatch(
-                    module: module.stem, lora: [module.outFeatures, module.inFeatures], base: shape)
+                    path: lora, module: module.stem, lora: [module.outFeatures, module.inFeatures],
+                    base: shape, checkpoint: checkpoint.path)
             }
         }
     }
 
     /// u_iᵀ W v_i for every dim: how much of the base weight lies along each singular direction.
     static func subspaceScales(
-        _ module: DecomposedModule, checkpoint: BaseCheckpoint
+        _ module: DecomposedModule, checkpoint: BaseCheckpoint, lora: String
     ) throws -> [Double] {
         guard let weight = try checkpoint.weight(of: module.module) else {
             return module.singularValues.map { _ in 1 }
         }
         guard weight.rows == module.outFeatures, weight.columns == module.inFeatures else {
             throw ResizeError.shapeMismatch(
-                module: module.stem, lora: [module.outFeatures, module.inFeatures],
-                base: weight.shape)
+                path: lora, module: module.stem, lora: [module.outFeatures, module.inFeatures],
+                base: weight.shape, checkpoint: checkpoint.path)
         }
         // (Vᵀ Wᵀ)[i, :] · U[:, i], in Float64 for the dot products.
         let projected = module.svd.vt.multiplied(by: weight, transposingOther: true).converted(

@@ -68,7 +68,8 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible, User
             "\(path): the image is now \(found), it was \(expected) when the dataset was scanned; "
                 + "was it modified during training?"
         case .cannotWrite(let path, let reason):
-            "\(path): cannot write: \(reason)"
+            // An I/O error's own text already says what could not be done.
+            reason.hasPrefix("cannot ") ? "\(path): \(reason)" : "\(path): cannot write: \(reason)"
         case .directoryNotFound(let path):
             "\(path): no such directory (train_data_dir)"
         case .notADirectory(let path):

@@ -45,6 +45,7 @@ struct ChopCommand: ParsableCommand {
     var keep: String?
 
     @Option(
+        parsing: .unconditional,
         help:
             "Keep only the N blocks with the most ΔW energy (as `lorakit blocks --energy` ranks them)."
     )

@@ -26,16 +26,18 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "Dataset folder (<repeats>_<name>/ subfolders with images and captions).")
     var data: String
 
-    @Option(help: "Evaluation size: \"W,H\" or one number; images are resized and cropped to it.")
+    @Option(
+        parsing: .unconditional,
+        help: "Evaluation size: \"W,H\" or one number; images are resized and cropped to it.")
     var resolution = "32"
 
     @Option(help: "Caption file extension.")
     var captionExtension = ".txt"
 
-    @Option(help: "Noise draws per image.")
+    @Option(parsing: .unconditional, help: "Noise draws per image.")
     var draws = 16
 
-    @Option(help: "Seed of the draws.")
+    @Option(parsing: .unconditional, help: "Seed of the draws.")
     var seed: UInt64 = 0
 
     @Flag(help: "Print JSON.")

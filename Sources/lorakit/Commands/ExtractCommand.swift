@@ -35,10 +35,11 @@ struct ExtractCommand: ParsableCommand {
     var output: String
 
     @Option(
+        parsing: .unconditional,
         help: "Rank of linears and 1x1 convs (with -r: the most kept). Default 32, or 64 with -r.")
     var rank: Int?
 
-    @Option(help: "Rank of 3x3 convs; without it they are not extracted.")
+    @Option(parsing: .unconditional, help: "Rank of 3x3 convs; without it they are not extracted.")
     var convRank: Int?
 
     @Option(
@@ -46,7 +47,8 @@ struct ExtractCommand: ParsableCommand {
         help: "Choose ranks with a resize recipe measured against BASE.")
     var recipe: String?
 
-    @Option(help: "Skip modules whose largest |tuned − base| is below this.")
+    @Option(
+        parsing: .unconditional, help: "Skip modules whose largest |tuned − base| is below this.")
     var minDiff: Double = 1e-6
 
     @Option(

@@ -36,7 +36,7 @@ struct InspectCommand: ParsableCommand {
     )
     var hash: Bool?
 
-    @Option(help: "How many of the most frequent training tags to show.")
+    @Option(parsing: .unconditional, help: "How many of the most frequent training tags to show.")
     var tags = 12
 
     func validate() throws {

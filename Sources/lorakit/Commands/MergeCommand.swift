@@ -36,10 +36,10 @@ struct MergeCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output file.")
     var output: String
 
-    @Option(help: "Resize the merge to this rank (linears and 1x1 convs).")
+    @Option(parsing: .unconditional, help: "Resize the merge to this rank (linears and 1x1 convs).")
     var rank: Int?
 
-    @Option(help: "Rank of 3x3 convs when resizing (default: --rank).")
+    @Option(parsing: .unconditional, help: "Rank of 3x3 convs when resizing (default: --rank).")
     var convRank: Int?
 
     @Option(

@@ -24,23 +24,24 @@ struct PretrainCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output checkpoint.")
     var output: String
 
-    @Option(help: "Optimizer steps.")
+    @Option(parsing: .unconditional, help: "Optimizer steps.")
     var steps = 2000
 
-    @Option(help: "Image size: \"W,H\" or one number (multiples of 4).")
+    @Option(parsing: .unconditional, help: "Image size: \"W,H\" or one number (multiples of 4).")
     var resolution = "48"
 
-    @Option(help: "Distinct scenes generated for training.")
+    @Option(parsing: .unconditional, help: "Distinct scenes generated for training.")
     var images = 4096
 
-    @Option(help: "Images per step.")
+    @Option(parsing: .unconditional, help: "Images per step.")
     var batch = 8
 
     @Option(
-        name: .customLong("learning-rate"), help: "AdamW learning rate (cosine decay, warmup 5%).")
+        name: .customLong("learning-rate"), parsing: .unconditional,
+        help: "AdamW learning rate (cosine decay, warmup 5%).")
     var learningRate = 1e-3
 
-    @Option(help: "Seed of the world, the initialisation and the noise.")
+    @Option(parsing: .unconditional, help: "Seed of the world, the initialisation and the noise.")
     var seed: UInt64 = 1
 
     @Option(
@@ -48,7 +49,9 @@ struct PretrainCommand: ParsableCommand {
         help: "Start from this checkpoint instead of the splitmix initialisation.")
     var initial: String?
 
-    @Option(help: "Save a checkpoint every N steps (OUTPUT-<step>.safetensors).")
+    @Option(
+        parsing: .unconditional,
+        help: "Save a checkpoint every N steps (OUTPUT-<step>.safetensors).")
     var saveEvery: Int?
 
     @Option(

@@ -59,16 +59,18 @@ struct ResizeCommand: ParsableCommand {
         help: "Score recipes, e.g. fro_ckpt=1,thr=-3.55 (several separated by ':').")
     var recipes: String?
 
-    @Option(help: "kohya mode: keep this many directions (the cap in --dynamic mode).")
+    @Option(
+        parsing: .unconditional,
+        help: "kohya mode: keep this many directions (the cap in --dynamic mode).")
     var rank: Int?
 
-    @Option(help: "kohya mode: rank of 3x3 convs (default: --rank).")
+    @Option(parsing: .unconditional, help: "kohya mode: rank of 3x3 convs (default: --rank).")
     var convRank: Int?
 
     @Option(help: "kohya mode: sv_ratio, sv_fro or sv_cumulative.")
     var dynamic: KohyaRankRule.Method?
 
-    @Option(help: "Parameter of --dynamic (ratio, or retained fraction).")
+    @Option(parsing: .unconditional, help: "Parameter of --dynamic (ratio, or retained fraction).")
     var param: Double?
 
     @Flag(help: "Reproduce kohya's dynamic ranks exactly (one more than the criterion).")

@@ -31,19 +31,19 @@ struct SampleCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output PNG.")
     var output: String
 
-    @Option(help: "Image width (a multiple of 4).")
+    @Option(parsing: .unconditional, help: "Image width (a multiple of 4).")
     var width = 32
 
-    @Option(help: "Image height (a multiple of 4).")
+    @Option(parsing: .unconditional, help: "Image height (a multiple of 4).")
     var height = 32
 
-    @Option(help: "Sampler steps.")
+    @Option(parsing: .unconditional, help: "Sampler steps.")
     var steps = 30
 
-    @Option(help: "Seed of the initial noise and of each step's noise.")
+    @Option(parsing: .unconditional, help: "Seed of the initial noise and of each step's noise.")
     var seed: UInt64 = 0
 
-    @Option(help: "Classifier-free guidance scale.")
+    @Option(parsing: .unconditional, help: "Classifier-free guidance scale.")
     var cfg = 7.5
 
     func validate() throws {

@@ -102,16 +102,16 @@ struct SynthLoRACommand: ParsableCommand {
     @Option(help: "lora (kohya networks.lora) or locon (LyCORIS preset=full).")
     var kind: SyntheticLoRA.Kind = .locon
 
-    @Option(help: "Rank of linears and 1x1 convs (network_dim).")
+    @Option(parsing: .unconditional, help: "Rank of linears and 1x1 convs (network_dim).")
     var dim = 8
 
-    @Option(help: "Alpha of linears and 1x1 convs (network_alpha).")
+    @Option(parsing: .unconditional, help: "Alpha of linears and 1x1 convs (network_alpha).")
     var alpha = 4.0
 
-    @Option(help: "Rank of 3x3 convs (conv_dim), LoCon only.")
+    @Option(parsing: .unconditional, help: "Rank of 3x3 convs (conv_dim), LoCon only.")
     var convDim = 8
 
-    @Option(help: "Alpha of 3x3 convs (conv_alpha), LoCon only.")
+    @Option(parsing: .unconditional, help: "Alpha of 3x3 convs (conv_alpha), LoCon only.")
     var convAlpha = 4.0
 
     @Option(help: "Storage dtype: f16, bf16 or f32.")
@@ -123,7 +123,7 @@ struct SynthLoRACommand: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Include the text encoders' 264 modules.")
     var textEncoders = true
 
-    @Option(help: "Seed of the deterministic generator.")
+    @Option(parsing: .unconditional, help: "Seed of the deterministic generator.")
     var seed: UInt64 = 1
 
     func validate() throws {

@@ -24,19 +24,21 @@ struct SynthDatasetCommand: ParsableCommand {
     @Flag(help: "Draw the concept (zorblat) instead of ordinary scenes.")
     var concept = false
 
-    @Option(help: "Number of images.")
+    @Option(parsing: .unconditional, help: "Number of images.")
     var count = 40
 
-    @Option(help: "Image size: \"W,H\" or one number; several sizes separated by \";\".")
+    @Option(
+        parsing: .unconditional,
+        help: "Image size: \"W,H\" or one number; several sizes separated by \";\".")
     var size = "48"
 
-    @Option(help: "The folder's repeat count (its N_ prefix).")
+    @Option(parsing: .unconditional, help: "The folder's repeat count (its N_ prefix).")
     var repeats = 1
 
     @Option(help: "The folder's name after the repeat count.")
     var name = "world"
 
-    @Option(help: "Seed of the world.")
+    @Option(parsing: .unconditional, help: "Seed of the world.")
     var seed: UInt64 = 7
 
     func validate() throws {

@@ -12,7 +12,9 @@ struct KohyaTrainingFlags: ParsableArguments {
     @Option(name: .customLong("train_data_dir"), help: "Folder of <repeats>_<name>/ image folders.")
     var trainDataDirectory: String
 
-    @Option(name: .customLong("resolution"), help: "Training size: \"W,H\" or one number.")
+    @Option(
+        name: .customLong("resolution"), parsing: .unconditional,
+        help: "Training size: \"W,H\" or one number.")
     var resolution = "64"
 
     @Option(name: .customLong("output_dir"), help: "Where the LoRA, samples and states go.")
@@ -25,17 +27,22 @@ struct KohyaTrainingFlags: ParsableArguments {
         name: .customLong("enable_bucket"), help: "Group images by aspect ratio (kohya's buckets).")
     var enableBucket = false
 
-    @Option(name: .customLong("min_bucket_reso")) var minBucketReso = 256
-    @Option(name: .customLong("max_bucket_reso")) var maxBucketReso = 1024
-    @Option(name: .customLong("bucket_reso_steps")) var bucketResoSteps = 64
+    @Option(name: .customLong("min_bucket_reso"), parsing: .unconditional) var minBucketReso = 256
+    @Option(name: .customLong("max_bucket_reso"), parsing: .unconditional) var maxBucketReso = 1024
+    @Option(name: .customLong("bucket_reso_steps"), parsing: .unconditional) var bucketResoSteps =
+        64
 
     @Option(name: .customLong("network_module"), help: "lycoris.kohya (LoCon).")
     var networkModule = "lycoris.kohya"
 
-    @Option(name: .customLong("network_dim"), help: "Rank of linears and 1x1 convs.")
+    @Option(
+        name: .customLong("network_dim"), parsing: .unconditional,
+        help: "Rank of linears and 1x1 convs.")
     var networkDim = 4
 
-    @Option(name: .customLong("network_alpha"), help: "Alpha of linears and 1x1 convs.")
+    @Option(
+        name: .customLong("network_alpha"), parsing: .unconditional,
+        help: "Alpha of linears and 1x1 convs.")
     var networkAlpha = 1.0
 
     @Option(
@@ -46,31 +53,38 @@ struct KohyaTrainingFlags: ParsableArguments {
     var networkArgs: [String] = []
 
     @Option(
-        name: .customLong("network_dropout"), help: "Must be 0 (neuron dropout is not trained).")
+        name: .customLong("network_dropout"), parsing: .unconditional,
+        help: "Must be 0 (neuron dropout is not trained).")
     var networkDropout: Double?
 
-    @Option(name: .customLong("learning_rate")) var learningRate = 1e-4
-    @Option(name: .customLong("unet_lr"), help: "Overrides --learning_rate for the UNet.")
+    @Option(name: .customLong("learning_rate"), parsing: .unconditional) var learningRate = 1e-4
+    @Option(
+        name: .customLong("unet_lr"), parsing: .unconditional,
+        help: "Overrides --learning_rate for the UNet.")
     var unetLR: Double?
-    @Option(name: .customLong("text_encoder_lr"), help: "Accepted; no text encoder is trained.")
+    @Option(
+        name: .customLong("text_encoder_lr"), parsing: .unconditional,
+        help: "Accepted; no text encoder is trained.")
     var textEncoderLR: Double?
 
     @Option(name: .customLong("lr_scheduler")) var lrScheduler = "constant"
     @Option(name: .customLong("lr_scheduler_args"), parsing: .upToNextOption)
     var lrSchedulerArgs: [String] = []
-    @Option(name: .customLong("lr_warmup_steps")) var lrWarmupSteps = 0
+    @Option(name: .customLong("lr_warmup_steps"), parsing: .unconditional) var lrWarmupSteps = 0
 
     @Option(name: .customLong("optimizer_type"), help: "SAVEUS or AdamW.")
     var optimizerType = "AdamW"
     @Option(name: .customLong("optimizer_args"), parsing: .upToNextOption)
     var optimizerArgs: [String] = []
 
-    @Option(name: .customLong("max_grad_norm"), help: "Global gradient norm clip; 0 turns it off.")
+    @Option(
+        name: .customLong("max_grad_norm"), parsing: .unconditional,
+        help: "Global gradient norm clip; 0 turns it off.")
     var maxGradNorm = 1.0
 
     @Flag(name: .customLong("flip_aug")) var flipAug = false
     @Flag(name: .customLong("shuffle_caption")) var shuffleCaption = false
-    @Option(name: .customLong("keep_tokens")) var keepTokens = 0
+    @Option(name: .customLong("keep_tokens"), parsing: .unconditional) var keepTokens = 0
     @Option(name: .customLong("caption_extension")) var captionExtension = ".caption"
 
     @Flag(name: .customLong("cache_latents"), help: "Always on: latents are computed once.")
@@ -78,16 +92,20 @@ struct KohyaTrainingFlags: ParsableArguments {
     @Flag(name: .customLong("cache_latents_to_disk"), help: "Keep latents next to the images.")
     var cacheLatentsToDisk = false
 
-    @Option(name: .customLong("multires_noise_iterations")) var multiresNoiseIterations: Int?
-    @Option(name: .customLong("multires_noise_discount")) var multiresNoiseDiscount = 0.3
+    @Option(name: .customLong("multires_noise_iterations"), parsing: .unconditional)
+    var multiresNoiseIterations: Int?
+    @Option(name: .customLong("multires_noise_discount"), parsing: .unconditional)
+    var multiresNoiseDiscount = 0.3
 
-    @Option(name: .customLong("gradient_accumulation_steps")) var gradientAccumulationSteps = 1
-    @Option(name: .customLong("train_batch_size")) var trainBatchSize = 1
-    @Option(name: .customLong("dataset_repeats")) var datasetRepeats = 1
-    @Option(name: .customLong("max_train_steps")) var maxTrainSteps = 1600
-    @Option(name: .customLong("seed")) var seed: UInt64 = 42
+    @Option(name: .customLong("gradient_accumulation_steps"), parsing: .unconditional)
+    var gradientAccumulationSteps = 1
+    @Option(name: .customLong("train_batch_size"), parsing: .unconditional) var trainBatchSize = 1
+    @Option(name: .customLong("dataset_repeats"), parsing: .unconditional) var datasetRepeats = 1
+    @Option(name: .customLong("max_train_steps"), parsing: .unconditional) var maxTrainSteps = 1600
+    @Option(name: .customLong("seed"), parsing: .unconditional) var seed: UInt64 = 42
 
-    @Option(name: .customLong("save_every_n_steps")) var saveEveryNSteps: Int?
+    @Option(name: .customLong("save_every_n_steps"), parsing: .unconditional) var saveEveryNSteps:
+        Int?
     @Option(name: .customLong("save_model_as"), help: "safetensors (the only format written).")
     var saveModelAs = "safetensors"
     @Option(name: .customLong("save_precision"), help: "fp16, bf16 or float.")
@@ -102,7 +120,8 @@ struct KohyaTrainingFlags: ParsableArguments {
     @Option(
         name: .customLong("sample_prompts"), help: "kohya prompt file (--n --w --h --s --d --l).")
     var samplePrompts: String?
-    @Option(name: .customLong("sample_every_n_steps")) var sampleEveryNSteps: Int?
+    @Option(name: .customLong("sample_every_n_steps"), parsing: .unconditional)
+    var sampleEveryNSteps: Int?
     @Option(name: .customLong("sample_sampler"), help: "euler_a (the only sampler).")
     var sampleSampler = "euler_a"
 
@@ -123,7 +142,8 @@ struct KohyaTrainingFlags: ParsableArguments {
     @Flag(name: .customLong("persistent_data_loader_workers")) var persistentWorkers = false
     @Flag(name: .customLong("network_train_unet_only")) var trainUNetOnly = false
     @Option(name: .customLong("mixed_precision")) var mixedPrecision: String?
-    @Option(name: .customLong("max_data_loader_n_workers")) var dataLoaderWorkers: Int?
+    @Option(name: .customLong("max_data_loader_n_workers"), parsing: .unconditional)
+    var dataLoaderWorkers: Int?
 
     /// One line per flag that is accepted but has no effect here.
     func notes() -> [String] {

@@ -1,11 +1,9 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import LinearAlgebra
 import LoRA
 import Logging
 import SafeTensors
-import Synchronization
 import Trainer
 
 /// Wires a `lorakit train` run together: base model, dataset, network, samples, TensorBoard,
@@ -24,6 +22,8 @@ struct TrainingSession {
         try FileManager.default.createDirectory(
             atPath: c.outputDirectory, withIntermediateDirectories: true)
         let state = try resume.map { try TrainingState(path: $0) }
+        // The cheap checks first: a bad prompt file fails before images are read and encoded.
+        let sampler = try samplePromptsPath.map { try Self.samples(path: $0, configuration: c) }
         let model = TinyXL()
         let base = try BaseWeights.load(baseModel, table: model.parameters)
         let data = try TrainingData.prepare(
@@ -48,17 +48,15 @@ struct TrainingSession {
             sessionID: UInt32.random(in: 0...UInt32.max), startedAt: Date())
         var run = try TrainingRun(
             configuration: c, examples: data.examples, unet: unet, metadata: metadata)
-        if let path = samplePromptsPath {
-            run.sampler = try Self.samples(path: path, configuration: c)
-        }
+        run.sampler = sampler
         logger.notice(
             "training \(unet.trainableCount) parameters (\(network.modules.count) modules) for \(c.maxTrainSteps) steps"
         )
         let observer = try ConsoleTrainingObserver(configuration: c, logger: logger)
-        let interruption = c.saveState ? Interruption() : nil
-        let outcome = try run.run(
-            resuming: state, observer: observer,
-            shouldStop: { interruption?.requested ?? false })
+        // With --save_state, Ctrl-C stops after the current step and saves; without, it ends
+        // the run at once (nothing would be saved to resume from).
+        let stop = c.saveState ? Interruption.process.stopAfterStep() : { false }
+        let outcome = try run.run(resuming: state, observer: observer, shouldStop: stop)
         observer.finish()
         switch outcome {
         case .finished(let path):
@@ -92,24 +90,4 @@ struct TrainingSession {
         return TrainingSamples(
             requests: requests, directory: c.outputDirectory + "/sample", name: c.outputName)
     }
-}
-
-/// Ctrl-C (SIGINT) and SIGTERM as a request to stop after the current step (the run then
-/// saves its state), instead of killing the process mid-step.
-final class Interruption: @unchecked Sendable {
-    // @unchecked: `sources` is written only in init; the flag is atomic.
-    private let flag = Atomic<Bool>(false)
-    private var sources: [DispatchSourceSignal] = []
-
-    init() {
-        for signalNumber in [SIGINT, SIGTERM] {
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler { [unowned self] in self.flag.store(true, ordering: .relaxed) }
-            source.resume()
-            sources.append(source)
-        }
-    }
-
-    var requested: Bool { flag.load(ordering: .relaxed) }
 }

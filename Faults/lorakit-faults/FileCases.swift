@@ -1,0 +1,326 @@
+import Foundation
+import SafeTensors
+
+/// Bad files: malformed safetensors, LoRAs whose parts contradict each other, files for another
+/// model, the wrong kind of file, and files that are not there to read.
+enum FileCases {
+    static func all(referenceRejects: [String]) -> [FaultCase] {
+        rejects(referenceRejects) + inconsistent() + wrongModel() + wrongKind() + unreadable()
+    }
+
+    /// Every reject file of the safetensors conformance pack, through `inspect` (one row each)
+    /// and through `chop`, `resize` and `merge` (one row for all).
+    static func rejects(_ files: [String]) -> [FaultCase] {
+        let copy = { (lab: Lab, file: String) throws -> String in
+            let relative = "in/reject/" + URL(fileURLWithPath: file).lastPathComponent
+            if !FileManager.default.fileExists(atPath: lab.path(relative)) {
+                try FileManager.default.createDirectory(
+                    atPath: lab.path("in/reject"), withIntermediateDirectories: true)
+                try FileManager.default.copyItem(atPath: file, toPath: lab.path(relative))
+            }
+            return relative
+        }
+        var cases = files.map { file in
+            FaultCase(
+                group: .files, name: "reject/" + URL(fileURLWithPath: file).lastPathComponent,
+                expected: "exit 1, names file"
+            ) { lab in
+                let relative = try copy(lab, file)
+                return lab.refuses(["inspect", relative], naming: [relative])
+            }
+        }
+        cases.append(
+            FaultCase(
+                group: .files, name: "reject/* (all \(files.count)) via chop, resize, merge",
+                expected: "exit 1, names file"
+            ) { lab in
+                .all(
+                    try files.flatMap { file -> [Outcome] in
+                        let relative = try copy(lab, file)
+                        return [
+                            lab.refuses(
+                                ["chop", relative, "--keep", "OUT01", "-o", "out/x.safetensors"],
+                                naming: [relative]),
+                            lab.refuses(
+                                ["resize", "--rank", "2", relative, "-o", "out/x.safetensors"],
+                                naming: [relative]),
+                            lab.refuses(
+                                ["merge", lab.inputs.lora, relative, "-o", "out/x.safetensors"],
+                                naming: [relative]),
+                        ]
+                    })
+            })
+        return cases
+    }
+
+    /// A damaged copy of the LoCon refused by every command that reads its modules.
+    /// `inValues`: the damage is in factor values, which `inspect` (header and alphas only) and
+    /// `chop` (copies kept modules byte for byte) do not read; every other command refuses.
+    static func refusedEverywhere(
+        _ name: String, inValues: Bool = false, module: String = Inputs.linearModule,
+        damage: @escaping (inout [(name: String, tensor: Tensor)]) throws -> Void
+    ) -> FaultCase {
+        let expected = "exit 1, names file + module" + (inValues ? " (not inspect, chop)" : "")
+        return FaultCase(group: .files, name: name, expected: expected) { lab in
+            let bad = try Inputs.damaged(
+                lab.inputs.lora, scratch: lab.scratch, name: name + ".safetensors", damage)
+            let naming = [bad, module]
+            let inputs = lab.inputs
+            let chop = [
+                "chop", bad, "1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,0.5", "-o",
+                "out/x.safetensors",
+            ]
+            return .all(
+                [
+                    inValues ? nil : lab.refuses(["inspect", bad], naming: naming),
+                    inValues ? nil : lab.refuses(chop, naming: naming),
+                    lab.refuses(
+                        ["resize", "--rank", "4", bad, "-o", "out/x.safetensors"], naming: naming),
+                    lab.refuses(
+                        [
+                            "resize", inputs.base, bad, "-r", "fro_ckpt=1,thr=-3.55", "-o",
+                            "out/x.safetensors",
+                        ],
+                        naming: naming),
+                    lab.refuses(
+                        ["merge", inputs.lora, bad, "-o", "out/x.safetensors"], naming: naming),
+                    lab.refuses(
+                        ["bake", inputs.base, bad, "-o", "out/x.safetensors"], naming: naming),
+                    lab.refuses(["diff", inputs.lora, bad], naming: naming),
+                ].compactMap { $0 })
+        }
+    }
+
+    static func inconsistent() -> [FaultCase] {
+        let linear = Inputs.linearModule
+        return [
+            refusedEverywhere("rank-mismatch") { tensors in
+                // lora_up [128, 8] becomes [128, 4]: the factors no longer multiply.
+                tensors[named: linear + ".lora_up.weight"] = Inputs.ramp(
+                    count: 128 * 4, shape: [128, 4])
+            },
+            refusedEverywhere("conv-down-linear-up") { tensors in
+                // A 3×3 kernel on the down factor of a linear module.
+                tensors[named: linear + ".lora_down.weight"] = Inputs.ramp(
+                    count: 8 * 128 * 9, shape: [8, 128, 3, 3])
+            },
+            refusedEverywhere("nan-weight", inValues: true) { tensors in
+                var values = tensors[named: linear + ".lora_down.weight"].floats()
+                values[5] = .nan
+                tensors[named: linear + ".lora_down.weight"] = Tensor(values, shape: [8, 128])
+            },
+            refusedEverywhere("inf-weight", inValues: true) { tensors in
+                var values = tensors[named: linear + ".lora_up.weight"].floats()
+                values[7] = -.infinity
+                tensors[named: linear + ".lora_up.weight"] = Tensor(values, shape: [128, 8])
+            },
+            refusedEverywhere("nan-alpha") { tensors in
+                tensors[named: linear + ".alpha"] = Tensor([Float.nan], shape: [])
+            },
+            refusedEverywhere("zero-rank") { tensors in
+                tensors[named: linear + ".lora_down.weight"] = Tensor(
+                    dtype: .f32, shape: [0, 128], bytes: [])
+                tensors[named: linear + ".lora_up.weight"] = Tensor(
+                    dtype: .f32, shape: [128, 0], bytes: [])
+            },
+            refusedEverywhere("alpha-dtype-bool") { tensors in
+                tensors[named: linear + ".alpha"] = Tensor(dtype: .bool, shape: [], bytes: [1])
+            },
+            refusedEverywhere("alpha-shape-4") { tensors in
+                tensors[named: linear + ".alpha"] = Tensor(
+                    [Float](repeating: 4, count: 4), shape: [4])
+            },
+        ]
+    }
+
+    /// LoRAs for another model than the base: the first module that does not fit is named.
+    static func wrongModel() -> [FaultCase] {
+        let firstSDXL = "lora_unet_input_blocks_1_0_emb_layers_1"
+        let sd1Module = "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q"
+        return [
+            FaultCase(
+                group: .files, name: "SDXL-width LoRA on a TinyXL base",
+                expected: "exit 1, names file + first module"
+            ) { lab in
+                let i = lab.inputs
+                return .all([
+                    lab.refuses(
+                        [
+                            "resize", i.base, i.sdxlLoRA, "-r", "fro_ckpt=1,thr=-3.55", "-o",
+                            "out/x.safetensors",
+                        ],
+                        naming: [i.sdxlLoRA, firstSDXL]),
+                    lab.refuses(
+                        ["bake", i.base, i.sdxlLoRA, "-o", "out/x.safetensors"],
+                        naming: [i.sdxlLoRA, firstSDXL]),
+                    lab.refuses(
+                        ["merge", i.lora, i.sdxlLoRA, "-o", "out/x.safetensors"],
+                        naming: [i.sdxlLoRA, firstSDXL]),
+                    lab.refuses(
+                        ["sample", i.base, i.sdxlLoRA, "--prompt", "x", "-o", "out/x.png"],
+                        naming: [i.sdxlLoRA, firstSDXL]),
+                ])
+            },
+            FaultCase(
+                group: .files, name: "SD1.x LoRA on an SDXL base",
+                expected: "exit 1, names file + first module"
+            ) { lab in
+                let i = lab.inputs
+                return .all([
+                    lab.refuses(
+                        [
+                            "resize", i.base, i.sd1LoRA, "-r", "fro_ckpt=1,thr=-3.55", "-o",
+                            "out/x.safetensors",
+                        ],
+                        naming: [i.sd1LoRA, sd1Module]),
+                    lab.refuses(
+                        ["bake", i.base, i.sd1LoRA, "-o", "out/x.safetensors"],
+                        naming: [i.sd1LoRA, sd1Module]),
+                    lab.refuses(
+                        ["merge", i.lora, i.sd1LoRA, "-o", "out/x.safetensors"], naming: [i.sd1LoRA]
+                    ),
+                ])
+            },
+        ]
+    }
+
+    /// A checkpoint where a LoRA belongs, and the reverse.
+    static func wrongKind() -> [FaultCase] {
+        [
+            FaultCase(
+                group: .files, name: "checkpoint given as a LoRA", expected: "exit 1, names file"
+            ) { lab in
+                let i = lab.inputs
+                return .all([
+                    lab.refuses(
+                        ["chop", i.base, "--keep", "OUT01", "-o", "out/x.safetensors"],
+                        naming: [i.base]),
+                    lab.refuses(
+                        ["resize", "--rank", "4", i.base, "-o", "out/x.safetensors"],
+                        naming: [i.base]),
+                    lab.refuses(
+                        ["merge", i.base, i.lora, "-o", "out/x.safetensors"], naming: [i.base]),
+                    lab.refuses(["blocks", i.base], naming: [i.base]),
+                    lab.refuses(["diff", i.lora, i.base], naming: [i.base]),
+                    lab.refuses(
+                        ["bake", i.base, i.base, "-o", "out/x.safetensors"], naming: [i.base]),
+                ])
+            },
+            FaultCase(
+                group: .files, name: "LoRA given as a checkpoint", expected: "exit 1, names file"
+            ) { lab in
+                let i = lab.inputs
+                return .all([
+                    lab.refuses(
+                        ["bake", i.lora, i.other, "-o", "out/x.safetensors"], naming: [i.lora]),
+                    lab.refuses(
+                        [
+                            "resize", i.lora, i.other, "-r", "fro_ckpt=1,thr=-3.55", "-o",
+                            "out/x.safetensors",
+                        ],
+                        naming: [i.lora]),
+                    lab.refuses(
+                        ["extract", i.lora, i.base, "-o", "out/x.safetensors"], naming: [i.lora]),
+                    lab.refuses(
+                        ["sample", i.lora, "--prompt", "x", "-o", "out/x.png"], naming: [i.lora]),
+                    lab.refuses(
+                        ["eval", i.lora, "--data", i.dataset], naming: [i.lora]),
+                ])
+            },
+        ]
+    }
+
+    /// Files that cannot be read whole: truncated, empty, a folder, no permission, or changing
+    /// under the reader.
+    static func unreadable() -> [FaultCase] {
+        [
+            FaultCase(group: .files, name: "truncated LoRA", expected: "exit 1, names file") {
+                lab in
+                let bad = "in/bad/truncated.safetensors"
+                let bytes = try Data(contentsOf: URL(fileURLWithPath: lab.path(lab.inputs.lora)))
+                try FileManager.default.createDirectory(
+                    atPath: lab.path("in/bad"), withIntermediateDirectories: true)
+                try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: lab.path(bad)))
+                return everyReader(lab, bad)
+            },
+            FaultCase(group: .files, name: "empty file", expected: "exit 1, names file") { lab in
+                let bad = "in/bad/empty.safetensors"
+                try FileManager.default.createDirectory(
+                    atPath: lab.path("in/bad"), withIntermediateDirectories: true)
+                FileManager.default.createFile(atPath: lab.path(bad), contents: Data())
+                return everyReader(lab, bad)
+            },
+            FaultCase(group: .files, name: "directory", expected: "exit 1, names it") { lab in
+                everyReader(lab, "in")
+            },
+            FaultCase(group: .files, name: "missing file", expected: "exit 1, names it") { lab in
+                everyReader(lab, "in/no-such.safetensors")
+            },
+            FaultCase(
+                group: .files, name: "unreadable file (mode 000)", expected: "exit 1, names file"
+            ) { lab in
+                let bad = "in/bad/unreadable.safetensors"
+                try FileManager.default.createDirectory(
+                    atPath: lab.path("in/bad"), withIntermediateDirectories: true)
+                if !FileManager.default.fileExists(atPath: lab.path(bad)) {
+                    try FileManager.default.copyItem(
+                        atPath: lab.path(lab.inputs.lora), toPath: lab.path(bad))
+                }
+                chmod(lab.path(bad), 0)
+                defer { chmod(lab.path(bad), 0o644) }
+                return everyReader(lab, bad) { $0.unprivileged = true }
+            },
+            FaultCase(
+                group: .files, name: "checkpoint truncated while bake reads it",
+                expected: "exit 1, names file, no output"
+            ) { lab in
+                // A larger copy so the cut lands mid-read; cut once the output's temporary file
+                // exists, when the reader is well past the header.
+                let victim = "in/bad/shrinking.safetensors"
+                try FileManager.default.createDirectory(
+                    atPath: lab.path("in/bad"), withIntermediateDirectories: true)
+                try? FileManager.default.removeItem(atPath: lab.path(victim))
+                try FileManager.default.copyItem(
+                    atPath: lab.path(lab.inputs.base), toPath: lab.path(victim))
+                let size =
+                    (try FileManager.default.attributesOfItem(atPath: lab.path(victim))[.size]
+                        as? Int) ?? 0
+                return lab.refuses(
+                    ["bake", victim, lab.inputs.lora, "-o", "out/x.safetensors"],
+                    naming: [victim], allowing: [victim]
+                ) { options in
+                    options.interruption = (
+                        trigger: {
+                            guard !lab.leftovers(in: "out").isEmpty else { return false }
+                            truncate(lab.path(victim), off_t(size / 3))
+                            return true
+                        },
+                        signal: 0
+                    )
+                }
+            },
+        ]
+    }
+
+    /// `path` given to every command that reads a LoRA or a checkpoint.
+    static func everyReader(
+        _ lab: Lab, _ path: String, options: @escaping (inout RunOptions) -> Void = { _ in }
+    ) -> Outcome {
+        let i = lab.inputs
+        let commands: [[String]] = [
+            ["inspect", path],
+            ["blocks", path],
+            ["chop", path, "--keep", "OUT01", "-o", "out/x.safetensors"],
+            ["resize", "--rank", "4", path, "-o", "out/x.safetensors"],
+            ["resize", i.base, path, "-r", "fro_ckpt=1,thr=-3.55", "-o", "out/x.safetensors"],
+            ["resize", path, i.lora, "-r", "fro_ckpt=1,thr=-3.55", "-o", "out/x.safetensors"],
+            ["merge", i.lora, path, "-o", "out/x.safetensors"],
+            ["bake", path, i.lora, "-o", "out/x.safetensors"],
+            ["bake", i.base, path, "-o", "out/x.safetensors"],
+            ["extract", i.base, path, "-o", "out/x.safetensors"],
+            ["diff", i.lora, path],
+            ["sample", path, "--prompt", "x", "-o", "out/x.png"],
+        ]
+        return .all(commands.map { lab.refuses($0, naming: [path], options: options) })
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import SafeTensors
+
+/// The files the cases attack, made once per suite run: good ones by the tool itself (`synth`),
+/// damaged ones by editing a good LoRA's tensors here. Paths are relative to the scratch folder.
+struct Inputs {
+    /// TinyXL-width SDXL checkpoint (UNet only, fp16, 45 MiB).
+    let base = "in/base.safetensors"
+    /// A LoCon for `base` (788 modules, f32).
+    let lora = "in/lora.safetensors"
+    /// A second LoCon for `base`, another seed.
+    let other = "in/other.safetensors"
+    /// A LoCon at SDXL's real widths: a LoRA for another model than `base`.
+    let sdxlLoRA = "in/sdxl-widths.safetensors"
+    /// A two-module SD1.x LoRA (kohya names, 320 wide).
+    let sd1LoRA = "in/sd1.safetensors"
+    /// `base` with `lora` baked in: a fine-tuned checkpoint to extract from.
+    let tuned = "in/tuned.safetensors"
+    /// A small captioned dataset in kohya's layout (4 images, 32×32).
+    let dataset = "in/dataset"
+
+    /// The module the damaged files break (a linear) and a 3×3 conv module.
+    static let linearModule = "lora_unet_middle_block_1_proj_in"
+    static let convModule = "lora_unet_input_blocks_1_0_in_layers_2"
+
+    init(scratch: String, runner: ToolRunner) throws {
+        let make: [[String]] = [
+            ["synth", "checkpoint", base, "--tinyxl", "--unet-only"],
+            ["synth", "lora", lora, "--tinyxl", "--no-text-encoders", "--dtype", "f32"],
+            ["synth", "lora", other, "--tinyxl", "--no-text-encoders", "--seed", "2"],
+            ["synth", "lora", sdxlLoRA, "--dim", "2", "--conv-dim", "2", "--no-text-encoders"],
+            ["bake", base, lora, "-o", tuned],
+            [
+                "synth", "dataset", dataset, "--concept", "--count", "4", "--size", "32", "--name",
+                "thing",
+            ],
+        ]
+        for arguments in make {
+            let result = runner.run(arguments, RunOptions(directory: scratch))
+            guard result.status == 0 else {
+                throw SuiteError(
+                    "could not make an input: lorakit \(arguments.joined(separator: " ")): \(result.stderr)"
+                )
+            }
+        }
+        try Self.writeSD1LoRA(to: scratch + "/" + sd1LoRA)
+    }
+
+    /// A LoRA with kohya's SD1.x names: one UNet attention projection and one CLIP-L MLP layer.
+    static func writeSD1LoRA(to path: String) throws {
+        var tensors: [(name: String, tensor: Tensor)] = []
+        for (module, inputs, outputs) in [
+            ("lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q", 320, 320),
+            ("lora_te_text_model_encoder_layers_0_mlp_fc1", 768, 3072),
+        ] {
+            tensors.append((module + ".alpha", Tensor([Float(4)], shape: [])))
+            tensors.append(
+                (module + ".lora_down.weight", ramp(count: 4 * inputs, shape: [4, inputs])))
+            tensors.append(
+                (module + ".lora_up.weight", ramp(count: outputs * 4, shape: [outputs, 4])))
+        }
+        try SafeTensorsWriter.write(TensorFile(tensors: tensors), to: path)
+    }
+
+    /// Small deterministic values (a LoRA of zeros would be skipped as empty).
+    static func ramp(count: Int, shape: [Int]) -> Tensor {
+        Tensor((0..<count).map { Float(($0 % 17) - 8) / 100 }, shape: shape)
+    }
+
+    /// Writes a copy of a LoRA with its tensors edited by `change`, under `in/bad/<name>`.
+    static func damaged(
+        _ source: String, scratch: String, name: String,
+        _ change: (inout [(name: String, tensor: Tensor)]) throws -> Void
+    ) throws -> String {
+        let file = try SafeTensorsFile(path: scratch + "/" + source)
+        var content = try TensorFile(reading: file)
+        try change(&content.tensors)
+        let relative = "in/bad/" + name
+        try FileManager.default.createDirectory(
+            atPath: scratch + "/in/bad", withIntermediateDirectories: true)
+        try SafeTensorsWriter.write(content, to: scratch + "/" + relative)
+        return relative
+    }
+}
+
+extension Array where Element == (name: String, tensor: Tensor) {
+    /// The tensor named `name`; a missing name is a bug of the suite.
+    subscript(named name: String) -> Tensor {
+        get {
+            guard let found = first(where: { $0.name == name }) else {
+                fatalError("no tensor \(name) in the input")
+            }
+            return found.tensor
+        }
+        set {
+            guard let index = firstIndex(where: { $0.name == name }) else {
+                fatalError("no tensor \(name) in the input")
+            }
+            self[index].tensor = newValue
+        }
+    }
+}
+
+struct SuiteError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -32,6 +32,46 @@ enum FaultCases {
     static func diskFull() -> [FaultCase] {
         [
             FaultCase(
+                group: .faults, name: "disk full (64 KiB tmpfs) for every writer",
+                expected: "exit 1, names output, nothing left"
+            ) { lab in
+                // A tmpfs in a private mount namespace: it vanishes with the run, so the script
+                // lists what the run left in it before exiting with the run's status.
+                let script = """
+                    mount -t tmpfs -o size=64k lorakit-faults out/tmpfs || exit 99
+                    "$0" "$@"; status=$?
+                    echo "left: $(ls -A out/tmpfs | tr '\n' ' ')"; exit $status
+                    """
+                try FileManager.default.createDirectory(
+                    atPath: lab.path("out/tmpfs"), withIntermediateDirectories: true)
+                defer { try? FileManager.default.removeItem(atPath: lab.path("out/tmpfs")) }
+                let wrapper = ["/usr/bin/unshare", getuid() == 0 ? "-m" : "-rm"]
+                let probe = lab.run(["--version"]) { options in
+                    options.wrapper = wrapper
+                    options.shellScript = script
+                }
+                guard probe.status == 0 else {
+                    return Outcome(
+                        observed:
+                            "skipped: cannot mount a tmpfs here (\(probe.ending)); the ulimit -f case covers the same path"
+                    )
+                }
+                return .all(
+                    writers(lab, "out/tmpfs/full.safetensors").filter { $0.0 != "sample" }.map {
+                        _, arguments in
+                        lab.refuses(
+                            arguments, naming: [arguments.last!, "No space left on device"],
+                            options: { options in
+                                options.wrapper = wrapper
+                                options.shellScript = script
+                            },
+                            also: { result in
+                                let left = result.stdout.split(separator: "\n").last ?? ""
+                                return left == "left: " ? [] : ["the tmpfs holds: \(left)"]
+                            })
+                    })
+            },
+            FaultCase(
                 group: .faults, name: "disk full (ulimit -f 1 KiB) for every writer",
                 expected: "exit 1, names output, nothing left"
             ) { lab in
@@ -42,7 +82,7 @@ enum FaultCases {
                             $0.fileSizeLimitBlocks = 2
                         }
                     })
-            }
+            },
         ]
     }
 

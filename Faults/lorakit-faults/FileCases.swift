@@ -5,7 +5,8 @@ import SafeTensors
 /// model, the wrong kind of file, and files that are not there to read.
 enum FileCases {
     static func all(referenceRejects: [String]) -> [FaultCase] {
-        rejects(referenceRejects) + inconsistent() + wrongModel() + wrongKind() + unreadable()
+        rejects(referenceRejects) + inconsistent() + [nanCheckpoint()] + wrongModel() + wrongKind()
+            + unreadable()
     }
 
     /// Every reject file of the safetensors conformance pack, through `inspect` (one row each)
@@ -131,6 +132,39 @@ enum FileCases {
                     [Float](repeating: 4, count: 4), shape: [4])
             },
         ]
+    }
+
+    /// A base checkpoint with one NaN: every command that reads the weight refuses, naming the
+    /// file and tensor, instead of spreading NaN into norms, sums, images or an extracted LoRA.
+    static func nanCheckpoint() -> FaultCase {
+        FaultCase(
+            group: .files, name: "checkpoint with a NaN weight",
+            expected: "exit 1, names file + tensor"
+        ) { lab in
+            let tensor = "model.diffusion_model.middle_block.1.proj_in.weight"
+            let bad = try Inputs.damaged(
+                lab.inputs.base, scratch: lab.scratch, name: "nan-base.safetensors"
+            ) {
+                var values = $0[named: tensor].floats()
+                values[3] = .nan
+                $0[named: tensor] = Tensor(values, shape: [128, 128], dtype: .f16)
+            }
+            let i = lab.inputs
+            let naming = [bad, tensor]
+            return .all([
+                lab.refuses(["bake", bad, i.lora, "-o", "out/x.safetensors"], naming: naming),
+                lab.refuses(
+                    [
+                        "resize", bad, i.lora, "-r", "fro_ckpt=1,thr=-3.55", "-o",
+                        "out/x.safetensors",
+                    ],
+                    naming: naming),
+                lab.refuses(["extract", i.base, bad, "-o", "out/x.safetensors"], naming: naming),
+                lab.refuses(["extract", bad, i.tuned, "-o", "out/x.safetensors"], naming: naming),
+                lab.refuses(["sample", bad, "--prompt", "x", "-o", "out/x.png"], naming: naming),
+                lab.refuses(["eval", bad, "--data", i.dataset], naming: naming),
+            ])
+        }
     }
 
     /// LoRAs for another model than the base: the first module that does not fit is named.

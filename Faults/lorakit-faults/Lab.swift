@@ -67,10 +67,12 @@ final class Lab {
 
     /// The run must fail with one of `status` (1: one error line; 2: a usage message) naming each
     /// of `naming`, print no crash report, and leave every file as it was (`allowing` lists
-    /// changes the case itself makes, such as the file it damages).
+    /// changes the case itself makes, such as the file it damages). `also` adds checks of its
+    /// own.
     func refuses(
         _ arguments: [String], status: [Int32] = [1], naming: [String],
-        allowing: [String] = [], options: (inout RunOptions) -> Void = { _ in }
+        allowing: [String] = [], options: (inout RunOptions) -> Void = { _ in },
+        also: (ToolResult) -> [String] = { _ in [] }
     ) -> Outcome {
         let before = snapshot()
         let result = run(arguments, options: options)
@@ -91,7 +93,7 @@ final class Lab {
         for name in naming where !line.contains(name) {
             problems.append("the error does not name \"\(name)\"")
         }
-        problems += changes
+        problems += changes + also(result)
         let command = "lorakit " + arguments.joined(separator: " ")
         return Outcome(
             observed: Self.describe(result), problems: problems.map { "\(command): \($0)" })

@@ -52,6 +52,8 @@ struct RunOptions {
     /// Runs `/bin/sh -c script` with the tool as `$0` and the arguments as `$1...`, instead of
     /// the tool itself.
     var shellScript: String?
+    /// A command the whole run is started through (`unshare -m`).
+    var wrapper: [String] = []
     var directory: String
 }
 
@@ -75,6 +77,7 @@ struct ToolRunner {
         if let blocks = options.fileSizeLimitBlocks {
             command = ["/bin/sh", "-c", "ulimit -f \(blocks) && exec \"$0\" \"$@\""] + command
         }
+        command = options.wrapper + command
         if options.unprivileged && getuid() == 0 {
             command =
                 ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]

@@ -15,6 +15,8 @@ public enum LoRAError: Error, Equatable, Sendable, CustomStringConvertible {
     /// A factor or alpha holding NaN or an infinity: any product with it is garbage, so no
     /// command writes one.
     case nonFinite(path: String, module: String, key: String)
+    /// A base or fine-tuned checkpoint's weight holding NaN or an infinity.
+    case nonFiniteWeight(path: String, key: String)
     /// A checkpoint was expected.
     case notACheckpoint(path: String, looksLike: String)
     /// The operation has no linear meaning for this adapter kind (IA3, GLoRA, OFT, unknown).
@@ -32,6 +34,8 @@ public enum LoRAError: Error, Equatable, Sendable, CustomStringConvertible {
             "\(path): tensor \"\(key)\" is \(dtype.rawValue), which cannot hold an alpha"
         case .nonFinite(let path, let module, let key):
             "\(path): module \(module): tensor \"\(key)\" holds NaN or infinite values"
+        case .nonFiniteWeight(let path, let key):
+            "\(path): tensor \"\(key)\" holds NaN or infinite values"
         case .notACheckpoint(let path, let looksLike):
             "\(path): not a base checkpoint; it looks like \(looksLike)"
         case .unsupported(let path, let module, let kind):

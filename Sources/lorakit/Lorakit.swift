@@ -47,7 +47,14 @@ struct Lorakit: ParsableCommand {
                 printError("Run 'lorakit --help' or 'lorakit <command> --help' for usage.")
                 Glibc.exit(2)
             }
-            exit(withError: error)
+            if error is ExitCode || code == .success {
+                exit(withError: error)  // --help, --version, or a status the command chose
+            }
+            // Any other error is still one `lorakit: ...` line and exit 1.
+            var message = fullMessage(for: error)
+            if message.hasPrefix("Error: ") { message.removeFirst("Error: ".count) }
+            printError("lorakit: " + message)
+            Glibc.exit(1)
         }
     }
 

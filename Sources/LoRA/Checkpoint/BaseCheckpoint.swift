@@ -58,6 +58,8 @@ public struct BaseCheckpoint: Sendable {
     }
 
     /// The base weight of a module as `[out, in·k·k]` Float32 (one tensor read).
+    /// - Throws: `LoRAError.nonFiniteWeight` for a weight holding NaN or an infinity (its norms,
+    ///   products and differences would all be NaN).
     public func weight(of module: ModuleID) throws -> Matrix<Float>? {
         guard let location = locations[module] else { return nil }
         let info = try source.requireInfo(named: location.key)
@@ -66,6 +68,9 @@ public struct BaseCheckpoint: Sendable {
                 path: path, tensor: info.name, dtype: info.dtype)
         }
         let values = try source.floats(of: info)
+        guard values.allSatisfy(\.isFinite) else {
+            throw LoRAError.nonFiniteWeight(path: path, key: info.name)
+        }
         let rows = Int(first)
         let columns = values.count / rows
         let matrix = Matrix(rows: rows, columns: columns, elements: values)

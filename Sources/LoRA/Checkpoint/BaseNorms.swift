@@ -157,7 +157,7 @@ extension BaseCheckpoint {
             throw SafeTensorsError.unsupportedDType(
                 path: path, tensor: info.name, dtype: info.dtype)
         }
-        return try source.withBytes(of: info) { bytes in
+        let norm = try source.withBytes(of: info) { bytes in
             let rowBytes = bytes.count / Int(rows)
             let slice =
                 location.rows.map {
@@ -166,5 +166,9 @@ extension BaseCheckpoint {
                 } ?? bytes
             return ElementCoding.sumOfSquares(slice, dtype: info.dtype).squareRoot()
         }
+        // Squares of finite Float32 values cannot overflow a Float64 sum: only NaN or an
+        // infinity in the weight makes the norm non-finite.
+        guard norm.isFinite else { throw LoRAError.nonFiniteWeight(path: path, key: info.name) }
+        return norm
     }
 }

@@ -158,6 +158,10 @@ public struct Bake: Sendable {
         ElementCoding.decodeFloats(
             UnsafeRawBufferPointer(rebasing: scratch.raw[0..<Int(info.byteCount)]),
             dtype: info.dtype, into: scratch.values.baseAddress!)
+        // A NaN in the base would spread through every sum below into the output.
+        guard UnsafeBufferPointer(rebasing: scratch.values[0..<count]).allSatisfy(\.isFinite) else {
+            throw LoRAError.nonFiniteWeight(path: checkpoint.path, key: info.name)
+        }
         for part in parts {
             let delta = try part.lora.delta(of: part.adapter)
             let range = part.rows ?? 0..<rows

@@ -59,9 +59,9 @@ install: build
 	install -m 644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 # libFuzzer with AddressSanitizer (Fuzz/), one target at a time: the safetensors header reader,
-# metadata JSON, block vectors, resize recipes, sample-prompt files.
+# LoRA files, metadata JSON, block vectors, resize recipes, sample-prompt files.
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS ?= reader json vector recipe prompt
+FUZZ_TARGETS ?= reader lora json vector recipe prompt
 fuzz: bootstrap
 	@for target in $(FUZZ_TARGETS); do scripts/fuzz.sh $$target $(FUZZ_SECONDS) || exit 1; done
 

@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
-// libFuzzer targets for the SafeTensors reader, metadata JSON, block vectors, resize recipes
-// and sample-prompt files, kept out of the main package so that
+// libFuzzer targets for the SafeTensors reader, LoRA files, metadata JSON, block vectors,
+// resize recipes and sample-prompt files, kept out of the main package so that
 // `swift build` and `swift test` there never see `-sanitize=fuzzer`. Build and run through
 // `scripts/fuzz.sh` (scratch path `.build-fuzz`).
 import PackageDescription
@@ -25,6 +25,9 @@ let package = Package(
             dependencies: ["CLibFuzzer", .product(name: "LoRAKit", package: "lorakit")]),
         .executableTarget(
             name: "FuzzResizeRecipe",
+            dependencies: ["CLibFuzzer", .product(name: "LoRAKit", package: "lorakit")]),
+        .executableTarget(
+            name: "FuzzLoRAFile",
             dependencies: ["CLibFuzzer", .product(name: "LoRAKit", package: "lorakit")]),
         .executableTarget(
             name: "FuzzPromptFile",

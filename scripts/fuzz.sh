@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets in Fuzz/ (AddressSanitizer on) and runs one of them.
 #
-# Usage: scripts/fuzz.sh reader|json|vector|recipe|prompt [SECONDS]     (default 60 seconds)
+# Usage: scripts/fuzz.sh reader|lora|json|vector|recipe|prompt [SECONDS]     (default 60 seconds)
 #   reader  FuzzSafeTensorsReader: Header.parse(fileBytes:) plus a writer round trip
+#   lora    FuzzLoRAFile: a file read as a LoRA (LoRAFile) and every adapter's ΔW
 #   json    FuzzMetadataJSON: JSONValue.parse plus a serialized() round trip
 #   vector  FuzzBlockVector: BlockWeights.parse / .keep (chop and bake block vectors)
 #   recipe  FuzzResizeRecipe: ResizeRecipe.parseList (resize --recipe) plus a reparse
@@ -22,12 +23,13 @@ shift $(($# > 2 ? 2 : $#))
 
 case "$target" in
     reader) product=FuzzSafeTensorsReader dictionary=safetensors.dict ;;
+    lora) product=FuzzLoRAFile dictionary=lora.dict ;;
     json) product=FuzzMetadataJSON dictionary=json.dict ;;
     vector) product=FuzzBlockVector dictionary=vector.dict ;;
     recipe) product=FuzzResizeRecipe dictionary=recipe.dict ;;
     prompt) product=FuzzPromptFile dictionary=prompt.dict ;;
     *)
-        echo "usage: scripts/fuzz.sh reader|json|vector|recipe|prompt [SECONDS] [libFuzzer flags...]" >&2
+        echo "usage: scripts/fuzz.sh reader|lora|json|vector|recipe|prompt [SECONDS] [libFuzzer flags...]" >&2
         exit 2
         ;;
 esac

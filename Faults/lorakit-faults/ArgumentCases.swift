@@ -52,17 +52,39 @@ enum ArgumentCases {
             ("recipe with size=-5", "fro_ckpt=1,size=-5", ["size"]),
             ("recipe with 1e999", "fro_ckpt=1e999,thr=-3", ["1e999"]),
         ]
-        return rows.map { name, recipe, naming in
-            FaultCase(group: .arguments, name: name, expected: "exit 1 or 2, names the key") {
-                lab in
-                lab.refuses(
-                    [
-                        "resize", lab.inputs.base, lab.inputs.lora, "-r", recipe, "-o",
-                        "out/x.safetensors",
-                    ],
-                    status: [1, 2], naming: naming)
+        let extreme = FaultCase(
+            group: .arguments, name: "recipe with thr=1e20 (keeps nothing)",
+            expected: "exit 0 or 1, no trap, named output"
+        ) { lab in
+            // Every direction scores below 1e20: the output is named from the threshold.
+            let result = lab.run(
+                [
+                    "resize", lab.inputs.base, lab.inputs.lora, "-r", "fro_ckpt=1,thr=1e20", "-o",
+                    "out",
+                ])
+            var problems = Lab.problems(of: result, status: result.status == 1 ? 1 : 0)
+            if result.status == 0, lab.leftovers(in: "out").isEmpty,
+                !FileManager.default.fileExists(
+                    atPath: lab.path("out/lora_frockpt1_th1e+20.safetensors"))
+            {
+                problems.append("no out/lora_frockpt1_th1e+20.safetensors")
             }
+            try? FileManager.default.removeItem(
+                atPath: lab.path("out/lora_frockpt1_th1e+20.safetensors"))
+            return Outcome(observed: Lab.describe(result), problems: problems)
         }
+        return [extreme]
+            + rows.map { name, recipe, naming in
+                FaultCase(group: .arguments, name: name, expected: "exit 1 or 2, names the key") {
+                    lab in
+                    lab.refuses(
+                        [
+                            "resize", lab.inputs.base, lab.inputs.lora, "-r", recipe, "-o",
+                            "out/x.safetensors",
+                        ],
+                        status: [1, 2], naming: naming)
+                }
+            }
     }
 
     static func numbers() -> [FaultCase] {

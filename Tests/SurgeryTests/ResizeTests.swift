@@ -262,6 +262,15 @@ import Testing
         }
     }
 
+    /// Fuzz finding `Fuzz/findings/recipe-huge-threshold-traps`: naming the output of
+    /// `thr=11.e20` converted the threshold to UInt64 and trapped.
+    @Test func hugeThresholdsNameTheirOutput() throws {
+        let recipe = try ResizeRecipe("spn_ckpt=1,thr=11.e20,params=0.")
+        #expect(recipe.fileName(stem: "x", threshold: 11e20) == "x_spnckpt1_th1.1e+21.safetensors")
+        #expect(Format.decimal(-3e300, places: 2) == "-3e+300")
+        #expect(Format.decimal(123456.789, places: 2) == "123456.79")
+    }
+
     @Test(arguments: [
         ("fro_ckpt=1", "recipe \"fro_ckpt=1\" needs thr= or size="),
         ("thr=-3", "recipe \"thr=-3\" needs at least one score weight"),

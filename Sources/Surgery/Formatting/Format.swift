@@ -28,7 +28,9 @@ public enum Format {
 
     /// Fixed decimals without Foundation: `decimal(3.14159, places: 2)` is `3.14`.
     public static func decimal(_ value: Double, places: Int) -> String {
-        guard value.isFinite else { return value.description }
+        // Beyond 1e15 the digits below the point are noise, and beyond 2^64 the integer part
+        // would not fit the UInt64 below (a fuzzed recipe `thr=1e20` trapped here).
+        guard value.isFinite, abs(value) < 1e15 else { return value.description }
         var factor = 1.0
         for _ in 0..<places { factor *= 10 }
         let rounded = (abs(value) * factor).rounded()

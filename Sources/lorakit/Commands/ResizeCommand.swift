@@ -166,14 +166,20 @@ struct ResizeCommand: ParsableCommand {
                 plans.append((resizer.plan(rule), "\(source.name)-\(suffix).safetensors"))
             }
             for (plan, name) in plans {
+                let folder = output ?? source.directory
                 let destination =
-                    outputIsFile ? output! : (output ?? source.directory) + "/" + name
+                    outputIsFile ? output! : folder + (folder.hasSuffix("/") ? "" : "/") + name
                 let file = try resizer.output(plan, dtype: dtype.dtype)
                 try SafeTensorsWriter.write(
                     file, to: destination,
                     protecting: source.statuses
                         + (base.map { [$0.checkpoint.source.status] } ?? []))
                 let summary = ResizeSummary(resizer: resizer, plan: plan, path: destination)
+                if !summary.modules.isEmpty, summary.modules.allSatisfy({ $0.newRank == 0 }) {
+                    logger.warning(
+                        "\(destination): the recipe keeps no direction of any module; the LoRA is empty"
+                    )
+                }
                 if json {
                     summaries.append(summary.json())
                 } else {

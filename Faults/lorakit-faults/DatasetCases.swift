@@ -105,6 +105,32 @@ enum DatasetCases {
         }
         cases.append(
             FaultCase(
+                group: .datasets, name: "unreadable image (mode 000)",
+                expected: "exit 1, names the image"
+            ) { lab in
+                let (root, images) = try dataset(lab, "unreadable")
+                let image = try FileManager.default.contentsOfDirectory(atPath: lab.path(images))
+                    .filter { $0.hasSuffix(".png") }.sorted()[0]
+                chmod(lab.path(images + "/" + image), 0)
+                defer { chmod(lab.path(images + "/" + image), 0o644) }
+                return lab.refuses(train(lab, root), naming: [image]) { $0.unprivileged = true }
+            })
+        cases.append(
+            FaultCase(
+                group: .datasets, name: "large image (3000×2000)",
+                expected: "exit 0: resized to its bucket"
+            ) { lab in
+                let (root, images) = try dataset(lab, "large")
+                try ImageCodec.writePNG(
+                    RGBImage(width: 3000, height: 2000, fill: (30, 90, 200)),
+                    to: lab.path(images + "/large.png"))
+                write(Array("thing, large\n".utf8), lab, images + "/large.txt")
+                let outcome = lab.succeeds(train(lab, root), creates: ["out/t/run.safetensors"])
+                try? FileManager.default.removeItem(atPath: lab.path("out/t"))
+                return outcome
+            })
+        cases.append(
+            FaultCase(
                 group: .datasets, name: "extreme aspect ratios (1024×4, 4×1024, 1×1)",
                 expected: "exit 0: each goes to the nearest bucket"
             ) { lab in

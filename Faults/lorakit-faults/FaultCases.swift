@@ -8,23 +8,42 @@ enum FaultCases {
         diskFull() + signals() + training() + [race()]
     }
 
-    /// Commands that write a file, with `output` as the file.
-    static func writers(_ lab: Lab, _ output: String) -> [(String, [String])] {
+    /// Commands that write a file, with `output` as the file (`sample` writes its PNG).
+    static func writers(
+        _ lab: Lab, _ output: String
+    ) -> [(name: String, arguments: [String], output: String)] {
         let i = lab.inputs
+        let png = output.replacingOccurrences(of: ".safetensors", with: ".png")
+        let folder = PendingOutput.directory(of: output)
+        let stem = String(output.dropFirst(folder.count + 1).dropLast(".safetensors".count))
         return [
-            ("chop", ["chop", i.lora, "--keep", "OUT01,OUT02", "-o", output]),
-            ("resize", ["resize", "--rank", "4", i.lora, "-o", output]),
-            ("resize -r", ["resize", i.base, i.lora, "-r", "fro_ckpt=1,thr=-3.55", "-o", output]),
-            ("merge", ["merge", i.other, i.lora, "-o", output]),
-            ("bake", ["bake", i.base, i.lora, "-o", output]),
-            ("extract", ["extract", i.base, i.tuned, "-o", output]),
+            ("chop", ["chop", i.lora, "--keep", "OUT01,OUT02", "-o", output], output),
+            ("resize", ["resize", "--rank", "4", i.lora, "-o", output], output),
+            (
+                "resize -r",
+                ["resize", i.base, i.lora, "-r", "fro_ckpt=1,thr=-3.55", "-o", output], output
+            ),
+            ("merge", ["merge", i.other, i.lora, "-o", output], output),
+            ("bake", ["bake", i.base, i.lora, "-o", output], output),
+            ("extract", ["extract", i.base, i.tuned, "-o", output], output),
             (
                 "sample",
                 [
                     "sample", i.base, i.lora, "--prompt", "x", "--width", "64", "--height", "64",
-                    "--steps", "1", "-o",
-                    output.replacingOccurrences(of: ".safetensors", with: ".png"),
-                ]
+                    "--steps", "1", "-o", png,
+                ],
+                png
+            ),
+            (
+                "train",
+                [
+                    "train", "--pretrained_model_name_or_path", i.base, "--train_data_dir",
+                    i.dataset,
+                    "--caption_extension", ".txt", "--resolution", "32", "--network_dim", "2",
+                    "--max_train_steps", "1", "--output_dir", folder, "--output_name", stem,
+                    "--save_precision", "float",
+                ],
+                output
             ),
         ]
     }
@@ -57,10 +76,10 @@ enum FaultCases {
                     )
                 }
                 return .all(
-                    writers(lab, "out/tmpfs/full.safetensors").filter { $0.0 != "sample" }.map {
-                        _, arguments in
+                    writers(lab, "out/tmpfs/full.safetensors").filter { $0.name != "sample" }.map {
+                        _, arguments, output in
                         lab.refuses(
-                            arguments, naming: [arguments.last!, "No space left on device"],
+                            arguments, naming: [output, "No space left on device"],
                             options: { options in
                                 options.wrapper = wrapper
                                 options.shellScript = script
@@ -76,9 +95,8 @@ enum FaultCases {
                 expected: "exit 1, names output, nothing left"
             ) { lab in
                 .all(
-                    writers(lab, "out/full.safetensors").map { _, arguments in
-                        let output = arguments.last!
-                        return lab.refuses(arguments, naming: [output]) {
+                    writers(lab, "out/full.safetensors").map { _, arguments, output in
+                        lab.refuses(arguments, naming: [output]) {
                             $0.fileSizeLimitBlocks = 2
                         }
                     })

@@ -81,11 +81,13 @@ final class Lab {
         }
         let expected = result.status.flatMap { status.contains($0) ? $0 : nil } ?? status[0]
         var problems = Self.problems(of: result, status: expected)
-        // Exit 1: every line is lorakit's own (notes and warnings may come first), so the error
-        // is one line; exit 2: swift-argument-parser's message, then usage lines.
+        // Exit 1: every line is lorakit's own (notes, warnings and progress may come first), so
+        // the error is one line; exit 2: swift-argument-parser's message, then usage lines.
         let line = Self.errorLine(of: result)
         if result.status == 1 {
-            for other in result.stderrLines where !other.hasPrefix("lorakit: ") {
+            // Training's progress line ("steps 3/80  epoch 1  loss ...") is not error text.
+            for other in result.stderrLines
+            where !other.hasPrefix("lorakit: ") && !other.hasPrefix("steps ") {
                 problems.append("a second line of error text: \"\(other.prefix(80))\"")
                 break
             }

@@ -23,6 +23,7 @@ demo: build
 test: bootstrap
 	$(SWIFT) build $(TEST_FLAGS) --build-tests
 	$(SWIFT) test $(TEST_FLAGS) --skip-build
+	$(SWIFT) build $(TEST_FLAGS) --product lorakit-faults
 	.build/release/lorakit-faults
 
 # The fault suite (Faults/lorakit-faults): bad files, bad arguments, full disks, signals, killed

@@ -141,7 +141,7 @@ enum FaultCases {
         var sent = false
         let result = lab.run(arguments) { options in
             options.interruption = (
-                trigger: {
+                trigger: { _ in
                     sent = !lab.leftovers(in: "out").isEmpty
                     return sent
                 },
@@ -179,7 +179,7 @@ enum FaultCases {
                 let result = lab.run(arguments) { options in
                     let started = Date()
                     options.interruption = (
-                        trigger: {
+                        trigger: { _ in
                             sent = Date().timeIntervalSince(started) > 4
                             return sent
                         }, signal: SIGINT
@@ -212,7 +212,7 @@ enum FaultCases {
         var killedAt = false
         let killed = lab.run(train(lab, folder: "killed", steps: 6, extra: extra)) { options in
             options.interruption = (
-                trigger: {
+                trigger: { _ in
                     killedAt = FileManager.default.fileExists(atPath: lab.path(state))
                     return killedAt
                 }, signal: SIGKILL

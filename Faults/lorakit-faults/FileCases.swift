@@ -308,30 +308,40 @@ enum FileCases {
                 group: .files, name: "checkpoint truncated while bake reads it",
                 expected: "exit 1, names file, no output"
             ) { lab in
-                // A larger copy so the cut lands mid-read; cut once the output's temporary file
-                // exists, when the reader is well past the header.
+                // Once the output's temporary file exists the reader is past the header: the run
+                // is frozen (SIGSTOP), the file cut to a third, and the run resumed, so the cut
+                // lands mid-read however loaded the machine is. A run that still finished
+                // first (it read everything before the freeze) is tried again, three times.
                 let victim = "in/bad/shrinking.safetensors"
                 try FileManager.default.createDirectory(
                     atPath: lab.path("in/bad"), withIntermediateDirectories: true)
-                try? FileManager.default.removeItem(atPath: lab.path(victim))
-                try FileManager.default.copyItem(
-                    atPath: lab.path(lab.inputs.base), toPath: lab.path(victim))
-                let size =
-                    (try FileManager.default.attributesOfItem(atPath: lab.path(victim))[.size]
-                        as? Int) ?? 0
-                return lab.refuses(
-                    ["bake", victim, lab.inputs.lora, "-o", "out/x.safetensors"],
-                    naming: [victim], allowing: [victim]
-                ) { options in
-                    options.interruption = (
-                        trigger: {
-                            guard !lab.leftovers(in: "out").isEmpty else { return false }
-                            truncate(lab.path(victim), off_t(size / 3))
-                            return true
-                        },
-                        signal: 0
-                    )
+                var outcome = Outcome(observed: "not run")
+                for _ in 0..<3 {
+                    try? FileManager.default.removeItem(atPath: lab.path(victim))
+                    try FileManager.default.copyItem(
+                        atPath: lab.path(lab.inputs.base), toPath: lab.path(victim))
+                    let size =
+                        (try FileManager.default.attributesOfItem(atPath: lab.path(victim))[.size]
+                            as? Int) ?? 0
+                    outcome = lab.refuses(
+                        ["bake", victim, lab.inputs.lora, "-o", "out/x.safetensors"],
+                        naming: [victim], allowing: [victim]
+                    ) { options in
+                        options.interruption = (
+                            trigger: { process in
+                                guard !lab.leftovers(in: "out").isEmpty else { return false }
+                                kill(process, SIGSTOP)
+                                truncate(lab.path(victim), off_t(size / 3))
+                                kill(process, SIGCONT)
+                                return true
+                            },
+                            signal: 0
+                        )
+                    }
+                    guard outcome.observed.hasPrefix("exit 0") else { break }
+                    try? FileManager.default.removeItem(atPath: lab.path("out/x.safetensors"))
                 }
+                return outcome
             },
         ]
     }

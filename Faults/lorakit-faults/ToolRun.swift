@@ -47,8 +47,9 @@ struct RunOptions {
     /// as root.
     var unprivileged = false
     var timeout: Double = 120
-    /// Sends `signal` once `trigger` holds (polled every 2 ms).
-    var interruption: (trigger: () -> Bool, signal: Int32)?
+    /// Sends `signal` once `trigger` holds (polled every 2 ms; it gets the process ID, and
+    /// signal 0 sends nothing).
+    var interruption: (trigger: (pid_t) -> Bool, signal: Int32)?
     /// Runs `/bin/sh -c script` with the tool as `$0` and the arguments as `$1...`, instead of
     /// the tool itself.
     var shellScript: String?
@@ -108,7 +109,7 @@ struct ToolRunner {
         var timedOut = false
         var interruption = options.interruption
         while process.isRunning {
-            if let pending = interruption, pending.trigger() {
+            if let pending = interruption, pending.trigger(process.processIdentifier) {
                 kill(process.processIdentifier, pending.signal)
                 interruption = nil
             }

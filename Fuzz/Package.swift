@@ -14,23 +14,25 @@ let package = Package(
     targets: [
         // Declares libFuzzer's LLVMFuzzerRunDriver; the library itself comes with -sanitize=fuzzer.
         .systemLibrary(name: "CLibFuzzer"),
+        // The driver call every target's `main` makes.
+        .target(name: "FuzzSupport", dependencies: ["CLibFuzzer"]),
         .executableTarget(
             name: "FuzzSafeTensorsReader",
-            dependencies: ["CLibFuzzer", .product(name: "LoRAKit", package: "lorakit")]),
+            dependencies: ["FuzzSupport", .product(name: "LoRAKit", package: "lorakit")]),
         .executableTarget(
             name: "FuzzMetadataJSON",
-            dependencies: ["CLibFuzzer", .product(name: "LoRAKit", package: "lorakit")]),
+            dependencies: ["FuzzSupport", .product(name: "LoRAKit", package: "lorakit")]),
         .executableTarget(
             name: "FuzzBlockVector",
-            dependencies: ["CLibFuzzer", .product(name: "LoRAKit", package: "lorakit")]),
+            dependencies: ["FuzzSupport", .product(name: "LoRAKit", package: "lorakit")]),
         .executableTarget(
             name: "FuzzResizeRecipe",
-            dependencies: ["CLibFuzzer", .product(name: "LoRAKit", package: "lorakit")]),
+            dependencies: ["FuzzSupport", .product(name: "LoRAKit", package: "lorakit")]),
         .executableTarget(
             name: "FuzzLoRAFile",
-            dependencies: ["CLibFuzzer", .product(name: "LoRAKit", package: "lorakit")]),
+            dependencies: ["FuzzSupport", .product(name: "LoRAKit", package: "lorakit")]),
         .executableTarget(
             name: "FuzzPromptFile",
-            dependencies: ["CLibFuzzer", .product(name: "LoRAKit", package: "lorakit")]),
+            dependencies: ["FuzzSupport", .product(name: "LoRAKit", package: "lorakit")]),
     ]
 )

@@ -116,36 +116,33 @@ enum DatasetCases {
                 return lab.refuses(train(lab, root), naming: [image]) { $0.unprivileged = true }
             })
         cases.append(
-            FaultCase(
-                group: .datasets, name: "large image (3000×2000)",
-                expected: "exit 0: resized to its bucket"
-            ) { lab in
-                let (root, images) = try dataset(lab, "large")
-                try ImageCodec.writePNG(
-                    RGBImage(width: 3000, height: 2000, fill: (30, 90, 200)),
-                    to: lab.path(images + "/large.png"))
-                write(Array("thing, large\n".utf8), lab, images + "/large.txt")
-                let outcome = lab.succeeds(train(lab, root), creates: ["out/t/run.safetensors"])
-                try? FileManager.default.removeItem(atPath: lab.path("out/t"))
-                return outcome
-            })
+            trains(
+                "large image (3000×2000)", expected: "exit 0: resized to its bucket",
+                images: [("large", 3000, 2000)]))
         cases.append(
-            FaultCase(
-                group: .datasets, name: "extreme aspect ratios (1024×4, 4×1024, 1×1)",
-                expected: "exit 0: each goes to the nearest bucket"
-            ) { lab in
-                let (root, images) = try dataset(lab, "aspect")
-                for (name, width, height) in [("wide", 1024, 4), ("tall", 4, 1024), ("dot", 1, 1)] {
-                    try ImageCodec.writePNG(
-                        RGBImage(width: width, height: height, fill: (200, 40, 40)),
-                        to: lab.path(images + "/\(name).png"))
-                    write(Array("thing, \(name)\n".utf8), lab, images + "/\(name).txt")
-                }
-                let outcome = lab.succeeds(train(lab, root), creates: ["out/t/run.safetensors"])
-                try? FileManager.default.removeItem(atPath: lab.path("out/t"))
-                return outcome
-            })
+            trains(
+                "extreme aspect ratios (1024×4, 4×1024, 1×1)",
+                expected: "exit 0: each goes to the nearest bucket",
+                images: [("wide", 1024, 4), ("tall", 4, 1024), ("dot", 1, 1)]))
         return cases
+    }
+
+    /// Training succeeds on the shared dataset plus flat images of these sizes, each captioned.
+    static func trains(
+        _ name: String, expected: String, images extra: [(name: String, width: Int, height: Int)]
+    ) -> FaultCase {
+        FaultCase(group: .datasets, name: name, expected: expected) { lab in
+            let (root, images) = try dataset(lab, extra[0].name)
+            for (name, width, height) in extra {
+                try ImageCodec.writePNG(
+                    RGBImage(width: width, height: height, fill: (200, 40, 40)),
+                    to: lab.path(images + "/\(name).png"))
+                write(Array("thing, \(name)\n".utf8), lab, images + "/\(name).txt")
+            }
+            let outcome = lab.succeeds(train(lab, root), creates: ["out/t/run.safetensors"])
+            try? FileManager.default.removeItem(atPath: lab.path("out/t"))
+            return outcome
+        }
     }
 
     static func caption() -> FaultCase {

@@ -6,19 +6,13 @@
 // vector must keep its text for the output's metadata. A broken invariant calls `fatalError`,
 // which libFuzzer records as a crash.
 
-import CLibFuzzer
-import Glibc
+import FuzzSupport
 import LoRA
 import Surgery
 
-/// Hands control to libFuzzer (see `CLibFuzzer/shim.h` for why `main` is ours).
 @main
 enum Entry {
-    static func main() {
-        var argc = CommandLine.argc
-        var argv = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv, fuzz))
-    }
+    static func main() { FuzzDriver.run(fuzz) }
 }
 
 /// SDXL's 20 blocks without INP00 (what a kohya LoRA touches), and SD1's 25 with it.

@@ -8,19 +8,14 @@
 // dimensions, so a product of them must be refused, not allocated. A broken invariant calls
 // `fatalError`, which libFuzzer records as a crash; a huge allocation trips -rss_limit_mb.
 
-import CLibFuzzer
+import FuzzSupport
 import Glibc
 import LoRA
 import SafeTensors
 
-/// Hands control to libFuzzer (see `CLibFuzzer/shim.h` for why `main` is ours).
 @main
 enum Entry {
-    static func main() {
-        var argc = CommandLine.argc
-        var argv = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv, fuzz))
-    }
+    static func main() { FuzzDriver.run(fuzz) }
 }
 
 /// One scratch file per fuzzing process.

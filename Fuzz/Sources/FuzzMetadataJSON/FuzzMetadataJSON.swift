@@ -5,18 +5,12 @@
 // value must round-trip: `serialized()` (compact and pretty) must parse back to an equal value.
 // A broken invariant calls `fatalError`, which libFuzzer records as a crash.
 
-import CLibFuzzer
-import Glibc
+import FuzzSupport
 import SafeTensors
 
-/// Hands control to libFuzzer (see `CLibFuzzer/shim.h` for why `main` is ours).
 @main
 enum Entry {
-    static func main() {
-        var argc = CommandLine.argc
-        var argv = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv, fuzz))
-    }
+    static func main() { FuzzDriver.run(fuzz) }
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")

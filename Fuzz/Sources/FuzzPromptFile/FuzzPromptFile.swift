@@ -7,18 +7,12 @@
 // is not UTF-8 must be refused, not decoded with replacement characters. A broken invariant
 // calls `fatalError`, which libFuzzer records as a crash.
 
-import CLibFuzzer
-import Glibc
+import FuzzSupport
 import Trainer
 
-/// Hands control to libFuzzer (see `CLibFuzzer/shim.h` for why `main` is ours).
 @main
 enum Entry {
-    static func main() {
-        var argc = CommandLine.argc
-        var argv = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv, fuzz))
-    }
+    static func main() { FuzzDriver.run(fuzz) }
 }
 
 let defaults = SamplePrompt.Defaults(width: 32, height: 32, steps: 20, cfgScale: 5)

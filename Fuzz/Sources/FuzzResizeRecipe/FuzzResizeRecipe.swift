@@ -7,18 +7,12 @@
 // must give the same recipe. A broken invariant calls `fatalError`, which libFuzzer records as a
 // crash.
 
-import CLibFuzzer
-import Glibc
+import FuzzSupport
 import Surgery
 
-/// Hands control to libFuzzer (see `CLibFuzzer/shim.h` for why `main` is ours).
 @main
 enum Entry {
-    static func main() {
-        var argc = CommandLine.argc
-        var argv = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv, fuzz))
-    }
+    static func main() { FuzzDriver.run(fuzz) }
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")

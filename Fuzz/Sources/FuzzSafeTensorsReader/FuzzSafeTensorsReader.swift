@@ -6,7 +6,7 @@
 // length, must parse back to the same tensors and metadata. A broken invariant calls
 // `fatalError`, which libFuzzer records as a crash with the input that caused it.
 
-import CLibFuzzer
+import FuzzSupport
 import Glibc
 import SafeTensors
 
@@ -14,14 +14,9 @@ import SafeTensors
 /// declare huge dimensions, but the data length is the sum of real byte counts).
 let roundTripDataLimit: UInt64 = 1 << 20
 
-/// Hands control to libFuzzer (see `CLibFuzzer/shim.h` for why `main` is ours).
 @main
 enum Entry {
-    static func main() {
-        var argc = CommandLine.argc
-        var argv = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv, fuzz))
-    }
+    static func main() { FuzzDriver.run(fuzz) }
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")

@@ -236,6 +236,22 @@ enum ArgumentCases {
                 return .all(commands(lab, linked).map { lab.refuses($0, naming: [linked]) })
             },
             FaultCase(
+                group: .arguments, name: "output is a FIFO (a device, as /dev/null)",
+                expected: "exit 1, FIFO kept"
+            ) { lab in
+                // Renaming the finished output over a device replaces the device: a FIFO in the
+                // scratch folder stands for /dev/null, which the suite must never risk.
+                let fifo = "out/fifo.safetensors"
+                if !FileManager.default.fileExists(atPath: lab.path(fifo)) {
+                    guard mkfifo(lab.path(fifo), 0o644) == 0 else {
+                        throw SuiteError("mkfifo failed")
+                    }
+                }
+                defer { unlink(lab.path(fifo)) }
+                return .all(
+                    commands(lab, fifo).map { lab.refuses($0, naming: [fifo]) { $0.timeout = 15 } })
+            },
+            FaultCase(
                 group: .arguments, name: "output in a missing folder",
                 expected: "exit 1, names folder"
             ) { lab in

@@ -287,6 +287,21 @@ enum FileCases {
             FaultCase(group: .files, name: "directory", expected: "exit 1, names it") { lab in
                 everyReader(lab, "in")
             },
+            FaultCase(
+                group: .files, name: "FIFO instead of a file", expected: "exit 1 at once, names it"
+            ) {
+                lab in
+                // open() of a FIFO blocks until a writer comes: a reader must not wait for one.
+                let fifo = "in/bad/fifo.safetensors"
+                try FileManager.default.createDirectory(
+                    atPath: lab.path("in/bad"), withIntermediateDirectories: true)
+                if !FileManager.default.fileExists(atPath: lab.path(fifo)) {
+                    guard mkfifo(lab.path(fifo), 0o644) == 0 else {
+                        throw SuiteError("mkfifo failed")
+                    }
+                }
+                return everyReader(lab, fifo) { $0.timeout = 15 }
+            },
             FaultCase(group: .files, name: "missing file", expected: "exit 1, names it") { lab in
                 everyReader(lab, "in/no-such.safetensors")
             },

@@ -29,6 +29,8 @@ struct Snapshot: Equatable {
                     identity:
                         "inode \(info.st_ino) mtime \(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec) ctime \(info.st_ctim.tv_sec).\(info.st_ctim.tv_nsec) mode \(info.st_mode)"
                 )
+            case S_IFIFO:
+                entries[relative] = Entry(size: 0, identity: "fifo inode \(info.st_ino)")
             case S_IFLNK:
                 let target = (try? manager.destinationOfSymbolicLink(atPath: path)) ?? "?"
                 entries[relative] = Entry(size: 0, identity: "symlink to " + target)

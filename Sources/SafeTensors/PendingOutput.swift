@@ -16,11 +16,13 @@ public final class PendingOutput {
     /// Creates the temporary file.
     /// - Parameter inputs: files this run reads; if `path` already names one of them (same device
     ///   and inode: a symlink or hard link counts), nothing is created.
-    /// - Throws: `.refusedToWrite(.outputIsAnInput)`, `.notARegularFile` for a directory, `.io`
-    ///   for a missing or read-only directory.
+    /// - Throws: `.refusedToWrite(.outputIsAnInput)`, `.notARegularFile` for a directory, device
+    ///   or FIFO, `.io` for a missing or read-only directory.
     public init(path: String, protecting inputs: [FileStatus]) throws {
         if let existing = try FileStatus.of(path: path) {
-            if existing.isDirectory { throw SafeTensorsError.notARegularFile(path: path) }
+            // Renaming over a device or FIFO would replace it (`-o /dev/null` run as root
+            // replaced /dev/null with the output).
+            if !existing.isRegularFile { throw SafeTensorsError.notARegularFile(path: path) }
             if inputs.contains(where: { $0.isSameFile(as: existing) }) {
                 throw SafeTensorsError.refusedToWrite(path: path, .outputIsAnInput(input: path))
             }

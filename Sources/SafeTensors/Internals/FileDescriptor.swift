@@ -9,8 +9,11 @@ struct FileDescriptor: ~Copyable {
     let path: String
 
     /// Opens an existing file for reading.
+    ///
+    /// Non-blocking, so a FIFO given as an input fails the caller's regular-file check instead
+    /// of hanging in `open` until a writer appears; reads of a regular file never block anyway.
     init(readingFrom path: String) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw Self.error(path, "open") }
         self.rawValue = fd
         self.path = path

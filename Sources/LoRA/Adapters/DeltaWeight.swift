@@ -100,7 +100,7 @@ private struct DeltaReader {
                 path: file.path, tensor: info.name, dtype: info.dtype)
         }
         let values = try file.source.floats(of: info)
-        guard values.allSatisfy(\.isFinite) else {
+        guard values.allFinite else {
             throw LoRAError.nonFinite(path: file.path, module: adapter.stem, key: info.name)
         }
         let first = rows ?? Int(info.shape.first ?? 1)

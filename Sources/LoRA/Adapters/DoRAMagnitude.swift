@@ -1,3 +1,5 @@
+import LinearAlgebra
+
 /// DoRA's weight decomposition as LyCORIS applies it when merging (`wd_on_output`): after
 /// V = W + w·ΔW, each output row (or, for magnitudes stored per input, each column) of V is
 /// rescaled to the stored magnitude `dora_scale`.
@@ -8,7 +10,7 @@ public enum DoRAMagnitude {
         _ values: UnsafeMutableBufferPointer<Float>, rows: Range<Int>, columns: Int,
         magnitude: [Float], module: String, path: String
     ) throws {
-        guard magnitude.allSatisfy(\.isFinite) else {
+        guard magnitude.allFinite else {
             throw LoRAError.nonFinite(path: path, module: module, key: module + ".dora_scale")
         }
         if magnitude.count == rows.count {

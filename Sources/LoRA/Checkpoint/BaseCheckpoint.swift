@@ -68,7 +68,7 @@ public struct BaseCheckpoint: Sendable {
                 path: path, tensor: info.name, dtype: info.dtype)
         }
         let values = try source.floats(of: info)
-        guard values.allSatisfy(\.isFinite) else {
+        guard values.allFinite else {
             throw LoRAError.nonFiniteWeight(path: path, key: info.name)
         }
         let rows = Int(first)

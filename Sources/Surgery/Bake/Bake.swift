@@ -159,7 +159,7 @@ public struct Bake: Sendable {
             UnsafeRawBufferPointer(rebasing: scratch.raw[0..<Int(info.byteCount)]),
             dtype: info.dtype, into: scratch.values.baseAddress!)
         // A NaN in the base would spread through every sum below into the output.
-        guard UnsafeBufferPointer(rebasing: scratch.values[0..<count]).allSatisfy(\.isFinite) else {
+        guard UnsafeBufferPointer(rebasing: scratch.values[0..<count]).allFinite else {
             throw LoRAError.nonFiniteWeight(path: checkpoint.path, key: info.name)
         }
         for part in parts {

@@ -1,3 +1,4 @@
+import LinearAlgebra
 import LoRA
 import SafeTensors
 
@@ -38,7 +39,7 @@ public enum BaseWeights {
                 throw TrainerError.notFloat(path: path, tensor: name, dtype: info.dtype)
             }
             let values = try file.floats(of: info)
-            guard values.allSatisfy(\.isFinite) else {
+            guard values.allFinite else {
                 throw TrainerError.notFinite(path: path, tensor: name)
             }
             values.withUnsafeBufferPointer {

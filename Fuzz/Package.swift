@@ -16,23 +16,14 @@ let package = Package(
         .systemLibrary(name: "CLibFuzzer"),
         // The driver call every target's `main` makes.
         .target(name: "FuzzSupport", dependencies: ["CLibFuzzer"]),
-        .executableTarget(
-            name: "FuzzSafeTensorsReader",
-            dependencies: ["FuzzSupport", .product(name: "LoRAKit", package: "lorakit")]),
-        .executableTarget(
-            name: "FuzzMetadataJSON",
-            dependencies: ["FuzzSupport", .product(name: "LoRAKit", package: "lorakit")]),
-        .executableTarget(
-            name: "FuzzBlockVector",
-            dependencies: ["FuzzSupport", .product(name: "LoRAKit", package: "lorakit")]),
-        .executableTarget(
-            name: "FuzzResizeRecipe",
-            dependencies: ["FuzzSupport", .product(name: "LoRAKit", package: "lorakit")]),
-        .executableTarget(
-            name: "FuzzLoRAFile",
-            dependencies: ["FuzzSupport", .product(name: "LoRAKit", package: "lorakit")]),
-        .executableTarget(
-            name: "FuzzPromptFile",
-            dependencies: ["FuzzSupport", .product(name: "LoRAKit", package: "lorakit")]),
     ]
+        // One executable per target, each on the library and the shared driver call.
+        + [
+            "FuzzSafeTensorsReader", "FuzzMetadataJSON", "FuzzBlockVector", "FuzzResizeRecipe",
+            "FuzzLoRAFile", "FuzzPromptFile",
+        ].map { name in
+            .executableTarget(
+                name: name,
+                dependencies: ["FuzzSupport", .product(name: "LoRAKit", package: "lorakit")])
+        }
 )

@@ -220,69 +220,71 @@ enum ArgumentCases {
                     commands(lab, lab.inputs.lora).map {
                         lab.refuses($0, naming: [lab.inputs.lora])
                     })
-            },
-            FaultCase(
-                group: .arguments, name: "output is a symlink to the input",
-                expected: "exit 1, input untouched"
-            ) { lab in
-                let linked = try link(lab, "symlink.safetensors", hard: false)
-                return .all(commands(lab, linked).map { lab.refuses($0, naming: [linked]) })
-            },
-            FaultCase(
-                group: .arguments, name: "output is a hard link to the input",
-                expected: "exit 1, input untouched"
-            ) { lab in
-                let linked = try link(lab, "hardlink.safetensors", hard: true)
-                return .all(commands(lab, linked).map { lab.refuses($0, naming: [linked]) })
-            },
-            FaultCase(
-                group: .arguments, name: "output is a FIFO (a device, as /dev/null)",
-                expected: "exit 1, FIFO kept"
-            ) { lab in
-                // Renaming the finished output over a device replaces the device: a FIFO in the
-                // scratch folder stands for /dev/null, which the suite must never risk.
-                let fifo = "out/fifo.safetensors"
-                if !FileManager.default.fileExists(atPath: lab.path(fifo)) {
-                    guard mkfifo(lab.path(fifo), 0o644) == 0 else {
-                        throw SuiteError("mkfifo failed")
-                    }
-                }
-                defer { unlink(lab.path(fifo)) }
-                return .all(
-                    commands(lab, fifo).map { lab.refuses($0, naming: [fifo]) { $0.timeout = 15 } })
-            },
-            FaultCase(
-                group: .arguments, name: "output in a missing folder",
-                expected: "exit 1, names folder"
-            ) { lab in
-                .all(
-                    commands(lab, "out/missing/x.safetensors").map {
-                        lab.refuses($0, naming: ["out/missing"])
-                    })
-            },
-            FaultCase(
-                group: .arguments, name: "output in a read-only folder",
-                expected: "exit 1, names output"
-            ) { lab in
-                try FileManager.default.createDirectory(
-                    atPath: lab.path("out/ro"), withIntermediateDirectories: true)
-                chmod(lab.path("out/ro"), 0o555)
-                defer { chmod(lab.path("out/ro"), 0o755) }
-                return .all(
-                    commands(lab, "out/ro/x.safetensors").map {
-                        lab.refuses($0, naming: ["out/ro/x.safetensors"]) { $0.unprivileged = true }
-                    })
-            },
-            // resize is left out: its -o may name a folder to write into (resize_lora's rule).
-            FaultCase(
-                group: .arguments, name: "output is a folder (resize: writes into it)",
-                expected: "exit 1, names it"
-            ) { lab in
-                .all(
-                    commands(lab, "out").filter { $0[0] != "resize" }.map {
-                        lab.refuses($0, naming: ["out"])
-                    })
-            },
+            }
         ]
+            + [("symlink", false), ("hard link", true)].map { kind, hard in
+                FaultCase(
+                    group: .arguments, name: "output is a \(kind) to the input",
+                    expected: "exit 1, input untouched"
+                ) { lab in
+                    let linked = try link(
+                        lab, kind.replacingOccurrences(of: " ", with: "") + ".safetensors",
+                        hard: hard)
+                    return .all(commands(lab, linked).map { lab.refuses($0, naming: [linked]) })
+                }
+            } + [
+                FaultCase(
+                    group: .arguments, name: "output is a FIFO (a device, as /dev/null)",
+                    expected: "exit 1, FIFO kept"
+                ) { lab in
+                    // Renaming the finished output over a device replaces the device: a FIFO in the
+                    // scratch folder stands for /dev/null, which the suite must never risk.
+                    let fifo = "out/fifo.safetensors"
+                    if !FileManager.default.fileExists(atPath: lab.path(fifo)) {
+                        guard mkfifo(lab.path(fifo), 0o644) == 0 else {
+                            throw SuiteError("mkfifo failed")
+                        }
+                    }
+                    defer { unlink(lab.path(fifo)) }
+                    return .all(
+                        commands(lab, fifo).map {
+                            lab.refuses($0, naming: [fifo]) { $0.timeout = 15 }
+                        })
+                },
+                FaultCase(
+                    group: .arguments, name: "output in a missing folder",
+                    expected: "exit 1, names folder"
+                ) { lab in
+                    .all(
+                        commands(lab, "out/missing/x.safetensors").map {
+                            lab.refuses($0, naming: ["out/missing"])
+                        })
+                },
+                FaultCase(
+                    group: .arguments, name: "output in a read-only folder",
+                    expected: "exit 1, names output"
+                ) { lab in
+                    try FileManager.default.createDirectory(
+                        atPath: lab.path("out/ro"), withIntermediateDirectories: true)
+                    chmod(lab.path("out/ro"), 0o555)
+                    defer { chmod(lab.path("out/ro"), 0o755) }
+                    return .all(
+                        commands(lab, "out/ro/x.safetensors").map {
+                            lab.refuses($0, naming: ["out/ro/x.safetensors"]) {
+                                $0.unprivileged = true
+                            }
+                        })
+                },
+                // resize is left out: its -o may name a folder to write into (resize_lora's rule).
+                FaultCase(
+                    group: .arguments, name: "output is a folder (resize: writes into it)",
+                    expected: "exit 1, names it"
+                ) { lab in
+                    .all(
+                        commands(lab, "out").filter { $0[0] != "resize" }.map {
+                            lab.refuses($0, naming: ["out"])
+                        })
+                },
+            ]
     }
 }

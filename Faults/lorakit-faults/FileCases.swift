@@ -169,53 +169,50 @@ enum FileCases {
 
     /// LoRAs for another model than the base: the first module that does not fit is named.
     static func wrongModel() -> [FaultCase] {
-        let firstSDXL = "lora_unet_input_blocks_1_0_emb_layers_1"
-        let sd1Module = "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q"
-        return [
-            FaultCase(
-                group: .files, name: "SDXL-width LoRA on a TinyXL base",
-                expected: "exit 1, names file + first module"
-            ) { lab in
-                let i = lab.inputs
-                return .all([
-                    lab.refuses(
-                        [
-                            "resize", i.base, i.sdxlLoRA, "-r", "fro_ckpt=1,thr=-3.55", "-o",
-                            "out/x.safetensors",
-                        ],
-                        naming: [i.sdxlLoRA, firstSDXL]),
-                    lab.refuses(
-                        ["bake", i.base, i.sdxlLoRA, "-o", "out/x.safetensors"],
-                        naming: [i.sdxlLoRA, firstSDXL]),
-                    lab.refuses(
-                        ["merge", i.lora, i.sdxlLoRA, "-o", "out/x.safetensors"],
-                        naming: [i.sdxlLoRA, firstSDXL]),
-                    lab.refuses(
-                        ["sample", i.base, i.sdxlLoRA, "--prompt", "x", "-o", "out/x.png"],
-                        naming: [i.sdxlLoRA, firstSDXL]),
-                ])
-            },
-            FaultCase(
-                group: .files, name: "SD1.x LoRA on an SDXL base",
-                expected: "exit 1, names file + first module"
-            ) { lab in
-                let i = lab.inputs
-                return .all([
-                    lab.refuses(
-                        [
-                            "resize", i.base, i.sd1LoRA, "-r", "fro_ckpt=1,thr=-3.55", "-o",
-                            "out/x.safetensors",
-                        ],
-                        naming: [i.sd1LoRA, sd1Module]),
-                    lab.refuses(
-                        ["bake", i.base, i.sd1LoRA, "-o", "out/x.safetensors"],
-                        naming: [i.sd1LoRA, sd1Module]),
-                    lab.refuses(
-                        ["merge", i.lora, i.sd1LoRA, "-o", "out/x.safetensors"], naming: [i.sd1LoRA]
-                    ),
-                ])
-            },
+        [
+            foreignLoRA(
+                "SDXL-width LoRA on a TinyXL base", lora: \.sdxlLoRA,
+                module: "lora_unet_input_blocks_1_0_emb_layers_1", sample: true,
+                mergeNamesModule: true),
+            // merge refuses before looking at modules: the two files are for different models.
+            foreignLoRA(
+                "SD1.x LoRA on an SDXL base", lora: \.sd1LoRA,
+                module: "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q",
+                sample: false, mergeNamesModule: false),
         ]
+    }
+
+    /// `lora` refused by resize -r, bake, merge (and sample) against the TinyXL inputs, naming
+    /// the file and `module`, its first module that does not fit.
+    static func foreignLoRA(
+        _ name: String, lora: KeyPath<Inputs, String>, module: String, sample: Bool,
+        mergeNamesModule: Bool
+    ) -> FaultCase {
+        FaultCase(group: .files, name: name, expected: "exit 1, names file + first module") { lab in
+            let i = lab.inputs
+            let foreign = i[keyPath: lora]
+            let naming = [foreign, module]
+            return .all(
+                [
+                    lab.refuses(
+                        [
+                            "resize", i.base, foreign, "-r", "fro_ckpt=1,thr=-3.55", "-o",
+                            "out/x.safetensors",
+                        ],
+                        naming: naming),
+                    lab.refuses(
+                        ["bake", i.base, foreign, "-o", "out/x.safetensors"], naming: naming),
+                    lab.refuses(
+                        ["merge", i.lora, foreign, "-o", "out/x.safetensors"],
+                        naming: mergeNamesModule ? naming : [foreign]),
+                ]
+                    + (sample
+                        ? [
+                            lab.refuses(
+                                ["sample", i.base, foreign, "--prompt", "x", "-o", "out/x.png"],
+                                naming: naming)
+                        ] : []))
+        }
     }
 
     /// A checkpoint where a LoRA belongs, and the reverse.

@@ -8,6 +8,8 @@ let optimized: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .w
 // take minutes in a debug `swift test`, so it is optimised in debug builds too.
 let alwaysOptimized: [SwiftSetting] = optimized + [.unsafeFlags(["-O"], .when(configuration: .debug))]
 
+let realModule: Target.Dependency = .product(name: "RealModule", package: "swift-numerics")
+
 let package = Package(
     name: "lorakit",
     platforms: [.macOS(.v13)],
@@ -21,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
     ],
     targets: [
         // System libraries: one C doorway each (Debian: liblapacke-dev libopenblas-dev, libjson-c-dev, libstb-dev).
@@ -32,20 +35,33 @@ let package = Package(
         .systemLibrary(name: "CSystem"),
         .systemLibrary(name: "CStb", pkgConfig: "stb", providers: [.apt(["libstb-dev"])]),
 
+        .target(name: "SystemIO", dependencies: ["CSystem"], swiftSettings: optimized),
+        .target(name: "JSON", dependencies: ["CJSONC"], swiftSettings: optimized),
         .target(
             name: "SafeTensors",
-            dependencies: ["CJSONC", "CSystem", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["SystemIO", "JSON", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: optimized),
-        .target(name: "LinearAlgebra", dependencies: ["CLapack"], swiftSettings: optimized),
-        .target(name: "LoRA", dependencies: ["SafeTensors", "LinearAlgebra"], swiftSettings: optimized),
-        .target(name: "Surgery", dependencies: ["LoRA", "SafeTensors", "LinearAlgebra"], swiftSettings: optimized),
         .target(
-            name: "Trainer", dependencies: ["LoRA", "SafeTensors", "LinearAlgebra", "CStb"],
+            name: "LinearAlgebra", dependencies: ["CLapack", realModule], swiftSettings: optimized),
+        .target(
+            name: "LoRA", dependencies: ["SystemIO", "JSON", "SafeTensors", "LinearAlgebra"],
+            swiftSettings: optimized),
+        .target(
+            name: "Surgery",
+            dependencies: [
+                "SystemIO", "JSON", "LoRA", "SafeTensors", "LinearAlgebra", realModule,
+            ],
+            swiftSettings: optimized),
+        .target(
+            name: "Trainer",
+            dependencies: [
+                "SystemIO", "JSON", "LoRA", "SafeTensors", "LinearAlgebra", "CStb", realModule,
+            ],
             swiftSettings: alwaysOptimized),
         .executableTarget(
             name: "lorakit",
             dependencies: [
-                "Surgery", "Trainer", "LoRA", "SafeTensors",
+                "SystemIO", "JSON", "Surgery", "Trainer", "LoRA", "SafeTensors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -69,11 +85,13 @@ let package = Package(
             path: "Faults/lorakit-faults"),
 
         .target(name: "TestSupport", dependencies: ["SafeTensors", "LinearAlgebra"], path: "Tests/TestSupport"),
+        .testTarget(name: "SystemIOTests", dependencies: ["SystemIO", "TestSupport"]),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"]),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "TestSupport"]),
         .testTarget(name: "LoRATests", dependencies: ["LoRA", "TestSupport"]),
         .testTarget(name: "SurgeryTests", dependencies: ["Surgery", "TestSupport"]),
-        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "TestSupport"]),
+        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "TestSupport", realModule]),
         .testTarget(name: "CLITests", dependencies: ["lorakit", "TestSupport"]),
     ]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import SafeTensors
+import SystemIO
 
 /// Faults of the machine around a run: a full disk, signals mid-write, a killed training run,
 /// two runs racing for one output.

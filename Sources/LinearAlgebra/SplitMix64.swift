@@ -1,4 +1,4 @@
-import Glibc
+import RealModule
 
 /// SplitMix64 (Steele, Lea and Flood 2014): the explicit, seeded generator behind every random
 /// number lorakit draws, with uniform and Gaussian helpers.
@@ -30,7 +30,7 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
             let v = 2 * unit() - 1
             let s = u * u + v * v
             if s > 0 && s < 1 {
-                let factor = (-2 * log(s) / s).squareRoot()
+                let factor = (-2 * Double.log(s) / s).squareRoot()
                 spare = v * factor
                 return u * factor
             }

@@ -1,4 +1,5 @@
 import SafeTensors
+import SystemIO
 
 /// Errors of the LoRA module: a file that is valid safetensors but not a usable adapter set.
 ///

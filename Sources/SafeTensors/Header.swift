@@ -1,3 +1,5 @@
+import JSON
+
 /// One tensor entry of a header, as validated.
 public struct TensorInfo: Sendable, Hashable {
     public var name: String
@@ -71,8 +73,12 @@ public struct Header: Sendable {
         let length = UInt64(bytes.count)
         // String(validating:) rejects overlong forms and encoded surrogates, which json-c misses.
         guard String(validating: bytes, as: UTF8.self) != nil else { throw .headerNotUTF8 }
-        try HeaderAudit.check(bytes)
-        let root = try JSONC.parse(bytes)
+        let root: JSONValue
+        do throws(JSONError) {
+            root = try JSONValue.parse(bytes, rangeChecked: isIndexPosition)
+        } catch {
+            throw FormatViolation(error)
+        }
         guard case .object(let members) = root else {
             throw .headerSchema("the header is \(root.typeName), not an object")
         }
@@ -88,6 +94,13 @@ public struct Header: Sendable {
         }
         let tensors = try validateLayout(entries, headerLength: length, fileSize: fileSize)
         return Header(length: length, metadata: metadata, tensors: tensors)
+    }
+
+    /// Where json-c's saturation at 2^64-1 would turn an out-of-range integer into a plausible
+    /// dimension or offset: the elements of a tensor's `shape` and `data_offsets`.
+    static func isIndexPosition(_ path: [String?]) -> Bool {
+        path.count == 3 && path[2] == nil && path[0] != nil && path[0] != "__metadata__"
+            && (path[1] == "shape" || path[1] == "data_offsets")
     }
 
     private static func parseMetadata(

@@ -1,3 +1,6 @@
+import JSON
+import SystemIO
+
 /// One way the bytes of a `.safetensors` file break the format.
 ///
 /// The header parser throws these without a path; `SafeTensorsFile` wraps them in
@@ -71,6 +74,19 @@ public enum FormatViolation: Error, Equatable, Sendable, CustomStringConvertible
     }
 }
 
+extension FormatViolation {
+    /// The violation a strict-JSON failure of the header is.
+    init(_ error: JSONError) {
+        switch error {
+        case .syntax(let detail, let offset): self = .headerSyntax(detail, offset: offset)
+        case .duplicateKey(let key): self = .duplicateKey(key)
+        case .keyContainsNUL(let key): self = .invalidName(key)
+        case .integerAboveUInt64(let text):
+            self = .headerSchema("the integer \(text) in a shape or data_offsets is above 2^64-1")
+        }
+    }
+}
+
 /// Why the writer refused to produce a file.
 public enum WriteRefusal: Error, Equatable, Sendable, CustomStringConvertible {
     case reservedName
@@ -78,7 +94,6 @@ public enum WriteRefusal: Error, Equatable, Sendable, CustomStringConvertible {
     case duplicateName(String)
     case dataLengthMismatch(tensor: String, expected: UInt64, actual: UInt64)
     case headerTooLarge(length: UInt64)
-    case outputIsAnInput(input: String)
 
     public var description: String {
         switch self {
@@ -92,8 +107,6 @@ public enum WriteRefusal: Error, Equatable, Sendable, CustomStringConvertible {
             "tensor \(quoted(tensor)) has \(actual) data bytes, its shape and dtype need \(expected)"
         case .headerTooLarge(let length):
             "the header would be \(length) bytes, above the 100,000,000-byte limit"
-        case .outputIsAnInput(let input):
-            "the output is the input \(input); choose another output path"
         }
     }
 }
@@ -104,12 +117,6 @@ public enum WriteRefusal: Error, Equatable, Sendable, CustomStringConvertible {
 public enum SafeTensorsError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The file breaks the format.
     case malformed(path: String, FormatViolation)
-    /// An operating-system call failed (`operation` is the verb, `reason` the errno text).
-    case io(path: String, operation: String, reason: String)
-    /// The path is a directory or a device, not a file.
-    case notARegularFile(path: String)
-    /// The file was shortened or replaced after its header was read.
-    case changedWhileReading(path: String)
     case tensorNotFound(path: String, name: String)
     /// The dtype cannot be converted to floating point (F4, F6, C64).
     case unsupportedDType(path: String, tensor: String, dtype: DType)
@@ -117,8 +124,7 @@ public enum SafeTensorsError: Error, Equatable, Sendable, CustomStringConvertibl
 
     public var path: String {
         switch self {
-        case .malformed(let path, _), .io(let path, _, _), .notARegularFile(let path),
-            .changedWhileReading(let path), .tensorNotFound(let path, _),
+        case .malformed(let path, _), .tensorNotFound(let path, _),
             .unsupportedDType(let path, _, _),
             .refusedToWrite(let path, _):
             path
@@ -129,12 +135,6 @@ public enum SafeTensorsError: Error, Equatable, Sendable, CustomStringConvertibl
         switch self {
         case .malformed(let path, let violation):
             "\(path): \(violation)"
-        case .io(let path, let operation, let reason):
-            "\(path): cannot \(operation): \(reason)"
-        case .notARegularFile(let path):
-            "\(path): is a directory or device, not a file"
-        case .changedWhileReading(let path):
-            "\(path): the file changed while it was being read (was it overwritten or truncated?)"
         case .tensorNotFound(let path, let name):
             "\(path): no tensor named \(quoted(name))"
         case .unsupportedDType(let path, let tensor, let dtype):
@@ -165,10 +165,6 @@ private func hex4(_ value: UInt32) -> String {
     let digits = String(value, radix: 16)
     return String(repeating: "0", count: max(0, 4 - digits.utf8.count)) + digits
 }
-
-/// An error whose `description` is a complete line for the user (it names the file and the
-/// problem). The command-line tool prints these as `lorakit: <description>` and exits 1.
-public protocol UserFacingError: Error, CustomStringConvertible {}
 
 extension SafeTensorsError: UserFacingError {}
 extension FormatViolation: UserFacingError {}

@@ -1,4 +1,4 @@
-import Glibc
+import SystemIO
 
 /// A `.safetensors` file opened for reading: its validated header, and tensor data on demand.
 ///
@@ -25,11 +25,12 @@ public final class SafeTensorsFile: @unchecked Sendable {
     private let index: [NameKey: Int]
 
     /// Opens and validates a file.
-    /// - Throws: `SafeTensorsError.malformed` with the first broken rule, `.io`, `.notARegularFile`.
+    /// - Throws: `SafeTensorsError.malformed` with the first broken rule, `SystemIOError` when
+    ///   the path cannot be read or is not a regular file.
     public init(path: String, access: Access = .pread) throws {
         let descriptor = try FileDescriptor(readingFrom: path)
         let status = try descriptor.status()
-        guard status.isRegularFile else { throw SafeTensorsError.notARegularFile(path: path) }
+        guard status.isRegularFile else { throw SystemIOError.notARegularFile(path: path) }
         let size = status.size
         let prefix = try descriptor.read(count: Int(min(size, 8)), at: 0)
         let length: UInt64
@@ -166,29 +167,4 @@ public final class SafeTensorsFile: @unchecked Sendable {
 struct NameKey: Hashable {
     let bytes: [UInt8]
     init(_ name: String) { bytes = Array(name.utf8) }
-}
-
-/// A read-only mapping of a whole file, unmapped when its owner goes away.
-struct FileMapping: ~Copyable {
-    let bytes: UnsafeRawBufferPointer
-
-    /// No mapping.
-    init() { bytes = UnsafeRawBufferPointer(start: nil, count: 0) }
-
-    init(descriptor: borrowing FileDescriptor, size: UInt64) throws {
-        guard size > 0 else {
-            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
-            return
-        }
-        guard let base = mmap(nil, Int(size), PROT_READ, MAP_PRIVATE, descriptor.rawValue, 0),
-            base != MAP_FAILED
-        else { throw FileDescriptor.error(descriptor.path, "map") }
-        bytes = UnsafeRawBufferPointer(start: base, count: Int(size))
-    }
-
-    deinit {
-        if let base = bytes.baseAddress {
-            munmap(UnsafeMutableRawPointer(mutating: base), bytes.count)
-        }
-    }
 }

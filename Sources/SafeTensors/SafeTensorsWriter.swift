@@ -1,3 +1,6 @@
+import JSON
+import SystemIO
+
 /// Writes `.safetensors` files in the reference layout.
 ///
 /// The layout is that of the reference's `prepare()` (`reference/safetensors/README.md`, §4):
@@ -83,7 +86,7 @@ public enum SafeTensorsWriter {
                         JSONMember("data_offsets", .array(offsets.map { .integer($0) })),
                     ])))
         }
-        var json = JSONC.serialize(.object(members))
+        var json = JSONValue.object(members).serializedBytes()
         json.append(contentsOf: repeatElement(UInt8(ascii: " "), count: (8 - json.count % 8) % 8))
         guard UInt64(json.count) <= Header.maximumLength else {
             throw WriteRefusal.headerTooLarge(length: UInt64(json.count))

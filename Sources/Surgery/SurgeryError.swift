@@ -1,5 +1,6 @@
 import LoRA
 import SafeTensors
+import SystemIO
 
 /// Errors of the surgery commands: values the user gave that do not fit the file.
 public enum SurgeryError: Error, Equatable, Sendable, CustomStringConvertible {

@@ -1,4 +1,5 @@
 import SafeTensors
+import SystemIO
 
 /// Why the trainer cannot use a file: one line for the user, naming the file.
 public enum TrainerError: Error, Equatable, CustomStringConvertible, UserFacingError {

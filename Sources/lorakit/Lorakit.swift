@@ -1,10 +1,7 @@
 import ArgumentParser
 import Logging
 import SafeTensors
-
-#if canImport(Glibc)
-    import Glibc
-#endif
+import SystemIO
 
 @main
 struct Lorakit: ParsableCommand {
@@ -33,19 +30,19 @@ struct Lorakit: ParsableCommand {
     /// Runs a subcommand; domain errors become one line and exit 1, usage errors exit 2.
     static func main() {
         LoggingSystem.bootstrap { label in StderrLogHandler(label: label) }
-        Interruption.process.install()
+        Interruption.process.install { printError($0) }
         do {
             var command = try parseAsRoot()
             try command.run()
         } catch let error as UserFacingError {
             printError("lorakit: \(error.description)")
-            Glibc.exit(1)
+            Terminal.exit(1)
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {
                 printError(fullMessage(for: error))
                 printError("Run 'lorakit --help' or 'lorakit <command> --help' for usage.")
-                Glibc.exit(2)
+                Terminal.exit(2)
             }
             if error is ExitCode || code == .success {
                 exit(withError: error)  // --help, --version, or a status the command chose
@@ -54,28 +51,13 @@ struct Lorakit: ParsableCommand {
             var message = fullMessage(for: error)
             if message.hasPrefix("Error: ") { message.removeFirst("Error: ".count) }
             printError("lorakit: " + message)
-            Glibc.exit(1)
+            Terminal.exit(1)
         }
     }
 
     static func printError(_ message: String, newline: Bool = true) {
         var stream = StandardError()
         print(message, terminator: newline ? "\n" : "", to: &stream)
-    }
-}
-
-/// Writes to the process's standard error.
-struct StandardError: TextOutputStream {
-    mutating func write(_ string: String) {
-        var bytes = Array(string.utf8)
-        var done = 0
-        while done < bytes.count {
-            let written = bytes.withUnsafeMutableBytes {
-                Glibc.write(2, $0.baseAddress! + done, $0.count - done)
-            }
-            if written <= 0 { return }
-            done += written
-        }
     }
 }
 

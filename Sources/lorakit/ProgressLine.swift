@@ -1,5 +1,5 @@
-import Glibc
 import Surgery
+import SystemIO
 import Synchronization
 
 /// A one-line progress display on stderr, only when stderr is a terminal, at most 10 times a
@@ -17,7 +17,7 @@ final class ProgressLine: Sendable {
 
     init(label: String) {
         self.label = label
-        enabled = isatty(2) != 0
+        enabled = Terminal.standardErrorIsTerminal
     }
 
     func update(_ done: UInt64, of total: UInt64) {
@@ -41,9 +41,5 @@ final class ProgressLine: Sendable {
         if state.withLock({ $0.drawn }) { Lorakit.printError("") }
     }
 
-    static func now() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-    }
+    static func now() -> Double { Clock.monotonicSeconds() }
 }

@@ -1,4 +1,6 @@
 import Foundation
+import JSON
+import SystemIO
 import TestSupport
 import Testing
 
@@ -160,7 +162,7 @@ func tensorFile(from input: [String: Any]) throws -> TensorFile {
 
 @Suite struct FileErrorTests {
     @Test func missingFileNamesThePathAndReason() {
-        let error = #expect(throws: SafeTensorsError.self) {
+        let error = #expect(throws: SystemIOError.self) {
             try SafeTensorsFile(path: "/nonexistent/x.safetensors")
         }
         #expect(
@@ -170,7 +172,7 @@ func tensorFile(from input: [String: Any]) throws -> TensorFile {
 
     @Test func directoryIsNotAFile() {
         let directory = TemporaryDirectory()
-        let error = #expect(throws: SafeTensorsError.self) {
+        let error = #expect(throws: SystemIOError.self) {
             try SafeTensorsFile(path: directory.path)
         }
         #expect(error == .notARegularFile(path: directory.path))
@@ -196,7 +198,7 @@ func tensorFile(from input: [String: Any]) throws -> TensorFile {
             TensorFile(tensors: [("w", Tensor(values, shape: [64, 64]))]), to: path)
         let file = try SafeTensorsFile(path: path)
         #expect(truncate(path, 200) == 0)
-        let error = #expect(throws: SafeTensorsError.self) {
+        let error = #expect(throws: SystemIOError.self) {
             try file.floats(of: file.requireInfo(named: "w"))
         }
         #expect(error == .changedWhileReading(path: path))
@@ -205,18 +207,6 @@ func tensorFile(from input: [String: Any]) throws -> TensorFile {
 
 /// Regressions from fuzzing (`Fuzz/findings/`).
 @Suite struct FuzzFindingTests {
-    @Test(arguments: ["0", "-1", "1.5", "true", "false", "null", "\"s\"", " 0 "])
-    func topLevelScalarsParseAndRoundTrip(text: String) throws {
-        let value = try JSONValue.parse(text)
-        #expect(try JSONValue.parse(value.serialized()) == value)
-    }
-
-    @Test func outOfRangeNumbersAreRejected() throws {
-        #expect(throws: FormatViolation.self) { try JSONValue.parse("[1e400]") }
-        #expect(throws: FormatViolation.self) { try JSONValue.parse("-1e999") }
-        #expect(try JSONValue.parse("[1e300]") == .array([.double(1e300)]))
-    }
-
     @Test func aScalarHeaderIsASchemaErrorNotASyntaxError() {
         let error = #expect(throws: FormatViolation.self) {
             try Header.parse(Array("0".utf8), fileSize: 9)

@@ -1,5 +1,6 @@
 import Foundation
 import SafeTensors
+import SystemIO
 import TestSupport
 import Testing
 
@@ -128,20 +129,6 @@ import Testing
         } throws: { error in
             "\(error)".hasPrefix(directory.file("plain")) && "\(error)".contains("Not a directory")
         }
-    }
-
-    @Test func fileInAMissingDirectoryIsAnIOError() throws {
-        let directory = TemporaryDirectory()
-        let path = directory.file("missing/events")
-        #expect(
-            throws: OutputError.io(
-                path: path, operation: "create", reason: "No such file or directory")
-        ) {
-            _ = try OutputFile(creatingNew: path)
-        }
-        #expect(
-            OutputError.io(path: path, operation: "create", reason: "No such file or directory")
-                .description == "\(path): cannot create: No such file or directory")
     }
 
     private func le32(_ value: UInt32) -> [UInt8] {

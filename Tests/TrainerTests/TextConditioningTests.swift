@@ -1,4 +1,4 @@
-import Glibc
+import RealModule
 import LoRA
 import Testing
 
@@ -65,8 +65,8 @@ import Testing
         // [cos(v·f_i), sin(v·f_i)] with f_0 = 1.
         let numbers: [Float] = [480, 640, 0, 12, 24, 32]
         for (k, v) in numbers.enumerated() {
-            #expect(y[64 + 32 * k] == cosf(v))
-            #expect(y[64 + 32 * k + 16] == sinf(v))
+            #expect(y[64 + 32 * k] == Float.cos(v))
+            #expect(y[64 + 32 * k + 16] == Float.sin(v))
         }
         #expect(y[256 + 64..<512] == y[64..<256])
     }

@@ -1,5 +1,7 @@
+import JSON
 import LinearAlgebra
 import SafeTensors
+import SystemIO
 
 /// Frobenius and spectral norms of a base checkpoint's module weights, cached on disk.
 ///
@@ -43,10 +45,10 @@ public struct BaseNorms: Sendable {
 
     /// `$XDG_CACHE_HOME/lorakit` or `$HOME/.cache/lorakit`.
     static func defaultDirectory() -> String? {
-        if let xdg = FileSystem.environment("XDG_CACHE_HOME"), !xdg.isEmpty {
+        if let xdg = Environment.value("XDG_CACHE_HOME"), !xdg.isEmpty {
             return xdg + "/lorakit"
         }
-        if let home = FileSystem.environment("HOME"), !home.isEmpty {
+        if let home = Environment.value("HOME"), !home.isEmpty {
             return home + "/.cache/lorakit"
         }
         return nil
@@ -116,7 +118,7 @@ public struct BaseNorms: Sendable {
             JSONMember("spectral", table(spectral)),
         ])
         do {
-            try FileSystem.createDirectory(PendingOutput.directory(of: cachePath))
+            try Directory.create(PendingOutput.directory(of: cachePath))
             let output = try PendingOutput(path: cachePath, protecting: [])
             try output.write(Array(document.serialized(pretty: true).utf8))
             try output.publish()
@@ -128,7 +130,7 @@ public struct BaseNorms: Sendable {
     }
 
     private mutating func load() {
-        guard let cachePath, let file = try? FileSystem.readFile(cachePath),
+        guard let cachePath, let file = try? FileContents.read(cachePath),
             let document = try? JSONValue.parse(String(decoding: file, as: UTF8.self)),
             document["format"]?.stringValue == "lorakit-base-norms-1"
         else { return }

@@ -1,3 +1,4 @@
+import JSON
 import SafeTensors
 
 /// The training facts kohya-ss/sd-scripts and LyCORIS store in `ss_*` metadata, and the

@@ -2,6 +2,7 @@ import Dispatch
 import LinearAlgebra
 import LoRA
 import SafeTensors
+import SystemIO
 
 /// Bakes LoRAs into a base checkpoint: W += w·ΔW for every module a LoRA adapts.
 ///

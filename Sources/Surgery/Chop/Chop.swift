@@ -1,5 +1,6 @@
 import LoRA
 import SafeTensors
+import SystemIO
 
 /// Removes or re-weights the blocks of a LoRA (`lorakit chop`).
 ///

@@ -2,6 +2,7 @@ import LinearAlgebra
 import LoRA
 import SafeTensors
 import Synchronization
+import SystemIO
 
 /// Extracts a LoRA from two checkpoints: per module, the rank-k factors that best approximate
 /// TUNED − BASE (truncated SVD; Eckart–Young), read and decomposed one pair of tensors at a time.

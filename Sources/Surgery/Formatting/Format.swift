@@ -1,4 +1,4 @@
-import Glibc
+import RealModule
 
 /// Number and size formatting for reports (no Foundation: plain, locale-free output).
 public enum Format {
@@ -53,8 +53,8 @@ public enum Format {
     /// `1.23e-04`: three significant digits in scientific notation.
     public static func scientific(_ value: Double) -> String {
         guard value.isFinite, value != 0 else { return value == 0 ? "0" : value.description }
-        var exponent = Int((log10(abs(value))).rounded(.down))
-        var mantissa = value / pow(10, Double(exponent))
+        var exponent = Int((Double.log10(abs(value))).rounded(.down))
+        var mantissa = value / Double.pow(10, Double(exponent))
         if abs(mantissa) >= 9.995 {
             mantissa /= 10
             exponent += 1

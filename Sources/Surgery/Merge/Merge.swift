@@ -1,7 +1,8 @@
-import Glibc
 import LinearAlgebra
 import LoRA
+import RealModule
 import SafeTensors
+import SystemIO
 
 /// Merges LoRAs into one by concatenating their ranks, exactly: each module's output ΔW is
 /// Σ wᵢ·ΔWᵢ over the inputs that have it.
@@ -105,9 +106,9 @@ public struct Merge: Sendable {
         var logAlpha = 0.0
         for (delta, weight, rank) in deltas {
             logAlpha +=
-                Double(rank) / Double(totalRank) * log(max(abs(weight) * delta.scale, 1e-300))
+                Double(rank) / Double(totalRank) * Double.log(max(abs(weight) * delta.scale, 1e-300))
         }
-        let alpha = Double(totalRank) * exp(logAlpha)
+        let alpha = Double(totalRank) * Double.exp(logAlpha)
         var ups: [Matrix<Float>] = []
         var downs: [Matrix<Float>] = []
         for (delta, weight, _) in deltas {

@@ -1,6 +1,6 @@
-import Glibc
 import LinearAlgebra
 import LoRA
+import RealModule
 import SafeTensors
 
 /// One module's ΔW as an SVD, ready to be scored and truncated.
@@ -162,6 +162,6 @@ extension DecomposedModule {
             elements: matrices.flatMap(\.elements))
     }
 
-    private static func log(_ value: Double) -> Double { value > 0 ? Glibc.log(value) : 0 }
-    private static func exp(_ value: Double) -> Double { Glibc.exp(value) }
+    private static func log(_ value: Double) -> Double { value > 0 ? Double.log(value) : 0 }
+    private static func exp(_ value: Double) -> Double { Double.exp(value) }
 }

@@ -1,4 +1,5 @@
 import SafeTensors
+import SystemIO
 
 /// Problems with what the user asked a resize to do.
 public enum ResizeError: Error, Equatable, Sendable, CustomStringConvertible {

@@ -1,5 +1,6 @@
 import LoRA
 import SafeTensors
+import SystemIO
 
 /// What a resize (or merge) reads: one LoRA, or a weighted list `a.safetensors:0.7,b.safetensors:0.3`
 /// whose ΔWs are summed before resizing.

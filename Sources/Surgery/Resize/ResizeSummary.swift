@@ -1,5 +1,7 @@
+import JSON
 import LoRA
 import SafeTensors
+import SystemIO
 
 /// What one resize output did, for the command's report.
 public struct ResizeSummary: Sendable {

@@ -1,6 +1,7 @@
-import Glibc
+import JSON
 import LinearAlgebra
 import LoRA
+import RealModule
 import SafeTensors
 
 /// The base checkpoint a recipe measures against, with its norm cache.
@@ -19,7 +20,7 @@ extension Resizer {
     ///
     ///     score_i = log10 s_i + log10 rescale − w_subspace·log10|u_iᵀ W v_i| − w_spn_ckpt·log10‖W‖₂
     ///               − w_spn_lora·log10 s_0 − w_fro_ckpt·log10‖W‖_F − w_fro_lora·log10‖s‖₂
-    ///               − w_params·log10(out + in·k·k)
+    ///               − w_params·Double.log10(out + in·k·k)
     ///
     /// with W the module's base weight flattened to [out, in·k·k].
     /// - Throws: `ResizeError.moduleNotInBase` naming the first module the checkpoint lacks.
@@ -47,23 +48,23 @@ extension Resizer {
         let norms = base?.norms
         return modules.enumerated().map { index, module in
             let s = module.singularValues.map(Double.init)
-            var constant = log10(recipe.rescale)
+            var constant = Double.log10(recipe.rescale)
             if let weight = w[.spnCkpt] {
-                constant -= weight * log10(norms!.spectral[module.module]!)
+                constant -= weight * Double.log10(norms!.spectral[module.module]!)
             }
             if let weight = w[.froCkpt] {
-                constant -= weight * log10(norms!.frobenius[module.module]!)
+                constant -= weight * Double.log10(norms!.frobenius[module.module]!)
             }
-            if let weight = w[.spnLora] { constant -= weight * log10(s[0]) }
+            if let weight = w[.spnLora] { constant -= weight * Double.log10(s[0]) }
             if let weight = w[.froLora] {
-                constant -= weight * log10(s.reduce(0) { $0 + $1 * $1 }.squareRoot())
+                constant -= weight * Double.log10(s.reduce(0) { $0 + $1 * $1 }.squareRoot())
             }
             if let weight = w[.params] {
-                constant -= weight * log10(Double(module.outFeatures + module.inFeatures))
+                constant -= weight * Double.log10(Double(module.outFeatures + module.inFeatures))
             }
             return s.indices.map { i in
-                var score = log10(s[i]) + constant
-                if let weight = w[.subspace] { score -= weight * log10(abs(subspace[index][i])) }
+                var score = Double.log10(s[i]) + constant
+                if let weight = w[.subspace] { score -= weight * Double.log10(abs(subspace[index][i])) }
                 return score
             }
         }

@@ -1,4 +1,3 @@
-import Glibc
 import LinearAlgebra
 import LoRA
 import SafeTensors

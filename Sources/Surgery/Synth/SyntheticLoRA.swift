@@ -1,6 +1,6 @@
-import Glibc
 import LinearAlgebra
 import LoRA
+import RealModule
 import SafeTensors
 
 /// Writes an SDXL-layout LoRA with trained-like factors, deterministically from a seed: the
@@ -124,9 +124,9 @@ public struct SyntheticLoRA: Sendable {
         var down = [Float](repeating: 0, count: r * columns)
         for index in down.indices { down[index] = Float(bound * (2 * random.unit() - 1)) }
         let untrained = random.unit() < 0.05
-        let rho = untrained ? 1e-4 : pow(10, -2.3 + 1.8 * random.unit())
+        let rho = untrained ? 1e-4 : Double.pow(10, -2.3 + 1.8 * random.unit())
         let tau = 0.05 + 0.95 * random.unit()
-        let damping = (0..<r).map { Glibc.exp(-tau * Double($0)) }
+        let damping = (0..<r).map { Double.exp(-tau * Double($0)) }
         var up = [Float](repeating: 0, count: module.outFeatures * r)
         for row in 0..<module.outFeatures {
             for column in 0..<r {

@@ -1,4 +1,3 @@
-import Glibc
 
 /// Aspect-ratio buckets by kohya's rule: sd-scripts `model_util.make_bucket_resolutions` and
 /// `train_util.BucketManager.select_bucket` (without `--bucket_no_upscale`), with the SDXL crop
@@ -193,7 +192,7 @@ public struct Buckets: Sendable, Equatable {
 
 /// Python's float `//` (CPython `float_floor_div`): floor of the exact quotient's fmod form.
 private func floorDivide(_ x: Double, _ y: Double) -> Double {
-    let remainder = fmod(x, y)
+    let remainder = x.truncatingRemainder(dividingBy: y)  // C fmod
     var quotient = (x - remainder) / y
     if remainder != 0 && (y < 0) != (remainder < 0) { quotient -= 1 }
     let floored = quotient.rounded(.down)

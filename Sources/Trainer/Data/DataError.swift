@@ -1,4 +1,5 @@
 import SafeTensors
+import SystemIO
 
 /// Why the training data cannot be used: one line for the user, naming the file or folder.
 public enum DataError: Error, Equatable, Sendable, CustomStringConvertible, UserFacingError {
@@ -92,6 +93,20 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible, User
     }
 
     /// `error`'s one line without a leading `path: ` (SafeTensors errors already name the file).
+    /// The entries of a dataset folder, with the system's refusals as data errors.
+    static func listing(_ path: String) throws(DataError) -> Directory.Listing {
+        do {
+            return try Directory.Listing(path)
+        } catch {
+            switch error {
+            case .directoryNotFound: throw .directoryNotFound(path: path)
+            case .notADirectory: throw .notADirectory(path: path)
+            case .io(_, _, let reason): throw .unreadable(path: path, reason: reason)
+            default: throw .unreadable(path: path, reason: reason(error, path: path))
+            }
+        }
+    }
+
     static func reason(_ error: any Error, path: String) -> String {
         let text = String(describing: error)
         let prefix = path + ": "

@@ -1,4 +1,5 @@
 import SafeTensors
+import SystemIO
 
 /// One `<repeats>_<name>` folder of `train_data_dir` (a kohya DreamBooth subset).
 public struct DatasetFolder: Sendable, Equatable {
@@ -74,7 +75,7 @@ public struct TrainingDataset: Sendable {
         var folders: [DatasetFolder] = []
         var items: [DatasetItem] = []
         var warnings: [DataWarning] = []
-        let root = try DirectoryListing(directory)
+        let root = try DataError.listing(directory)
         for name in root.names {
             let path = Self.join(directory, name)
             guard try Self.status(path)?.isDirectory == true else { continue }
@@ -151,7 +152,7 @@ public struct TrainingDataset: Sendable {
         _ path: String, name: String, classToken: String, repeats: Int,
         captionExtensions: [String], warnings: inout [DataWarning]
     ) throws(DataError) -> [DatasetItem] {
-        let listing = try DirectoryListing(path)
+        let listing = try DataError.listing(path)
         for undecodable in listing.undecodable {
             warnings.append(.skippedFileName(directory: path, name: undecodable))
         }
@@ -204,7 +205,7 @@ public struct TrainingDataset: Sendable {
                 throw DataError.unreadableCaption(path: path, reason: "not a regular file")
             }
             // A caption is a line of tags; a megabyte means a wrong file.
-            bytes = try FileSystem.readFile(path, limit: 1 << 20)
+            bytes = try FileContents.read(path, limit: 1 << 20)
         } catch let error as DataError {
             throw error
         } catch {

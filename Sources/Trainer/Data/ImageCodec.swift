@@ -1,6 +1,6 @@
 import CStb
-import Glibc
 import SafeTensors
+import SystemIO
 
 /// Reads and writes images through stb_image and stb_image_write: the module's one doorway to
 /// CStb. Every image is checked against its header before a pixel is allocated.
@@ -23,10 +23,10 @@ public enum ImageCodec {
         var height: Int32 = 0
         var components: Int32 = 0
         guard stbi_info(path, &width, &height, &components) == 1 else {
-            let code = errno
             let reason = failureReason()
             if reason == "can't fopen" {
-                throw .unreadable(path: path, reason: String(cString: strerror(code)))
+                // stb does not keep errno; the system layer tells why the file cannot be opened.
+                throw .unreadable(path: path, reason: openFailure(path))
             }
             // Rare: read the file to tell a refused header from a corrupt file.
             throw refusal(of: try readImageFile(path), path: path, reason: reason)
@@ -133,18 +133,26 @@ public enum ImageCodec {
         let size = try checkedFileSize(path)
         do {
             // The limit is checked again on the open descriptor: the file may have grown.
-            let bytes = try FileSystem.readFile(path, limit: maximumFileSize)
+            let bytes = try FileContents.read(path, limit: maximumFileSize)
             guard !bytes.isEmpty else { throw DataError.emptyFile(path: path) }
             return bytes
         } catch let error as DataError {
             throw error
+        } catch SystemIOError.fileTooLarge {
+            throw .fileTooLarge(path: path, size: size, limit: maximumFileSize)
         } catch {
-            if let error = error as? SafeTensorsError, case .io(_, "read", let reason) = error,
-                reason.hasPrefix("larger")
-            {
-                throw .fileTooLarge(path: path, size: size, limit: maximumFileSize)
-            }
             throw .unreadable(path: path, reason: DataError.reason(error, path: path))
+        }
+    }
+
+    /// Why `path` cannot be opened for reading, in the C library's words.
+    private static func openFailure(_ path: String) -> String {
+        do {
+            _ = try FileDescriptor(readingFrom: path)
+            return "cannot open"
+        } catch {
+            if case .io(_, _, let reason) = error { return reason }
+            return error.description
         }
     }
 

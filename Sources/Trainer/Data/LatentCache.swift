@@ -1,4 +1,5 @@
 import SafeTensors
+import SystemIO
 
 /// Where the latents of training images come from: decoded every time, kept in memory
 /// (`--cache_latents`), or also stored beside each image (`--cache_latents_to_disk`), as

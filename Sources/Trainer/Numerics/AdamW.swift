@@ -1,4 +1,4 @@
-import Glibc
+import RealModule
 
 /// AdamW with the semantics of `torch.optim.AdamW` (single-tensor path, `amsgrad=False`), as
 /// sd-scripts builds it for `--optimizer_type AdamW`.
@@ -94,13 +94,13 @@ public struct AdamW: Optimizer {
             parameter.count == moments[index].first.count,
             "AdamW: parameter \(index) is not \(parameterShapes[index])")
         moments[index].step += 1
-        let t = Double(moments[index].step)
-        let stepSize = learningRate / (1 - pow(options.beta1, t))
+        let t = moments[index].step
+        let stepSize = learningRate / (1 - Double.pow(options.beta1, t))
         let coefficients = Coefficients(
             decay: Float(1 - learningRate * options.weightDecay),
             weight: Float(1 - options.beta1), beta2: Float(options.beta2),
             oneMinusBeta2: Float(1 - options.beta2),
-            biasCorrectionSqrt: Float((1 - pow(options.beta2, t)).squareRoot()),
+            biasCorrectionSqrt: Float((1 - Double.pow(options.beta2, t)).squareRoot()),
             eps: Float(options.eps), negativeStepSize: Float(-stepSize))
         Self.update(&moments[index], parameter: parameter, gradient: gradient, coefficients)
         return []

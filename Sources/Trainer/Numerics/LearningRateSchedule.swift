@@ -1,4 +1,4 @@
-import Glibc
+import RealModule
 
 /// A learning-rate schedule as sd-scripts builds it (`train_util.get_scheduler_fix`): the multiplier
 /// f(s) of a torch `LambdaLR`, where s is the number of completed optimizer steps.
@@ -126,10 +126,15 @@ public struct LearningRateSchedule: Sendable, Equatable {
         case .linear:
             return max(0, Double(trainingSteps - s) / Double(max(1, trainingSteps - w)))
         case .cosine(let cycles):
-            return max(0, 0.5 * (1 + cos(Double.pi * cycles * 2 * progress)))
+            return max(0, 0.5 * (1 + Double.cos(Double.pi * cycles * 2 * progress)))
         case .cosineWithRestarts(let cycles):
             if progress >= 1 { return 0 }
-            return max(0, 0.5 * (1 + cos(Double.pi * fmod(Double(cycles) * progress, 1))))
+            return max(
+                0,
+                0.5
+                    * (1
+                        + Double.cos(
+                            Double.pi * (Double(cycles) * progress).truncatingRemainder(dividingBy: 1))))
         }
     }
 

@@ -1,5 +1,5 @@
-import Glibc
 import LinearAlgebra
+import RealModule
 
 /// Multi-resolution ("pyramid") noise, sd-scripts `custom_train_functions.pyramid_noise_like`
 /// (`--multires_noise_iterations`, `--multires_noise_discount`), applied to the noise after
@@ -54,10 +54,10 @@ public struct MultiresNoise: Sendable, Equatable {
         var levels: [Level] = []
         for i in 0..<iterations {
             let r = uniform() * 2 + 2
-            let scale = pow(r, Double(i))
+            let scale = Double.pow(r, i)
             let h = max(1, Int(Double(shape.height) / scale))
             let w = max(1, Int(Double(shape.width) / scale))
-            let weight = Float(pow(discount, Double(i)))
+            let weight = Float(Double.pow(discount, i))
             let level = levelNoise(i, shape.planes * h * w)
             precondition(level.count == shape.planes * h * w, "multires noise: level \(i) size")
             BilinearResize.accumulate(

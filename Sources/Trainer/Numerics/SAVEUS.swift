@@ -1,4 +1,4 @@
-import Glibc
+import RealModule
 
 /// SAVEUS, the optimizer of the seed document (`seed/000_e243ff36bd3cbdd9.txt`), bit-faithful to its
 /// code, quirks included, with one deliberate exception (single-element rows, below).
@@ -52,7 +52,7 @@ public struct SAVEUS: Optimizer {
         public var amplification = 2.0
         /// The seed's `clip_lambda`: the clamp bound for step t (default `t**0.25`); `nil` turns
         /// clipping off even when `clipGradients` is set, as `clip_lambda=None` does.
-        public var clipLambda: (@Sendable (Int) -> Double)? = { pow(Double($0), 0.25) }
+        public var clipLambda: (@Sendable (Int) -> Double)? = { Double.pow(Double($0), 0.25) }
         /// Decay the weights directly instead of adding λ·p to the numerator.
         public var decoupleWeightDecay = false
         /// Clamp the numerator to ±`clipLambda(t)`.
@@ -178,8 +178,8 @@ public struct SAVEUS: Optimizer {
             }
         }
 
-        let biasCorrection = 1 - pow(options.beta1, Double(t))
-        let biasCorrectionSqrt = pow(1 - pow(options.beta2, Double(t)), 0.5)
+        let biasCorrection = 1 - Double.pow(options.beta1, t)
+        let biasCorrectionSqrt = Double.pow(1 - Double.pow(options.beta2, t), 0.5)
         let stepSize = learningRate / biasCorrection
         let wd = options.weightDecay
         // Identity values when a feature is off keep the loop free of branches: p·1, g + 0·p (for

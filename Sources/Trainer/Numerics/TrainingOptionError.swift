@@ -1,4 +1,5 @@
 import SafeTensors
+import SystemIO
 
 /// Training options that cannot be used as given: an unknown optimizer or scheduler name, a
 /// malformed `key=value` argument, or bucket sizes that contradict each other.

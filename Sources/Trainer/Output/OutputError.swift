@@ -1,4 +1,5 @@
 import SafeTensors
+import SystemIO
 
 /// Why a training output (event file, sample prompts, dataset folder) cannot be read or written:
 /// one line for the user, naming the file and, for prompt files, the line.

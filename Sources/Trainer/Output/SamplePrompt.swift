@@ -1,4 +1,5 @@
 import SafeTensors
+import SystemIO
 
 /// One prompt of a kohya sample prompt file (`--sample_prompts prompts.txt`), with the options the
 /// line sets and the caller's defaults for the rest.
@@ -67,7 +68,7 @@ public struct SamplePrompt: Sendable, Equatable {
     /// - Throws: `SafeTensorsError.io` when the file cannot be read, or as
     ///   `parse(fileBytes:path:defaults:)`.
     public static func load(path: String, defaults: Defaults) throws -> [SamplePrompt] {
-        try parse(fileBytes: try FileSystem.readFile(path), path: path, defaults: defaults)
+        try parse(fileBytes: try FileContents.read(path), path: path, defaults: defaults)
     }
 
     /// Parses a prompt file's bytes, which must be UTF-8; `path` is only used in error messages.

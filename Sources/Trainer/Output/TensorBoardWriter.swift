@@ -1,4 +1,4 @@
-import SafeTensors
+import SystemIO
 
 /// Writes scalars to a TensorBoard event file, `events.out.tfevents.<unix seconds>.<hostname>`,
 /// as TensorFlow's `EventFileWriter` names it and kohya's runs (through accelerate) produce it.
@@ -13,7 +13,7 @@ import SafeTensors
 public final class TensorBoardWriter {
     /// The event file being written.
     public let path: String
-    private let file: OutputFile
+    private let file: SequentialFile
     private var pending: [UInt8] = []
 
     /// Creates the directory if needed and starts a new event file in it with the header event
@@ -24,12 +24,12 @@ public final class TensorBoardWriter {
     /// - Parameters:
     ///   - wallTime: seconds since the Unix epoch for the name and the header; now by default.
     ///   - hostname: the name's last part; the machine's name by default.
-    /// - Throws: `OutputError.io` or `SafeTensorsError.io` naming the file or directory.
+    /// - Throws: `SystemIOError` naming the file or directory.
     public init(directory: String, wallTime: Double? = nil, hostname: String? = nil) throws {
-        try FileSystem.createDirectory(directory)
-        let start = wallTime ?? SystemClock.now()
+        try Directory.create(directory)
+        let start = wallTime ?? Clock.wallSeconds()
         let seconds = Int64(start.rounded(.down))
-        let name = "events.out.tfevents.\(seconds).\(hostname ?? SystemClock.hostname())"
+        let name = "events.out.tfevents.\(seconds).\(hostname ?? Clock.hostname())"
         file = try Self.createUnique(directory + "/" + name)
         path = file.path
         var header = TFRecord.frame(TensorBoardEvent.header(wallTime: start))
@@ -43,9 +43,10 @@ public final class TensorBoardWriter {
     }
 
     /// `base`, or `base.1`, `base.2`, … when taken.
-    private static func createUnique(_ base: String) throws(OutputError) -> OutputFile {
+    private static func createUnique(_ base: String) throws(SystemIOError) -> SequentialFile {
         for attempt in 0..<1000 {
-            if let file = try OutputFile(creatingNew: attempt == 0 ? base : "\(base).\(attempt)") {
+            if let file = try SequentialFile(creatingNew: attempt == 0 ? base : "\(base).\(attempt)")
+            {
                 return file
             }
         }
@@ -66,14 +67,14 @@ public final class TensorBoardWriter {
     ) {
         let event = TensorBoardEvent.scalar(
             tag: tag, value: Float(value), step: Int64(step),
-            wallTime: wallTime ?? SystemClock.now())
+            wallTime: wallTime ?? Clock.wallSeconds())
         pending += TFRecord.frame(event)
     }
 
     /// Writes the scalars added since the last flush.
-    /// - Throws: `OutputError.io` naming the event file; what was not written stays pending, so
+    /// - Throws: `SystemIOError` naming the event file; what was not written stays pending, so
     ///   a later flush continues where this one stopped and no record is torn.
-    public func flush() throws(OutputError) {
+    public func flush() throws(SystemIOError) {
         try file.drain(&pending)
     }
 }

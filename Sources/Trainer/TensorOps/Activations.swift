@@ -1,4 +1,3 @@
-import Glibc
 import LinearAlgebra
 
 /// Pointwise activations with their derivatives: SiLU for the embeddings and GEGLU for the

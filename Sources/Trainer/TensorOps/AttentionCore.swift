@@ -1,5 +1,5 @@
-import Glibc
 import LinearAlgebra
+import RealModule
 
 /// Scaled dot-product attention over head-major channels, without masks or dropout.
 ///
@@ -113,7 +113,7 @@ public struct AttentionCore: Sendable {
             for j in 0..<columns { peak = max(peak, row[j]) }
             var sum: Float = 0
             for j in 0..<columns {
-                let e = expf(row[j] - peak)
+                let e = Float.exp(row[j] - peak)
                 row[j] = e
                 sum += e
             }

@@ -1,4 +1,3 @@
-import Glibc
 import LinearAlgebra
 
 /// GroupNorm over channel-major maps, optionally fused with the SiLU that follows it in every

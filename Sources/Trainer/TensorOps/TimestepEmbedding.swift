@@ -1,4 +1,4 @@
-import Glibc
+import RealModule
 
 /// The sinusoidal timestep embedding of SDXL's UNet, cosines first ("flip sin to cos"):
 /// `freq_i = exp(−ln(10000)·i/half)`, `[cos(t·freq), sin(t·freq)]`. Computed in Float32
@@ -14,10 +14,10 @@ public enum TimestepEmbedding {
         for b in 0..<batch {
             let row = embedding + b * dimension
             for i in 0..<half {
-                let frequency = expf(logPeriod * Float(i) / Float(half))
+                let frequency = Float.exp(logPeriod * Float(i) / Float(half))
                 let argument = timesteps[b] * frequency
-                row[i] = cosf(argument)
-                row[half + i] = sinf(argument)
+                row[i] = Float.cos(argument)
+                row[half + i] = Float.sin(argument)
             }
         }
     }

@@ -1,4 +1,5 @@
 import SafeTensors
+import SystemIO
 
 /// Writing scenes as a kohya DreamBooth-style dataset folder.
 extension ProceduralWorld {
@@ -17,7 +18,7 @@ extension ProceduralWorld {
     /// - Parameter encode: writes a PNG (kept outside so the world does not depend on a codec).
     /// - Returns: the folder's path.
     /// - Throws: `OutputError.invalidDataset` for a name kohya would split differently, a repeat
-    ///   count below 1 or a size below 8×8; `OutputError.io` or `SafeTensorsError.io` naming the
+    ///   count below 1 or a size below 8×8; `SystemIOError` naming the
     ///   file; or whatever `encode` throws.
     public func writeDataset(
         _ kind: SceneKind, count: Int, sizes: [(width: Int, height: Int)], directory: String,
@@ -37,7 +38,7 @@ extension ProceduralWorld {
         }
         precondition(count >= 0)
         let folder = directory + "/" + folderName
-        try FileSystem.createDirectory(folder)
+        try Directory.create(folder)
         for index in 0..<count {
             let size = sizes[index % sizes.count]
             let (image, caption) =
@@ -48,7 +49,7 @@ extension ProceduralWorld {
             let stem = folder + "/" + Self.fileNumber(index, count: count)
             try encode(image, stem + ".png")
             var text = Array((caption + "\n").utf8)
-            try OutputFile(replacing: stem + ".txt").drain(&text)
+            try SequentialFile(replacing: stem + ".txt").drain(&text)
         }
         return folder
     }

@@ -1,9 +1,11 @@
 import ArgumentParser
+import JSON
 import LinearAlgebra
 import LoRA
 import Logging
 import SafeTensors
 import Surgery
+import SystemIO
 
 struct ResizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

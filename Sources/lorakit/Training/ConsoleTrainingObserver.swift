@@ -1,17 +1,15 @@
 import Foundation
 import Logging
+import SystemIO
 import Trainer
 
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 /// Reports a run on stderr (one progress line per step, as kohya's progress bar shows it) and,
 /// with `--logging_dir`, to TensorBoard under kohya's scalar names.
 final class ConsoleTrainingObserver: TrainingObserver {
     private let logger: Logger
     private let tensorBoard: TensorBoardWriter?
-    private let interactive = isatty(2) != 0
+    private let interactive = Terminal.standardErrorIsTerminal
     private var epochLossSum: Float = 0
     private var epochSteps = 0
     private var lastEpoch = 1

@@ -4,6 +4,7 @@ import LinearAlgebra
 import LoRA
 import Logging
 import SafeTensors
+import SystemIO
 import Trainer
 
 /// Wires a `lorakit train` run together: base model, dataset, network, samples, TensorBoard,

@@ -1,96 +1,13 @@
 import CJSONC
 
-/// A JSON value, detached from json-c: parsed headers and metadata values, and the documents
-/// lorakit prints with `--json`.
-public enum JSONValue: Sendable, Equatable {
-    case null
-    case bool(Bool)
-    case negativeInteger(Int64)
-    /// A non-negative integer (the header's shapes and offsets use the full `UInt64` range).
-    case integer(UInt64)
-    case double(Double)
-    case string(String)
-    case array([JSONValue])
-    /// Members in document order (duplicate keys are rejected before this is built).
-    case object([JSONMember])
-
-    var typeName: String {
-        switch self {
-        case .null: "null"
-        case .bool: "a boolean"
-        case .negativeInteger, .integer: "an integer"
-        case .double: "a non-integer number"
-        case .string: "a string"
-        case .array: "an array"
-        case .object: "an object"
-        }
-    }
-
-    /// A signed integer value: negative or non-negative.
-    public static func int(_ value: Int) -> JSONValue {
-        value < 0 ? .negativeInteger(Int64(value)) : .integer(UInt64(value))
-    }
-
-    /// Member lookup for objects (first match), nil otherwise.
-    public subscript(key: String) -> JSONValue? {
-        guard case .object(let members) = self else { return nil }
-        return members.first { $0.key == key }?.value
-    }
-
-    public var stringValue: String? {
-        if case .string(let text) = self { return text }
-        return nil
-    }
-
-    /// Any number as a Double.
-    public var doubleValue: Double? {
-        switch self {
-        case .integer(let value): Double(value)
-        case .negativeInteger(let value): Double(value)
-        case .double(let value): value
-        default: nil
-        }
-    }
-}
-
-public struct JSONMember: Sendable, Equatable {
-    public var key: String
-    public var value: JSONValue
-
-    public init(_ key: String, _ value: JSONValue) {
-        self.key = key
-        self.value = value
-    }
-}
-
-extension JSONValue {
-    /// Parses JSON text strictly (RFC 8259, no duplicate keys), as the header parser does.
-    /// Used for metadata values that hold JSON (`ss_network_args`, `ss_tag_frequency`).
-    /// - Throws: `FormatViolation` describing the first problem.
-    public static func parse(_ text: String) throws(FormatViolation) -> JSONValue {
-        let bytes = Array(text.utf8)
-        try HeaderAudit.check(bytes)
-        return try JSONC.parse(bytes)
-    }
-
-    /// Serialized text: compact, or pretty with two-space indentation.
-    public func serialized(pretty: Bool = false) -> String {
-        let flags =
-            pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED : JSON_C_TO_STRING_PLAIN
-        return String(
-            decoding: JSONC.serialize(self, flags: flags | JSON_C_TO_STRING_NOSLASHESCAPE),
-            as: UTF8.self)
-    }
-}
-
 /// The one doorway to json-c: strict parsing and serialization.
 enum JSONC {
     /// Parses `bytes` with `JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8`.
     ///
-    /// Callers run `HeaderAudit` first; this still checks that json-c consumed every byte.
-    /// - Throws: `FormatViolation.headerSyntax` with json-c's own description.
-    static func parse(_ bytes: [UInt8]) throws(FormatViolation) -> JSONValue {
-        guard let tokener = json_tokener_new_ex(Int32(HeaderAudit.maximumDepth + 1)) else {
+    /// Callers run `JSONAudit` first; this still checks that json-c consumed every byte.
+    /// - Throws: `JSONError.syntax` with json-c's own description.
+    static func parse(_ bytes: [UInt8]) throws(JSONError) -> JSONValue {
+        guard let tokener = json_tokener_new_ex(Int32(JSONAudit.maximumDepth + 1)) else {
             fatalError("json_tokener_new_ex failed: out of memory")
         }
         defer { json_tokener_free(tokener) }
@@ -112,14 +29,14 @@ enum JSONC {
             let reason =
                 error == json_tokener_continue
                 ? "unexpected end of header" : String(cString: json_tokener_error_desc(error))
-            throw .headerSyntax(reason, offset: end)
+            throw .syntax(reason, offset: end)
         }
         defer { json_object_put(root) }
         // json-c stops at a NUL after a complete value and reports success.
         guard
             end == bytes.count
                 || bytes[end...].allSatisfy({ [0x20, 0x09, 0x0A, 0x0D].contains($0) })
-        else { throw .headerSyntax("unexpected bytes after the JSON value", offset: end) }
+        else { throw .syntax("unexpected bytes after the JSON value", offset: end) }
         return convert(root)
     }
 
@@ -163,11 +80,10 @@ enum JSONC {
     /// Serializes with json-c. With `JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE`
     /// the output reproduces the reference writer's header escaping byte for byte (checked by the
     /// writer vectors).
-    static func serialize(
-        _ value: JSONValue, flags: Int32 = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE
-    )
-        -> [UInt8]
-    {
+    static func serialize(_ value: JSONValue, pretty: Bool) -> [UInt8] {
+        let layout =
+            pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED : JSON_C_TO_STRING_PLAIN
+        let flags = layout | JSON_C_TO_STRING_NOSLASHESCAPE
         let root = build(value)
         defer { json_object_put(root) }
         var length = 0

@@ -1,4 +1,4 @@
-/// A strict RFC 8259 pass over the header bytes for the faults json-c accepts.
+/// A strict RFC 8259 pass over JSON text for the faults json-c accepts.
 ///
 /// json-c 0.16, even with `JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8`, keeps the last of
 /// duplicate keys, truncates keys at U+0000, accepts single quotes, `NaN`, `Infinity`, raw
@@ -6,41 +6,49 @@
 /// saturates integers at 2^64-1 (`reference/safetensors/README.md`, section 5). This audit walks
 /// the grammar once, without building values, and rejects each of those before json-c runs.
 /// Nesting is limited to 127 levels, as serde_json (the reference's parser) does.
-struct HeaderAudit {
+struct JSONAudit {
     static let maximumDepth = 127
 
     private let bytes: [UInt8]
     private var position = 0
 
-    /// - Throws: `FormatViolation.headerSyntax`, `.duplicateKey`, `.invalidName`, or
-    ///   `.headerSchema` for a shape or offset integer above 2^64-1.
-    static func check(_ bytes: [UInt8]) throws(FormatViolation) {
-        var audit = HeaderAudit(bytes: bytes)
+    /// - Parameter rangeChecked: the paths (object keys; array elements as nil) whose plain
+    ///   integers must fit in 64 bits; json-c would saturate them silently.
+    /// - Throws: `JSONError.syntax`, `.duplicateKey`, `.keyContainsNUL`, or
+    ///   `.integerAboveUInt64` for an integer at a range-checked path.
+    static func check(
+        _ bytes: [UInt8], rangeChecked: @escaping (_ path: [String?]) -> Bool
+    ) throws(JSONError) {
+        var audit = JSONAudit(bytes: bytes, rangeChecked: rangeChecked)
         audit.skipWhitespace()
         guard audit.position < bytes.count else {
-            throw .headerSyntax("the header holds no JSON value", offset: audit.position)
+            throw .syntax("the header holds no JSON value", offset: audit.position)
         }
-        try audit.value(depth: 0, role: .top)
+        try audit.value(depth: 0)
         audit.skipWhitespace()
         guard audit.position == bytes.count else {
             throw audit.unexpected("after the JSON value (padding must be spaces)")
         }
     }
 
-    private init(bytes: [UInt8]) { self.bytes = bytes }
+    private let rangeChecked: (_ path: [String?]) -> Bool
+    /// Where the value being read sits: the keys of the objects around it, nil for arrays.
+    private var path: [String?] = []
 
-    /// Where a value sits, so integers in `shape` and `data_offsets` can be range-checked.
-    private enum Role { case top, tensorEntry, indexList, indexElement, other }
+    private init(bytes: [UInt8], rangeChecked: @escaping (_ path: [String?]) -> Bool) {
+        self.bytes = bytes
+        self.rangeChecked = rangeChecked
+    }
 
-    private mutating func value(depth: Int, role: Role) throws(FormatViolation) {
+    private mutating func value(depth: Int) throws(JSONError) {
         guard position < bytes.count else {
-            throw .headerSyntax("unexpected end of header", offset: position)
+            throw .syntax("unexpected end of header", offset: position)
         }
         switch bytes[position] {
-        case UInt8(ascii: "{"): try object(depth: depth + 1, role: role)
-        case UInt8(ascii: "["): try array(depth: depth + 1, role: role)
+        case UInt8(ascii: "{"): try object(depth: depth + 1)
+        case UInt8(ascii: "["): try array(depth: depth + 1)
         case UInt8(ascii: "\""): _ = try string()
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try number(role: role)
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): try number()
         case UInt8(ascii: "t"): try literal("true")
         case UInt8(ascii: "f"): try literal("false")
         case UInt8(ascii: "n"): try literal("null")
@@ -48,9 +56,9 @@ struct HeaderAudit {
         }
     }
 
-    private mutating func object(depth: Int, role: Role) throws(FormatViolation) {
+    private mutating func object(depth: Int) throws(JSONError) {
         guard depth <= Self.maximumDepth else {
-            throw .headerSyntax(
+            throw .syntax(
                 "nested more than \(Self.maximumDepth) levels deep", offset: position)
         }
         position += 1  // {
@@ -67,20 +75,15 @@ struct HeaderAudit {
             }
             let key = try string()
             let name = String(decoding: key, as: UTF8.self)
-            if key.contains(0) { throw .invalidName(name) }
+            if key.contains(0) { throw .keyContainsNUL(name) }
             guard keys.insert(key).inserted else { throw .duplicateKey(name) }
             skipWhitespace()
             guard peek(UInt8(ascii: ":")) else { throw unexpected("where ':' should follow a key") }
             position += 1
             skipWhitespace()
-            let memberRole: Role
-            switch role {
-            case .top: memberRole = name == "__metadata__" ? .other : .tensorEntry
-            case .tensorEntry:
-                memberRole = (name == "shape" || name == "data_offsets") ? .indexList : .other
-            default: memberRole = .other
-            }
-            try value(depth: depth, role: memberRole)
+            path.append(name)
+            try value(depth: depth)
+            path.removeLast()
             skipWhitespace()
             if peek(UInt8(ascii: ",")) {
                 position += 1
@@ -94,9 +97,9 @@ struct HeaderAudit {
         }
     }
 
-    private mutating func array(depth: Int, role: Role) throws(FormatViolation) {
+    private mutating func array(depth: Int) throws(JSONError) {
         guard depth <= Self.maximumDepth else {
-            throw .headerSyntax(
+            throw .syntax(
                 "nested more than \(Self.maximumDepth) levels deep", offset: position)
         }
         position += 1  // [
@@ -107,7 +110,9 @@ struct HeaderAudit {
         }
         while true {
             skipWhitespace()
-            try value(depth: depth, role: role == .indexList ? .indexElement : .other)
+            path.append(nil)
+            try value(depth: depth)
+            path.removeLast()
             skipWhitespace()
             if peek(UInt8(ascii: ",")) {
                 position += 1
@@ -122,12 +127,12 @@ struct HeaderAudit {
     }
 
     /// Returns the decoded UTF-8 bytes of a string (escapes resolved).
-    private mutating func string() throws(FormatViolation) -> [UInt8] {
+    private mutating func string() throws(JSONError) -> [UInt8] {
         position += 1  // opening quote
         var decoded: [UInt8] = []
         while true {
             guard position < bytes.count else {
-                throw .headerSyntax("a string is not closed", offset: position)
+                throw .syntax("a string is not closed", offset: position)
             }
             let byte = bytes[position]
             switch byte {
@@ -137,7 +142,7 @@ struct HeaderAudit {
             case UInt8(ascii: "\\"):
                 try escape(into: &decoded)
             case 0..<0x20:
-                throw .headerSyntax(
+                throw .syntax(
                     "raw control character 0x\(String(byte, radix: 16)) inside a string",
                     offset: position)
             default:
@@ -147,11 +152,11 @@ struct HeaderAudit {
         }
     }
 
-    private mutating func escape(into decoded: inout [UInt8]) throws(FormatViolation) {
+    private mutating func escape(into decoded: inout [UInt8]) throws(JSONError) {
         let start = position
         position += 1  // backslash
         guard position < bytes.count else {
-            throw .headerSyntax("a string is not closed", offset: start)
+            throw .syntax("a string is not closed", offset: start)
         }
         let simple: [UInt8: UInt8] = [
             UInt8(ascii: "\""): 0x22, UInt8(ascii: "\\"): 0x5C, UInt8(ascii: "/"): 0x2F,
@@ -165,21 +170,21 @@ struct HeaderAudit {
             return
         }
         guard code == UInt8(ascii: "u") else {
-            throw .headerSyntax("invalid escape sequence", offset: start)
+            throw .syntax("invalid escape sequence", offset: start)
         }
         position += 1
         var scalar = try hex4(escapeStart: start)
         if (0xDC00...0xDFFF).contains(scalar) {
-            throw .headerSyntax("lone low surrogate escape", offset: start)
+            throw .syntax("lone low surrogate escape", offset: start)
         }
         if (0xD800...0xDBFF).contains(scalar) {
             guard position + 1 < bytes.count, bytes[position] == UInt8(ascii: "\\"),
                 bytes[position + 1] == UInt8(ascii: "u")
-            else { throw .headerSyntax("lone high surrogate escape", offset: start) }
+            else { throw .syntax("lone high surrogate escape", offset: start) }
             position += 2
             let low = try hex4(escapeStart: start)
             guard (0xDC00...0xDFFF).contains(low) else {
-                throw .headerSyntax(
+                throw .syntax(
                     "high surrogate escape not followed by a low one", offset: start)
             }
             scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
@@ -187,9 +192,9 @@ struct HeaderAudit {
         decoded.append(contentsOf: Array(String(Unicode.Scalar(scalar)!).utf8))
     }
 
-    private mutating func hex4(escapeStart: Int) throws(FormatViolation) -> UInt32 {
+    private mutating func hex4(escapeStart: Int) throws(JSONError) -> UInt32 {
         guard position + 4 <= bytes.count else {
-            throw .headerSyntax("invalid \\u escape", offset: escapeStart)
+            throw .syntax("invalid \\u escape", offset: escapeStart)
         }
         var value: UInt32 = 0
         for byte in bytes[position..<position + 4] {
@@ -200,7 +205,7 @@ struct HeaderAudit {
                 digit = UInt32(byte - UInt8(ascii: "a") + 10)
             case UInt8(ascii: "A")...UInt8(ascii: "F"):
                 digit = UInt32(byte - UInt8(ascii: "A") + 10)
-            default: throw .headerSyntax("invalid \\u escape", offset: escapeStart)
+            default: throw .syntax("invalid \\u escape", offset: escapeStart)
             }
             value = value << 4 | digit
         }
@@ -208,7 +213,7 @@ struct HeaderAudit {
         return value
     }
 
-    private mutating func number(role: Role) throws(FormatViolation) {
+    private mutating func number() throws(JSONError) {
         let start = position
         var isPlainInteger = true
         if peek(UInt8(ascii: "-")) {
@@ -216,13 +221,13 @@ struct HeaderAudit {
             isPlainInteger = false
         }
         guard position < bytes.count, isDigit(bytes[position]) else {
-            throw .headerSyntax("invalid number", offset: start)
+            throw .syntax("invalid number", offset: start)
         }
         let integerStart = position
         if bytes[position] == UInt8(ascii: "0") {
             position += 1
             if position < bytes.count, isDigit(bytes[position]) {
-                throw .headerSyntax("number with a leading zero", offset: start)
+                throw .syntax("number with a leading zero", offset: start)
             }
         } else {
             while position < bytes.count, isDigit(bytes[position]) { position += 1 }
@@ -232,7 +237,7 @@ struct HeaderAudit {
             isPlainInteger = false
             position += 1
             guard position < bytes.count, isDigit(bytes[position]) else {
-                throw .headerSyntax("invalid number", offset: start)
+                throw .syntax("invalid number", offset: start)
             }
             while position < bytes.count, isDigit(bytes[position]) { position += 1 }
         }
@@ -241,7 +246,7 @@ struct HeaderAudit {
             position += 1
             if peek(UInt8(ascii: "+")) || peek(UInt8(ascii: "-")) { position += 1 }
             guard position < bytes.count, isDigit(bytes[position]) else {
-                throw .headerSyntax("invalid number", offset: start)
+                throw .syntax("invalid number", offset: start)
             }
             while position < bytes.count, isDigit(bytes[position]) { position += 1 }
         }
@@ -250,12 +255,11 @@ struct HeaderAudit {
         if !isPlainInteger,
             Double(String(decoding: bytes[start..<position], as: UTF8.self))?.isFinite != true
         {
-            throw .headerSyntax("number out of range", offset: start)
+            throw .syntax("number out of range", offset: start)
         }
         // json-c saturates at 2^64-1, which would turn 2^64 into a plausible dimension.
-        if role == .indexElement, isPlainInteger, !Self.fitsInUInt64(integerDigits) {
-            let text = String(decoding: integerDigits, as: UTF8.self)
-            throw .headerSchema("the integer \(text) in a shape or data_offsets is above 2^64-1")
+        if isPlainInteger, !Self.fitsInUInt64(integerDigits), rangeChecked(path) {
+            throw .integerAboveUInt64(String(decoding: integerDigits, as: UTF8.self))
         }
     }
 
@@ -271,7 +275,7 @@ struct HeaderAudit {
         return true
     }
 
-    private mutating func literal(_ word: StaticString) throws(FormatViolation) {
+    private mutating func literal(_ word: StaticString) throws(JSONError) {
         let expected = UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount)
         guard position + expected.count <= bytes.count,
             bytes[position..<position + expected.count].elementsEqual(expected)
@@ -294,14 +298,14 @@ struct HeaderAudit {
         byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")
     }
 
-    private func unexpected(_ context: String) -> FormatViolation {
+    private func unexpected(_ context: String) -> JSONError {
         guard position < bytes.count else {
-            return .headerSyntax("unexpected end of header", offset: position)
+            return .syntax("unexpected end of header", offset: position)
         }
         let byte = bytes[position]
         let shown =
             (0x21..<0x7F).contains(byte)
             ? "'\(Character(Unicode.Scalar(byte)))'" : "byte 0x\(String(byte, radix: 16))"
-        return .headerSyntax("unexpected \(shown) \(context)", offset: position)
+        return .syntax("unexpected \(shown) \(context)", offset: position)
     }
 }

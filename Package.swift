@@ -17,7 +17,10 @@ let package = Package(
         .executable(name: "lorakit", targets: ["lorakit"]),
         .library(
             name: "LoRAKit",
-            targets: ["SafeTensors", "LinearAlgebra", "LoRA", "Surgery", "Trainer"]),
+            targets: [
+                "SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "LoRA", "Surgery", "TensorOps",
+                "TrainingNumerics", "TinyXLModel", "TrainingIO", "Trainer", "Synthesis",
+            ]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -44,7 +47,8 @@ let package = Package(
         .target(
             name: "LinearAlgebra", dependencies: ["CLapack", realModule], swiftSettings: optimized),
         .target(
-            name: "LoRA", dependencies: ["SystemIO", "JSON", "SafeTensors", "LinearAlgebra"],
+            name: "LoRA",
+            dependencies: ["SystemIO", "JSON", "SafeTensors", "LinearAlgebra", realModule],
             swiftSettings: optimized),
         .target(
             name: "Surgery",
@@ -52,16 +56,48 @@ let package = Package(
                 "SystemIO", "JSON", "LoRA", "SafeTensors", "LinearAlgebra", realModule,
             ],
             swiftSettings: optimized),
+        // The trainer, in layers: kernels, the model, the numerics of training, data in and logs
+        // out, then the loop that joins them.
+        .target(
+            name: "TensorOps", dependencies: ["SystemIO", "LinearAlgebra", realModule],
+            swiftSettings: alwaysOptimized),
+        .target(
+            name: "TrainingNumerics", dependencies: ["SystemIO", "LinearAlgebra", realModule],
+            swiftSettings: alwaysOptimized),
+        .target(
+            name: "TinyXLModel",
+            dependencies: [
+                "SystemIO", "SafeTensors", "LinearAlgebra", "LoRA", "TensorOps", "TrainingNumerics",
+            ],
+            swiftSettings: alwaysOptimized),
+        .target(
+            name: "TrainingIO",
+            dependencies: [
+                "SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "TensorOps", "TrainingNumerics",
+                "CStb", realModule,
+            ],
+            swiftSettings: alwaysOptimized),
         .target(
             name: "Trainer",
             dependencies: [
-                "SystemIO", "JSON", "LoRA", "SafeTensors", "LinearAlgebra", "CStb", realModule,
+                "SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "LoRA", "TensorOps",
+                "TrainingNumerics", "TinyXLModel", "TrainingIO", realModule,
             ],
             swiftSettings: alwaysOptimized),
+        // Generators of inputs for tests, benchmarks and pretraining: the procedural image world,
+        // synthetic LoRAs and checkpoints. Nothing else depends on them but the tool.
+        .target(
+            name: "Synthesis",
+            dependencies: [
+                "SystemIO", "SafeTensors", "LinearAlgebra", "LoRA", "TrainingIO", "Trainer",
+                realModule,
+            ],
+            swiftSettings: optimized),
         .executableTarget(
             name: "lorakit",
             dependencies: [
-                "SystemIO", "JSON", "Surgery", "Trainer", "LoRA", "SafeTensors",
+                "SystemIO", "JSON", "Surgery", "Trainer", "TrainingIO", "TinyXLModel", "TrainingNumerics",
+                "TensorOps", "Synthesis", "LoRA", "SafeTensors", "LinearAlgebra",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -70,7 +106,7 @@ let package = Package(
         .executableTarget(
             name: "lorakit-bench",
             dependencies: [
-                "Trainer", "LinearAlgebra",
+                "TinyXLModel", "TrainingNumerics", "LinearAlgebra",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/lorakit-bench", swiftSettings: optimized),
@@ -79,7 +115,7 @@ let package = Package(
         .executableTarget(
             name: "lorakit-faults",
             dependencies: [
-                "SafeTensors", "Trainer",
+                "SafeTensors", "TrainingIO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Faults/lorakit-faults"),
@@ -89,9 +125,38 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"]),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "TestSupport"]),
-        .testTarget(name: "LoRATests", dependencies: ["LoRA", "TestSupport"]),
-        .testTarget(name: "SurgeryTests", dependencies: ["Surgery", "TestSupport"]),
-        .testTarget(name: "TrainerTests", dependencies: ["Trainer", "TestSupport", realModule]),
+        .testTarget(name: "LoRATests", dependencies: ["LoRA", "LinearAlgebra", "TestSupport"]),
+        .testTarget(name: "SurgeryTests", dependencies: ["Surgery", "Synthesis", "TestSupport"]),
+        .target(
+            name: "TrainerTestSupport",
+            dependencies: [
+                "TestSupport", "JSON", "SafeTensors", "LinearAlgebra", "TensorOps", "TrainingIO",
+            ],
+            path: "Tests/TrainerTestSupport"),
+        .testTarget(
+            name: "TensorOpsTests", dependencies: ["TensorOps", "TrainerTestSupport", realModule]),
+        .testTarget(
+            name: "TrainingNumericsTests",
+            dependencies: ["TrainingNumerics", "TensorOps", "TrainerTestSupport"]),
+        .testTarget(
+            name: "TrainingIOTests",
+            dependencies: [
+                "TrainingIO", "TrainingNumerics", "LinearAlgebra", "TrainerTestSupport", realModule,
+            ]),
+        .testTarget(
+            name: "TinyXLModelTests",
+            dependencies: [
+                "TinyXLModel", "TensorOps", "TrainingNumerics", "LoRA", "LinearAlgebra",
+                "TrainerTestSupport",
+            ]),
+        .testTarget(
+            name: "TrainerTests",
+            dependencies: [
+                "Trainer", "TinyXLModel", "TrainingIO", "TrainingNumerics", "TensorOps", "LoRA",
+                "Synthesis", "TrainerTestSupport",
+            ]),
+        .testTarget(
+            name: "SynthesisTests", dependencies: ["Synthesis", "TrainingIO", "TrainerTestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["lorakit", "TestSupport"]),
     ]
 )

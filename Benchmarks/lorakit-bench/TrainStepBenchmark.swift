@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
 import LinearAlgebra
-import Trainer
+import TinyXLModel
+import TrainingNumerics
 
 /// `make bench`'s measurements that have no command of their own: one training step of the
 /// embedded trainer, timed phase by phase.

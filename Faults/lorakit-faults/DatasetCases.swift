@@ -1,5 +1,5 @@
 import Foundation
-import Trainer
+import TrainingIO
 
 /// Bad training data: images that are not images, images too large to decode, odd shapes,
 /// captions that are not text, and sample-prompt files with bad options.

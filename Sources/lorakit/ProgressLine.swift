@@ -1,6 +1,7 @@
+import LoRA
 import Surgery
-import SystemIO
 import Synchronization
+import SystemIO
 
 /// A one-line progress display on stderr, only when stderr is a terminal, at most 10 times a
 /// second, and only for runs that last longer than a second. Safe to update from worker threads.

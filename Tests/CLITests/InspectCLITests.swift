@@ -88,7 +88,7 @@ import Testing
 
     @Test func checkpointGivesArchitectureAndParameters() throws {
         let directory = TemporaryDirectory()
-        var checkpoint = SyntheticLoRA(metadata: nil)
+        var checkpoint = SafeTensorsBuilder(metadata: nil)
         checkpoint.add(
             "model.diffusion_model.input_blocks.4.1.transformer_blocks.0.attn2.to_k.weight",
             Tensor(checkpoint.random(64 * 2048), shape: [64, 2048], dtype: .f16))

@@ -38,14 +38,14 @@ import Testing
 
     @Test func bakeRefusesAnOutputThatIsItsInput() throws {
         let directory = TemporaryDirectory()
-        var checkpoint = SyntheticLoRA(metadata: nil)
+        var checkpoint = SafeTensorsBuilder(metadata: nil)
         checkpoint.add(
             "model.diffusion_model.input_blocks.4.1.proj_in.weight",
             Tensor(checkpoint.random(64 * 64), shape: [64, 64]))
         let base = directory.file("base.safetensors")
         try checkpoint.write(to: base)
         let before = try Data(contentsOf: URL(fileURLWithPath: base))
-        var lora = SyntheticLoRA()
+        var lora = SafeTensorsBuilder()
         lora.lora("lora_unet_input_blocks_4_1_proj_in", out: 64, in: 64, rank: 4, alpha: 4)
         try lora.write(to: directory.file("l.safetensors"))
         let refused = try CommandRunner.run([

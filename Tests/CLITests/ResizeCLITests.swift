@@ -91,7 +91,7 @@ import Testing
 
     @Test func aCheckpointInPlaceOfALoRA() throws {
         let directory = TemporaryDirectory()
-        var checkpoint = SyntheticLoRA(metadata: nil)
+        var checkpoint = SafeTensorsBuilder(metadata: nil)
         checkpoint.add(
             "model.diffusion_model.input_blocks.0.0.weight",
             Tensor(checkpoint.random(32 * 4 * 9), shape: [32, 4, 3, 3]))

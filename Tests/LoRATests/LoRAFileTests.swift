@@ -79,9 +79,9 @@ import Testing
 
 /// Files whose modules contradict themselves fail with one clear line naming the module.
 @Suite struct InconsistentLoRATests {
-    func write(_ build: (inout SyntheticLoRA) -> Void) throws -> (TemporaryDirectory, String) {
+    func write(_ build: (inout SafeTensorsBuilder) -> Void) throws -> (TemporaryDirectory, String) {
         let directory = TemporaryDirectory()
-        var lora = SyntheticLoRA()
+        var lora = SafeTensorsBuilder()
         build(&lora)
         let path = directory.file("bad.safetensors")
         try lora.write(to: path)

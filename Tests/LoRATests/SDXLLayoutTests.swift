@@ -1,4 +1,5 @@
 import Foundation
+import LinearAlgebra
 import LoRA
 import TestSupport
 import Testing

@@ -2,6 +2,7 @@ import Foundation
 import LinearAlgebra
 import LoRA
 import SafeTensors
+import Synthesis
 import TestSupport
 import Testing
 
@@ -101,7 +102,7 @@ import Testing
     /// SD1.x LoRAs from kohya's scripts use diffusers-layout names; their blocks follow the LDM.
     @Test func sd1DiffusersNamesMapToLDMBlocks() throws {
         let directory = TemporaryDirectory()
-        var lora = SyntheticLoRA()
+        var lora = SafeTensorsBuilder()
         lora.lora(
             "lora_unet_down_blocks_0_attentions_0_proj_in", out: 8, in: 8, rank: 2, kernel: 1,
             alpha: 1)

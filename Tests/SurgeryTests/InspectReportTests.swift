@@ -49,7 +49,7 @@ import Testing
 
     @Test func tagsAreSummedAcrossFoldersMostFrequentFirst() throws {
         let directory = TemporaryDirectory()
-        var lora = SyntheticLoRA(metadata: [
+        var lora = SafeTensorsBuilder(metadata: [
             "ss_tag_frequency":
                 #"{"10_a": {"1girl": 5, " solo": 2}, "1_b": {"1girl": 1, "smile": 3, "solo": 2}}"#,
             "ss_dataset_dirs": #"{"10_a": {"n_repeats": 10, "img_count": 5}}"#,

@@ -108,7 +108,7 @@ func relativeFrobenius(_ observed: Matrix<Float>, _ expected: Matrix<Double>) ->
     /// writes one file for two models.
     @Test func loRAsOfDifferentModelsAreRefused() throws {
         let directory = TemporaryDirectory()
-        var sd1 = SyntheticLoRA(seed: 3)
+        var sd1 = SafeTensorsBuilder(seed: 3)
         sd1.lora(
             "lora_unet_output_blocks_11_1_proj_out", out: 320, in: 320, rank: 4, kernel: 1, alpha: 4
         )
@@ -217,7 +217,7 @@ func relativeFrobenius(_ observed: Matrix<Float>, _ expected: Matrix<Double>) ->
 
     @Test func aLoRAForAnotherModelIsRefusedNamingTheModule() throws {
         let directory = TemporaryDirectory()
-        var other = SyntheticLoRA()
+        var other = SafeTensorsBuilder()
         other.lora(
             "lora_unet_output_blocks_11_1_proj_out", out: 320, in: 320, rank: 4, kernel: 1, alpha: 4
         )

@@ -2,6 +2,7 @@ import Foundation
 import LoRA
 import SafeTensors
 import Surgery
+import Synthesis
 import SystemIO
 import TestSupport
 

@@ -2,8 +2,12 @@ import Foundation
 import LinearAlgebra
 import LoRA
 import SafeTensors
+import Synthesis
+import TensorOps
 import TestSupport
 import Testing
+import TinyXLModel
+import TrainingIO
 
 @testable import Trainer
 

@@ -2,8 +2,12 @@ import Foundation
 import LinearAlgebra
 import LoRA
 import SafeTensors
+import Synthesis
 import TestSupport
 import Testing
+import TinyXLModel
+import TrainingIO
+import TrainingNumerics
 
 @testable import Trainer
 

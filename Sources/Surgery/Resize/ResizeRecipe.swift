@@ -1,3 +1,5 @@
+import LoRA
+
 /// A score recipe of elias-gaeros/resize_lora: how much each measure of importance weighs, and
 /// how the threshold is chosen.
 ///

@@ -1,4 +1,7 @@
 import LinearAlgebra
+import TinyXLModel
+import TrainingIO
+import TrainingNumerics
 
 /// Draws images from TinyXL with the Euler-ancestral sampler (`--sample_sampler euler_a`) and
 /// classifier-free guidance, as sd-scripts' sample pipeline does: the prompt and the negative

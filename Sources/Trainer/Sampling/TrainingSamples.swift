@@ -1,4 +1,6 @@
 import Foundation
+import TinyXLModel
+import TrainingIO
 
 /// The sample images of `--sample_prompts`: every `--sample_every_n_steps` (and before the first
 /// step), each prompt is drawn with the network as trained so far and written to

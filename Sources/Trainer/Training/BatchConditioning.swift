@@ -1,3 +1,5 @@
+import TrainingIO
+
 /// The text and size conditioning of one UNet batch: context `[B, T, 64]` from the captions'
 /// tokens and the ADM vector `y` `[B, 256]` (pooled tokens and SDXL's size embeddings).
 struct BatchConditioning {

@@ -1,4 +1,6 @@
 import LinearAlgebra
+import TinyXLModel
+import TrainingNumerics
 
 /// `lorakit eval`: the mean epsilon-MSE of a model on a dataset, over noise and timesteps drawn
 /// from a fixed seed. Every image gets the same draws whichever model is evaluated, so the

@@ -1,4 +1,7 @@
 import SafeTensors
+import TinyXLModel
+import TrainingIO
+import TrainingNumerics
 
 /// Everything a training run is asked to do, resolved from kohya's flags: no paths are opened
 /// and no data is read here.

@@ -1,3 +1,5 @@
+import TrainingIO
+
 /// The examples a run trains on, prepared once: every image decoded, fitted to its bucket and
 /// encoded (through the latent cache), with what the metadata reports about the data.
 public struct TrainingData: Sendable {
@@ -54,20 +56,6 @@ public struct TrainingData: Sendable {
             tagFrequency: scanned.tagFrequency.counts, imageCount: scanned.imageCount,
             buckets: counts)
         return TrainingData(examples: examples, dataset: dataset)
-    }
-
-    /// `count` scenes of the procedural world at `size`, as examples (for `lorakit pretrain`).
-    public static func world(
-        _ world: ProceduralWorld, count: Int, size: Buckets.Size
-    )
-        -> [TrainingExample]
-    {
-        (0..<count).map { index in
-            let (image, caption) = world.scene(index: index, width: size.width, height: size.height)
-            return TrainingExample(
-                latent: PixelLatent.encode(image), size: size, originalSize: size,
-                tags: Caption(caption).tags)
-        }
     }
 
     /// The metadata's view of examples that did not come from a folder.

@@ -1,4 +1,5 @@
 import LinearAlgebra
+import TrainingIO
 
 /// One training image ready for the loop: its latent at its bucket and what conditions it.
 public struct TrainingExample: Sendable {

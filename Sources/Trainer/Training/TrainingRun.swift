@@ -1,6 +1,9 @@
 import Foundation
 import LinearAlgebra
 import SafeTensors
+import TinyXLModel
+import TrainingIO
+import TrainingNumerics
 
 /// What a run tells its caller as it goes: progress lines, files written, warnings.
 public protocol TrainingObserver {

@@ -1,4 +1,6 @@
 import Foundation
+import TrainingIO
+import TrainingNumerics
 
 /// The `ss_*` and `modelspec.*` metadata sd-scripts' `train_network.py` writes into every LoRA it
 /// saves, so inspectors, web UIs and later kohya runs read lorakit's files as they read kohya's.

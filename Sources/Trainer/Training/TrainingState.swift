@@ -1,4 +1,5 @@
 import SafeTensors
+import TrainingNumerics
 
 /// What `--save_state` stores and `--resume` reads back: the trained values, the optimizer's
 /// moments, how far the run got and the loss history behind `loss/average`.

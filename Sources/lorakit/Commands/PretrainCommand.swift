@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Logging
 import SafeTensors
+import Synthesis
+import TinyXLModel
 import Trainer
 
 /// `lorakit pretrain`: trains a TinyXL base on the procedural image world.
@@ -88,8 +90,7 @@ struct PretrainCommand: ParsableCommand {
         c.maxGradNorm = 1
         c.saveEveryNSteps = saveEvery
         c.savePrecision = dtype.dtype
-        let examples = TrainingData.world(
-            ProceduralWorld(seed: seed), count: images, size: size)
+        let examples = ProceduralWorld(seed: seed).examples(count: images, size: size)
         let model = TinyXL()
         let base =
             try initial.map { try BaseWeights.load($0, table: model.parameters) }

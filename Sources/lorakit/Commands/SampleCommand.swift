@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import Surgery
+import TinyXLModel
 import Trainer
+import TrainingIO
 
 /// `lorakit sample`: one image from TinyXL, with LoRAs applied.
 struct SampleCommand: ParsableCommand {

@@ -2,6 +2,7 @@ import ArgumentParser
 import LoRA
 import SafeTensors
 import Surgery
+import Synthesis
 
 /// Developer tool: deterministic SDXL-sized inputs for benchmarks and tests.
 struct SynthCommand: ParsableCommand {

@@ -1,5 +1,7 @@
 import ArgumentParser
+import Synthesis
 import Trainer
+import TrainingIO
 
 struct SynthDatasetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

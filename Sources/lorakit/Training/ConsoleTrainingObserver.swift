@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import SystemIO
 import Trainer
+import TrainingIO
 
 
 /// Reports a run on stderr (one progress line per step, as kohya's progress bar shows it) and,

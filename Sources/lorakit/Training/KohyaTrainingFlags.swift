@@ -1,7 +1,10 @@
 import ArgumentParser
 import Foundation
 import SafeTensors
+import TinyXLModel
 import Trainer
+import TrainingIO
+import TrainingNumerics
 
 /// The flags of kohya's `sdxl_train_network.py` that lorakit reads, under kohya's own names
 /// (`--network_dim=8` and `--network_dim 8` both work).

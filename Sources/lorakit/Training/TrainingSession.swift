@@ -5,7 +5,9 @@ import LoRA
 import Logging
 import SafeTensors
 import SystemIO
+import TinyXLModel
 import Trainer
+import TrainingIO
 
 /// Wires a `lorakit train` run together: base model, dataset, network, samples, TensorBoard,
 /// progress on stderr and Ctrl-C. The algorithms live in the Trainer module.

@@ -1,0 +1,164 @@
+import LinearAlgebra
+import LoRA
+import RealModule
+import SafeTensors
+import LoRA
+
+/// Writes an SDXL-layout LoRA with trained-like factors, deterministically from a seed: the
+/// 1,052 modules of a LyCORIS `preset=full` LoCon (or the 986 of kohya's `networks.lora`),
+/// at SDXL or TinyXL widths. For benchmarks and tests.
+///
+/// Per module (seeded by the global seed and the module name), as the reference inputs were made
+/// (`reference/surgery/README.md`, §2): down ~ U(−b, b) with b = 1/√(in·k·k), the Kaiming init
+/// of kohya and LyCORIS; up = c·G with G ~ N(0,1) and column i damped by exp(−τ·i),
+/// τ ~ U(0.05, 1), so spectra decay at different rates; c sets ‖ΔW‖_F to ρ times the base
+/// weight's expected Frobenius norm, log10 ρ ~ U(−2.3, −0.5). One module in twenty is left
+/// nearly untrained (ρ = 10⁻⁴), as short trainings leave some layers.
+public struct SyntheticLoRA: Sendable {
+    public enum Kind: String, Sendable, CaseIterable {
+        /// kohya `networks.lora`: transformer modules and text encoders, no convolutions.
+        case lora
+        /// LyCORIS `algo=locon preset=full`: every UNet module, 3×3 convs at `convDim`.
+        case locon
+    }
+
+    public struct Options: Sendable {
+        public var kind: Kind = .locon
+        public var widths: SDXLLayout.Widths = .sdxl
+        public var dim = 8
+        public var alpha = 4.0
+        public var convDim = 8
+        public var convAlpha = 4.0
+        public var textEncoders = true
+        public var dtype: DType = .f16
+        public var seed: UInt64 = 1
+
+        public init() {}
+    }
+
+    /// One module to generate.
+    public struct Module: Sendable {
+        public var id: ModuleID
+        public var layer: LayerType
+        public var inFeatures: Int
+        public var outFeatures: Int
+        public var rank: Int
+        public var alpha: Double
+    }
+
+    public let options: Options
+    public let modules: [Module]
+
+    public init(_ options: Options) {
+        self.options = options
+        var modules: [Module] = []
+        for module in SDXLLayout(options.widths).modules {
+            let included = options.kind == .locon ? module.loconTarget : module.inTransformer
+            guard included else { continue }
+            let conv = module.layer.usesConvDim
+            let rank = min(
+                conv ? options.convDim : options.dim, module.outFeatures,
+                module.inFeatures * Self.taps(module.layer))
+            modules.append(
+                Module(
+                    id: ModuleID(.unet, module.kohyaName), layer: module.layer,
+                    inFeatures: module.inFeatures,
+                    outFeatures: module.outFeatures, rank: rank,
+                    alpha: conv ? options.convAlpha : options.alpha))
+        }
+        if options.textEncoders {
+            for module in SDXLTextEncoders.modules() {
+                modules.append(
+                    Module(
+                        id: ModuleID(module.component, module.name), layer: .linear,
+                        inFeatures: module.inFeatures,
+                        outFeatures: module.outFeatures,
+                        rank: min(options.dim, module.inFeatures, module.outFeatures),
+                        alpha: options.alpha))
+            }
+        }
+        self.modules = modules
+    }
+
+    static func taps(_ layer: LayerType) -> Int {
+        if case .conv(let kernel) = layer { return kernel * kernel }
+        return 1
+    }
+
+    /// The file's content, generated one module per core.
+    public func content() throws -> TensorFile {
+        let options = self.options
+        let generated = try ParallelMap.map(modules) { module in
+            Self.tensors(for: module, options: options)
+        }
+        var metadata: [String: String] = [
+            "ss_network_module": options.kind == .locon ? "lycoris.kohya" : "networks.lora",
+            "ss_network_dim": String(options.dim),
+            "ss_network_alpha": Format.number(options.alpha),
+            "ss_base_model_version": "sdxl_base_v1-0",
+            "ss_output_name": "lorakit-synth",
+            "ss_training_comment":
+                "lorakit synth: synthetic trained-like factors, not a trained model",
+            "modelspec.architecture": "stable-diffusion-xl-v1-base/lora",
+            "modelspec.title": "lorakit-synth",
+        ]
+        if options.kind == .locon {
+            metadata["ss_network_args"] =
+                "{\"algo\": \"locon\", \"preset\": \"full\", \"conv_dim\": \"\(options.convDim)\", \"conv_alpha\": \"\(Format.number(options.convAlpha))\"}"
+        }
+        return try TensorFile(metadata: metadata, tensors: generated.flatMap { $0 })
+            .withRecomputedHashes()
+    }
+
+    /// Writes the LoRA.
+    public func write(to path: String) throws {
+        try SafeTensorsWriter.write(content(), to: path)
+    }
+
+    static func tensors(for module: Module, options: Options) -> [(name: String, tensor: Tensor)] {
+        var random = SplitMix64(
+            seed: options.seed ^ UInt64(DeterministicFill.fnv1a(module.id.kohyaName())) << 1)
+        let taps = taps(module.layer)
+        let columns = module.inFeatures * taps
+        let r = module.rank
+        let bound = 1 / Double(columns).squareRoot()
+        var down = [Float](repeating: 0, count: r * columns)
+        for index in down.indices { down[index] = Float(bound * (2 * random.unit() - 1)) }
+        let untrained = random.unit() < 0.05
+        let rho = untrained ? 1e-4 : Double.pow(10, -2.3 + 1.8 * random.unit())
+        let tau = 0.05 + 0.95 * random.unit()
+        let damping = (0..<r).map { Double.exp(-tau * Double($0)) }
+        var up = [Float](repeating: 0, count: module.outFeatures * r)
+        for row in 0..<module.outFeatures {
+            for column in 0..<r {
+                let value: Double = random.gaussian() * damping[column]
+                up[row * r + column] = Float(value)
+            }
+        }
+        // ‖ΔW‖_F = scale·‖up·down‖_F, from the r×r Gram matrices; target ρ·√(out/3), the
+        // expected Frobenius norm of a splitmix base weight times ρ.
+        let scale = module.alpha / Double(r)
+        let upMatrix = Matrix(rows: module.outFeatures, columns: r, elements: up).converted(
+            to: Double.self)
+        let downMatrix = Matrix(rows: r, columns: columns, elements: down).converted(
+            to: Double.self)
+        let norm = scale * upMatrix.gram().dot(downMatrix.rowGram()).squareRoot()
+        let target = rho * (Double(module.outFeatures) / 3).squareRoot()
+        let c = norm > 0 ? Float(target / norm) : 0
+        for index in up.indices { up[index] *= c }
+        let stem = module.id.kohyaName()
+        let downShape: [Int]
+        if case .conv(let kernel) = module.layer {
+            downShape = [r, module.inFeatures, kernel, kernel]
+        } else {
+            downShape = [r, module.inFeatures]
+        }
+        let upShape =
+            downShape.count == 4 ? [module.outFeatures, r, 1, 1] : [module.outFeatures, r]
+        return [
+            (stem + ".alpha", Tensor([module.alpha], shape: [], dtype: options.dtype)),
+            (stem + ".lora_down.weight", Tensor(down, shape: downShape, dtype: options.dtype)),
+            (stem + ".lora_up.weight", Tensor(up, shape: upShape, dtype: options.dtype)),
+        ]
+    }
+}

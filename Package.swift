@@ -18,7 +18,8 @@ let package = Package(
         .library(
             name: "LoRAKit",
             targets: [
-                "SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "LoRA", "Surgery", "TensorOps",
+                "SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "ModelFamilies", "LoRA", "Surgery",
+                "TensorOps",
                 "TrainingNumerics", "TinyXLModel", "TrainingIO", "Trainer", "Synthesis",
             ]),
     ],
@@ -46,14 +47,19 @@ let package = Package(
             swiftSettings: optimized),
         .target(
             name: "LinearAlgebra", dependencies: ["CLapack", realModule], swiftSettings: optimized),
+        // Model families as data: SDXL, SD1.x/2.x; their namings, checkpoint layouts and blocks.
+        .target(name: "ModelFamilies", swiftSettings: optimized),
         .target(
             name: "LoRA",
-            dependencies: ["SystemIO", "JSON", "SafeTensors", "LinearAlgebra", realModule],
+            dependencies: [
+                "SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "ModelFamilies", realModule,
+            ],
             swiftSettings: optimized),
         .target(
             name: "Surgery",
             dependencies: [
-                "SystemIO", "JSON", "LoRA", "SafeTensors", "LinearAlgebra", realModule,
+                "SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "ModelFamilies", "LoRA",
+                realModule,
             ],
             swiftSettings: optimized),
         // The trainer, in layers: kernels, the model, the numerics of training, data in and logs
@@ -67,7 +73,8 @@ let package = Package(
         .target(
             name: "TinyXLModel",
             dependencies: [
-                "SystemIO", "SafeTensors", "LinearAlgebra", "LoRA", "TensorOps", "TrainingNumerics",
+                "SystemIO", "SafeTensors", "LinearAlgebra", "ModelFamilies", "LoRA", "TensorOps",
+                "TrainingNumerics",
             ],
             swiftSettings: alwaysOptimized),
         .target(
@@ -89,15 +96,15 @@ let package = Package(
         .target(
             name: "Synthesis",
             dependencies: [
-                "SystemIO", "SafeTensors", "LinearAlgebra", "LoRA", "TrainingIO", "Trainer",
-                realModule,
+                "SystemIO", "SafeTensors", "LinearAlgebra", "ModelFamilies", "LoRA", "TrainingIO",
+                "Trainer", realModule,
             ],
             swiftSettings: optimized),
         .executableTarget(
             name: "lorakit",
             dependencies: [
                 "SystemIO", "JSON", "Surgery", "Trainer", "TrainingIO", "TinyXLModel", "TrainingNumerics",
-                "TensorOps", "Synthesis", "LoRA", "SafeTensors", "LinearAlgebra",
+                "TensorOps", "Synthesis", "ModelFamilies", "LoRA", "SafeTensors", "LinearAlgebra",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -125,8 +132,14 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"]),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "TestSupport"]),
-        .testTarget(name: "LoRATests", dependencies: ["LoRA", "LinearAlgebra", "TestSupport"]),
-        .testTarget(name: "SurgeryTests", dependencies: ["Surgery", "Synthesis", "TestSupport"]),
+        .testTarget(
+            name: "LoRATests", dependencies: ["LoRA", "ModelFamilies", "LinearAlgebra", "TestSupport"]),
+        .testTarget(
+            name: "SurgeryTests",
+            dependencies: [
+                "Surgery", "Synthesis", "LoRA", "ModelFamilies", "LinearAlgebra", "SafeTensors",
+                "TestSupport",
+            ]),
         .target(
             name: "TrainerTestSupport",
             dependencies: [

@@ -1,3 +1,4 @@
+import ModelFamilies
 import SafeTensors
 
 /// A LoRA file read into adapters: one per targeted module, plus the tensors no adapter claims.
@@ -59,19 +60,18 @@ public struct LoRAFile: Sendable {
         for group in groups.values {
             adapters.append(try Self.adapter(from: group, in: file))
         }
-        let detection = Architecture.detect(
-            modules: adapters.map(\.module),
-            contextWidth: Self.contextWidth(adapters),
-            textEncoderWidth: Self.textEncoderWidth(adapters),
-            metadata: file.metadata)
-        // Canonical LDM names and layer types that only the architecture can tell.
+        let detection = ArchitectureDetector.detect(
+            lora: Self.evidence(adapters), metadata: file.metadata)
+        // Canonical names and layer types that only the architecture can tell.
+        let architecture = detection.architecture
+        let family = ModelFamilies.family(of: architecture)
         var seen: [ModuleID: String] = [:]
         for index in adapters.indices {
-            adapters[index].module = ModuleNames.ldm(
-                adapters[index].module, architecture: detection.architecture)
+            adapters[index].module = ModelFamilies.canonical(
+                adapters[index].module, architecture: architecture)
             if adapters[index].layer == .unknown {
-                adapters[index].layer = LayerRules.layerType(
-                    of: adapters[index].module, architecture: detection.architecture)
+                adapters[index].layer = family.layerType(
+                    of: adapters[index].module, architecture: architecture)
             }
             if let other = seen[adapters[index].module] {
                 throw LoRAError.inconsistentModule(
@@ -127,19 +127,14 @@ public struct LoRAFile: Sendable {
         return adapter
     }
 
-    /// In-features of a cross-attention key projection: the text context width.
-    private static func contextWidth(_ adapters: [Adapter]) -> Int? {
-        adapters.first {
-            $0.module.component == .unet
-                && ($0.module.name.hasSuffix("attn2_to_k")
-                    || $0.module.name.hasSuffix("attn2_to_v"))
-                && $0.layer == .linear
-        }?.inFeatures
-    }
-
-    private static func textEncoderWidth(_ adapters: [Adapter]) -> Int? {
-        adapters.first {
-            $0.module.component == .te1 && $0.module.name.hasSuffix("self_attn_q_proj")
-        }?.inFeatures
+    /// What the adapters' names and shapes tell the families about the model.
+    private static func evidence(_ adapters: [Adapter]) -> LoRAEvidence {
+        var inFeatures: [ModuleID: Int] = [:]
+        for adapter in adapters {
+            if let features = adapter.inFeatures { inFeatures[adapter.module] = features }
+        }
+        return LoRAEvidence(
+            modules: adapters.map(\.module), inFeatures: inFeatures,
+            linearModules: Set(adapters.filter { $0.layer == .linear }.map(\.module)))
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import LinearAlgebra
 import LoRA
+import ModelFamilies
 import TestSupport
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import LoRA
+import ModelFamilies
 import TestSupport
 import Testing
 
@@ -138,7 +139,7 @@ import Testing
         for (diffusers, entry) in map {
             let expected = try #require(entry["kohya_name"] as? String)
             let raw = ModuleID(.unet, diffusers.replacingOccurrences(of: ".", with: "_"))
-            let converted = ModuleNames.ldm(raw, architecture: .sdxl)
+            let converted = ModelFamilies.canonical(raw, architecture: .sdxl)
             #expect(converted.kohyaName() == expected, "\(diffusers)")
         }
     }
@@ -162,11 +163,11 @@ import Testing
         ("input_blocks_4_1_proj_in", .sdxl, "input_blocks_4_1_proj_in"),
     ])
     func convertsDiffusersLayoutToLDM(name: String, architecture: Architecture, expected: String) {
-        #expect(ModuleNames.ldm(ModuleID(.unet, name), architecture: architecture).name == expected)
+        #expect(ModelFamilies.canonical(ModuleID(.unet, name), architecture: architecture).name == expected)
     }
 
     @Test func textEncoderNamesAreUnchanged() {
         let module = ModuleID(.te2, "text_model_encoder_layers_0_mlp_fc1")
-        #expect(ModuleNames.ldm(module, architecture: .sdxl) == module)
+        #expect(ModelFamilies.canonical(module, architecture: .sdxl) == module)
     }
 }

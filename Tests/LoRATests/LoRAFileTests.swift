@@ -1,5 +1,6 @@
 import Foundation
 import LoRA
+import ModelFamilies
 import SafeTensors
 import TestSupport
 import Testing
@@ -245,33 +246,33 @@ import Testing
     ])
     func structureDecides(names: [String], expected: Architecture) {
         let modules = names.compactMap { KeyParser.parse($0 + ".alpha")?.module }
-        #expect(
-            Architecture.detect(
-                modules: modules, contextWidth: nil, textEncoderWidth: nil, metadata: nil
-            ).architecture == expected)
+        #expect(Self.detect(modules).architecture == expected)
+    }
+
+    /// Detection from module names, with the in-features of linear modules.
+    static func detect(
+        _ modules: [ModuleID], linearInFeatures: [ModuleID: Int] = [:],
+        metadata: [String: String]? = nil
+    ) -> ArchitectureDetection {
+        ArchitectureDetector.detect(
+            lora: LoRAEvidence(
+                modules: modules + linearInFeatures.keys, inFeatures: linearInFeatures,
+                linearModules: Set(linearInFeatures.keys)),
+            metadata: metadata)
     }
 
     @Test func metadataSplitsSD1FromSD2AndStructureBeatsMetadata() {
         let sd = [ModuleID(.unet, "output_blocks_11_1_proj_out")]
         #expect(
-            Architecture.detect(
-                modules: sd, contextWidth: nil, textEncoderWidth: nil,
-                metadata: ["ss_base_model_version": "sd_v2"]
-            ).architecture == .sd2)
-        #expect(
-            Architecture.detect(
-                modules: sd, contextWidth: 768, textEncoderWidth: nil, metadata: nil
-            ).architecture == .sd1)
+            Self.detect(sd, metadata: ["ss_base_model_version": "sd_v2"]).architecture == .sd2)
+        let context = ModuleID(.unet, "output_blocks_11_1_transformer_blocks_0_attn2_to_k")
+        #expect(Self.detect(sd, linearInFeatures: [context: 768]).architecture == .sd1)
         let xl = [ModuleID(.te2, "text_model_encoder_layers_0_mlp_fc1")]
         #expect(
-            Architecture.detect(
-                modules: xl, contextWidth: nil, textEncoderWidth: nil,
-                metadata: ["ss_base_model_version": "sd_v1"]
-            ).architecture == .sdxl)
+            Self.detect(xl, metadata: ["ss_base_model_version": "sd_v1"]).architecture == .sdxl)
         #expect(
-            Architecture.detect(
-                modules: [], contextWidth: nil, textEncoderWidth: nil,
-                metadata: ["modelspec.architecture": "stable-diffusion-xl-v1-base/lora"]
+            Self.detect(
+                [], metadata: ["modelspec.architecture": "stable-diffusion-xl-v1-base/lora"]
             ).architecture == .sdxl)
     }
 }

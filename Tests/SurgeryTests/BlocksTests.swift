@@ -1,6 +1,7 @@
 import Foundation
 import LinearAlgebra
 import LoRA
+import ModelFamilies
 import SafeTensors
 import Synthesis
 import TestSupport
@@ -59,11 +60,12 @@ import Testing
         let root = try #require(
             Fixtures.json("surgery/peft_diffusers_key_map.json") as? [String: Any])
         let map = try #require(root["map"] as? [String: [String: Any]])
-        var expected: [UNetBlock: Int] = [:]
+        var expected: [Block: Int] = [:]
         for entry in map.values {
             let name = try #require(entry["kohya_name"] as? String)
             let block = try #require(
-                UNetBlock(module: ModuleID(.unet, String(name.dropFirst("lora_unet_".count)))))
+                StableDiffusionXL().block(
+                    of: ModuleID(.unet, String(name.dropFirst("lora_unet_".count)))))
             expected[block, default: 0] += 1
         }
         #expect(
@@ -130,7 +132,7 @@ import Testing
 }
 
 @Suite struct BlockWeightsTests {
-    let sdxl = UNetBlock.all(for: .sdxl).filter { $0 != UNetBlock(.input, 0) }
+    let sdxl = StableDiffusionXL().blocks(of: .sdxl).filter { $0.label != "INP00" }
 
     @Test func layoutFormScalesByGlobalTimesWeight() throws {
         let weights = try BlockWeights.parse(
@@ -146,7 +148,7 @@ import Testing
     @Test func webUIForms() throws {
         let twelve = try BlockWeights.parse(
             "0.3,1,1,1,1,0.5,0,0,0,0,0,0", layout: sdxl, architecture: .sdxl)
-        #expect(twelve.form == .blockWeight(.sdxl12))
+        #expect(twelve.form == .blockWeight(StableDiffusionXL.blockWeight12))
         #expect(twelve.weight(for: ModuleID(.te2, "text_model_encoder_layers_0_mlp_fc1")) == 0.3)
         #expect(twelve.weight(for: ModuleID(.unet, "input_blocks_7_1_proj_in")) == 1)
         #expect(twelve.weight(for: ModuleID(.unet, "middle_block_2_out_layers_3")) == 0.5)
@@ -155,30 +157,28 @@ import Testing
         let twenty = try BlockWeights.parse(
             Array(repeating: "1", count: 19).joined(separator: ",") + ",0", layout: sdxl,
             architecture: .sdxl)
-        #expect(twenty.form == .blockWeight(.sdxl20))
+        #expect(twenty.form == .blockWeight(StableDiffusionXL.blockWeight20))
         #expect(twenty.weight(for: ModuleID(.unet, "output_blocks_8_0_skip_connection")) == 0)
-        let sd1 = UNetBlock.all(for: .sd1)
+        let sd1 = StableDiffusion1().blocks(of: .sd1)
         let seventeen = try BlockWeights.parse(
             "1,0,0,0,0,0,0,0,1,1,1,1,1,1,1,1,1", layout: sd1, architecture: .sd1)
-        #expect(seventeen.form == .blockWeight(.sd17))
+        #expect(seventeen.form == .blockWeight(StableDiffusion1.blockWeight17))
         #expect(seventeen.weight(for: ModuleID(.unet, "input_blocks_1_1_proj_in")) == 0)
         #expect(seventeen.weight(for: ModuleID(.unet, "output_blocks_11_1_proj_in")) == 1)
-        #expect(BlockWeightForm.sd26.length == 26 && BlockWeightForm.sd17.length == 17)
+        #expect(
+            StableDiffusion1.blockWeight26.length == 26 && StableDiffusion1.blockWeight17.length == 17)
     }
 
     @Test func ambiguousLengthPrefersTheLayoutUnlessAsked() throws {
-        let eleven = Array(
-            sdxl.filter {
-                [4, 5, 7, 8].contains($0.index) && $0.section == .input
-                    || $0 == UNetBlock(.middle, 1) || ($0.section == .output && $0.index <= 5)
-            })
+        let labels = ["INP04", "INP05", "INP07", "INP08", "MID01"] + (0...5).map { "OUT0\($0)" }
+        let eleven = sdxl.filter { labels.contains($0.label) }
         #expect(eleven.count == 11)
         let text = "1,1,1,1,1,1,1,1,1,1,1,0"
         #expect(try BlockWeights.parse(text, layout: eleven, architecture: .sdxl).form == .layout)
         #expect(
             try BlockWeights.parse(
                 text, layout: eleven, architecture: .sdxl, preferBlockWeightForm: true
-            ).form == .blockWeight(.sdxl12))
+            ).form == .blockWeight(StableDiffusionXL.blockWeight12))
     }
 
     @Test(arguments: [
@@ -196,12 +196,14 @@ import Testing
     }
 
     @Test func keepList() throws {
-        let weights = try BlockWeights.keep("OUT01, in04,M00", layout: sdxl)
+        let weights = try BlockWeights.keep("OUT01, in04,M00", layout: sdxl, architecture: .sdxl)
         #expect(weights.weight(for: ModuleID(.unet, "output_blocks_1_1_proj_in")) == 1)
         #expect(weights.weight(for: ModuleID(.unet, "input_blocks_4_1_proj_in")) == 1)
         #expect(weights.weight(for: ModuleID(.unet, "middle_block_2_out_layers_3")) == 1)
         #expect(weights.weight(for: ModuleID(.unet, "output_blocks_2_1_proj_in")) == 0)
         #expect(weights.vectorString == "1,0,0,0,1,0,0,0,0,1,1,1,0,1,0,0,0,0,0,0,0")
-        #expect(throws: SurgeryError.self) { try BlockWeights.keep("OUT11", layout: sdxl) }
+        #expect(throws: SurgeryError.self) {
+            try BlockWeights.keep("OUT11", layout: sdxl, architecture: .sdxl)
+        }
     }
 }

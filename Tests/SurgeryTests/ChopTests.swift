@@ -1,6 +1,7 @@
 import Foundation
 import LinearAlgebra
 import LoRA
+import ModelFamilies
 import SafeTensors
 import TestSupport
 import Testing
@@ -72,7 +73,7 @@ import Testing
             let ratio =
                 before.converted(to: Double.self).dot(after.converted(to: Double.self))
                 / before.converted(to: Double.self).squaredSum()
-            if UNetBlock(module: adapter.module) == UNetBlock(.input, 5) {
+            if StableDiffusionXL().block(of: adapter.module)?.label == "INP05" {
                 #expect(abs(ratio - 0.5) < 1e-6, "\(adapter.module): \(ratio)")
                 scaled += 1
             } else {

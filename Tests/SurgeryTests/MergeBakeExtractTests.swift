@@ -1,6 +1,7 @@
 import Foundation
 import LinearAlgebra
 import LoRA
+import ModelFamilies
 import SafeTensors
 import TestSupport
 import Testing
@@ -178,7 +179,8 @@ func relativeFrobenius(_ observed: Matrix<Float>, _ expected: Matrix<Double>) ->
         let directory = TemporaryDirectory()
         let checkpoint = TinyXLBase.checkpoint
         let lora = try LoRAFile(path: Fixtures.path("surgery/inputs/lora_kohya.safetensors"))
-        let blocks = try BlockWeights.keep("MID01", layout: BlockLayout(lora: lora).blocks)
+        let blocks = try BlockWeights.keep(
+            "MID01", layout: BlockLayout(lora: lora).blocks, architecture: .sdxl)
         try Bake(checkpoint: checkpoint, inputs: [.init(lora: lora, weight: 0.5, blocks: blocks)])
             .write(to: directory.file("b.safetensors"), protecting: [])
         let baked = try BaseCheckpoint(path: directory.file("b.safetensors"))
@@ -187,7 +189,7 @@ func relativeFrobenius(_ observed: Matrix<Float>, _ expected: Matrix<Double>) ->
                 try #require(try baked.weight(of: adapter.module))
                 - (try #require(try checkpoint.weight(of: adapter.module)))
             let expected = try lora.delta(of: adapter).dense().converted(to: Double.self)
-                .scaled(by: UNetBlock(module: adapter.module) == UNetBlock(.middle, 1) ? 0.5 : 0)
+                .scaled(by: StableDiffusionXL().block(of: adapter.module)?.label == "MID01" ? 0.5 : 0)
             if expected.frobeniusNorm() == 0 {
                 #expect(difference.frobeniusNorm() == 0)
             } else {

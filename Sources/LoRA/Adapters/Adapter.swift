@@ -1,3 +1,4 @@
+import ModelFamilies
 import SafeTensors
 
 /// The algorithm an adapter uses to build its weight difference.
@@ -39,29 +40,6 @@ public enum AdapterKind: String, Sendable, Hashable, CaseIterable, Comparable {
         if roles.contains(.oftBlocks) { return .oft }
         if roles.contains(.ia3Weight) { return .ia3 }
         return .unknown
-    }
-}
-
-/// The kind of base layer an adapter modifies.
-public enum LayerType: Sendable, Hashable, Comparable, CustomStringConvertible {
-    case linear
-    /// A 2-D convolution with a square `kernel` (1 for 1×1 convs).
-    case conv(kernel: Int)
-    /// Not determinable from the adapter's tensors.
-    case unknown
-
-    /// kohya's split: `network_dim` covers linears and 1×1 convs, `conv_dim` the larger kernels.
-    public var usesConvDim: Bool {
-        if case .conv(let kernel) = self { return kernel > 1 }
-        return false
-    }
-
-    public var description: String {
-        switch self {
-        case .linear: "linear"
-        case .conv(let kernel): "conv\(kernel)x\(kernel)"
-        case .unknown: "unknown"
-        }
     }
 }
 

@@ -1,3 +1,4 @@
+import ModelFamilies
 import SafeTensors
 
 /// What a `.safetensors` file holds, judged from its tensor names alone.
@@ -13,11 +14,13 @@ public enum FileContent: Sendable, Hashable, CustomStringConvertible {
 
     public static func classify(_ file: SafeTensorsFile) -> FileContent {
         let names = file.tensors.map(\.name)
-        if names.contains(where: { $0.hasPrefix("model.diffusion_model.") }) { return .checkpoint }
-        if names.contains(where: { KeyParser.parse($0) != nil }) { return .lora }
-        if names.contains(where: { $0.hasPrefix("down_blocks.") || $0.hasPrefix("conv_in.") }) {
-            return .diffusersUNet
+        let layout = ModelFamilies.checkpointLayout
+        func anyHasPrefix(_ prefixes: [String]) -> Bool {
+            names.contains { name in prefixes.contains { name.hasPrefix($0) } }
         }
+        if anyHasPrefix(layout.denoiserPrefixes) { return .checkpoint }
+        if names.contains(where: { KeyParser.parse($0) != nil }) { return .lora }
+        if anyHasPrefix(layout.diffusersDenoiserPrefixes) { return .diffusersUNet }
         let embeddingKeys: Set<String> = ["emb_params", "clip_l", "clip_g", "string_to_param.*"]
         if !names.isEmpty,
             names.allSatisfy({ embeddingKeys.contains($0) || $0.hasPrefix("string_to_param") })

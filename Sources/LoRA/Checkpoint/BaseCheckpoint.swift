@@ -1,23 +1,13 @@
 import LinearAlgebra
+import ModelFamilies
 import SafeTensors
 
-/// A base checkpoint (LDM layout, as A1111, ComfyUI and kohya load it) seen as the modules a
-/// LoRA adapts: module identity to base weight, read one tensor at a time.
-///
-/// - UNet: `model.diffusion_model.<LDM path>.weight`.
-/// - First text encoder: `conditioner.embedders.0.transformer.text_model.*` (SDXL) or
-///   `cond_stage_model.transformer.text_model.*` (SD1.x), named as kohya's `lora_te1_`/`lora_te_`.
-/// - OpenCLIP encoders (SDXL's `conditioner.embedders.1.model.transformer.resblocks.*`, SD2.x's
-///   `cond_stage_model.model.transformer.resblocks.*`): q, k and v are the three row blocks of
-///   the fused `attn.in_proj_weight`, in that order (not k, q, v: resize_lora's mapping swaps
-///   them); `out_proj`, `mlp.c_fc` and `mlp.c_proj` are kohya's `out_proj`, `mlp_fc1`, `mlp_fc2`.
+/// A base checkpoint seen as the modules a LoRA adapts: module identity to base weight, read one
+/// tensor at a time. Where each family keeps its weights (prefixes, fused q/k/v row blocks) is
+/// the families' `CheckpointLayout` data.
 public struct BaseCheckpoint: Sendable {
     /// Where one module's weight lives: a tensor, and for fused q/k/v the block of rows.
-    public struct Location: Sendable, Hashable {
-        public var key: String
-        /// Rows of the stored tensor that form this module's weight (all rows when nil).
-        public var rows: Range<Int>?
-    }
+    public typealias Location = CheckpointLayout.Location
 
     public let source: SafeTensorsFile
     public let architecture: ArchitectureDetection
@@ -35,7 +25,8 @@ public struct BaseCheckpoint: Sendable {
         }
         source = file
         architecture = CheckpointSummary.detect(file)
-        locations = Self.index(file)
+        locations = ModelFamilies.checkpointLayout.locations(
+            of: file.tensors.map { ($0.name, $0.shape) })
     }
 
     /// The weight location of a module, if the checkpoint has it.
@@ -76,64 +67,5 @@ public struct BaseCheckpoint: Sendable {
         let matrix = Matrix(rows: rows, columns: columns, elements: values)
         guard let range = location.rows else { return matrix }
         return matrix.rows(range)
-    }
-
-    static let unetPrefix = "model.diffusion_model."
-    static let clipPrefixes = [
-        "conditioner.embedders.0.transformer.",
-        "cond_stage_model.transformer.",
-    ]
-    static let openClipPrefixes: [(prefix: String, component: Component)] = [
-        ("conditioner.embedders.1.model.transformer.resblocks.", .te2),
-        ("cond_stage_model.model.transformer.resblocks.", .te1),
-    ]
-
-    static func index(_ file: SafeTensorsFile) -> [ModuleID: Location] {
-        var locations: [ModuleID: Location] = [:]
-        func underscored(_ text: Substring) -> String { String(text.map { $0 == "." ? "_" : $0 }) }
-        for tensor in file.tensors where tensor.shape.count >= 2 {
-            let name = tensor.name
-            if name.hasPrefix(unetPrefix), name.hasSuffix(".weight") {
-                let path = name.dropFirst(unetPrefix.count).dropLast(".weight".count)
-                locations[ModuleID(.unet, underscored(path))] = Location(key: name, rows: nil)
-                continue
-            }
-            if let prefix = clipPrefixes.first(where: { name.hasPrefix($0) }),
-                name.hasSuffix(".weight")
-            {
-                let path = name.dropFirst(prefix.count).dropLast(".weight".count)
-                locations[ModuleID(.te1, underscored(path))] = Location(key: name, rows: nil)
-                continue
-            }
-            for (prefix, component) in openClipPrefixes where name.hasPrefix(prefix) {
-                let rest = name.dropFirst(prefix.count)
-                guard let dot = rest.firstIndex(of: "."), let layer = Int(rest[..<dot]) else {
-                    continue
-                }
-                let part = rest[rest.index(after: dot)...]
-                let module = "text_model_encoder_layers_\(layer)_"
-                switch part {
-                case "attn.in_proj_weight":
-                    let width = Int(tensor.shape[0]) / 3
-                    for (index, projection) in ["q", "k", "v"].enumerated() {
-                        locations[ModuleID(component, module + "self_attn_\(projection)_proj")] =
-                            Location(
-                                key: name, rows: index * width..<(index + 1) * width)
-                    }
-                case "attn.out_proj.weight":
-                    locations[ModuleID(component, module + "self_attn_out_proj")] = Location(
-                        key: name, rows: nil)
-                case "mlp.c_fc.weight":
-                    locations[ModuleID(component, module + "mlp_fc1")] = Location(
-                        key: name, rows: nil)
-                case "mlp.c_proj.weight":
-                    locations[ModuleID(component, module + "mlp_fc2")] = Location(
-                        key: name, rows: nil)
-                default:
-                    break
-                }
-            }
-        }
-        return locations
     }
 }

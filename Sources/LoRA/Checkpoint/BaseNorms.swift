@@ -1,5 +1,6 @@
 import JSON
 import LinearAlgebra
+import ModelFamilies
 import SafeTensors
 import SystemIO
 

@@ -1,3 +1,4 @@
+import ModelFamilies
 /// A tensor key split into the module it adapts and the role it plays there.
 public struct ParsedKey: Sendable, Hashable {
     /// The key without its role suffix: `lora_unet_input_blocks_4_1_proj_in`.
@@ -41,33 +42,13 @@ public enum KeyParser {
         return rules.sorted { $0.suffix.utf8.count > $1.suffix.utf8.count }
     }()
 
-    /// Kohya/LyCORIS prefixes, longest first so `lora_te1_` wins over `lora_te_`.
-    private static let underscorePrefixes:
-        [(prefix: String, component: Component, form: KeyForm, single: Bool)] = [
-            ("lora_unet_", .unet, .kohya, false),
-            ("lora_te1_", .te1, .kohya, false),
-            ("lora_te2_", .te2, .kohya, false),
-            ("lora_te_", .te1, .kohya, true),
-            ("lycoris_", .unet, .lycoris, false),
-        ]
+    /// Every family's kohya/LyCORIS prefixes (`lora_unet_`), longest first so `lora_te1_` wins
+    /// over `lora_te_`.
+    private static let underscorePrefixes = ModelFamilies.componentPrefixes.filter(\.isUnderscored)
 
-    /// Dotted (diffusers/PEFT) prefixes; `text_encoder_2.` before `text_encoder.`.
-    private static let dottedPrefixes: [(prefix: String, component: Component)] = [
-        ("unet.", .unet),
-        ("transformer.", .unet),
-        ("text_encoder_2.", .te2),
-        ("text_encoder.", .te1),
-        ("lora_unet.", .unet),
-        ("lora_te1.", .te1),
-        ("lora_te2.", .te2),
-    ]
-
-    /// Diffusers UNet paths written without a `unet.` prefix.
-    private static let bareUNetRoots = [
-        "down_blocks.", "up_blocks.", "mid_block.", "conv_in", "conv_out", "time_embedding.",
-        "add_embedding.",
-        "conv_norm_out",
-    ]
+    /// Every family's dotted (diffusers/PEFT) prefixes, longest first (`text_encoder_2.` before
+    /// `text_encoder.`).
+    private static let dottedPrefixes = ModelFamilies.componentPrefixes.filter { !$0.isUnderscored }
 
     /// Parses one key, or returns nil for a pass-through tensor.
     public static func parse(_ key: String) -> ParsedKey? {
@@ -110,14 +91,15 @@ public enum KeyParser {
     }
 
     /// The module a key stem names, with its spelling family. UNet names stay in the spelling of
-    /// the file (LDM or diffusers); `ModuleNames.ldm` converts them once the architecture is known.
+    /// the file (LDM or diffusers); `ModelFamilies.canonical` converts them once the
+    /// architecture is known.
     static func module(_ stem: String) -> (ModuleID, KeyForm, Bool)? {
         for entry in underscorePrefixes
         where stem.utf8.starts(with: entry.prefix.utf8) && stem.utf8.count > entry.prefix.utf8.count
         {
             let name = String(decoding: stem.utf8.dropFirst(entry.prefix.utf8.count), as: UTF8.self)
             guard !name.contains(".") else { return nil }
-            return (ModuleID(entry.component, name), entry.form, entry.single)
+            return (ModuleID(entry.component, name), entry.form, entry.singleTextEncoder)
         }
         var path = Substring(stem)
         if path.hasPrefix("base_model.model.") { path = path.dropFirst("base_model.model.".count) }
@@ -126,7 +108,7 @@ public enum KeyParser {
             guard !rest.isEmpty else { return nil }
             return (ModuleID(entry.component, underscored(rest)), .peft, false)
         }
-        if bareUNetRoots.contains(where: { path.hasPrefix($0) }) {
+        if ModelFamilies.unprefixedDenoiserRoots.contains(where: { path.hasPrefix($0) }) {
             return (ModuleID(.unet, underscored(path)), .peft, false)
         }
         return nil

@@ -1,12 +1,13 @@
 import LinearAlgebra
 import LoRA
+import ModelFamilies
 import SafeTensors
 
 /// Which UNet blocks a LoRA touches, with module and key counts, and optionally where its
 /// weight-difference energy lives (`lorakit blocks`).
 public struct BlockLayout: Sendable {
     public struct Row: Sendable {
-        public var block: UNetBlock
+        public var block: Block
         public var modules: Int
         public var keys: Int
         /// Σ ‖ΔW‖²_F over the block's modules, from the factors.
@@ -36,7 +37,7 @@ public struct BlockLayout: Sendable {
     public var basePath: String?
     public var modulesWithoutBase: [String] = []
 
-    public var blocks: [UNetBlock] { rows.map(\.block) }
+    public var blocks: [Block] { rows.map(\.block) }
     public var vectorFormat: String { BlockWeights.layoutFormat(blocks) }
     public var dropAllExample: String { (["1"] + rows.map { _ in "0" }).joined(separator: ",") }
 
@@ -54,11 +55,12 @@ public struct BlockLayout: Sendable {
         path = lora.path
         architecture = lora.architecture
         basePath = base?.path
-        var byBlock: [UNetBlock: [Adapter]] = [:]
+        let family = ModelFamilies.family(of: lora.architecture.architecture)
+        var byBlock: [Block: [Adapter]] = [:]
         var textEncoders: [Adapter] = []
         var nonBlock: [Adapter] = []
         for adapter in lora.adapters {
-            if let block = UNetBlock(module: adapter.module) {
+            if let block = family.block(of: adapter.module) {
                 byBlock[block, default: []].append(adapter)
             } else if adapter.module.component == .unet {
                 nonBlock.append(adapter)

@@ -1,4 +1,5 @@
 import LoRA
+import ModelFamilies
 
 /// A weight for every module of a LoRA, from a block vector string, a `--keep` list or a preset.
 ///
@@ -19,8 +20,10 @@ public struct BlockWeights: Sendable, Equatable {
     }
 
     public var form: Form
+    /// The architecture whose family's blocks the weights name.
+    public var architecture: Architecture
     /// Weight per block; blocks not listed get `unlistedBlockWeight`.
-    public var blocks: [UNetBlock: Double]
+    public var blocks: [Block: Double]
     public var unlistedBlockWeight: Double
     public var textEncoderWeight: Double
     /// Modules of the UNet outside every block (`time_embed`, `label_emb`, `out`).
@@ -31,7 +34,9 @@ public struct BlockWeights: Sendable, Equatable {
     /// The weight that applies to one module.
     public func weight(for module: ModuleID) -> Double {
         guard module.component == .unet else { return textEncoderWeight }
-        guard let block = UNetBlock(module: module) else { return nonBlockWeight }
+        guard let block = ModelFamilies.family(of: architecture).block(of: module) else {
+            return nonBlockWeight
+        }
         return blocks[block] ?? unlistedBlockWeight
     }
 
@@ -42,30 +47,31 @@ public struct BlockWeights: Sendable, Equatable {
     /// - Throws: `SurgeryError.notANumber`, `.nonFinite`, or `.vectorLength` with the layout.
     ///   - path: the LoRA's path, for error messages.
     public static func parse(
-        _ text: String, layout: [UNetBlock], architecture: Architecture,
+        _ text: String, layout: [Block], architecture: Architecture,
         preferBlockWeightForm: Bool = false,
         path: String = "LoRA"
     ) throws -> BlockWeights {
         let values = try numbers(text, argument: "block vector")
-        let forms = BlockWeightForm.forms(for: architecture)
+        let family = ModelFamilies.family(of: architecture)
+        let forms = family.blockWeightForms
         let webForm = forms.first { $0.length == values.count }
         if values.count == layout.count + 1, !(preferBlockWeightForm && webForm != nil) {
-            var blocks: [UNetBlock: Double] = [:]
+            var blocks: [Block: Double] = [:]
             for (block, weight) in zip(layout, values.dropFirst()) {
                 blocks[block] = values[0] * weight
             }
             return BlockWeights(
-                form: .layout, blocks: blocks, unlistedBlockWeight: values[0], textEncoderWeight: 1,
+                form: .layout, architecture: architecture, blocks: blocks, unlistedBlockWeight: values[0], textEncoderWeight: 1,
                 nonBlockWeight: 1,
                 vectorString: text)
         }
         if let webForm {
-            var blocks: [UNetBlock: Double] = [:]
+            var blocks: [Block: Double] = [:]
             for (label, weight) in zip(webForm.labels, values.dropFirst()) {
-                for block in webForm.blocks(for: label) { blocks[block] = weight }
+                for block in family.blocks(named: label) { blocks[block] = weight }
             }
             return BlockWeights(
-                form: .blockWeight(webForm), blocks: blocks, unlistedBlockWeight: 1,
+                form: .blockWeight(webForm), architecture: architecture, blocks: blocks, unlistedBlockWeight: 1,
                 textEncoderWeight: values[0],
                 nonBlockWeight: 1, vectorString: text)
         }
@@ -77,17 +83,14 @@ public struct BlockWeights: Sendable, Equatable {
     /// Keeps the listed blocks (weight 1) and drops every other block; text encoders are kept.
     /// Labels: `OUT01`, `IN04`, `INP04`, `MID01`, `M00` (the whole middle block).
     public static func keep(
-        _ list: String, layout: [UNetBlock], path: String = "LoRA"
+        _ list: String, layout: [Block], architecture: Architecture, path: String = "LoRA"
     ) throws -> BlockWeights {
-        var blocks: [UNetBlock: Double] = [:]
+        let family = ModelFamilies.family(of: architecture)
+        var blocks: [Block: Double] = [:]
         for block in layout { blocks[block] = 0 }
         for raw in list.split(separator: ",") {
             let label = String(raw.filter { !$0.isWhitespace })
-            let named: [UNetBlock] =
-                label.uppercased() == "M00" || label.uppercased() == "MID"
-                ? (0...2).map { UNetBlock(.middle, $0) }
-                : (UNetBlock(label: label).map { [$0] } ?? [])
-            let present = named.filter { layout.contains($0) }
+            let present = family.blocks(named: label).filter { layout.contains($0) }
             guard !present.isEmpty else {
                 throw SurgeryError.unknownBlock(
                     path: path, label: label, layout: layout.map(\.label).joined(separator: ", "))
@@ -96,12 +99,12 @@ public struct BlockWeights: Sendable, Equatable {
         }
         let vector = "1," + layout.map { blocks[$0] == 1 ? "1" : "0" }.joined(separator: ",")
         return BlockWeights(
-            form: .keep, blocks: blocks, unlistedBlockWeight: 0, textEncoderWeight: 1,
+            form: .keep, architecture: architecture, blocks: blocks, unlistedBlockWeight: 0, textEncoderWeight: 1,
             nonBlockWeight: 1, vectorString: vector)
     }
 
     /// `1,INP01,...,OUT08` for a layout.
-    public static func layoutFormat(_ layout: [UNetBlock]) -> String {
+    public static func layoutFormat(_ layout: [Block]) -> String {
         (["1"] + layout.map(\.label)).joined(separator: ",")
     }
 

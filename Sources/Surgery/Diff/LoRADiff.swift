@@ -1,5 +1,6 @@
 import LinearAlgebra
 import LoRA
+import ModelFamilies
 import SafeTensors
 
 /// How two LoRAs' weight differences compare, module by module (`lorakit diff`): what a resize or

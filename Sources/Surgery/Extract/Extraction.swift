@@ -1,5 +1,6 @@
 import LinearAlgebra
 import LoRA
+import ModelFamilies
 import SafeTensors
 import Synchronization
 import SystemIO
@@ -49,11 +50,10 @@ public struct Extraction: Sendable {
                 base: base.path, baseArchitecture: base.architecture.architecture,
                 tuned: tuned.path, tunedArchitecture: tuned.architecture.architecture)
         }
+        let family = ModelFamilies.family(of: base.architecture.architecture)
         var candidates: [(module: ModuleID, shape: [Int])] = []
         for module in base.modules.sorted() {
-            guard Self.isTarget(module, architecture: base.architecture.architecture) else {
-                continue
-            }
+            guard family.isExtractionTarget(module) else { continue }
             guard let shape = base.flatShape(of: module),
                 let info = base.source.info(named: base.location(of: module)!.key)
             else { continue }
@@ -72,14 +72,6 @@ public struct Extraction: Sendable {
         }
         modules = results.compactMap { $0 }
         unchanged = results.filter { $0 == nil }.count
-    }
-
-    /// UNet modules in the blocks, and text-encoder layer modules (not embeddings).
-    static func isTarget(_ module: ModuleID, architecture: Architecture) -> Bool {
-        switch module.component {
-        case .unet: UNetBlock(module: module) != nil
-        case .te1, .te2: module.name.contains("encoder_layers_")
-        }
     }
 
     static func decompose(
@@ -104,26 +96,23 @@ public struct Extraction: Sendable {
         difference = Matrix(rows: 0, columns: 0)
         return DecomposedModule(
             module: module, svd: svd, kernel: kernel,
-            singleTextEncoder: base.architecture.architecture.isSD1Layout)
+            singleTextEncoder: ModelFamilies.family(of: base.architecture.architecture)
+                .hasSingleTextEncoder(base.architecture.architecture))
     }
 
     /// kohya-style metadata for the extracted LoRA.
     public func metadata(rank: Int, convRank: Int?) -> [String: String] {
         let architecture = base.architecture.architecture
-        var metadata: [String: String] = [
+        var metadata = ModelFamilies.family(of: architecture).baseModelMetadata(for: architecture)
+        metadata.merge([
             "ss_network_module": "networks.lora",
             "ss_network_dim": String(rank),
             "ss_network_alpha": String(rank),
-            "ss_base_model_version": architecture == .sdxl
-                ? "sdxl_base_v1-0" : (architecture == .sd2 ? "sd_v2" : "sd_v1"),
-            "ss_v2": architecture == .sd2 ? "True" : "False",
             "ss_training_comment":
                 "extracted by lorakit: \(ResizeSource.stem(tuned.path)) - \(ResizeSource.stem(base.path))",
             "ss_sd_model_name": ResizeSource.stem(tuned.path),
-            "modelspec.architecture": architecture == .sdxl
-                ? "stable-diffusion-xl-v1-base/lora" : "stable-diffusion-v1/lora",
             "modelspec.title": ResizeSource.stem(tuned.path) + "-extracted",
-        ]
+        ]) { _, new in new }
         if let convRank {
             metadata["ss_network_args"] =
                 "{\"conv_dim\": \"\(convRank)\", \"conv_alpha\": \"\(convRank)\"}"

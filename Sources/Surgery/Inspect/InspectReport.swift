@@ -1,4 +1,5 @@
 import LoRA
+import ModelFamilies
 import SafeTensors
 
 /// Everything `lorakit inspect` shows about one file, as a value.

@@ -1,5 +1,6 @@
 import LinearAlgebra
 import LoRA
+import ModelFamilies
 import RealModule
 import SafeTensors
 

@@ -1,4 +1,5 @@
 import LoRA
+import ModelFamilies
 import SafeTensors
 import SystemIO
 

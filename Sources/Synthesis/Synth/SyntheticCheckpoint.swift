@@ -1,5 +1,6 @@
 import LinearAlgebra
 import LoRA
+import ModelFamilies
 import SafeTensors
 
 /// Writes an SDXL-layout base checkpoint whose values follow the splitmix rule

@@ -1,8 +1,8 @@
 import LinearAlgebra
 import LoRA
+import ModelFamilies
 import RealModule
 import SafeTensors
-import LoRA
 
 /// Writes an SDXL-layout LoRA with trained-like factors, deterministically from a seed: the
 /// 1,052 modules of a LyCORIS `preset=full` LoCon (or the 986 of kohya's `networks.lora`),

@@ -1,5 +1,6 @@
 import LinearAlgebra
 import LoRA
+import ModelFamilies
 import TensorOps
 
 /// The LoCon adapters of a model: one down/up pair per targeted Linear or Conv, their values

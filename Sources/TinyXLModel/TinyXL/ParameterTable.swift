@@ -1,4 +1,5 @@
 import LoRA
+import ModelFamilies
 
 /// Every parameter tensor of a model in one contiguous Float32 block, in state-dict order:
 /// the optimizer and the LoCon merge walk it as flat memory, layers address it by offset.

@@ -1,4 +1,5 @@
 import LoRA
+import ModelFamilies
 
 extension TinyXL {
     /// Builds layers from the layout's module list, so the tree is described once

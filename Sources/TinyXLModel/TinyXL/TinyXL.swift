@@ -1,5 +1,6 @@
 import LinearAlgebra
 import LoRA
+import ModelFamilies
 import TensorOps
 
 /// The SDXL UNet at any widths, with forward and backward passes (llm.c style: every layer

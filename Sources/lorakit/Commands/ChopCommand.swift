@@ -77,9 +77,12 @@ struct ChopCommand: ParsableCommand {
                 .prefix(keepStrongest).map(\.block.label)
             print("strongest: \(strongest.joined(separator: ", "))")
             weights = try BlockWeights.keep(
-                strongest.joined(separator: ","), layout: layout.blocks, path: lora)
+                strongest.joined(separator: ","), layout: layout.blocks,
+                architecture: file.architecture.architecture, path: lora)
         } else if let keep {
-            weights = try BlockWeights.keep(keep, layout: layout.blocks, path: lora)
+            weights = try BlockWeights.keep(
+                keep, layout: layout.blocks, architecture: file.architecture.architecture,
+                path: lora)
         } else {
             weights = try BlockWeights.parse(
                 vector!, layout: layout.blocks, architecture: file.architecture.architecture,

@@ -12,18 +12,6 @@ public enum Component: String, Sendable, Hashable, CaseIterable, Comparable {
     }
 }
 
-/// How a file spells its keys; kept so reports can say what a file uses.
-public enum KeyForm: String, Sendable, Hashable, CaseIterable {
-    /// `lora_unet_input_blocks_4_1_proj_in.lora_down.weight` (kohya, LyCORIS `lycoris.kohya`).
-    case kohya
-    /// `lycoris_input_blocks_4_1_proj_in.lora_down.weight` (LyCORIS standalone wrapper).
-    case lycoris
-    /// `unet.down_blocks.1.attentions.0.proj_in.lora_A.weight` (PEFT, diffusers `save_lora_weights`).
-    case peft
-    /// `unet.down_blocks.1....lora.up.weight` / `lora_linear_layer.up.weight` (older diffusers).
-    case diffusers
-}
-
 /// One targeted base module, whatever the spelling of the file it came from.
 ///
 /// `name` is the module path in kohya's underscore form, without the component prefix:
@@ -40,18 +28,37 @@ public struct ModuleID: Sendable, Hashable, Comparable, CustomStringConvertible 
     }
 
     /// The kohya key prefix: `lora_unet_input_blocks_4_1_proj_in`. SD1.x/2.x files name their
-    /// single text encoder `lora_te_`, SDXL files `lora_te1_`.
+    /// single text encoder `lora_te_`, SDXL files `lora_te1_` (see `KohyaNaming`).
     public func kohyaName(singleTextEncoder: Bool = false) -> String {
-        switch component {
-        case .unet: "lora_unet_" + name
-        case .te1: (singleTextEncoder ? "lora_te_" : "lora_te1_") + name
-        case .te2: "lora_te2_" + name
-        }
+        KohyaNaming.prefix(of: component, singleTextEncoder: singleTextEncoder) + name
     }
 
     public var description: String { kohyaName() }
 
     public static func < (lhs: ModuleID, rhs: ModuleID) -> Bool {
         (lhs.component, lhs.name) < (rhs.component, rhs.name)
+    }
+}
+
+/// The kind of base layer an adapter modifies.
+public enum LayerType: Sendable, Hashable, Comparable, CustomStringConvertible {
+    case linear
+    /// A 2-D convolution with a square `kernel` (1 for 1×1 convs).
+    case conv(kernel: Int)
+    /// Not determinable from the adapter's tensors.
+    case unknown
+
+    /// kohya's split: `network_dim` covers linears and 1×1 convs, `conv_dim` the larger kernels.
+    public var usesConvDim: Bool {
+        if case .conv(let kernel) = self { return kernel > 1 }
+        return false
+    }
+
+    public var description: String {
+        switch self {
+        case .linear: "linear"
+        case .conv(let kernel): "conv\(kernel)x\(kernel)"
+        case .unknown: "unknown"
+        }
     }
 }

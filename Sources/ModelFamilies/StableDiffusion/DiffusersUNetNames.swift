@@ -1,9 +1,9 @@
-/// Converts UNet module names from the diffusers layout to the LDM layout.
+/// UNet module names from the diffusers layout to the LDM layout, for both SD families.
 ///
 /// kohya's SDXL LoRAs name UNet modules by the LDM checkpoint (`input_blocks_4_1_proj_in`); its
 /// SD1.x LoRAs, diffusers and PEFT use the diffusers layout (`down_blocks_1_attentions_0_proj_in`).
 /// Block tables, base checkpoints and comparisons all work on the LDM name, so every UNet name
-/// is brought to it once the architecture is known. The mapping is the one of the UNet itself
+/// is brought to it once the architecture is known (`ModelFamily.canonical`). The mapping is the one of the UNet itself
 /// (kohya-ss/sd-scripts `library/model_util.py`, `convert_ldm_unet_checkpoint`):
 ///
 /// - down block i, resnet/attention j -> `input_blocks.{1 + 3i + j}.{0|1}`; downsampler -> `input_blocks.{3i+3}.0.op`
@@ -14,7 +14,7 @@
 ///   conv_shortcut -> skip_connection, norm1 -> in_layers.0, norm2 -> out_layers.0
 /// - conv_in -> input_blocks.0.0, conv_out -> out.2, conv_norm_out -> out.0,
 ///   time_embedding.linear_{1,2} -> time_embed.{0,2}, add_embedding.linear_{1,2} -> label_emb.0.{0,2}
-public enum ModuleNames {
+enum DiffusersUNetNames {
     private static let resnetParts: [(diffusers: String, ldm: String)] = [
         ("conv1", "in_layers_2"), ("conv2", "out_layers_3"), ("time_emb_proj", "emb_layers_1"),
         ("conv_shortcut", "skip_connection"), ("norm1", "in_layers_0"), ("norm2", "out_layers_0"),
@@ -26,18 +26,11 @@ public enum ModuleNames {
         "add_embedding_linear_1": "label_emb_0_0", "add_embedding_linear_2": "label_emb_0_2",
     ]
 
-    /// The LDM-layout name of a module; names already in LDM form, text-encoder names and names
-    /// this table does not know are returned unchanged.
-    public static func ldm(_ module: ModuleID, architecture: Architecture) -> ModuleID {
-        guard module.component == .unet,
-            let converted = ldmName(module.name, architecture: architecture)
-        else {
-            return module
-        }
-        return ModuleID(.unet, converted)
-    }
-
-    static func ldmName(_ name: String, architecture: Architecture) -> String? {
+    /// The LDM-layout name of a UNet module; nil for names already in LDM form and names this
+    /// table does not know.
+    /// - Parameter upBlocksWithAttention: whether each diffusers up block holds attentions (it
+    ///   moves the upsampler's index); empty when the variant is not known.
+    static func ldmName(_ name: String, upBlocksWithAttention: [Bool]) -> String? {
         if let mapped = fixed[name] { return mapped }
         var scanner = NameScanner(name)
         if scanner.take("down_blocks_"), let block = scanner.number() {
@@ -69,9 +62,8 @@ public enum ModuleNames {
                 return "output_blocks_\(3 * block + layer)_1" + scanner.rest
             }
             if scanner.take("_upsamplers_0_conv"), scanner.rest.isEmpty {
-                let withAttention = architecture.upBlocksWithAttention
-                guard block < withAttention.count else { return nil }
-                return "output_blocks_\(3 * block + 2)_\(withAttention[block] ? 2 : 1)_conv"
+                guard block < upBlocksWithAttention.count else { return nil }
+                return "output_blocks_\(3 * block + 2)_\(upBlocksWithAttention[block] ? 2 : 1)_conv"
             }
         }
         return nil

@@ -1,0 +1,112 @@
+/// A family of models that share a module tree, key namings, checkpoint layouts and a block
+/// layout: SDXL; SD1.x/2.x (next: Flux.1). Surgery and key parsing ask the family; nothing
+/// above this module spells a family's keys.
+///
+/// A family is mostly data (prefix tables, checkpoint rules, block labels, detection facts); the
+/// protocol's functions are the rules that are not a lookup (name conversions, layer rules).
+/// Adding a family is a new conforming type, its tables, an entry in `ModelFamilies.all`, and
+/// tests against its reference data (see `docs/architecture.md`, "Adding a model family").
+public protocol ModelFamily: Sendable {
+    /// Stable identifier: `sdxl`, `sd1`.
+    var id: String { get }
+    /// The architectures (variants) files of this family are detected as.
+    var architectures: [Architecture] { get }
+
+    // MARK: Key namings
+
+    /// The component prefixes of this family's LoRA namings (kohya, LyCORIS, diffusers/PEFT).
+    var componentPrefixes: [ComponentPrefix] { get }
+    /// Module paths diffusers writes without a component prefix (`down_blocks.` for the UNet).
+    var unprefixedDenoiserRoots: [String] { get }
+    /// The canonical name of a module whose name a file spells in another layout (diffusers'
+    /// `down_blocks_1_attentions_0_proj_in` → LDM `input_blocks_4_1_proj_in`); names already
+    /// canonical, and names the family does not know, come back unchanged.
+    func canonical(_ module: ModuleID, architecture: Architecture) -> ModuleID
+    /// Whether kohya names this architecture's one text encoder `lora_te_` (SD1.x/2.x).
+    func hasSingleTextEncoder(_ architecture: Architecture) -> Bool
+
+    // MARK: Structure
+
+    /// The base layer of a module known by name, for adapters whose factors do not tell.
+    func layerType(of module: ModuleID, architecture: Architecture) -> LayerType
+    /// Every block of an architecture's layout, in order.
+    func blocks(of architecture: Architecture) -> [Block]
+    /// The block a module belongs to; nil outside the blocks.
+    func block(of module: ModuleID) -> Block?
+    /// The blocks a label names (`OUT01`, `IN04`, `M00` for the whole middle), case-insensitive.
+    func blocks(named label: String) -> [Block]
+    /// The fixed-length block-weight vectors of the web UIs for this family.
+    var blockWeightForms: [BlockWeightForm] { get }
+    /// Modules an extraction from two checkpoints targets (kohya's `extract_lora_from_models.py`).
+    func isExtractionTarget(_ module: ModuleID) -> Bool
+
+    // MARK: Checkpoints
+
+    /// Where base checkpoints of this family keep module weights, and their parts.
+    var checkpointLayout: CheckpointLayout { get }
+
+    // MARK: Detection
+
+    /// Facts in a LoRA's modules that identify an architecture of this family.
+    func clues(in lora: LoRAEvidence) -> [DetectionClue]
+    /// Facts in a checkpoint's tensors that identify an architecture of this family.
+    func clues(in checkpoint: CheckpointEvidence) -> [DetectionClue]
+    /// Metadata values (`ss_base_model_version`, `modelspec.architecture`) naming an
+    /// architecture of this family.
+    func clues(inMetadata metadata: [String: String]) -> [DetectionClue]
+    /// A structural detection made precise by metadata or widths (SD1.x/2.x into SD1.x or SD2.x).
+    func refine(
+        _ detection: ArchitectureDetection, metadata: ArchitectureDetection?, lora: LoRAEvidence
+    ) -> ArchitectureDetection
+    /// Whether files detected as `a` and `b` (both of this family) may belong to one model.
+    func areCompatible(_ a: Architecture, _ b: Architecture) -> Bool
+
+    // MARK: Files lorakit writes
+
+    /// kohya's and the model spec's metadata naming the base model of a LoRA for `architecture`.
+    func baseModelMetadata(for architecture: Architecture) -> [String: String]
+}
+
+/// The families lorakit knows, in the order their rules are tried.
+public enum ModelFamilies {
+    /// Every family. The first is also the fallback for files of unknown architecture: their
+    /// names and layers are read by its rules, as the SD-era tools read them.
+    public static let all: [any ModelFamily] = [StableDiffusionXL(), StableDiffusion1()]
+
+    /// The family of an architecture; the fallback for `unknown`.
+    public static func family(of architecture: Architecture) -> any ModelFamily {
+        all.first { $0.id == architecture.familyID } ?? all[0]
+    }
+
+    /// Every family's component prefixes, longest first: longest-prefix matching is a correctness
+    /// rule (`lora_te1_` must win over `lora_te_`).
+    public static let componentPrefixes: [ComponentPrefix] = {
+        var seen = Set<String>()
+        return all.flatMap(\.componentPrefixes).filter { seen.insert($0.prefix).inserted }
+            .sorted { $0.prefix.utf8.count > $1.prefix.utf8.count }
+    }()
+
+    /// Every family's unprefixed diffusers roots.
+    public static let unprefixedDenoiserRoots: [String] = {
+        var seen = Set<String>()
+        return all.flatMap(\.unprefixedDenoiserRoots).filter { seen.insert($0).inserted }
+    }()
+
+    /// The canonical name of a module of a file detected as `architecture`. For an unknown
+    /// architecture each family's naming is tried in order and the first that knows the name
+    /// converts it.
+    public static func canonical(_ module: ModuleID, architecture: Architecture) -> ModuleID {
+        if architecture != .unknown {
+            return family(of: architecture).canonical(module, architecture: architecture)
+        }
+        for family in all {
+            let converted = family.canonical(module, architecture: architecture)
+            if converted != module { return converted }
+        }
+        return module
+    }
+
+    /// The checkpoint layouts of every family, for reading a checkpoint before its family is
+    /// known.
+    public static let checkpointLayout = CheckpointLayout(merging: all.map(\.checkpointLayout))
+}

@@ -87,7 +87,8 @@ let package = Package(
         .target(
             name: "Trainer",
             dependencies: [
-                "SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "LoRA", "TensorOps",
+                "SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "ModelFamilies", "LoRA",
+                "TensorOps",
                 "TrainingNumerics", "TinyXLModel", "TrainingIO", realModule,
             ],
             swiftSettings: alwaysOptimized),

@@ -44,6 +44,7 @@ extension Float: BLASScalar {
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float,
         c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        _ = singleThreadedBLAS
         cblas_sgemm(
             CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
             transposeB ? CblasTrans : CblasNoTrans,
@@ -55,6 +56,7 @@ extension Float: BLASScalar {
         beta: Float,
         c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
+        _ = singleThreadedBLAS
         cblas_ssyrk(
             CblasRowMajor, CblasUpper, transpose ? CblasTrans : CblasNoTrans, Int32(n), Int32(k),
             alpha, a, Int32(lda),
@@ -65,7 +67,8 @@ extension Float: BLASScalar {
         m: Int, n: Int, a: UnsafeMutablePointer<Float>, lda: Int, tau: UnsafeMutablePointer<Float>,
         columnMajor: Bool
     ) -> Int32 {
-        LAPACKE_sgeqrf(
+        _ = singleThreadedBLAS
+        return LAPACKE_sgeqrf(
             columnMajor ? LAPACK_COL_MAJOR : LAPACK_ROW_MAJOR, Int32(m), Int32(n), a, Int32(lda),
             tau)
     }
@@ -74,7 +77,8 @@ extension Float: BLASScalar {
         m: Int, n: Int, k: Int, a: UnsafeMutablePointer<Float>, lda: Int, tau: UnsafePointer<Float>,
         columnMajor: Bool
     ) -> Int32 {
-        LAPACKE_sorgqr(
+        _ = singleThreadedBLAS
+        return LAPACKE_sorgqr(
             columnMajor ? LAPACK_COL_MAJOR : LAPACK_ROW_MAJOR, Int32(m), Int32(n), Int32(k), a,
             Int32(lda), tau)
     }
@@ -83,7 +87,8 @@ extension Float: BLASScalar {
         m: Int, n: Int, a: UnsafeMutablePointer<Float>, lda: Int, s: UnsafeMutablePointer<Float>,
         u: UnsafeMutablePointer<Float>, ldu: Int, vt: UnsafeMutablePointer<Float>, ldvt: Int
     ) -> Int32 {
-        LAPACKE_sgesdd(
+        _ = singleThreadedBLAS
+        return LAPACKE_sgesdd(
             LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "S")), Int32(m), Int32(n), a, Int32(lda), s, u,
             Int32(ldu), vt, Int32(ldvt))
     }
@@ -93,6 +98,7 @@ extension Float: BLASScalar {
         u: UnsafeMutablePointer<Float>, ldu: Int, vt: UnsafeMutablePointer<Float>, ldvt: Int,
         superb: UnsafeMutablePointer<Float>
     ) -> Int32 {
+        _ = singleThreadedBLAS
         let job = CChar(UInt8(ascii: "S"))
         return LAPACKE_sgesvd(
             LAPACK_ROW_MAJOR, job, job, Int32(m), Int32(n), a, Int32(lda), s, u, Int32(ldu), vt,
@@ -106,6 +112,7 @@ extension Double: BLASScalar {
         a: UnsafePointer<Double>, lda: Int, b: UnsafePointer<Double>, ldb: Int, beta: Double,
         c: UnsafeMutablePointer<Double>, ldc: Int
     ) {
+        _ = singleThreadedBLAS
         cblas_dgemm(
             CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
             transposeB ? CblasTrans : CblasNoTrans,
@@ -117,6 +124,7 @@ extension Double: BLASScalar {
         beta: Double,
         c: UnsafeMutablePointer<Double>, ldc: Int
     ) {
+        _ = singleThreadedBLAS
         cblas_dsyrk(
             CblasRowMajor, CblasUpper, transpose ? CblasTrans : CblasNoTrans, Int32(n), Int32(k),
             alpha, a, Int32(lda),
@@ -127,7 +135,8 @@ extension Double: BLASScalar {
         m: Int, n: Int, a: UnsafeMutablePointer<Double>, lda: Int,
         tau: UnsafeMutablePointer<Double>, columnMajor: Bool
     ) -> Int32 {
-        LAPACKE_dgeqrf(
+        _ = singleThreadedBLAS
+        return LAPACKE_dgeqrf(
             columnMajor ? LAPACK_COL_MAJOR : LAPACK_ROW_MAJOR, Int32(m), Int32(n), a, Int32(lda),
             tau)
     }
@@ -136,7 +145,8 @@ extension Double: BLASScalar {
         m: Int, n: Int, k: Int, a: UnsafeMutablePointer<Double>, lda: Int,
         tau: UnsafePointer<Double>, columnMajor: Bool
     ) -> Int32 {
-        LAPACKE_dorgqr(
+        _ = singleThreadedBLAS
+        return LAPACKE_dorgqr(
             columnMajor ? LAPACK_COL_MAJOR : LAPACK_ROW_MAJOR, Int32(m), Int32(n), Int32(k), a,
             Int32(lda), tau)
     }
@@ -145,7 +155,8 @@ extension Double: BLASScalar {
         m: Int, n: Int, a: UnsafeMutablePointer<Double>, lda: Int, s: UnsafeMutablePointer<Double>,
         u: UnsafeMutablePointer<Double>, ldu: Int, vt: UnsafeMutablePointer<Double>, ldvt: Int
     ) -> Int32 {
-        LAPACKE_dgesdd(
+        _ = singleThreadedBLAS
+        return LAPACKE_dgesdd(
             LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "S")), Int32(m), Int32(n), a, Int32(lda), s, u,
             Int32(ldu), vt, Int32(ldvt))
     }
@@ -155,6 +166,7 @@ extension Double: BLASScalar {
         u: UnsafeMutablePointer<Double>, ldu: Int, vt: UnsafeMutablePointer<Double>, ldvt: Int,
         superb: UnsafeMutablePointer<Double>
     ) -> Int32 {
+        _ = singleThreadedBLAS
         let job = CChar(UInt8(ascii: "S"))
         return LAPACKE_dgesvd(
             LAPACK_ROW_MAJOR, job, job, Int32(m), Int32(n), a, Int32(lda), s, u, Int32(ldu), vt,
@@ -166,6 +178,7 @@ extension Double: BLASScalar {
 /// - Parameters: `diagonal` (n values) and `offDiagonal` (n − 1 values, destroyed).
 func symmetricTridiagonalEigenvalues(diagonal: inout [Double], offDiagonal: inout [Double]) -> Int32
 {
+    _ = singleThreadedBLAS
     guard !diagonal.isEmpty else { return 0 }
     if offDiagonal.isEmpty { offDiagonal = [0] }
     return diagonal.withUnsafeMutableBufferPointer { d in
@@ -177,6 +190,7 @@ func symmetricTridiagonalEigenvalues(diagonal: inout [Double], offDiagonal: inou
 
 /// Eigenvalues (ascending) of a symmetric row-major matrix (`LAPACKE_dsyevd`, values only).
 func symmetricEigenvalues(_ matrix: inout [Double], order: Int) -> (Int32, [Double]) {
+    _ = singleThreadedBLAS
     var values = [Double](repeating: 0, count: order)
     let info = matrix.withUnsafeMutableBufferPointer { a in
         values.withUnsafeMutableBufferPointer { w in
@@ -193,6 +207,7 @@ func floatMatrixVector(
     _ a: UnsafePointer<Float>, rows: Int, columns: Int, transpose: Bool, _ x: UnsafePointer<Float>,
     _ y: UnsafeMutablePointer<Float>
 ) {
+    _ = singleThreadedBLAS
     cblas_sgemv(
         CblasRowMajor, transpose ? CblasTrans : CblasNoTrans, Int32(rows), Int32(columns), 1, a,
         Int32(columns), x, 1, 0, y, 1)
@@ -201,7 +216,8 @@ func floatMatrixVector(
 /// Cholesky factor in place (`LAPACKE_dpotrf`, upper: A = RᵀR); the lower triangle is left as
 /// it was. Returns LAPACK's info (> 0: not positive definite).
 func choleskyUpper(_ matrix: inout [Double], order: Int) -> Int32 {
-    matrix.withUnsafeMutableBufferPointer {
+    _ = singleThreadedBLAS
+    return matrix.withUnsafeMutableBufferPointer {
         LAPACKE_dpotrf(
             LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "U")), Int32(order), $0.baseAddress!, Int32(order))
     }
@@ -210,6 +226,7 @@ func choleskyUpper(_ matrix: inout [Double], order: Int) -> Int32 {
 /// Reciprocal condition number (1-norm) of an upper-triangular matrix (`LAPACKE_dtrcon`),
 /// or 0 when LAPACK fails.
 func upperTriangularReciprocalCondition(_ matrix: [Double], order: Int) -> Double {
+    _ = singleThreadedBLAS
     var rcond = 0.0
     let info = matrix.withUnsafeBufferPointer {
         LAPACKE_dtrcon(
@@ -221,20 +238,25 @@ func upperTriangularReciprocalCondition(_ matrix: [Double], order: Int) -> Doubl
 
 /// Inverse of an upper-triangular matrix in place (`LAPACKE_dtrtri`).
 func invertUpperTriangular(_ matrix: inout [Double], order: Int) -> Int32 {
-    matrix.withUnsafeMutableBufferPointer {
+    _ = singleThreadedBLAS
+    return matrix.withUnsafeMutableBufferPointer {
         LAPACKE_dtrtri(
             LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "U")), CChar(UInt8(ascii: "N")), Int32(order),
             $0.baseAddress!, Int32(order))
     }
 }
 
-/// Process-wide BLAS settings.
-public enum BLAS {
-    /// OpenBLAS worker threads. Surgery runs one module per core with one BLAS thread each:
-    /// rank-8 products reach 87 GFLOP/s on one thread but 25 on two (DESIGN.md, "Trainer speed").
-    public static func setThreads(_ count: Int) {
-        openblas_set_num_threads(Int32(max(1, count)))
-    }
+/// lorakit's one BLAS policy: OpenBLAS runs on the calling thread, and lorakit splits work
+/// across cores itself (one module per core in surgery, parts of large products in the
+/// trainer). Rank-8 products reach 87 GFLOP/s on one thread but 25 on two, and idle OpenBLAS
+/// workers spin and starve the trainer's own kernels (DESIGN.md, "Trainer speed").
+///
+/// Applied once per process, before the first call through this door (a lazy global is
+/// initialised exactly once, whatever thread gets there first); nothing else sets it.
+let singleThreadedBLAS: Void = openblas_set_num_threads(1)
 
+/// What OpenBLAS reports about itself.
+public enum BLAS {
+    /// OpenBLAS worker threads (1 once any routine has run).
     public static var threads: Int { Int(openblas_get_num_threads()) }
 }

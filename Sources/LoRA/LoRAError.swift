@@ -22,6 +22,8 @@ public enum LoRAError: Error, Equatable, Sendable, CustomStringConvertible {
     case notACheckpoint(path: String, looksLike: String)
     /// The operation has no linear meaning for this adapter kind (IA3, GLoRA, OFT, unknown).
     case unsupported(path: String, module: String, kind: AdapterKind)
+    /// A `PATH:WEIGHT` input whose weight is not a finite number.
+    case inputWeight(argument: String)
 
     public var description: String {
         switch self {
@@ -39,6 +41,8 @@ public enum LoRAError: Error, Equatable, Sendable, CustomStringConvertible {
             "\(path): tensor \"\(key)\" holds NaN or infinite values"
         case .notACheckpoint(let path, let looksLike):
             "\(path): not a base checkpoint; it looks like \(looksLike)"
+        case .inputWeight(let argument):
+            "\(argument): the weight after ':' must be a finite number"
         case .unsupported(let path, let module, let kind):
             "\(path): module \(module) is \(kind.rawValue), whose weight difference lorakit cannot form without its base weight"
         }

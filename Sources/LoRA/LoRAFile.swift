@@ -1,12 +1,14 @@
 import ModelFamilies
 import SafeTensors
+import SystemIO
 
 /// A LoRA file read into adapters: one per targeted module, plus the tensors no adapter claims.
 ///
 /// Loading reads the header and each module's alpha (a few bytes); factors are read on demand
 /// through `source`, so even an SDXL-sized LoRA loads in milliseconds.
 public struct LoRAFile: Sendable {
-    public let source: SafeTensorsFile
+    /// The file; tensor bytes are read through the operations below.
+    let source: SafeTensorsFile
     /// Adapters sorted by module.
     public private(set) var adapters: [Adapter]
     /// Tensors that belong to no adapter, kept verbatim by every command.
@@ -15,6 +17,8 @@ public struct LoRAFile: Sendable {
 
     public var path: String { source.path }
     public var metadata: [String: String]? { source.metadata }
+    /// Device, inode, size and time of the file, for refusing to write over it.
+    public var status: FileStatus { source.status }
 
     /// Opens and interprets a LoRA file.
     /// - Throws: `SafeTensorsError` for a malformed file, `LoRAError.notALoRA` for a file with no
@@ -85,6 +89,24 @@ public struct LoRAFile: Sendable {
             $0.name.utf8.lexicographicallyPrecedes($1.name.utf8)
         }
         self.architecture = detection
+    }
+
+    /// One tensor of an adapter, as stored.
+    public func tensor(_ role: TensorRole, of adapter: Adapter) throws -> Tensor? {
+        try adapter.tensors[role].map { try source.tensor($0) }
+    }
+
+    /// Every tensor of an adapter, as stored, in role order.
+    public func tensors(of adapter: Adapter) throws -> [(role: TensorRole, name: String, tensor: Tensor)] {
+        try adapter.roles.map { role in
+            let info = adapter.tensors[role]!
+            return (role, info.name, try source.tensor(info))
+        }
+    }
+
+    /// DoRA's magnitude vector (`dora_scale`) of an adapter, in Float32.
+    public func doraMagnitude(of adapter: Adapter) throws -> [Float]? {
+        try adapter.tensors[.doraScale].map { try source.floats(of: $0) }
     }
 
     /// The adapter of one module, if the file has it.

@@ -189,6 +189,30 @@ enum Syscall {
         Glibc._exit(status)
     }
 
+    /// Wraps `vsnprintf(3)` for one number: C's `printf` text of `value` under `format`
+    /// (`%.5f`, `%.3g`), locale-independent (lorakit never calls `setlocale`).
+    static func format(_ value: Double, _ format: String) -> String {
+        var buffer = [CChar](repeating: 0, count: 512)
+        let count = withVaList([value]) { arguments in
+            buffer.withUnsafeMutableBufferPointer {
+                Glibc.vsnprintf($0.baseAddress, $0.count, format, arguments)
+            }
+        }
+        guard count >= 0 else { return value.description }
+        return String(
+            decoding: buffer.prefix(min(Int(count), buffer.count - 1)).map { UInt8(bitPattern: $0) },
+            as: UTF8.self)
+    }
+
+    /// Wraps `gmtime_r(3)` or `localtime_r(3)`: the calendar time of Unix seconds in UTC or in
+    /// the machine's time zone.
+    static func calendarTime(_ seconds: Int64, local: Bool) -> tm {
+        var time = time_t(seconds)
+        var result = tm()
+        if local { Glibc.localtime_r(&time, &result) } else { Glibc.gmtime_r(&time, &result) }
+        return result
+    }
+
     /// Wraps `strerror(3)`.
     static func describe(_ code: Int32) -> String {
         String(cString: Glibc.strerror(code))

@@ -1,4 +1,4 @@
-import Foundation
+import SystemIO
 
 /// Float32 memory that a layer writes step after step.
 ///
@@ -64,7 +64,7 @@ public final class Workspace: @unchecked Sendable {
     /// Cores the kernels split work over.
     public let cores: Int
 
-    public init(cores: Int = ProcessInfo.processInfo.activeProcessorCount) {
+    public init(cores: Int = Environment.processorCount) {
         self.cores = max(1, cores)
     }
 

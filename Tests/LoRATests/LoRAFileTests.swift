@@ -46,7 +46,7 @@ import Testing
         let lora = try LoRAFile(path: Fixtures.path("surgery/inputs/\(expected.file).safetensors"))
         #expect(lora.architecture.architecture == .sdxl)
         #expect(lora.passThrough.isEmpty)
-        #expect(lora.adapters.reduce(0) { $0 + $1.tensors.count } == expected.keys)
+        #expect(lora.adapters.reduce(0) { $0 + $1.keyCount } == expected.keys)
         #expect(
             Dictionary(grouping: lora.adapters, by: \.kind).mapValues(\.count) == expected.kinds)
         let ranks = Dictionary(grouping: lora.adapters) { adapter in

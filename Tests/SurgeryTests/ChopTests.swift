@@ -1,6 +1,6 @@
 import Foundation
 import LinearAlgebra
-import LoRA
+@testable import LoRA
 import ModelFamilies
 import SafeTensors
 import TestSupport

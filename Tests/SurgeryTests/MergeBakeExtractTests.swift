@@ -1,6 +1,6 @@
 import Foundation
 import LinearAlgebra
-import LoRA
+@testable import LoRA
 import ModelFamilies
 import SafeTensors
 import TestSupport
@@ -25,9 +25,9 @@ func relativeFrobenius(_ observed: Matrix<Float>, _ expected: Matrix<Double>) ->
 
     /// 0.7·ΔW_a + 0.3·ΔW_b exactly, to F16 precision (1e-3), in every module.
     @Test func exactMergeEqualsTheWeightedSum() throws {
-        let source = try ResizeSource(argument: "\(Self.a):0.7,\(Self.b):0.3")
+        let source = try LoRAInput(argument: "\(Self.a):0.7,\(Self.b):0.3")
         let merged = try write(
-            Merge(source: source, dtype: .f16).output(dtype: .f16), TemporaryDirectory())
+            Merge(source: source, dtype: .f16).output(dtype: .f16).content(), TemporaryDirectory())
         let loraA = source.members[0].lora
         let loraB = source.members[1].lora
         #expect(merged.adapters.count == 788)
@@ -52,10 +52,10 @@ func relativeFrobenius(_ observed: Matrix<Float>, _ expected: Matrix<Double>) ->
     /// With a rank, each module is the best rank-N approximation of the sum (Eckart–Young):
     /// its error equals the norm of the dropped singular values of the exact sum.
     @Test func rankedMergeIsTheBestApproximation() throws {
-        let source = try ResizeSource(argument: "\(Self.a):0.7,\(Self.b):0.3")
+        let source = try LoRAInput(argument: "\(Self.a):0.7,\(Self.b):0.3")
         let resizer = try Resizer(source: source)
         let merged = try write(
-            resizer.output(resizer.plan(KohyaRankRule(rank: 8, convRank: 8)), dtype: .f16),
+            resizer.output(resizer.plan(KohyaRankRule(rank: 8, convRank: 8)), dtype: .f16).content(),
             TemporaryDirectory())
         let reference = try #require(
             Fixtures.json("surgery/singular_values_extra.json") as? [String: Any])
@@ -82,9 +82,9 @@ func relativeFrobenius(_ observed: Matrix<Float>, _ expected: Matrix<Double>) ->
 
     @Test func negativeWeightsAndModulesInOnlyOneInput() throws {
         let kohya = Fixtures.path("surgery/inputs/lora_kohya.safetensors")
-        let source = try ResizeSource(argument: "\(Self.a):1,\(kohya):-0.5")
+        let source = try LoRAInput(argument: "\(Self.a):1,\(kohya):-0.5")
         let merged = try write(
-            Merge(source: source, dtype: .f32).output(dtype: .f32), TemporaryDirectory())
+            Merge(source: source, dtype: .f32).output(dtype: .f32).content(), TemporaryDirectory())
         #expect(merged.adapters.count == 788)
         let loraA = source.members[0].lora
         let loraK = source.members[1].lora
@@ -117,7 +117,7 @@ func relativeFrobenius(_ observed: Matrix<Float>, _ expected: Matrix<Double>) ->
         let sdxl = Fixtures.path("surgery/inputs/locon_a.safetensors")
         let error = #expect(throws: MergeError.self) {
             try Merge(
-                source: ResizeSource(argument: "\(sdxl),\(directory.file("sd1.safetensors"))"),
+                source: LoRAInput(argument: "\(sdxl),\(directory.file("sd1.safetensors"))"),
                 dtype: .f16)
         }
         #expect(
@@ -129,7 +129,7 @@ func relativeFrobenius(_ observed: Matrix<Float>, _ expected: Matrix<Double>) ->
     @Test func doraInTwoInputsIsRefused() throws {
         let dora = Fixtures.path("surgery/inputs/dora.safetensors")
         #expect(throws: MergeError.self) {
-            try Merge(source: ResizeSource(argument: "\(dora):0.5,\(dora):0.5"), dtype: .f16)
+            try Merge(source: LoRAInput(argument: "\(dora):0.5,\(dora):0.5"), dtype: .f16)
         }
     }
 }
@@ -161,7 +161,7 @@ func relativeFrobenius(_ observed: Matrix<Float>, _ expected: Matrix<Double>) ->
             modules: extraction.modules, path: "baked",
             metadata: extraction.metadata(rank: 8, convRank: 8))
         try SafeTensorsWriter.write(
-            resizer.output(resizer.plan(KohyaRankRule(rank: 8, convRank: 8)), dtype: .f16),
+            resizer.output(resizer.plan(KohyaRankRule(rank: 8, convRank: 8)), dtype: .f16).content(),
             to: directory.file("x.safetensors"))
         let extracted = try LoRAFile(path: directory.file("x.safetensors"))
         #expect(extracted.adapters.count == 788)
@@ -246,11 +246,11 @@ func relativeFrobenius(_ observed: Matrix<Float>, _ expected: Matrix<Double>) ->
         let lora = try LoRAFile(path: Fixtures.path("surgery/inputs/locon_a.safetensors"))
         let same = try LoRADiff(lora, lora)
         #expect(same.modules.allSatisfy { $0.relativeError < 1e-6 && abs($0.cosine - 1) < 1e-9 })
-        let resizer = try Resizer(source: ResizeSource(members: [.init(lora: lora, weight: 1)]))
+        let resizer = try Resizer(source: LoRAInput(members: [.init(lora: lora, weight: 1)]))
         let plan = resizer.plan(KohyaRankRule(rank: 4, convRank: 4))
         let directory = TemporaryDirectory()
         try SafeTensorsWriter.write(
-            resizer.output(plan, dtype: .f32), to: directory.file("r.safetensors"))
+            resizer.output(plan, dtype: .f32).content(), to: directory.file("r.safetensors"))
         let diff = try LoRADiff(lora, LoRAFile(path: directory.file("r.safetensors")))
         let summary = ResizeSummary(resizer: resizer, plan: plan, path: "")
         for (module, expected) in zip(diff.modules, summary.modules) {

@@ -21,9 +21,9 @@ import Testing
     static let resizers: [String: Resizer] = {
         var table: [String: Resizer] = [:]
         table["locon_a"] = try! Resizer(
-            source: ResizeSource(argument: Fixtures.path("surgery/inputs/locon_a.safetensors")))
+            source: LoRAInput(argument: Fixtures.path("surgery/inputs/locon_a.safetensors")))
         table["merge"] = try! Resizer(
-            source: ResizeSource(
+            source: LoRAInput(
                 argument: Fixtures.path("surgery/inputs/locon_a.safetensors") + ":0.7,"
                     + Fixtures.path("surgery/inputs/locon_b.safetensors") + ":0.3"))
         return table
@@ -113,7 +113,7 @@ import Testing
         let plan = try resizer.plan(try ResizeRecipe(text), base: &base, outputDType: .f16)
         let directory = TemporaryDirectory()
         try SafeTensorsWriter.write(
-            resizer.output(plan, dtype: .f16), to: directory.file("out.safetensors"))
+            resizer.output(plan, dtype: .f16).content(), to: directory.file("out.safetensors"))
         let ours = try LoRAFile(path: directory.file("out.safetensors"))
         let theirs = try LoRAFile(path: Fixtures.path("surgery/elias_resize/\(golden).safetensors"))
         #expect(Set(ours.adapters.map(\.module)) == Set(theirs.adapters.map(\.module)))
@@ -135,7 +135,7 @@ import Testing
 /// kohya `networks/resize_lora.py` modes against `reference/surgery/kohya_resize`.
 @Suite(.serialized) struct KohyaResizeTests {
     static let resizer = try! Resizer(
-        source: ResizeSource(argument: Fixtures.path("surgery/inputs/locon_a.safetensors")))
+        source: LoRAInput(argument: Fixtures.path("surgery/inputs/locon_a.safetensors")))
 
     static let cases: [(String, KohyaRankRule)] = [
         ("rank4_conv4", KohyaRankRule(rank: 4, convRank: 4, kohyaCompatible: true)),
@@ -198,7 +198,7 @@ import Testing
 
     @Test func metadataAsKohyaWritesIt() throws {
         let plan = Self.resizer.plan(KohyaRankRule(rank: 4, convRank: 4, kohyaCompatible: true))
-        let output = try Self.resizer.output(plan, dtype: .f16)
+        let output = try Self.resizer.output(plan, dtype: .f16).content()
         #expect(output.metadata?["ss_network_dim"] == "4")
         #expect(output.metadata?["ss_network_alpha"] == "2")
         #expect(
@@ -206,7 +206,8 @@ import Testing
                 == "dimension is resized from 8 to 4; TinyXL golden reference input (synthetic trained-like weights)"
         )
         let dynamic = try Self.resizer.output(
-            Self.resizer.plan(KohyaRankRule(rank: 8, method: .svRatio, parameter: 4)), dtype: .f16)
+            Self.resizer.plan(KohyaRankRule(rank: 8, method: .svRatio, parameter: 4)), dtype: .f16
+        ).content()
         #expect(dynamic.metadata?["ss_network_dim"] == "Dynamic")
         #expect(
             dynamic.metadata?["ss_training_comment"]?.hasPrefix(
@@ -216,7 +217,7 @@ import Testing
     /// Full rank reproduces ΔW (up to the F16 rounding of the output).
     @Test func fullRankReproducesDeltaW() throws {
         let plan = Self.resizer.plan(KohyaRankRule(rank: 8, convRank: 8))
-        let output = try Self.resizer.output(plan, dtype: .f32)
+        let output = try Self.resizer.output(plan, dtype: .f32).content()
         let directory = TemporaryDirectory()
         try SafeTensorsWriter.write(output, to: directory.file("full.safetensors"))
         let resized = try LoRAFile(path: directory.file("full.safetensors"))
@@ -291,8 +292,10 @@ import Testing
     @Test func mergedNames() throws {
         let a = Fixtures.path("surgery/inputs/locon_a.safetensors")
         let b = Fixtures.path("surgery/inputs/locon_b.safetensors")
-        #expect(try ResizeSource(argument: "\(a):0.7,\(b):0.3").name == "locon(0.70+0.30)")
-        #expect(try ResizeSource(argument: a).name == "locon_a")
-        #expect(throws: ResizeError.self) { try ResizeSource(argument: "\(a):nan,\(b):1") }
+        #expect(try LoRAInput(argument: "\(a):0.7,\(b):0.3").name == "locon(0.70+0.30)")
+        #expect(try LoRAInput(argument: a).name == "locon_a")
+        #expect(throws: LoRAError.inputWeight(argument: "\(a):nan")) {
+            try LoRAInput(argument: "\(a):nan,\(b):1")
+        }
     }
 }

@@ -60,7 +60,8 @@ import TrainingNumerics
         let examples = examples()
         let metadata = TrainingRunMetadata(
             dataset: TrainingData.summary(of: examples, folder: "1_tiny"),
-            baseModelName: "tinyxl", baseModelHash: nil, sessionID: 1, startedAt: Date())
+            baseModelName: "tinyxl", baseModelHash: nil, sessionID: 1,
+            startedAt: Date().timeIntervalSince1970)
         var run = try TrainingRun(
             configuration: c, examples: examples, unet: unet, metadata: metadata)
         let observer = RecordingObserver()

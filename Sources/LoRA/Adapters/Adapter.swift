@@ -52,8 +52,8 @@ public struct Adapter: Sendable {
     public var stem: String
     public var form: KeyForm
     public var kind: AdapterKind
-    /// The file's tensor for each role.
-    public var tensors: [TensorRole: TensorInfo]
+    /// The file's tensor for each role; read through `LoRAFile`.
+    var tensors: [TensorRole: TensorInfo]
     /// Rank of the low-rank factors; nil for kinds without one (full, IA3, full LoKr).
     public var rank: Int?
     /// The stored alpha, or nil when the file has none (then alpha = rank).
@@ -77,4 +77,16 @@ public struct Adapter: Sendable {
     public var parameterCount: UInt64 {
         tensors.values.reduce(0) { $0 + $1.elementCount }
     }
+
+    /// The roles the adapter's tensors play, in role order.
+    public var roles: [TensorRole] { tensors.keys.sorted() }
+
+    /// How many tensors (keys) the adapter has.
+    public var keyCount: Int { tensors.count }
+
+    /// Whether the adapter has a tensor playing `role`.
+    public func has(_ role: TensorRole) -> Bool { tensors[role] != nil }
+
+    /// The key of the tensor playing `role`, if any.
+    public func key(of role: TensorRole) -> String? { tensors[role]?.name }
 }

@@ -1,6 +1,7 @@
 import LinearAlgebra
 import ModelFamilies
 import SafeTensors
+import SystemIO
 
 /// A base checkpoint seen as the modules a LoRA adapts: module identity to base weight, read one
 /// tensor at a time. Where each family keeps its weights (prefixes, fused q/k/v row blocks) is
@@ -9,11 +10,15 @@ public struct BaseCheckpoint: Sendable {
     /// Where one module's weight lives: a tensor, and for fused q/k/v the block of rows.
     public typealias Location = CheckpointLayout.Location
 
-    public let source: SafeTensorsFile
+    /// The file; weights are read through the operations below.
+    let source: SafeTensorsFile
     public let architecture: ArchitectureDetection
     private let locations: [ModuleID: Location]
 
     public var path: String { source.path }
+    public var metadata: [String: String]? { source.metadata }
+    /// Device, inode, size and time of the file, for refusing to write over it.
+    public var status: FileStatus { source.status }
 
     /// Opens a checkpoint and indexes its modules from the header.
     /// - Throws: `SafeTensorsError`, or `LoRAError.notACheckpoint` for a LoRA or other file.
@@ -36,6 +41,15 @@ public struct BaseCheckpoint: Sendable {
 
     /// Every module the checkpoint has a weight for.
     public var modules: [ModuleID] { Array(locations.keys) }
+
+    /// The shape of the stored tensor holding a module's weight (`[out, in, k, k]` for a conv),
+    /// from the header alone.
+    public func storedShape(of module: ModuleID) -> [Int]? {
+        guard let location = locations[module], let info = source.info(named: location.key) else {
+            return nil
+        }
+        return info.shape.map { Int(clamping: $0) }
+    }
 
     /// The flattened shape `[out, in·k·k]` of a module's weight, from the header alone.
     public func flatShape(of module: ModuleID) -> [Int]? {

@@ -39,6 +39,9 @@ public struct SDXLLayout: Sendable {
         /// The kohya module name: `input_blocks_4_1_proj_in`.
         public var kohyaName: String { String(path.map { $0 == "." ? "_" : $0 }) }
 
+        /// The module's identity, as LoRAs name it (`lora_unet_input_blocks_4_1_proj_in`).
+        public var id: ModuleID { ModuleID(.unet, kohyaName) }
+
         /// The weight's shape: `[out, in]` or `[out, in, k, k]`.
         public var weightShape: [Int] {
             switch layer {

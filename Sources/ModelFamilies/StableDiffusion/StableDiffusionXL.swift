@@ -13,6 +13,13 @@ public struct StableDiffusionXL: ModelFamily {
 
     public init() {}
 
+    /// The key prefix of the UNet in SDXL checkpoints.
+    public static let denoiserPrefix = StableDiffusionUNet.denoiserPrefix
+    /// kohya's `ss_base_model_version` for SDXL LoRAs.
+    public static let kohyaBaseModelVersion = "sdxl_base_v1-0"
+    /// The model spec's `modelspec.architecture` for SDXL LoRAs.
+    public static let modelSpecArchitecture = "stable-diffusion-xl-v1-base/lora"
+
     public let componentPrefixes =
         StableDiffusionUNet.componentPrefixes + [
             ComponentPrefix("lora_te2_", .te2, form: .kohya),
@@ -142,8 +149,8 @@ public struct StableDiffusionXL: ModelFamily {
     public func baseModelMetadata(for architecture: Architecture) -> [String: String] {
         guard architecture == .sdxl else { return [:] }
         return [
-            "ss_base_model_version": "sdxl_base_v1-0", "ss_v2": "False",
-            "modelspec.architecture": "stable-diffusion-xl-v1-base/lora",
+            "ss_base_model_version": Self.kohyaBaseModelVersion, "ss_v2": "False",
+            "modelspec.architecture": Self.modelSpecArchitecture,
         ]
     }
 }

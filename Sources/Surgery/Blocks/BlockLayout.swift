@@ -89,7 +89,7 @@ public struct BlockLayout: Sendable {
             let adapters = byBlock[block]!
             return Row(
                 block: block, modules: adapters.count,
-                keys: adapters.reduce(0) { $0 + $1.tensors.count },
+                keys: adapters.reduce(0) { $0 + $1.keyCount },
                 energy: sum(adapters, \.delta),
                 baseEnergy: base == nil ? nil : sum(adapters, \.base))
         }
@@ -98,12 +98,19 @@ public struct BlockLayout: Sendable {
         }.map { name, adapters in
             Group(
                 name: name, modules: adapters.count,
-                keys: adapters.reduce(0) { $0 + $1.tensors.count },
+                keys: adapters.reduce(0) { $0 + $1.keyCount },
                 energy: sum(adapters, \.delta),
                 baseEnergy: base == nil ? nil : sum(adapters, \.base))
         }
         passThroughKeys =
-            (textEncoders + nonBlock).reduce(0) { $0 + $1.tensors.count } + lora.passThrough.count
+            (textEncoders + nonBlock).reduce(0) { $0 + $1.keyCount } + lora.passThrough.count
+    }
+
+    /// The layout of the LoRA at `path`, with energies, and against the checkpoint at
+    /// `basePath` when given.
+    public init(path: String, energy: Bool = false, basePath: String? = nil) throws {
+        let base = try basePath.map { try BaseCheckpoint(path: $0) }
+        try self.init(lora: LoRAFile(path: path), energy: energy, base: base)
     }
 
     struct ModuleEnergy: Sendable {

@@ -21,26 +21,25 @@ public struct Chop: Sendable {
     }
 
     public private(set) var summary = Summary()
-    /// Input metadata plus `block_vector_string` (hashes are added when writing).
-    public private(set) var metadata: [String: String] = [:]
-    /// Every output tensor: copied from the input, or replaced by a scaled tensor.
-    public private(set) var entries: [SafeTensorsWriter.Entry] = []
-    private let source: SafeTensorsFile
-    private var copied: [String: TensorInfo] = [:]
-    private var replaced: [String: Tensor] = [:]
+    /// The chopped file: kept tensors copied, scaled ones replaced, the input's metadata plus
+    /// `block_vector_string` (hashes are added when writing).
+    public private(set) var output: LoRAOutput
 
     /// Plans the chopped file: which tensors stay, which are rescaled (only those are read now).
     /// - Throws: `SurgeryError.cannotScale` for a fractional weight on OFT/unknown modules,
     ///   `.nothingLeft` when every key would be dropped, `SafeTensorsError` on read errors.
     public init(_ lora: LoRAFile, weights: BlockWeights) throws {
-        source = lora.source
+        var metadata = lora.metadata ?? [:]
+        metadata["block_vector_string"] = weights.vectorString
+        output = LoRAOutput(metadata: metadata)
         for adapter in lora.adapters {
             let weight = weights.weight(for: adapter.module)
             if weight == 0 {
                 summary.droppedModules += 1
-                summary.droppedKeys += adapter.tensors.count
+                summary.droppedKeys += adapter.keyCount
                 continue
             }
+            var replaced: [String: Tensor] = [:]
             if weight != 1 {
                 for (name, tensor) in try Self.scaled(adapter, of: lora, by: weight) {
                     replaced[name] = tensor
@@ -49,63 +48,31 @@ public struct Chop: Sendable {
             } else {
                 summary.keptModules += 1
             }
-            for info in adapter.tensors.values { keep(info) }
-            summary.keptKeys += adapter.tensors.count
+            output.copy(adapter, of: lora, replacing: replaced)
+            summary.keptKeys += adapter.keyCount
         }
-        for info in lora.passThrough { keep(info) }
+        output.copyPassThrough(of: lora)
         summary.keptKeys += lora.passThrough.count
-        guard !entries.isEmpty else { throw SurgeryError.nothingLeft(path: lora.path) }
-        var metadata = lora.metadata ?? [:]
-        metadata["block_vector_string"] = weights.vectorString
-        self.metadata = metadata
+        guard !output.tensorNames.isEmpty else { throw SurgeryError.nothingLeft(path: lora.path) }
     }
 
-    private mutating func keep(_ info: TensorInfo) {
-        if let tensor = replaced[info.name] {
-            entries.append(
-                SafeTensorsWriter.Entry(
-                    name: info.name, dtype: tensor.dtype, dimensions: tensor.dimensions))
-        } else {
-            entries.append(
-                SafeTensorsWriter.Entry(name: info.name, dtype: info.dtype, dimensions: info.shape))
-            copied[info.name] = info
-        }
-    }
+    /// The input metadata plus `block_vector_string`.
+    public var metadata: [String: String] { output.metadata }
 
-    /// The bytes of one output tensor.
-    func data(_ name: String) throws -> [UInt8] {
-        if let tensor = replaced[name] { return tensor.bytes }
-        return try source.bytes(of: copied[name]!)
-    }
-
-    /// Writes the output one tensor at a time (two passes: hashes, then data), so memory stays
-    /// near the largest tensor whatever the file's size.
+    /// Writes the output one tensor at a time (kept tensors stream from the input), so memory
+    /// stays near the largest tensor whatever the file's size.
     public func write(to path: String, protecting inputs: [FileStatus]) throws {
-        try SafeTensorsWriter.writeStreaming(
-            entries: entries, metadata: metadata, to: path, protecting: inputs,
-            recomputeHashes: true
-        ) { info in .bytes(try data(info.name)) }
+        try output.write(to: path, protecting: inputs)
     }
 
     /// The output in memory, hashes included (tests and small files).
-    public func content() throws -> TensorFile {
-        let tensors = try entries.map { entry in
-            (
-                entry.name,
-                Tensor(
-                    dtype: entry.dtype, dimensions: entry.dimensions, bytes: try data(entry.name))
-            )
-        }
-        return try TensorFile(metadata: metadata, tensors: tensors).withRecomputedHashes()
-    }
+    public func content() throws -> TensorFile { try output.content() }
 
     /// The replaced tensors of one module scaled by `weight`.
     static func scaled(
         _ adapter: Adapter, of lora: LoRAFile, by weight: Double
     ) throws -> [(String, Tensor)] {
-        var tensors = try adapter.tensors.sorted { $0.key < $1.key }.map {
-            ($0.key, $0.value.name, try lora.source.tensor($0.value))
-        }
+        var tensors = try lora.tensors(of: adapter).map { ($0.role, $0.name, $0.tensor) }
         let original = tensors.map(\.2)
         try scale(&tensors, of: adapter, by: weight, path: lora.path)
         return zip(tensors, original).filter { $0.0.2 != $0.1 }.map { ($0.0.1, $0.0.2) }

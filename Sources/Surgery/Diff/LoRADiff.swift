@@ -29,6 +29,11 @@ public struct LoRADiff: Sendable {
     /// Modules whose kind has no linear ΔW (compared by presence only).
     public var notCompared: [ModuleID]
 
+    /// Compares the LoRAs at two paths.
+    public init(pathA: String, pathB: String) throws {
+        try self.init(LoRAFile(path: pathA), LoRAFile(path: pathB))
+    }
+
     public init(_ a: LoRAFile, _ b: LoRAFile) throws {
         pathA = a.path
         pathB = b.path

@@ -54,10 +54,9 @@ public struct Extraction: Sendable {
         var candidates: [(module: ModuleID, shape: [Int])] = []
         for module in base.modules.sorted() {
             guard family.isExtractionTarget(module) else { continue }
-            guard let shape = base.flatShape(of: module),
-                let info = base.source.info(named: base.location(of: module)!.key)
+            guard let shape = base.flatShape(of: module), let stored = base.storedShape(of: module)
             else { continue }
-            let kernel = info.shape.count == 4 ? Int(info.shape[2]) : 1
+            let kernel = stored.count == 4 ? stored[2] : 1
             if kernel > 1 && options.convRank == nil { continue }
             guard tuned.flatShape(of: module) == shape else {
                 missing.append(module)
@@ -84,10 +83,8 @@ public struct Extraction: Sendable {
         var largest: Float = 0
         for value in difference.elements { largest = max(largest, abs(value)) }
         guard Double(largest) >= options.minimumDifference else { return nil }
-        let info = base.source.info(named: base.location(of: module)!.key)!
-        let kernel =
-            info.shape.count == 4 && info.shape[2] > 1
-            ? Int(info.shape[2]) : (info.shape.count == 4 ? 1 : nil)
+        let stored = base.storedShape(of: module)!
+        let kernel = stored.count == 4 ? max(stored[2], 1) : nil
         let rank = (kernel ?? 1) > 1 ? options.convRank! : options.rank
         let seed = UInt64(DeterministicFill.fnv1a(module.kohyaName()))
         let svd = try difference.truncatedSVD(
@@ -109,9 +106,9 @@ public struct Extraction: Sendable {
             "ss_network_dim": String(rank),
             "ss_network_alpha": String(rank),
             "ss_training_comment":
-                "extracted by lorakit: \(ResizeSource.stem(tuned.path)) - \(ResizeSource.stem(base.path))",
-            "ss_sd_model_name": ResizeSource.stem(tuned.path),
-            "modelspec.title": ResizeSource.stem(tuned.path) + "-extracted",
+                "extracted by lorakit: \(LoRAInput.stem(tuned.path)) - \(LoRAInput.stem(base.path))",
+            "ss_sd_model_name": LoRAInput.stem(tuned.path),
+            "modelspec.title": LoRAInput.stem(tuned.path) + "-extracted",
         ]) { _, new in new }
         if let convRank {
             metadata["ss_network_args"] =

@@ -21,10 +21,11 @@ import SystemIO
 /// not linear in their factors: they are copied when only one input has the module, refused
 /// otherwise.
 public struct Merge: Sendable {
-    public let source: ResizeSource
+    public let source: LoRAInput
     public private(set) var warnings: [String] = []
     private var modules: [MergedModule] = []
-    private var copied: [(name: String, info: TensorInfo, file: SafeTensorsFile)] = []
+    /// Adapters copied unchanged, with their files.
+    private var copied: [(adapter: Adapter, lora: LoRAFile)] = []
 
     enum MergedModule: Sendable {
         case factored(stem: String, up: Tensor, down: Tensor, alpha: Double)
@@ -33,7 +34,7 @@ public struct Merge: Sendable {
 
     /// Plans the merge; factors are read and combined here (one module per core).
     /// - Throws: `MergeError` for modules that cannot be merged, `LoRAError`/`SafeTensorsError`.
-    public init(source: ResizeSource, dtype: DType) throws {
+    public init(source: LoRAInput, dtype: DType) throws {
         self.source = source
         let first = source.first
         for member in source.members.dropFirst()
@@ -55,11 +56,9 @@ public struct Merge: Sendable {
             } else if group.members.count == 1 {
                 let member = group.members[0]
                 warnings.append(
-                    "module \(member.adapter.stem) is \(member.adapter.kind.rawValue), which only \(ResizeSource.stem(member.lora.path)) has; it is copied unchanged (its weight is not applied)"
+                    "module \(member.adapter.stem) is \(member.adapter.kind.rawValue), which only \(LoRAInput.stem(member.lora.path)) has; it is copied unchanged (its weight is not applied)"
                 )
-                for info in member.adapter.tensors.values {
-                    copied.append((info.name, info, member.lora.source))
-                }
+                copied.append((member.adapter, member.lora))
             } else {
                 let kind = kinds.subtracting(linear).first!
                 let member = group.members.first { $0.adapter.kind == kind }!
@@ -69,9 +68,6 @@ public struct Merge: Sendable {
         }
         modules = try ParallelMap.map(mergeable) { group in
             try Self.merge(group.members, dtype: dtype)
-        }
-        for info in source.first.passThrough {
-            copied.append((info.name, info, source.first.source))
         }
     }
 
@@ -137,31 +133,37 @@ public struct Merge: Sendable {
         return [adapter.outFeatures ?? 0, inFeatures]
     }
 
-    /// The merged file: metadata of the first input, `merged_from`, network dim/alpha, hashes.
-    public func output(dtype: DType) throws -> TensorFile {
-        var tensors: [(name: String, tensor: Tensor)] = []
+    /// The merged file: metadata of the first input, `merged_from`, network dim/alpha; hashes
+    /// are recomputed when it is written.
+    public func output(dtype: DType) -> LoRAOutput {
         var ranks = Set<Int>()
         var alphas = Set<Double>()
+        var metadata = source.first.metadata ?? [:]
+        metadata["merged_from"] = source.members.map {
+            "\(LoRAInput.stem($0.lora.path)):\(Format.number($0.weight))"
+        }.joined(separator: ",")
+        for module in modules {
+            if case .factored(_, _, let down, let alpha) = module {
+                ranks.insert(down.shape[0])
+                alphas.insert(alpha)
+            }
+        }
+        metadata["ss_network_dim"] = ranks.count == 1 ? String(ranks.first!) : "Dynamic"
+        metadata["ss_network_alpha"] = alphas.count == 1 ? Format.number(alphas.first!) : "Dynamic"
+        var output = LoRAOutput(metadata: metadata)
         for module in modules {
             switch module {
             case .factored(let stem, let up, let down, let alpha):
-                tensors.append((stem + ".lora_up.weight", up))
-                tensors.append((stem + ".lora_down.weight", down))
-                tensors.append((stem + ".alpha", AlphaTensor.make(alpha, preferring: dtype)))
-                ranks.insert(down.shape[0])
-                alphas.insert(alpha)
+                output.add(stem + TensorRole.up.kohyaSuffix, up)
+                output.add(stem + TensorRole.down.kohyaSuffix, down)
+                output.add(stem + TensorRole.alpha.kohyaSuffix, AlphaTensor.make(alpha, preferring: dtype))
             case .full(let stem, let diff):
-                tensors.append((stem + ".diff", diff))
+                output.add(stem + TensorRole.diff.kohyaSuffix, diff)
             }
         }
-        for (name, info, file) in copied { tensors.append((name, try file.tensor(info))) }
-        var metadata = source.first.metadata ?? [:]
-        metadata["merged_from"] = source.members.map {
-            "\(ResizeSource.stem($0.lora.path)):\(Format.number($0.weight))"
-        }.joined(separator: ",")
-        metadata["ss_network_dim"] = ranks.count == 1 ? String(ranks.first!) : "Dynamic"
-        metadata["ss_network_alpha"] = alphas.count == 1 ? Format.number(alphas.first!) : "Dynamic"
-        return try TensorFile(metadata: metadata, tensors: tensors).withRecomputedHashes()
+        for (adapter, lora) in copied { output.copy(adapter, of: lora) }
+        output.copyPassThrough(of: source.first)
+        return output
     }
 
     public var moduleCount: Int { modules.count }

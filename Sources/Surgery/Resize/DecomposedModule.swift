@@ -136,8 +136,10 @@ extension DecomposedModule {
         if case .conv(let kernel) = first.layer { self.kernel = kernel } else { kernel = nil }
         outFeatures = svd.outerShape.rows
         inFeatures = svd.outerShape.columns
-        if members.count == 1, let info = first.tensors[.doraScale] {
-            doraScale = (info.name, try members[0].lora.source.tensor(info))
+        if members.count == 1, let name = first.key(of: .doraScale),
+            let magnitude = try members[0].lora.tensor(.doraScale, of: first)
+        {
+            doraScale = (name, magnitude)
         }
     }
 

@@ -103,6 +103,16 @@ public struct ResizeRecipe: Sendable, Equatable, CustomStringConvertible {
         self.rescale = rescale
     }
 
+    /// Exactly one recipe, for commands that take one (`merge -r`, `extract -r`).
+    /// - Throws: `ResizeError.oneRecipeOnly` for a list.
+    public static func single(_ text: String, for command: String) throws -> ResizeRecipe {
+        let recipes = try parseList(text)
+        guard recipes.count == 1 else {
+            throw ResizeError.oneRecipeOnly(command: command, given: recipes.count)
+        }
+        return recipes[0]
+    }
+
     /// Recipes separated by `:`.
     public static func parseList(_ text: String) throws -> [ResizeRecipe] {
         try text.split(separator: ":", omittingEmptySubsequences: false).map {

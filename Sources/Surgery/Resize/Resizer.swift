@@ -6,22 +6,22 @@ import SafeTensors
 /// kohya rules) cut from the same decomposition.
 public struct Resizer: Sendable {
     /// The LoRA(s) decomposed; nil when the modules came from elsewhere (extract).
-    public let source: ResizeSource?
+    public let source: LoRAInput?
     /// The input named in errors, and the metadata outputs start from.
     public let path: String
     public let metadata: [String: String]?
     /// Modules with a non-zero ΔW, sorted.
     public private(set) var modules: [DecomposedModule] = []
-    /// Tensors copied unchanged: pass-through tensors, and adapters without a linear ΔW
+    /// Adapters copied unchanged, with the file each comes from: those without a linear ΔW
     /// (IA3, GLoRA, OFT, unknown kinds).
-    public private(set) var kept: [(name: String, info: TensorInfo)] = []
+    public private(set) var kept: [(adapter: Adapter, lora: LoRAFile)] = []
     /// Things the user should know (zero modules dropped, kinds kept unchanged, ...).
     public private(set) var warnings: [String] = []
 
     /// Decomposes every module, one per core.
     /// - Throws: `LinearAlgebraError` for NaN/infinite factors (naming the module), `LoRAError`
     ///   and `SafeTensorsError` for bad files.
-    public init(source: ResizeSource) throws {
+    public init(source: LoRAInput) throws {
         self.source = source
         path = source.first.path
         metadata = source.first.metadata
@@ -43,9 +43,7 @@ public struct Resizer: Sendable {
                 }
             case .failure(LoRAError.unsupported(_, let stem, let kind)):
                 warnings.append("module \(stem) is \(kind.rawValue); it is copied unchanged")
-                for info in group.members[0].adapter.tensors.values {
-                    kept.append((info.name, info))
-                }
+                kept.append((group.members[0].adapter, group.members[0].lora))
             case .failure(let error as LinearAlgebraError):
                 throw ResizeError.decomposition(
                     path: group.members[0].lora.path, module: group.members[0].adapter.stem,
@@ -54,7 +52,6 @@ public struct Resizer: Sendable {
                 throw error
             }
         }
-        for info in source.first.passThrough { kept.append((info.name, info)) }
     }
 
     /// Modules decomposed elsewhere (extraction from checkpoints).
@@ -65,20 +62,10 @@ public struct Resizer: Sendable {
         self.modules = modules
     }
 
-    /// The input's tensors that are written unchanged.
-    func keptTensors() throws -> [(name: String, tensor: Tensor)] {
-        guard let file = source?.first.source else { return [] }
-        return try kept.map { ($0.name, try file.tensor($0.info)) }
-    }
-
-    /// The resized file: each module cut to its planned dims, the kept tensors, and metadata
-    /// (input's, plus the plan's updates, `merged_from` for merges, hashes recomputed).
-    public func output(_ plan: ResizePlan, dtype: DType) throws -> TensorFile {
-        var tensors: [(name: String, tensor: Tensor)] = []
-        for (module, dims) in zip(modules, plan.keptDims) {
-            tensors += module.tensors(dims: dims, rescale: plan.rescale, dtype: dtype)
-        }
-        tensors += try keptTensors()
+    /// The resized file: each module cut to its planned dims, the kept adapters and pass-through
+    /// tensors of the (first) input, and metadata (input's, plus the plan's updates,
+    /// `merged_from` for merges; hashes are recomputed when it is written).
+    public func output(_ plan: ResizePlan, dtype: DType) -> LoRAOutput {
         var metadata = self.metadata ?? [:]
         for (key, value) in plan.metadata { metadata[key] = value }
         let ranks = Set(plan.keptDims.filter { !$0.isEmpty }.map(\.count))
@@ -93,11 +80,17 @@ public struct Resizer: Sendable {
         }
         if let source, source.isMerge {
             metadata["merged_from"] = source.members.map {
-                "\(ResizeSource.stem($0.lora.path)):\(Format.number($0.weight))"
+                "\(LoRAInput.stem($0.lora.path)):\(Format.number($0.weight))"
             }
             .joined(separator: ",")
         }
-        return try TensorFile(metadata: metadata, tensors: tensors).withRecomputedHashes()
+        var output = LoRAOutput(metadata: metadata)
+        for (module, dims) in zip(modules, plan.keptDims) {
+            output.add(module.tensors(dims: dims, rescale: plan.rescale, dtype: dtype))
+        }
+        for (adapter, lora) in kept { output.copy(adapter, of: lora) }
+        if let first = source?.first { output.copyPassThrough(of: first) }
+        return output
     }
 }
 

@@ -33,7 +33,7 @@ public struct SyntheticCheckpoint: Sendable {
     public init(_ options: Options) {
         self.options = options
         var parameters = SDXLLayout(options.widths).parameters.map {
-            SDXLLayout.Parameter(key: "model.diffusion_model." + $0.key, shape: $0.shape)
+            SDXLLayout.Parameter(key: StableDiffusionXL.denoiserPrefix + $0.key, shape: $0.shape)
         }
         if options.textEncoders { parameters += SDXLTextEncoders.checkpointParameters() }
         entries = parameters.map {

@@ -95,11 +95,11 @@ public struct SyntheticLoRA: Sendable {
             "ss_network_module": options.kind == .locon ? "lycoris.kohya" : "networks.lora",
             "ss_network_dim": String(options.dim),
             "ss_network_alpha": Format.number(options.alpha),
-            "ss_base_model_version": "sdxl_base_v1-0",
+            "ss_base_model_version": StableDiffusionXL.kohyaBaseModelVersion,
             "ss_output_name": "lorakit-synth",
             "ss_training_comment":
                 "lorakit synth: synthetic trained-like factors, not a trained model",
-            "modelspec.architecture": "stable-diffusion-xl-v1-base/lora",
+            "modelspec.architecture": StableDiffusionXL.modelSpecArchitecture,
             "modelspec.title": "lorakit-synth",
         ]
         if options.kind == .locon {

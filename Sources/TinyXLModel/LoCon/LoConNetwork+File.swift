@@ -62,7 +62,7 @@ extension LoConNetwork {
         var factors: [String: DeltaWeight] = [:]
         var alphas: [String: (rank: Int, alpha: Double)] = [:]
         let modules = Dictionary(
-            uniqueKeysWithValues: model.layout.modules.map { ("lora_unet_" + $0.kohyaName, $0) })
+            uniqueKeysWithValues: model.layout.modules.map { ($0.id.kohyaName(), $0) })
         for adapter in lora.adapters {
             let key = adapter.module.kohyaName()
             guard let module = modules[key] else {
@@ -89,7 +89,7 @@ extension LoConNetwork {
             alphas[key] = (rank, alpha)
         }
         self.init(model: model, configuration: configuration) {
-            alphas["lora_unet_" + $0.kohyaName]
+            alphas[$0.id.kohyaName()]
         }
         for module in self.modules {
             guard case .factored(let up, let down) = factors[module.key]!.storage else { continue }

@@ -79,7 +79,7 @@ public struct LoConNetwork: Sendable {
             let entry = model.parameters.entry(module.path + ".weight")!
             modules.append(
                 Module(
-                    key: "lora_unet_" + module.kohyaName, layoutIndex: index,
+                    key: module.id.kohyaName(), layoutIndex: index,
                     outFeatures: module.outFeatures, patchSize: patch,
                     inFeatures: module.inFeatures, kernel: kernel, rank: rank, alpha: alpha,
                     weightOffset: entry.offset, downOffset: offset,

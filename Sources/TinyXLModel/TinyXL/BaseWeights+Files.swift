@@ -24,7 +24,7 @@ extension BaseWeights {
         _ lora: LoRAFile, weight: Double, to weights: Buffer, model: TinyXL
     ) throws {
         let modules = Dictionary(
-            uniqueKeysWithValues: model.layout.modules.map { ("lora_unet_" + $0.kohyaName, $0) })
+            uniqueKeysWithValues: model.layout.modules.map { ($0.id.kohyaName(), $0) })
         for adapter in lora.adapters where adapter.module.component == .unet {
             guard let module = modules[adapter.module.kohyaName()],
                 let entry = model.parameters.entry(module.path + ".weight")
@@ -51,11 +51,10 @@ extension BaseWeights {
             let target = weights.pointer + entry.offset
             let w = Float(weight)
             for i in 0..<entry.count { target[i] += w * dense.elements[i] }
-            if adapter.kind == .dora, let info = adapter.tensors[.doraScale] {
+            if adapter.kind == .dora, let magnitude = try lora.doraMagnitude(of: adapter) {
                 try DoRAMagnitude.apply(
                     UnsafeMutableBufferPointer(start: target, count: entry.count), rows: 0..<rows,
-                    columns: columns, magnitude: try lora.source.floats(of: info),
-                    module: adapter.stem, path: lora.path)
+                    columns: columns, magnitude: magnitude, module: adapter.stem, path: lora.path)
             }
         }
     }

@@ -1,11 +1,12 @@
 import LinearAlgebra
 import LoRA
+import ModelFamilies
 import SafeTensors
 import TensorOps
 
 /// The base model's parameters, in `ParameterTable` order.
 public enum BaseWeights {
-    static let prefix = "model.diffusion_model."
+    static let prefix = StableDiffusionXL.denoiserPrefix
 
     /// Every tensor by the splitmix default rule of `reference/DETERMINISTIC_INIT.md`, under its
     /// full checkpoint name: TinyXL's reference weights, rebuilt without a file.

@@ -1,4 +1,5 @@
 import LinearAlgebra
+import ModelFamilies
 import TensorOps
 import TrainingNumerics
 
@@ -65,8 +66,6 @@ public struct TrainableUNet: @unchecked Sendable {
     public let workspace = Workspace()
 
     public init(model: TinyXL, base: Buffer, mode: Mode) {
-        // The trainer splits products itself (see `Pass.gemm`).
-        BLAS.setThreads(1)
         self.model = model
         self.base = base
         self.mode = mode
@@ -97,7 +96,7 @@ public struct TrainableUNet: @unchecked Sendable {
         case .locon(let network): network.tensors
         case .full:
             model.parameters.entries.map {
-                ("model.diffusion_model." + $0.key, $0.offset, $0.shape)
+                (StableDiffusionXL.denoiserPrefix + $0.key, $0.offset, $0.shape)
             }
         case .frozen: []
         }

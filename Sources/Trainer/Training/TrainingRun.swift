@@ -1,6 +1,6 @@
-import Foundation
 import LinearAlgebra
 import SafeTensors
+import SystemIO
 import TinyXLModel
 import TrainingIO
 import TrainingNumerics
@@ -94,10 +94,24 @@ public struct TrainingRun {
         return parts.joined(separator: ";")
     }
 
-    /// Runs until `--max_train_steps` or until `shouldStop` returns true after a step.
+    /// Runs until `--max_train_steps` or until `shouldStop` returns true after a step; logs to
+    /// TensorBoard when the configuration has a logging folder.
     public mutating func run(
         resuming state: TrainingState? = nil, observer: some TrainingObserver,
         shouldStop: () -> Bool = { false }
+    ) throws -> TrainingOutcome {
+        guard let directory = configuration.loggingDirectory else {
+            return try loop(resuming: state, observer: observer, shouldStop: shouldStop)
+        }
+        let log = try TensorBoardLog(
+            directory: directory, prefix: configuration.logPrefix, forwardingTo: observer)
+        let outcome = try loop(resuming: state, observer: log, shouldStop: shouldStop)
+        log.finish()
+        return outcome
+    }
+
+    private mutating func loop(
+        resuming state: TrainingState?, observer: some TrainingObserver, shouldStop: () -> Bool
     ) throws -> TrainingOutcome {
         let c = configuration
         var step = 0
@@ -122,16 +136,16 @@ public struct TrainingRun {
         }
         let perEpoch = plan.microBatchesPerEpoch
         var epochBatches: (epoch: Int, batches: [[Int]])? = nil
-        let start = Date()
+        let start = Clock.monotonicSeconds()
         let startStep = step
         var warned: OptimizerWarnings = []
         unet.zeroGradients()
         // Seconds spent drawing samples: left out of it/s and the ETA, which are about training.
         var samplingSeconds = 0.0
         if step == 0, let sampler, c.sampleEveryNSteps != nil {
-            let began = Date()
+            let began = Clock.monotonicSeconds()
             try sampler.draw(step: 0, unet: unet, observer: observer)
-            samplingSeconds += Date().timeIntervalSince(began)
+            samplingSeconds += Clock.monotonicSeconds() - began
         }
         while step < c.maxTrainSteps {
             let epoch = microBatch / perEpoch
@@ -163,7 +177,7 @@ public struct TrainingRun {
                     step: step, totalSteps: c.maxTrainSteps, epoch: epoch + 1, loss: loss.batch,
                     averageLoss: recorded.reduce(0, +) / Float(max(1, recorded.count)),
                     learningRate: learningRate, gradientNorm: gradientNorm,
-                    elapsed: Date().timeIntervalSince(start) - samplingSeconds,
+                    elapsed: Clock.monotonicSeconds() - start - samplingSeconds,
                     stepsThisRun: step - startStep))
             guard loss.batch.isFinite else {
                 throw TrainerError.invalidRun(
@@ -171,7 +185,7 @@ public struct TrainingRun {
                         + "lower --learning_rate or set --max_grad_norm")
             }
             if c.savesCheckpoint(afterStep: step) {
-                let name = String(format: "%@-%06d", c.outputName, step)
+                let name = "\(c.outputName)-\(NumberText.zeroPadded(step, width: 6))"
                 try save(name: name, step: step, epoch: epoch + 1, kind: .checkpoint, observer)
                 if c.saveState {
                     try saveState(
@@ -180,9 +194,9 @@ public struct TrainingRun {
                 }
             }
             if c.drawsSamples(afterStep: step), let sampler {
-                let began = Date()
+                let began = Clock.monotonicSeconds()
                 try sampler.draw(step: step, unet: unet, observer: observer)
-                samplingSeconds += Date().timeIntervalSince(began)
+                samplingSeconds += Clock.monotonicSeconds() - began
             }
             if step < c.maxTrainSteps, shouldStop() {
                 var path: String?
@@ -278,7 +292,7 @@ public struct TrainingRun {
         let path = configuration.outputDirectory + "/" + name + ".safetensors"
         let metadata = metadata.values(
             configuration, microBatchesPerEpoch: plan.microBatchesPerEpoch, step: step,
-            epoch: epoch, finishedAt: Date())
+            epoch: epoch, finishedAt: Clock.wallSeconds())
         let file: TensorFile
         switch unet.mode {
         case .locon(let network):

@@ -1,4 +1,5 @@
-import Foundation
+import ModelFamilies
+import SystemIO
 import TrainingIO
 import TrainingNumerics
 
@@ -30,11 +31,11 @@ public struct TrainingRunMetadata: Sendable {
     public var baseModelName: String
     public var baseModelHash: String?
     public var sessionID: UInt32
-    public var startedAt: Date
+    public var startedAt: Double
 
     public init(
         dataset: Dataset, baseModelName: String, baseModelHash: String?, sessionID: UInt32,
-        startedAt: Date
+        startedAt: Double
     ) {
         self.dataset = dataset
         self.baseModelName = baseModelName
@@ -47,7 +48,7 @@ public struct TrainingRunMetadata: Sendable {
     /// epoch, saved after `step` optimizer steps in `epoch` (1-based).
     public func values(
         _ c: TrainingConfiguration, microBatchesPerEpoch: Int, step: Int, epoch: Int,
-        finishedAt: Date
+        finishedAt: Double
     ) -> [String: String] {
         let epochs =
             (c.maxTrainSteps * c.gradientAccumulationSteps + microBatchesPerEpoch - 1)
@@ -76,7 +77,7 @@ public struct TrainingRunMetadata: Sendable {
             "ss_mixed_precision": "no",
             "ss_full_fp16": "False",
             "ss_v2": "False",
-            "ss_base_model_version": "sdxl_base_v1-0",
+            "ss_base_model_version": StableDiffusionXL.kohyaBaseModelVersion,
             "ss_clip_skip": "None",
             "ss_max_token_length": "None",
             "ss_cache_latents": "True",
@@ -116,7 +117,7 @@ public struct TrainingRunMetadata: Sendable {
                 }),
             "ss_bucket_info": Self.bucketInfo(dataset.buckets),
             "modelspec.sai_model_spec": "1.0.0",
-            "modelspec.architecture": "stable-diffusion-xl-v1-base/lora",
+            "modelspec.architecture": StableDiffusionXL.modelSpecArchitecture,
             "modelspec.implementation": "https://github.com/Stability-AI/generative-models",
             "modelspec.title": c.outputName,
             "modelspec.resolution": "\(c.resolution.width)x\(c.resolution.height)",
@@ -141,16 +142,13 @@ public struct TrainingRunMetadata: Sendable {
 
     /// A Python-style float: `0.0003`, `1.0`.
     static func number(_ value: Double) -> String {
-        value == value.rounded() && abs(value) < 1e15 ? String(format: "%.1f", value) : "\(value)"
+        value == value.rounded() && abs(value) < 1e15 ? NumberText.fixed(value, places: 1) : "\(value)"
     }
 
-    static func seconds(_ date: Date) -> String { String(date.timeIntervalSince1970) }
+    /// Unix seconds as Python prints a float (`time.time()`).
+    static func seconds(_ seconds: Double) -> String { String(seconds) }
 
-    static func isoDate(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
-    }
+    static func isoDate(_ seconds: Double) -> String { Clock.iso8601(seconds: seconds) }
 
     /// A JSON object from keys and already-encoded values.
     static func json(_ pairs: [(String, String)]) -> String {
@@ -168,7 +166,9 @@ public struct TrainingRunMetadata: Sendable {
             case "\r": out += "\\r"
             default:
                 if scalar.value < 0x20 {
-                    out += String(format: "\\u%04x", scalar.value)
+                    out += "\\u" + String(
+                        repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
+                        + String(scalar.value, radix: 16)
                 } else {
                     out.unicodeScalars.append(scalar)
                 }

@@ -1,4 +1,5 @@
 import SafeTensors
+import SystemIO
 import TrainingNumerics
 
 /// What `--save_state` stores and `--resume` reads back: the trained values, the optimizer's
@@ -39,7 +40,7 @@ public struct TrainingState: Sendable {
             ("parameters", Tensor(parameters, shape: [parameters.count]))
         ]
         for (index, moment) in moments.enumerated() {
-            let name = String(format: "optimizer.%05d", index)
+            let name = "optimizer." + NumberText.zeroPadded(index, width: 5)
             tensors.append((name + ".first", Tensor(moment.first, shape: [moment.first.count])))
             tensors.append((name + ".second", Tensor(moment.second, shape: [moment.second.count])))
         }
@@ -99,7 +100,7 @@ public struct TrainingState: Sendable {
         self.epochLosses = losses
         self.parameters = try floats("parameters")
         self.moments = try steps.enumerated().map { index, count in
-            let name = String(format: "optimizer.%05d", index)
+            let name = "optimizer." + NumberText.zeroPadded(index, width: 5)
             return OptimizerMoments(
                 step: count!, first: try floats(name + ".first"),
                 second: try floats(name + ".second"))

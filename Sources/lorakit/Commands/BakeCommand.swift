@@ -44,35 +44,17 @@ struct BakeCommand: ParsableCommand {
     }
 
     func run() throws {
-        // One BLAS thread: between the GEMMs the work is reading and writing, during which
-        // OpenBLAS's idle workers would spin on the other core.
-        BLAS.setThreads(1)
         let logger = Logger(label: "lorakit.bake")
-        let checkpoint = try BaseCheckpoint(path: paths[0])
-        var inputs: [Bake.Input] = []
-        for argument in paths.dropFirst() {
-            let source = try ResizeSource(argument: argument)
-            let lora = source.first
-            let weights = try blocks.map {
-                try BlockWeights.parse(
-                    $0, layout: BlockLayout(lora: lora).blocks,
-                    architecture: lora.architecture.architecture, path: lora.path)
-            }
-            inputs.append(Bake.Input(lora: lora, weight: source.members[0].weight, blocks: weights))
-        }
-        let bake = try Bake(checkpoint: checkpoint, inputs: inputs, allowUnmatched: allowUnmatched)
-        for module in bake.unmatched { logger.warning("not in the checkpoint, skipped: \(module)") }
-        for module in bake.unsupported { logger.warning("cannot be baked, skipped: \(module)") }
+        let job = BakeJob(
+            checkpoint: paths[0], loras: Array(paths.dropFirst()), blocks: blocks,
+            allowUnmatched: allowUnmatched, output: output)
         let progress = ProgressLine(label: "bake")
-        try bake.write(
-            to: output,
-            protecting: [checkpoint.source.status] + inputs.map { $0.lora.source.status }
-        ) { done, total in
+        let result = try job.run(warning: { logger.warning("\($0)") }) { done, total in
             progress.update(done, of: total)
         }
         progress.finish()
         print(
-            "\(output): baked \(bake.bakedModules) modules from \(inputs.count) LoRA\(inputs.count == 1 ? "" : "s")"
+            "\(result.path): baked \(result.bakedModules) modules from \(result.loras) LoRA\(result.loras == 1 ? "" : "s")"
         )
     }
 }

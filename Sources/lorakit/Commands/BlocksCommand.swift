@@ -37,10 +37,7 @@ struct BlocksCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        BLAS.setThreads(1)
-        let file = try LoRAFile(path: lora)
-        let checkpoint = try base.map { try BaseCheckpoint(path: $0) }
-        let layout = try BlockLayout(lora: file, energy: energy, base: checkpoint)
+        let layout = try BlockLayout(path: lora, energy: energy, basePath: base)
         print(
             json ? layout.json().serialized(pretty: true) : layout.text(),
             terminator: json ? "\n" : "")

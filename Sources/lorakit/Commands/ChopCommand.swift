@@ -69,41 +69,17 @@ struct ChopCommand: ParsableCommand {
     }
 
     func run() throws {
-        let file = try LoRAFile(path: lora)
-        let layout = try BlockLayout(lora: file, energy: keepStrongest != nil)
-        let weights: BlockWeights
-        if let keepStrongest {
-            let strongest = layout.rows.sorted { ($0.energy ?? 0) > ($1.energy ?? 0) }
-                .prefix(keepStrongest).map(\.block.label)
+        let selection: ChopJob.Selection =
+            if let keepStrongest { .strongest(keepStrongest) } else if let keep {
+                .keep(keep)
+            } else { .vector(vector!, preferBlockWeightForm: blockWeightForm) }
+        let result = try ChopJob(lora: lora, selection: selection, output: output).run()
+        if let strongest = result.strongest {
             print("strongest: \(strongest.joined(separator: ", "))")
-            weights = try BlockWeights.keep(
-                strongest.joined(separator: ","), layout: layout.blocks,
-                architecture: file.architecture.architecture, path: lora)
-        } else if let keep {
-            weights = try BlockWeights.keep(
-                keep, layout: layout.blocks, architecture: file.architecture.architecture,
-                path: lora)
-        } else {
-            weights = try BlockWeights.parse(
-                vector!, layout: layout.blocks, architecture: file.architecture.architecture,
-                preferBlockWeightForm: blockWeightForm, path: lora)
         }
-        let chop = try Chop(file, weights: weights)
-        let destination = output ?? OutputNaming.sibling(of: lora, suffix: "-chop")
-        try chop.write(to: destination, protecting: [file.source.status])
-        let s = chop.summary
+        let s = result.summary
         print(
-            "\(destination): kept \(s.keptModules) modules, scaled \(s.scaledModules), dropped \(s.droppedModules) (\(s.keptKeys) keys kept, \(s.droppedKeys) dropped)"
+            "\(result.path): kept \(s.keptModules) modules, scaled \(s.scaledModules), dropped \(s.droppedModules) (\(s.keptKeys) keys kept, \(s.droppedKeys) dropped)"
         )
-    }
-}
-
-/// Default output paths next to the input.
-enum OutputNaming {
-    /// `dir/name.safetensors` -> `dir/name<suffix>.safetensors`.
-    static func sibling(of path: String, suffix: String) -> String {
-        let extensionName = ".safetensors"
-        let stem = path.hasSuffix(extensionName) ? String(path.dropLast(extensionName.count)) : path
-        return stem + suffix + extensionName
     }
 }

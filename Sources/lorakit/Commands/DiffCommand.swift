@@ -32,8 +32,7 @@ struct DiffCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        BLAS.setThreads(1)
-        let diff = try LoRADiff(LoRAFile(path: a), LoRAFile(path: b))
+        let diff = try LoRADiff(pathA: a, pathB: b)
         print(
             json ? diff.json().serialized(pretty: true) : diff.text(allModules: all),
             terminator: json ? "\n" : "")

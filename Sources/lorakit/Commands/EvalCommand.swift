@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import Trainer
 
 /// `lorakit eval`: does a LoRA lower the denoising loss on a concept's images?
@@ -49,40 +48,11 @@ struct EvalCommand: ParsableCommand {
     }
 
     func run() throws {
-        var configuration = TrainingConfiguration()
-        configuration.resolution = try KohyaTrainingFlags.size(resolution)
-        configuration.captionExtension = captionExtension
-        let data = try TrainingData.prepare(
-            directory: data, configuration: configuration, warning: { _ in })
-        let evaluation = Evaluation(drawsPerImage: draws, seed: seed)
-        let base = evaluation.run(
-            unet: try ModelLoading.unet(checkpoint: paths[0], loras: []), examples: data.examples)
-        var adapted: Evaluation.Result?
-        if paths.count > 1 {
-            adapted = evaluation.run(
-                unet: try ModelLoading.unet(checkpoint: paths[0], loras: Array(paths.dropFirst())),
-                examples: data.examples)
-        }
-        let images = data.examples.count
-        if json {
-            var fields = [
-                "\"images\": \(images)", "\"draws\": \(draws)", "\"seed\": \(seed)",
-                "\"base_loss\": \(base.meanLoss)",
-            ]
-            if let adapted {
-                fields.append("\"lora_loss\": \(adapted.meanLoss)")
-                fields.append("\"change\": \(adapted.meanLoss / base.meanLoss - 1)")
-            }
-            print("{" + fields.joined(separator: ", ") + "}")
-            return
-        }
-        print("\(images) images × \(draws) draws (seed \(seed))")
-        print(String(format: "base          loss %.5f", base.meanLoss))
-        if let adapted {
-            print(String(format: "with LoRA     loss %.5f", adapted.meanLoss))
-            print(
-                String(
-                    format: "change        %+.1f%%", (adapted.meanLoss / base.meanLoss - 1) * 100))
-        }
+        let job = EvaluationJob(
+            checkpoint: paths[0], loras: Array(paths.dropFirst()), dataDirectory: data,
+            resolution: try KohyaTrainingFlags.size(resolution), captionExtension: captionExtension,
+            evaluation: Evaluation(drawsPerImage: draws, seed: seed))
+        let report = try job.run()
+        print(json ? report.json().serialized(pretty: true) : report.text(), terminator: json ? "\n" : "")
     }
 }

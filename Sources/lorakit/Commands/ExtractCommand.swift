@@ -51,10 +51,7 @@ struct ExtractCommand: ParsableCommand {
         parsing: .unconditional, help: "Skip modules whose largest |tuned − base| is below this.")
     var minDiff: Double = 1e-6
 
-    @Option(
-        name: [.customShort("t"), .customLong("dtype")],
-        help: "Output dtype: 16 (default), bf16 or 32.")
-    var dtype: StorageDType = .f16
+    @OptionGroup var storage: OutputDType
 
     func validate() throws {
         if let rank { guard rank > 0 else { throw ValidationError("--rank must be positive") } }
@@ -67,55 +64,18 @@ struct ExtractCommand: ParsableCommand {
     }
 
     func run() throws {
-        BLAS.setThreads(1)
         let logger = Logger(label: "lorakit.extract")
-        let recipes = try recipe.map { try ResizeRecipe.parseList($0) }
-        if let recipes, recipes.count != 1 {
-            throw ResizeError.recipe("extract takes one recipe, not \(recipes.count)")
-        }
-        let baseCheckpoint = try BaseCheckpoint(path: base)
-        let tunedCheckpoint = try BaseCheckpoint(path: tuned)
-        var options = Extraction.Options(
-            rank: rank ?? (recipes == nil ? 32 : 64), convRank: convRank)
-        options.minimumDifference = minDiff
+        let job = ExtractJob(
+            base: base, tuned: tuned, rank: rank, convRank: convRank,
+            recipe: try recipe.map { try ResizeRecipe.single($0, for: "extract") },
+            minimumDifference: minDiff, dtype: storage.type, output: output)
         let progress = ProgressLine(label: "extract")
-        let extraction = try Extraction(
-            base: baseCheckpoint, tuned: tunedCheckpoint, options: options
-        ) { done, total in
+        let result = try job.run(warning: { logger.warning("\($0)") }) { done, total in
             progress.update(UInt64(done), of: UInt64(total))
         }
         progress.finish()
-        if !extraction.missing.isEmpty {
-            logger.warning(
-                "\(extraction.missing.count) modules of the base are missing or shaped differently in \(tuned), first \(extraction.missing[0])"
-            )
-        }
-        guard !extraction.modules.isEmpty else {
-            throw ExtractError.nothingChanged(base: base, tuned: tuned)
-        }
-        let resizer = Resizer(
-            modules: extraction.modules, path: tuned,
-            metadata: extraction.metadata(rank: options.rank, convRank: convRank))
-        let plan: ResizePlan
-        if let recipes {
-            var resizeBase: ResizeBase? = try ResizeBase(checkpoint: baseCheckpoint)
-            plan = try resizer.plan(recipes[0], base: &resizeBase, outputDType: dtype.dtype)
-            if var resizeBase, let error = resizeBase.norms.save() {
-                logger.warning("could not save the base-norm cache: \(error)")
-            }
-        } else {
-            plan = resizer.plan(
-                KohyaRankRule(rank: options.rank, convRank: convRank ?? options.rank))
-        }
-        var file = try resizer.output(plan, dtype: dtype.dtype)
-        file.metadata?["resize_params"] = nil
-        file.metadata?["ss_training_comment"] =
-            extraction.metadata(rank: options.rank, convRank: convRank)["ss_training_comment"]
-        try SafeTensorsWriter.write(
-            file.withRecomputedHashes(), to: output,
-            protecting: [baseCheckpoint.source.status, tunedCheckpoint.source.status])
         print(
-            "\(output): \(extraction.modules.count) modules, total rank \(plan.totalRank); \(extraction.unchanged) unchanged modules skipped"
+            "\(result.path): \(result.modules) modules, total rank \(result.totalRank); \(result.unchanged) unchanged modules skipped"
         )
     }
 }

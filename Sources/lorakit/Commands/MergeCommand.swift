@@ -50,10 +50,7 @@ struct MergeCommand: ParsableCommand {
     @Option(help: "Base checkpoint for -r.")
     var base: String?
 
-    @Option(
-        name: [.customShort("t"), .customLong("dtype")],
-        help: "Output dtype: 16 (default), bf16 or 32.")
-    var dtype: StorageDType = .f16
+    @OptionGroup var storage: OutputDType
 
     func validate() throws {
         guard !inputs.isEmpty else { throw ValidationError("give at least one LoRA") }
@@ -73,45 +70,17 @@ struct MergeCommand: ParsableCommand {
     }
 
     func run() throws {
-        BLAS.setThreads(1)
         let logger = Logger(label: "lorakit.merge")
-        let recipes = try recipe.map { try ResizeRecipe.parseList($0) }
-        let source = try ResizeSource(argument: inputs.joined(separator: ","))
-        var protected = source.statuses
-        let file: TensorFile
-        var description: String
-        if rank != nil || recipes != nil {
-            let resizer = try Resizer(source: source)
-            for warning in resizer.warnings { logger.warning("\(warning)") }
-            let plan: ResizePlan
-            if let recipes {
-                guard recipes.count == 1 else {
-                    throw ResizeError.recipe("merge takes one recipe, not \(recipes.count)")
-                }
-                var resizeBase: ResizeBase? = try ResizeBase(
-                    checkpoint: BaseCheckpoint(path: base!))
-                protected.append(resizeBase!.checkpoint.source.status)
-                plan = try resizer.plan(recipes[0], base: &resizeBase, outputDType: dtype.dtype)
-                if var resizeBase, let error = resizeBase.norms.save() {
-                    logger.warning("could not save the base-norm cache: \(error)")
-                }
-            } else {
-                plan = resizer.plan(KohyaRankRule(rank: rank!, convRank: convRank ?? rank!))
-            }
-            file = try resizer.output(plan, dtype: dtype.dtype)
-            description = "\(resizer.modules.count) modules, total rank \(plan.totalRank)"
+        let mode: MergeJob.Mode
+        if let recipe {
+            mode = .recipe(try ResizeRecipe.single(recipe, for: "merge"), base: base!)
+        } else if let rank {
+            mode = .rank(rank, convRank: convRank)
         } else {
-            let merge = try Merge(source: source, dtype: dtype.dtype)
-            for warning in merge.warnings { logger.warning("\(warning)") }
-            file = try merge.output(dtype: dtype.dtype)
-            description = "\(merge.moduleCount) modules merged exactly"
+            mode = .exact
         }
-        try SafeTensorsWriter.write(file, to: output, protecting: protected)
-        description +=
-            ", "
-            + source.members.map {
-                "\(ResizeSource.stem($0.lora.path)) × \(Format.number($0.weight))"
-            }.joined(separator: " + ")
-        print("\(output): \(description)")
+        let result = try MergeJob(inputs: inputs, mode: mode, output: output, dtype: storage.type)
+            .run { logger.warning("\($0)") }
+        print("\(result.path): \(result.description)")
     }
 }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import Logging
 import SafeTensors
 import Synthesis
@@ -56,10 +55,7 @@ struct PretrainCommand: ParsableCommand {
         help: "Save a checkpoint every N steps (OUTPUT-<step>.safetensors).")
     var saveEvery: Int?
 
-    @Option(
-        name: [.customShort("t"), .customLong("dtype")],
-        help: "Output dtype: 16 (default), bf16 or 32.")
-    var dtype: StorageDType = .f16
+    @OptionGroup var storage: OutputDType
 
     func validate() throws {
         guard steps >= 1, images >= 1, batch >= 1 else {
@@ -72,40 +68,11 @@ struct PretrainCommand: ParsableCommand {
 
     func run() throws {
         let logger = Logger(label: "lorakit.pretrain")
-        let size = try KohyaTrainingFlags.size(resolution)
-        var c = TrainingConfiguration()
-        c.target = .full
-        c.resolution = size
-        let url = URL(fileURLWithPath: output)
-        c.outputDirectory = url.deletingLastPathComponent().path
-        c.outputName = url.deletingPathExtension().lastPathComponent
-        c.learningRate = learningRate
-        c.optimizer = .adamW
-        c.optimizerArguments = ["weight_decay=0"]
-        c.schedulerName = "cosine"
-        c.warmupSteps = steps / 20
-        c.batchSize = batch
-        c.maxTrainSteps = steps
-        c.seed = seed
-        c.maxGradNorm = 1
-        c.saveEveryNSteps = saveEvery
-        c.savePrecision = dtype.dtype
-        let examples = ProceduralWorld(seed: seed).examples(count: images, size: size)
-        let model = TinyXL()
-        let base =
-            try initial.map { try BaseWeights.load($0, table: model.parameters) }
-            ?? BaseWeights.deterministic(model.parameters)
-        let unet = TrainableUNet(model: model, base: base, mode: .full)
-        let metadata = TrainingRunMetadata(
-            dataset: TrainingData.summary(of: examples, folder: "world"),
-            baseModelName: "tinyxl", baseModelHash: nil, sessionID: 0, startedAt: Date())
-        var run = try TrainingRun(
-            configuration: c, examples: examples, unet: unet, metadata: metadata)
-        logger.notice(
-            "pretraining \(model.parameters.count) parameters on \(images) scenes at \(size) for \(steps) steps"
-        )
-        let observer = try ConsoleTrainingObserver(configuration: c, logger: logger)
-        _ = try run.run(observer: observer)
-        observer.finish()
+        let job = PretrainingJob(
+            output: output, steps: steps, resolution: try KohyaTrainingFlags.size(resolution),
+            images: images, batch: batch, learningRate: learningRate, seed: seed,
+            initial: initial, saveEvery: saveEvery, dtype: storage.type)
+        try job.run(
+            observer: ConsoleTrainingObserver(logger: logger), notice: { logger.notice("\($0)") })
     }
 }

@@ -81,10 +81,7 @@ struct ResizeCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output directory, or file when there is one output.")
     var output: String?
 
-    @Option(
-        name: [.customShort("t"), .customLong("dtype")],
-        help: "Output dtype: 16 (default), bf16 or 32.")
-    var dtype: StorageDType = .f16
+    @OptionGroup var storage: OutputDType
 
     @Flag(name: .shortAndLong, help: "-v: a summary per output; -vv: a line per module.")
     var verbose: Int
@@ -131,83 +128,32 @@ struct ResizeCommand: ParsableCommand {
     }
 
     func run() throws {
-        BLAS.setThreads(1)
         let logger = Logger(label: "lorakit.resize")
-        let parsedRecipes = try recipes.map { try ResizeRecipe.parseList($0) }
-        let loraArguments = parsedRecipes == nil ? paths : Array(paths.dropFirst())
-        var base: ResizeBase? = try parsedRecipes.map { _ in
-            try ResizeBase(
-                checkpoint: BaseCheckpoint(path: paths[0]), cacheDirectory: noCache ? "" : nil)
+        let mode: ResizeJob.Mode
+        var inputs = paths
+        if let recipes {
+            mode = .recipes(try ResizeRecipe.parseList(recipes), base: paths[0])
+            inputs.removeFirst()
+        } else {
+            mode = .kohya(
+                ResizeJob.KohyaResize(
+                    rank: rank, convRank: convRank, method: dynamic, parameter: param,
+                    kohyaCompatible: kohyaCompat))
         }
-        let outputCount = loraArguments.count * (parsedRecipes?.count ?? 1)
-        let outputIsFile = try outputIsAFile(count: outputCount)
+        let job = ResizeJob(
+            inputs: inputs, mode: mode, output: output, dtype: storage.type,
+            useNormCache: !noCache)
         var summaries: [JSONValue] = []
-        for argument in loraArguments {
-            let source = try ResizeSource(argument: argument)
-            let resizer = try Resizer(source: source)
-            for warning in resizer.warnings { logger.warning("\(argument): \(warning)") }
-            var plans: [(plan: ResizePlan, name: String)] = []
-            if let parsedRecipes {
-                for recipe in parsedRecipes {
-                    let plan = try resizer.plan(recipe, base: &base, outputDType: dtype.dtype)
-                    plans.append(
-                        (
-                            plan,
-                            recipe.fileName(
-                                stem: source.name, threshold: plan.threshold ?? 0)
-                        ))
-                }
-            } else {
-                let rule = KohyaRankRule(
-                    rank: rank ?? 1_000_000, convRank: convRank ?? rank ?? 1_000_000,
-                    method: dynamic, parameter: param ?? 0,
-                    kohyaCompatible: kohyaCompat)
-                let suffix =
-                    dynamic.map { "\($0.rawValue)\(Format.number(param ?? 0))" }
-                    ?? "rank\(rule.rank)" + (convRank.map { "-conv\($0)" } ?? "")
-                plans.append((resizer.plan(rule), "\(source.name)-\(suffix).safetensors"))
+        try job.run { event in
+            switch event {
+            case .warning(let message): logger.warning("\(message)")
+            case .wrote(let summary) where json: summaries.append(summary.json())
+            case .wrote(let summary):
+                print(summary.line())
+                if verbose >= 1 { print(summary.details(perModule: verbose >= 2), terminator: "") }
             }
-            for (plan, name) in plans {
-                let folder = output ?? source.directory
-                let destination =
-                    outputIsFile ? output! : folder + (folder.hasSuffix("/") ? "" : "/") + name
-                let file = try resizer.output(plan, dtype: dtype.dtype)
-                try SafeTensorsWriter.write(
-                    file, to: destination,
-                    protecting: source.statuses
-                        + (base.map { [$0.checkpoint.source.status] } ?? []))
-                let summary = ResizeSummary(resizer: resizer, plan: plan, path: destination)
-                if !summary.modules.isEmpty, summary.modules.allSatisfy({ $0.newRank == 0 }) {
-                    logger.warning(
-                        "\(destination): the recipe keeps no direction of any module; the LoRA is empty"
-                    )
-                }
-                if json {
-                    summaries.append(summary.json())
-                } else {
-                    print(summary.line())
-                    if verbose >= 1 {
-                        print(summary.details(perModule: verbose >= 2), terminator: "")
-                    }
-                }
-            }
-        }
-        if var base, let error = base.norms.save() {
-            logger.warning(
-                "could not save the base-norm cache (\(error)); the next run recomputes the norms")
         }
         if json { print(JSONValue.array(summaries).serialized(pretty: true)) }
-    }
-
-    /// -o names a file when it ends in .safetensors and is not a directory.
-    private func outputIsAFile(count: Int) throws -> Bool {
-        guard let output else { return false }
-        if let status = try FileStatus.of(path: output), status.isDirectory { return false }
-        guard output.hasSuffix(".safetensors") else { return false }
-        guard count == 1 else {
-            throw ResizeError.outputNotADirectory(path: output, outputs: count)
-        }
-        return true
     }
 }
 

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import LoRA
 import Surgery
 import TinyXLModel
 import Trainer
@@ -58,27 +58,12 @@ struct SampleCommand: ParsableCommand {
     }
 
     func run() throws {
-        let unet = try ModelLoading.unet(checkpoint: paths[0], loras: Array(paths.dropFirst()))
-        let image = try ImageSampler(unet: unet).draw(
-            ImageSampler.Request(
-                prompt: prompt, negativePrompt: negative, width: width, height: height,
-                steps: steps, seed: seed, guidanceScale: cfg))
-        try ImageCodec.writePNG(image, to: output)
+        let request = ImageSampler.Request(
+            prompt: prompt, negativePrompt: negative, width: width, height: height, steps: steps,
+            seed: seed, guidanceScale: cfg)
+        try SampleJob(
+            checkpoint: paths[0], loras: Array(paths.dropFirst()), request: request, output: output
+        ).run()
         print("\(output): \(width)×\(height), \(steps) steps, seed \(seed)")
-    }
-}
-
-/// A TinyXL base with LoRAs applied, ready to predict.
-enum ModelLoading {
-    static func unet(checkpoint: String, loras: [String]) throws -> TrainableUNet {
-        let model = TinyXL()
-        let weights = try BaseWeights.load(checkpoint, table: model.parameters)
-        for argument in loras {
-            let source = try ResizeSource(argument: argument)
-            for member in source.members {
-                try BaseWeights.apply(member.lora, weight: member.weight, to: weights, model: model)
-            }
-        }
-        return TrainableUNet(model: model, base: weights, mode: .frozen)
     }
 }

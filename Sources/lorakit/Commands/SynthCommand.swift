@@ -61,27 +61,6 @@ struct SynthCheckpointCommand: ParsableCommand {
 }
 
 /// The dtypes an output may be stored in.
-enum StorageDType: String, ExpressibleByArgument, CaseIterable {
-    case f16, bf16, f32
-
-    init?(argument: String) {
-        switch argument.lowercased() {
-        case "f16", "fp16", "16", "float16", "half": self = .f16
-        case "bf16", "bfloat16": self = .bf16
-        case "f32", "fp32", "32", "float32", "float": self = .f32
-        default: return nil
-        }
-    }
-
-    var dtype: DType {
-        switch self {
-        case .f16: .f16
-        case .bf16: .bf16
-        case .f32: .f32
-        }
-    }
-}
-
 struct SynthLoRACommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lora",

@@ -1,8 +1,8 @@
 import ArgumentParser
-import Foundation
 import LoRA
 import Logging
 import SafeTensors
+import SystemIO
 import Trainer
 
 /// `lorakit train`: kohya's `sdxl_train_network.py` command line, on TinyXL.
@@ -52,10 +52,23 @@ struct TrainCommand: ParsableCommand {
         let logger = Logger(label: "lorakit.train")
         for note in flags.notes() { logger.notice("note: \(note)") }
         let configuration = try flags.configuration()
-        try TrainingSession(
+        let job = TrainingJob(
             configuration: configuration, baseModel: flags.pretrainedModel,
-            dataDirectory: flags.trainDataDirectory, resume: flags.resume,
-            samplePromptsPath: flags.samplePrompts, logWith: flags.logWith, logger: logger
-        ).run()
+            dataDirectory: flags.trainDataDirectory, resume: flags.resume)
+        // With --save_state, Ctrl-C stops after the current step and saves; without, it ends
+        // the run at once (nothing would be saved to resume from).
+        let stop = configuration.saveState ? Interruption.process.stopAfterStep() : { false }
+        let outcome = try job.run(
+            observer: ConsoleTrainingObserver(logger: logger), notice: { logger.notice("\($0)") },
+            shouldStop: stop)
+        switch outcome {
+        case .finished(let path):
+            logger.notice("done: \(path)")
+        case .interrupted(let step, let statePath):
+            logger.notice(
+                "stopped after step \(step); resume with --resume \(statePath ?? "(no state saved)")"
+            )
+            throw ExitCode(130)
+        }
     }
 }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import SafeTensors
 import TinyXLModel
 import Trainer
@@ -274,7 +273,7 @@ struct KohyaTrainingFlags: ParsableArguments {
 
     /// kohya's `--resolution`: "512" or "512,768" (width, height).
     static func size(_ text: String) throws -> Buckets.Size {
-        let parts = text.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let parts = text.split(separator: ",").map { Int(String($0).trimmingBlanks()) }
         guard (1...2).contains(parts.count),
             parts.allSatisfy({ $0 != nil && $0! >= 8 && $0! <= 4096 })
         else {

@@ -1,25 +1,30 @@
-import LoRA
 import ModelFamilies
-import SafeTensors
 import SystemIO
 
-/// What a resize (or merge) reads: one LoRA, or a weighted list `a.safetensors:0.7,b.safetensors:0.3`
-/// whose ΔWs are summed before resizing.
-public struct ResizeSource: Sendable {
+/// A LoRA input as commands take it: `PATH` or `PATH:WEIGHT` (weight 1 when omitted; negative
+/// weights subtract), or a weighted sum `a.safetensors:0.7,b.safetensors:0.3` whose ΔWs are
+/// added (resize, merge, bake, sample and eval all read their LoRAs this way).
+public struct LoRAInput: Sendable {
     public struct Member: Sendable {
         public var lora: LoRAFile
         public var weight: Double
+
+        public init(lora: LoRAFile, weight: Double) {
+            self.lora = lora
+            self.weight = weight
+        }
     }
 
     public var members: [Member]
-    /// The output name stem: the file's stem, or resize_lora's merged name `locon(0.70+0.30)`.
+    /// The name outputs are named after: the file's stem, or resize_lora's merged name
+    /// `locon(0.70+0.30)`.
     public var name: String
 
     public var first: LoRAFile { members[0].lora }
     public var isMerge: Bool { members.count > 1 || members[0].weight != 1 }
     /// The directory outputs go to by default: the first input's.
     public var directory: String { PendingOutput.directory(of: first.path) }
-    public var statuses: [FileStatus] { members.map { $0.lora.source.status } }
+    public var statuses: [FileStatus] { members.map { $0.lora.status } }
 
     public init(members: [Member]) {
         precondition(!members.isEmpty)
@@ -30,7 +35,7 @@ public struct ResizeSource: Sendable {
     }
 
     /// Parses `path` or `path:weight,path:weight` and opens the files.
-    /// - Throws: `ResizeError.inputWeight` for a weight that is not a finite number, and the
+    /// - Throws: `LoRAError.inputWeight` for a weight that is not a finite number, and the
     ///   errors of `LoRAFile`.
     public init(argument: String) throws {
         var members: [Member] = []
@@ -44,7 +49,7 @@ public struct ResizeSource: Sendable {
                 parts.count > 1 || Double(part[part.index(after: colon)...]) != nil
             {
                 guard let value = Double(part[part.index(after: colon)...]), value.isFinite else {
-                    throw ResizeError.inputWeight(argument: part)
+                    throw LoRAError.inputWeight(argument: part)
                 }
                 weight = value
                 path = String(part[..<colon])
@@ -77,7 +82,7 @@ public struct ResizeSource: Sendable {
 
     /// `locon(0.70+0.30)`: the part of each file name before the first `-`, `_` or space, with
     /// the weights in two decimals when any differs from 1 (resize_lora, `ConcatLoRAsDict.name`).
-    static func mergedName(_ members: [Member]) -> String {
+    public static func mergedName(_ members: [Member]) -> String {
         var order: [String] = []
         var weights: [String: [Double]] = [:]
         for member in members {

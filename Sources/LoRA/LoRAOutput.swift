@@ -1,0 +1,90 @@
+import SafeTensors
+import SystemIO
+
+/// A LoRA file being assembled: tensors copied unchanged from input LoRAs or newly computed, and
+/// metadata. Written in the reference layout with kohya's `sshs_*` hashes recomputed, so every
+/// command's output loads in kohya's scripts, ComfyUI and the web UIs.
+public struct LoRAOutput: Sendable {
+    /// Where one output tensor's data comes from.
+    enum Source: Sendable {
+        case copy(SafeTensorsFile, TensorInfo)
+        case tensor(Tensor)
+    }
+
+    private var entries: [(name: String, source: Source)] = []
+    public var metadata: [String: String]
+
+    public init(metadata: [String: String]) {
+        self.metadata = metadata
+    }
+
+    /// Names of the tensors so far, in the order they were added.
+    public var tensorNames: [String] { entries.map(\.name) }
+
+    /// Adds a computed tensor.
+    public mutating func add(_ name: String, _ tensor: Tensor) {
+        entries.append((name, .tensor(tensor)))
+    }
+
+    /// Adds computed tensors.
+    public mutating func add(_ tensors: [(name: String, tensor: Tensor)]) {
+        for (name, tensor) in tensors { add(name, tensor) }
+    }
+
+    /// Copies every tensor of an adapter unchanged, except those in `replacing` (by key name),
+    /// which are written instead.
+    public mutating func copy(
+        _ adapter: Adapter, of lora: LoRAFile, replacing: [String: Tensor] = [:]
+    ) {
+        for role in adapter.roles {
+            let info = adapter.tensors[role]!
+            if let replacement = replacing[info.name] {
+                add(info.name, replacement)
+            } else {
+                entries.append((info.name, .copy(lora.source, info)))
+            }
+        }
+    }
+
+    /// Copies the tensors of `lora` that belong to no adapter.
+    public mutating func copyPassThrough(of lora: LoRAFile) {
+        for info in lora.passThrough { entries.append((info.name, .copy(lora.source, info))) }
+    }
+
+    /// Writes the file through a temporary file, one tensor at a time (copies stream from
+    /// their files), with the hashes recomputed.
+    /// - Parameter inputs: files the run reads, which the output may not replace.
+    public func write(to path: String, protecting inputs: [FileStatus]) throws {
+        var sources: [String: Source] = [:]
+        for entry in entries { sources[entry.name] = entry.source }
+        let specs = entries.map { entry -> SafeTensorsWriter.Entry in
+            switch entry.source {
+            case .copy(_, let info):
+                SafeTensorsWriter.Entry(name: entry.name, dtype: info.dtype, dimensions: info.shape)
+            case .tensor(let tensor):
+                SafeTensorsWriter.Entry(
+                    name: entry.name, dtype: tensor.dtype, dimensions: tensor.dimensions)
+            }
+        }
+        try SafeTensorsWriter.writeStreaming(
+            entries: specs, metadata: metadata, to: path, protecting: inputs,
+            recomputeHashes: true
+        ) { info in
+            switch sources[info.name]! {
+            case .copy(let file, let stored): .copy(file, stored)
+            case .tensor(let tensor): .bytes(tensor.bytes)
+            }
+        }
+    }
+
+    /// The whole file in memory, hashes included (tests and small files).
+    public func content() throws -> TensorFile {
+        let tensors = try entries.map { entry -> (String, Tensor) in
+            switch entry.source {
+            case .copy(let file, let info): (entry.name, try file.tensor(info))
+            case .tensor(let tensor): (entry.name, tensor)
+            }
+        }
+        return try TensorFile(metadata: metadata, tensors: tensors).withRecomputedHashes()
+    }
+}

@@ -1,0 +1,73 @@
+import LoRA
+import SafeTensors
+
+/// One `lorakit extract` run: a LoRA from the difference of a fine-tune and its base.
+public struct ExtractJob: Sendable {
+    public struct Result: Sendable {
+        public var path: String
+        public var modules: Int
+        public var totalRank: Int
+        public var unchanged: Int
+    }
+
+    public var base: String
+    public var tuned: String
+    /// Rank of linears and 1×1 convs (with a recipe: the most kept); default 32, 64 with one.
+    public var rank: Int?
+    /// Rank of 3×3 convs; nil leaves them out.
+    public var convRank: Int?
+    /// Choose each module's rank with a recipe measured against the base.
+    public var recipe: ResizeRecipe?
+    public var minimumDifference: Double
+    public var dtype: DType
+    public var output: String
+
+    public init(
+        base: String, tuned: String, rank: Int?, convRank: Int?, recipe: ResizeRecipe?,
+        minimumDifference: Double, dtype: DType, output: String
+    ) {
+        (self.base, self.tuned, self.rank, self.convRank) = (base, tuned, rank, convRank)
+        (self.recipe, self.minimumDifference) = (recipe, minimumDifference)
+        (self.dtype, self.output) = (dtype, output)
+    }
+
+    /// Extracts and writes; `progress` gets (modules done, modules total) from worker threads.
+    public func run(
+        warning: (String) -> Void, progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }
+    ) throws -> Result {
+        let baseCheckpoint = try BaseCheckpoint(path: base)
+        let tunedCheckpoint = try BaseCheckpoint(path: tuned)
+        var options = Extraction.Options(rank: rank ?? (recipe == nil ? 32 : 64), convRank: convRank)
+        options.minimumDifference = minimumDifference
+        let extraction = try Extraction(
+            base: baseCheckpoint, tuned: tunedCheckpoint, options: options, progress: progress)
+        if !extraction.missing.isEmpty {
+            warning(
+                "\(extraction.missing.count) modules of the base are missing or shaped differently in \(tuned), first \(extraction.missing[0])"
+            )
+        }
+        guard !extraction.modules.isEmpty else {
+            throw ExtractError.nothingChanged(base: base, tuned: tuned)
+        }
+        let metadata = extraction.metadata(rank: options.rank, convRank: convRank)
+        let resizer = Resizer(modules: extraction.modules, path: tuned, metadata: metadata)
+        let plan: ResizePlan
+        if let recipe {
+            var resizeBase: ResizeBase? = try ResizeBase(checkpoint: baseCheckpoint)
+            plan = try resizer.plan(recipe, base: &resizeBase, outputDType: dtype)
+            if var resizeBase, let error = resizeBase.norms.save() {
+                warning("could not save the base-norm cache: \(error)")
+            }
+        } else {
+            plan = resizer.plan(
+                KohyaRankRule(rank: options.rank, convRank: convRank ?? options.rank))
+        }
+        var file = resizer.output(plan, dtype: dtype)
+        file.metadata["resize_params"] = nil
+        file.metadata["ss_training_comment"] = metadata["ss_training_comment"]
+        try file.write(to: output, protecting: [baseCheckpoint.status, tunedCheckpoint.status])
+        return Result(
+            path: output, modules: extraction.modules.count, totalRank: plan.totalRank,
+            unchanged: extraction.unchanged)
+    }
+}

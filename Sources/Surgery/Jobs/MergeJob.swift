@@ -1,0 +1,70 @@
+import LoRA
+import SafeTensors
+
+/// One `lorakit merge` run: LoRAs merged exactly, or resized to a rank or by a recipe.
+public struct MergeJob: Sendable {
+    public enum Mode: Sendable {
+        /// Ranks concatenated: every module's ΔW exactly Σ w·ΔW.
+        case exact
+        /// The best rank-`rank` approximation of the sum per module (the SVD merge).
+        case rank(Int, convRank: Int?)
+        /// The sum resized by a recipe measured against the base checkpoint at `base`.
+        case recipe(ResizeRecipe, base: String)
+    }
+
+    /// What the run wrote.
+    public struct Result: Sendable {
+        public var path: String
+        /// `788 modules merged exactly, a × 0.7 + b × 0.3`.
+        public var description: String
+    }
+
+    /// Each `PATH` or `PATH:WEIGHT`.
+    public var inputs: [String]
+    public var mode: Mode
+    public var output: String
+    public var dtype: DType
+
+    public init(inputs: [String], mode: Mode, output: String, dtype: DType) {
+        (self.inputs, self.mode, self.output, self.dtype) = (inputs, mode, output, dtype)
+    }
+
+    /// Merges and writes the output; `warning` hears about modules copied or dropped.
+    public func run(warning: (String) -> Void) throws -> Result {
+        let source = try LoRAInput(argument: inputs.joined(separator: ","))
+        var protected = source.statuses
+        let output: LoRAOutput
+        var description: String
+        switch mode {
+        case .exact:
+            let merge = try Merge(source: source, dtype: dtype)
+            for item in merge.warnings { warning(item) }
+            output = merge.output(dtype: dtype)
+            description = "\(merge.moduleCount) modules merged exactly"
+        case .rank(let rank, let convRank):
+            let resizer = try Resizer(source: source)
+            for item in resizer.warnings { warning(item) }
+            let plan = resizer.plan(KohyaRankRule(rank: rank, convRank: convRank ?? rank))
+            output = resizer.output(plan, dtype: dtype)
+            description = "\(resizer.modules.count) modules, total rank \(plan.totalRank)"
+        case .recipe(let recipe, let basePath):
+            let resizer = try Resizer(source: source)
+            for item in resizer.warnings { warning(item) }
+            var base: ResizeBase? = try ResizeBase(checkpoint: BaseCheckpoint(path: basePath))
+            protected.append(base!.checkpoint.status)
+            let plan = try resizer.plan(recipe, base: &base, outputDType: dtype)
+            if var base, let error = base.norms.save() {
+                warning("could not save the base-norm cache: \(error)")
+            }
+            output = resizer.output(plan, dtype: dtype)
+            description = "\(resizer.modules.count) modules, total rank \(plan.totalRank)"
+        }
+        try output.write(to: self.output, protecting: protected)
+        description +=
+            ", "
+            + source.members.map {
+                "\(LoRAInput.stem($0.lora.path)) × \(Format.number($0.weight))"
+            }.joined(separator: " + ")
+        return Result(path: self.output, description: description)
+    }
+}

@@ -1,0 +1,118 @@
+import LoRA
+import SafeTensors
+
+/// One `lorakit resize` run: every LoRA input resized by every recipe (or by kohya's rule), each
+/// output named as resize_lora or kohya names it and written.
+public struct ResizeJob: Sendable {
+    /// How ranks are chosen.
+    public enum Mode: Sendable {
+        /// Score recipes measured against the base checkpoint at `base`.
+        case recipes([ResizeRecipe], base: String)
+        /// kohya's fixed or dynamic ranks; no checkpoint.
+        case kohya(KohyaResize)
+    }
+
+    /// kohya's resize options as the user gave them (which of them were given names the output).
+    public struct KohyaResize: Sendable {
+        public var rank: Int?
+        public var convRank: Int?
+        public var method: KohyaRankRule.Method?
+        public var parameter: Double?
+        public var kohyaCompatible: Bool
+
+        public init(
+            rank: Int?, convRank: Int?, method: KohyaRankRule.Method?, parameter: Double?,
+            kohyaCompatible: Bool
+        ) {
+            (self.rank, self.convRank, self.method) = (rank, convRank, method)
+            (self.parameter, self.kohyaCompatible) = (parameter, kohyaCompatible)
+        }
+
+        /// The rule: without --rank, dynamic ranks are uncapped.
+        public var rule: KohyaRankRule {
+            KohyaRankRule(
+                rank: rank ?? 1_000_000, convRank: convRank ?? rank ?? 1_000_000, method: method,
+                parameter: parameter ?? 0, kohyaCompatible: kohyaCompatible)
+        }
+
+        /// `-sv_fro0.9`, `-rank8-conv4`: what kohya's outputs are named after.
+        public var fileSuffix: String {
+            method.map { "\($0.rawValue)\(Format.number(parameter ?? 0))" }
+                ?? "rank\(rule.rank)" + (convRank.map { "-conv\($0)" } ?? "")
+        }
+    }
+
+    /// What the run tells as it goes.
+    public enum Event: Sendable {
+        /// Something the user should know (module dropped, cache not saved, empty output).
+        case warning(String)
+        /// An output was written.
+        case wrote(ResizeSummary)
+    }
+
+    /// LoRA inputs, each `PATH` or a weighted sum `a:0.7,b:0.3`.
+    public var inputs: [String]
+    public var mode: Mode
+    /// A folder, or a file when there is one output; nil: next to each input.
+    public var output: String?
+    public var dtype: DType
+    /// Read and write the base-norm cache.
+    public var useNormCache: Bool
+
+    public init(inputs: [String], mode: Mode, output: String?, dtype: DType, useNormCache: Bool) {
+        (self.inputs, self.mode, self.output) = (inputs, mode, output)
+        (self.dtype, self.useNormCache) = (dtype, useNormCache)
+    }
+
+    /// Resizes and writes every output, reporting each as it is written.
+    /// - Throws: the first error of any input (outputs already written stay, whole).
+    public func run(report: (Event) -> Void) throws {
+        var base: ResizeBase?
+        var recipes: [ResizeRecipe] = []
+        if case .recipes(let list, let path) = mode {
+            recipes = list
+            base = try ResizeBase(
+                checkpoint: BaseCheckpoint(path: path), cacheDirectory: useNormCache ? nil : "")
+        }
+        let outputCount = inputs.count * (recipes.isEmpty ? 1 : recipes.count)
+        let outputIsFile = try OutputNaming.namesAFile(output, outputs: outputCount)
+        for argument in inputs {
+            let source = try LoRAInput(argument: argument)
+            let resizer = try Resizer(source: source)
+            for warning in resizer.warnings { report(.warning("\(argument): \(warning)")) }
+            var plans: [(plan: ResizePlan, name: String)] = []
+            switch mode {
+            case .recipes:
+                for recipe in recipes {
+                    let plan = try resizer.plan(recipe, base: &base, outputDType: dtype)
+                    plans.append(
+                        (plan, recipe.fileName(stem: source.name, threshold: plan.threshold ?? 0)))
+                }
+            case .kohya(let kohya):
+                plans.append(
+                    (resizer.plan(kohya.rule), "\(source.name)-\(kohya.fileSuffix).safetensors"))
+            }
+            for (plan, name) in plans {
+                let destination =
+                    outputIsFile ? output! : OutputNaming.file(name, in: output ?? source.directory)
+                try resizer.output(plan, dtype: dtype).write(
+                    to: destination,
+                    protecting: source.statuses + (base.map { [$0.checkpoint.status] } ?? []))
+                let summary = ResizeSummary(resizer: resizer, plan: plan, path: destination)
+                if !summary.modules.isEmpty, summary.modules.allSatisfy({ $0.newRank == 0 }) {
+                    report(
+                        .warning(
+                            "\(destination): the recipe keeps no direction of any module; the LoRA is empty"
+                        ))
+                }
+                report(.wrote(summary))
+            }
+        }
+        if var base, let error = base.norms.save() {
+            report(
+                .warning(
+                    "could not save the base-norm cache (\(error)); the next run recomputes the norms"
+                ))
+        }
+    }
+}

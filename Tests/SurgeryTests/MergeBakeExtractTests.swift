@@ -115,7 +115,7 @@ func relativeFrobenius(_ observed: Matrix<Float>, _ expected: Matrix<Double>) ->
         )
         try sd1.write(to: directory.file("sd1.safetensors"))
         let sdxl = Fixtures.path("surgery/inputs/locon_a.safetensors")
-        let error = #expect(throws: MergeError.self) {
+        let error = #expect(throws: SurgeryError.self) {
             try Merge(
                 source: LoRAInput(argument: "\(sdxl),\(directory.file("sd1.safetensors"))"),
                 dtype: .f16)
@@ -128,7 +128,7 @@ func relativeFrobenius(_ observed: Matrix<Float>, _ expected: Matrix<Double>) ->
 
     @Test func doraInTwoInputsIsRefused() throws {
         let dora = Fixtures.path("surgery/inputs/dora.safetensors")
-        #expect(throws: MergeError.self) {
+        #expect(throws: SurgeryError.self) {
             try Merge(source: LoRAInput(argument: "\(dora):0.5,\(dora):0.5"), dtype: .f16)
         }
     }
@@ -224,7 +224,7 @@ func relativeFrobenius(_ observed: Matrix<Float>, _ expected: Matrix<Double>) ->
             "lora_unet_output_blocks_11_1_proj_out", out: 320, in: 320, rank: 4, kernel: 1, alpha: 4
         )
         try other.write(to: directory.file("sd1.safetensors"))
-        let error = #expect(throws: BakeError.self) {
+        let error = #expect(throws: SurgeryError.self) {
             try Bake(
                 checkpoint: TinyXLBase.checkpoint,
                 inputs: [.init(lora: LoRAFile(path: directory.file("sd1.safetensors")), weight: 1)])

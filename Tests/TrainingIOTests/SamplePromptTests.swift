@@ -138,7 +138,7 @@ import Testing
     @Test func errorsCountLinesInTheFile() throws {
         let text = "ok\n\n# c\nbad --w 7\n"
         #expect(
-            throws: OutputError.invalidPromptValue(
+            throws: DataError.invalidPromptValue(
                 path: "p.txt", line: 4, option: "w", value: "7",
                 expected: "a multiple of 4 from 4 to 1024 (TinyXL halves the image twice)")
         ) {
@@ -158,10 +158,10 @@ import Testing
         let directory = TemporaryDirectory()
         let path = directory.file("prompts.txt")
         try Data([0x61, 0xFF, 0x62]).write(to: URL(fileURLWithPath: path))
-        #expect(throws: OutputError.notText(path: path)) {
+        #expect(throws: DataError.promptFileNotText(path: path)) {
             _ = try SamplePrompt.load(path: path, defaults: Self.defaults)
         }
-        #expect(OutputError.notText(path: path).description == "\(path): not UTF-8 text")
+        #expect(DataError.promptFileNotText(path: path).description == "\(path): not UTF-8 text")
     }
 
     @Test func loadNamesAMissingFile() throws {

@@ -1,7 +1,7 @@
 // libFuzzer target: `SamplePrompt.parse(fileBytes:)`, the kohya sample-prompt file parser behind
 // `train --sample_prompts` and `sample --from_file`, on arbitrary bytes.
 //
-// Every input must either parse or throw an `OutputError`; never trap. An accepted prompt must
+// Every input must either parse or throw a `DataError`; never trap. An accepted prompt must
 // carry values the sampler can run: width and height multiples of 4 in 4...1024, steps in
 // 1...1000, a finite CFG scale ≥ 0, a known sampler, and a line number inside the file. Text that
 // is not UTF-8 must be refused, not decoded with replacement characters. A broken invariant

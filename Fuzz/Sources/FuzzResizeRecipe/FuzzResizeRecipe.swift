@@ -1,7 +1,7 @@
 // libFuzzer target: `ResizeRecipe.parseList`, the parser behind `resize --recipe`
 // (`fro_ckpt=1,thr=-3.55:spn_lora=1,size=20`), on arbitrary text.
 //
-// Every text must either parse or throw a `ResizeError`; never trap. An accepted recipe must have
+// Every text must either parse or throw a `SurgeryError`; never trap. An accepted recipe must have
 // finite positive score weights summing to 1, a finite threshold or a positive finite size, a
 // positive finite rescale, and a file-name part that names it. Parsing a recipe's own text again
 // must give the same recipe. A broken invariant calls `fatalError`, which libFuzzer records as a
@@ -22,10 +22,10 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let recipes: [ResizeRecipe]
     do {
         recipes = try ResizeRecipe.parseList(text)
-    } catch is ResizeError {
+    } catch is SurgeryError {
         return 0
     } catch {
-        fatalError("parseList threw \(type(of: error)), not ResizeError: \(error)\ninput: \(text)")
+        fatalError("parseList threw \(type(of: error)), not SurgeryError: \(error)\ninput: \(text)")
     }
     for recipe in recipes {
         check(recipe, input: text)

@@ -46,8 +46,8 @@ public struct Bake: Sendable {
     public var bakedModules: Int { contributions.values.reduce(0) { $0 + $1.count } }
 
     /// Matches every LoRA module to a checkpoint weight.
-    /// - Throws: `BakeError.unmatched` naming the first module the checkpoint lacks (unless
-    ///   `allowUnmatched`), `BakeError.shapeMismatch` for a module of another shape.
+    /// - Throws: `SurgeryError.unmatched` naming the first module the checkpoint lacks (unless
+    ///   `allowUnmatched`), `SurgeryError.shapeMismatch` for a module of another shape.
     public init(checkpoint: BaseCheckpoint, inputs: [Input], allowUnmatched: Bool = false) throws {
         self.checkpoint = checkpoint
         self.inputs = inputs
@@ -77,7 +77,7 @@ public struct Bake: Sendable {
                 if let out = adapter.outFeatures, let inFeatures = adapter.inFeatures,
                     [out, inFeatures] != shape
                 {
-                    throw BakeError.shapeMismatch(
+                    throw SurgeryError.shapeMismatch(
                         lora: input.lora.path, module: adapter.stem, delta: [out, inFeatures],
                         base: shape, checkpoint: checkpoint.path)
                 }
@@ -88,7 +88,7 @@ public struct Bake: Sendable {
             }
         }
         if !allowUnmatched, let first = firstUnbaked {
-            throw BakeError.unmatched(
+            throw SurgeryError.unmatched(
                 lora: first.lora, module: first.module, checkpoint: checkpoint.path,
                 count: unmatched.count + unsupported.count)
         }
@@ -127,7 +127,7 @@ public struct Bake: Sendable {
             let delta = try part.lora.delta(of: part.adapter)
             let range = part.rows ?? 0..<rows
             guard delta.outFeatures == range.count, delta.inFeatures == columns else {
-                throw BakeError.shapeMismatch(
+                throw SurgeryError.shapeMismatch(
                     lora: part.lora.path, module: part.adapter.stem,
                     delta: [delta.outFeatures, delta.inFeatures], base: [range.count, columns],
                     checkpoint: checkpoint)
@@ -159,20 +159,3 @@ public struct Bake: Sendable {
         }
     }
 }
-
-/// Why a bake cannot proceed.
-public enum BakeError: Error, Equatable, Sendable, CustomStringConvertible {
-    case unmatched(lora: String, module: String, checkpoint: String, count: Int)
-    case shapeMismatch(lora: String, module: String, delta: [Int], base: [Int], checkpoint: String)
-
-    public var description: String {
-        switch self {
-        case .unmatched(let lora, let module, let checkpoint, let count):
-            "\(lora): module \(module) has no weight in \(checkpoint)\(count > 1 ? " (nor do \(count - 1) more)" : ""); is the LoRA for another model? --allow-unmatched bakes the rest"
-        case .shapeMismatch(let lora, let module, let loraShape, let base, let checkpoint):
-            "\(lora): module \(module) has ΔW of shape \(loraShape) but \(checkpoint) holds \(base) (a LoRA for another model?)"
-        }
-    }
-}
-
-extension BakeError: UserFacingError {}

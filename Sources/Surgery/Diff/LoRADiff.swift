@@ -54,7 +54,7 @@ public struct LoRADiff: Sendable {
             }
             guard deltaA.outFeatures == deltaB.outFeatures, deltaA.inFeatures == deltaB.inFeatures
             else {
-                throw MergeError.shapeMismatch(
+                throw SurgeryError.inputShapeMismatch(
                     module: adapter.stem, first: [deltaA.outFeatures, deltaA.inFeatures],
                     other: [deltaB.outFeatures, deltaB.inFeatures],
                     path: b.path)

@@ -37,7 +37,7 @@ public struct Extraction: Sendable {
     public private(set) var missing: [ModuleID] = []
     public private(set) var unchanged = 0
 
-    /// - Throws: `ExtractError.architectureMismatch` when the checkpoints differ in kind,
+    /// - Throws: `SurgeryError.architectureMismatch` when the checkpoints differ in kind,
     ///   `SafeTensorsError`/`LinearAlgebraError` from reading and decomposing.
     public init(
         base: BaseCheckpoint, tuned: BaseCheckpoint, options: Options,
@@ -46,7 +46,7 @@ public struct Extraction: Sendable {
         self.base = base
         self.tuned = tuned
         guard base.architecture.architecture == tuned.architecture.architecture else {
-            throw ExtractError.architectureMismatch(
+            throw SurgeryError.architectureMismatch(
                 base: base.path, baseArchitecture: base.architecture.architecture,
                 tuned: tuned.path, tunedArchitecture: tuned.architecture.architecture)
         }
@@ -137,22 +137,3 @@ final class ProgressCounter: Sendable {
         report(value, total)
     }
 }
-
-/// Why an extraction cannot proceed.
-public enum ExtractError: Error, Equatable, Sendable, CustomStringConvertible {
-    case architectureMismatch(
-        base: String, baseArchitecture: Architecture, tuned: String, tunedArchitecture: Architecture
-    )
-    case nothingChanged(base: String, tuned: String)
-
-    public var description: String {
-        switch self {
-        case .architectureMismatch(let base, let baseArchitecture, let tuned, let tunedArchitecture):
-            "\(tuned): is \(tunedArchitecture.rawValue) but the base \(base) is \(baseArchitecture.rawValue)"
-        case .nothingChanged(let base, let tuned):
-            "\(tuned): no module differs from \(base) by more than --min-diff; nothing to extract"
-        }
-    }
-}
-
-extension ExtractError: UserFacingError {}

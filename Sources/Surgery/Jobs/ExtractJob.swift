@@ -47,7 +47,7 @@ public struct ExtractJob: Sendable {
             )
         }
         guard !extraction.modules.isEmpty else {
-            throw ExtractError.nothingChanged(base: base, tuned: tuned)
+            throw SurgeryError.nothingChanged(base: base, tuned: tuned)
         }
         let metadata = extraction.metadata(rank: options.rank, convRank: convRank)
         let resizer = Resizer(modules: extraction.modules, path: tuned, metadata: metadata)

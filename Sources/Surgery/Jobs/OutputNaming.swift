@@ -16,14 +16,14 @@ public enum OutputNaming {
 
     /// Whether `-o` names a file (rather than a folder): it ends in `.safetensors` and is not an
     /// existing directory.
-    /// - Throws: `ResizeError.outputNotADirectory` when it names a file but `count` outputs
+    /// - Throws: `SurgeryError.outputNotADirectory` when it names a file but `count` outputs
     ///   would be written.
     static func namesAFile(_ output: String?, outputs count: Int) throws -> Bool {
         guard let output else { return false }
         if let status = try FileStatus.of(path: output), status.isDirectory { return false }
         guard output.hasSuffix(".safetensors") else { return false }
         guard count == 1 else {
-            throw ResizeError.outputNotADirectory(path: output, outputs: count)
+            throw SurgeryError.outputNotADirectory(path: output, outputs: count)
         }
         return true
     }

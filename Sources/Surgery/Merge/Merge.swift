@@ -33,7 +33,7 @@ public struct Merge: Sendable {
     }
 
     /// Plans the merge; factors are read and combined here (one module per core).
-    /// - Throws: `MergeError` for modules that cannot be merged, `LoRAError`/`SafeTensorsError`.
+    /// - Throws: `SurgeryError` for modules that cannot be merged, `LoRAError`/`SafeTensorsError`.
     public init(source: LoRAInput, dtype: DType) throws {
         self.source = source
         let first = source.first
@@ -41,7 +41,7 @@ public struct Merge: Sendable {
         where !member.lora.architecture.architecture.isSameModel(
             as: first.architecture.architecture)
         {
-            throw MergeError.differentModels(
+            throw SurgeryError.differentModels(
                 path: member.lora.path, architecture: member.lora.architecture.architecture,
                 first: first.path, firstArchitecture: first.architecture.architecture)
         }
@@ -62,7 +62,7 @@ public struct Merge: Sendable {
             } else {
                 let kind = kinds.subtracting(linear).first!
                 let member = group.members.first { $0.adapter.kind == kind }!
-                throw MergeError.notLinear(
+                throw SurgeryError.notLinear(
                     path: member.lora.path, module: member.adapter.stem, kind: kind)
             }
         }
@@ -83,7 +83,7 @@ public struct Merge: Sendable {
             guard delta.outFeatures == deltas.first?.delta.outFeatures ?? delta.outFeatures,
                 delta.inFeatures == deltas.first?.delta.inFeatures ?? delta.inFeatures
             else {
-                throw MergeError.shapeMismatch(
+                throw SurgeryError.inputShapeMismatch(
                     module: adapter.stem,
                     first: [deltas[0].delta.outFeatures, deltas[0].delta.inFeatures],
                     other: [delta.outFeatures, delta.inFeatures], path: lora.path)
@@ -168,24 +168,3 @@ public struct Merge: Sendable {
 
     public var moduleCount: Int { modules.count }
 }
-
-/// Why modules could not be merged.
-public enum MergeError: Error, Equatable, Sendable, CustomStringConvertible {
-    case notLinear(path: String, module: String, kind: AdapterKind)
-    case shapeMismatch(module: String, first: [Int], other: [Int], path: String)
-    case differentModels(
-        path: String, architecture: Architecture, first: String, firstArchitecture: Architecture)
-
-    public var description: String {
-        switch self {
-        case .notLinear(let path, let module, let kind):
-            "\(path): module \(module) is \(kind.rawValue) and another input has it too; its difference is not linear in its factors, so it cannot be merged"
-        case .differentModels(let path, let architecture, let first, let firstArchitecture):
-            "\(path): a LoRA for \(architecture.rawValue), but \(first) is for \(firstArchitecture.rawValue); LoRAs of different models cannot be merged"
-        case .shapeMismatch(let module, let first, let other, let path):
-            "\(path): module \(module) has ΔW of shape \(other), but the first input's is \(first) (LoRAs for different models?)"
-        }
-    }
-}
-
-extension MergeError: UserFacingError {}

@@ -36,7 +36,7 @@ public struct ResizeRecipe: Sendable, Equatable, CustomStringConvertible {
     public var description: String { text }
 
     /// Parses one recipe, with resize_lora's rules and messages.
-    /// - Throws: `ResizeError.recipe` naming the bad key or value and the recipe.
+    /// - Throws: `SurgeryError.recipe` naming the bad key or value and the recipe.
     public init(_ text: String) throws {
         self.text = text
         var raw: [Weight: Double] = [:]
@@ -50,8 +50,7 @@ public struct ResizeRecipe: Sendable, Equatable, CustomStringConvertible {
             var value: Double?
             if !valueText.isEmpty {
                 guard let parsed = Double(valueText), parsed.isFinite else {
-                    throw ResizeError.recipe(
-                        "could not parse \(key)=\(valueText) in recipe \"\(text)\"")
+                    throw SurgeryError.recipe(text, .unparsable(key: key, value: valueText))
                 }
                 value = parsed
             }
@@ -60,27 +59,22 @@ public struct ResizeRecipe: Sendable, Equatable, CustomStringConvertible {
                 continue
             }
             guard let value else {
-                throw ResizeError.recipe(
-                    key.isEmpty
-                        ? "empty part in recipe \"\(text)\""
-                        : "empty value for \(key) in recipe \"\(text)\"")
+                throw SurgeryError.recipe(text, key.isEmpty ? .emptyPart : .emptyValue(key: key))
             }
             switch key {
             case "thr": threshold = value
             case "size":
                 guard value > 0 else {
-                    throw ResizeError.recipe("size must be positive in recipe \"\(text)\"")
+                    throw SurgeryError.recipe(text, .notPositive(key: "size"))
                 }
                 size = value
             case "rescale":
                 guard value > 0 else {
-                    throw ResizeError.recipe("rescale must be positive in recipe \"\(text)\"")
+                    throw SurgeryError.recipe(text, .notPositive(key: "rescale"))
                 }
                 rescale = value
             default:
-                throw ResizeError.recipe(
-                    "unknown key \(key) in recipe \"\(text)\" (known: \(Weight.allCases.map(\.rawValue).joined(separator: ", ")), thr, size, rescale)"
-                )
+                throw SurgeryError.recipe(text, .unknownKey(key))
             }
         }
         // A fixed order: a dictionary's order can differ between equal dictionaries, and so
@@ -88,27 +82,25 @@ public struct ResizeRecipe: Sendable, Equatable, CustomStringConvertible {
         // weights one ulp apart).
         let sum = Weight.allCases.reduce(0) { $0 + (raw[$1] ?? 0) }
         guard sum != 0 else {
-            throw ResizeError.recipe(
-                "recipe \"\(text)\" needs at least one score weight (spn_ckpt, spn_lora, fro_ckpt, fro_lora, subspace, params)"
-            )
+            throw SurgeryError.recipe(text, .noScoreWeight)
         }
         weights = raw.filter { $0.value != 0 }.mapValues { $0 / sum }
         switch (threshold, size) {
         case (let threshold?, nil): selector = .threshold(threshold)
         case (nil, let size?): selector = .size(mebibytes: size)
-        case (nil, nil): throw ResizeError.recipe("recipe \"\(text)\" needs thr= or size=")
+        case (nil, nil): throw SurgeryError.recipe(text, .noSelector)
         case (_?, _?):
-            throw ResizeError.recipe("recipe \"\(text)\" has both thr= and size=; give one")
+            throw SurgeryError.recipe(text, .bothSelectors)
         }
         self.rescale = rescale
     }
 
     /// Exactly one recipe, for commands that take one (`merge -r`, `extract -r`).
-    /// - Throws: `ResizeError.oneRecipeOnly` for a list.
+    /// - Throws: `SurgeryError.oneRecipeOnly` for a list.
     public static func single(_ text: String, for command: String) throws -> ResizeRecipe {
         let recipes = try parseList(text)
         guard recipes.count == 1 else {
-            throw ResizeError.oneRecipeOnly(command: command, given: recipes.count)
+            throw SurgeryError.oneRecipeOnly(command: command, given: recipes.count)
         }
         return recipes[0]
     }

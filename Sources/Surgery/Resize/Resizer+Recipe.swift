@@ -23,13 +23,12 @@ extension Resizer {
     ///               − w_params·Double.log10(out + in·k·k)
     ///
     /// with W the module's base weight flattened to [out, in·k·k].
-    /// - Throws: `ResizeError.moduleNotInBase` naming the first module the checkpoint lacks.
+    /// - Throws: `SurgeryError.moduleNotInBase` naming the first module the checkpoint lacks.
     public func scores(_ recipe: ResizeRecipe, base: inout ResizeBase?) throws -> [[Double]] {
         let w = recipe.weights
         if recipe.needsBase {
             guard let checkpoint = base?.checkpoint else {
-                throw ResizeError.recipe(
-                    "recipe \"\(recipe)\" measures against a base checkpoint; give one")
+                throw SurgeryError.recipe(recipe.text, .needsBase)
             }
             try Self.checkCoverage(modules, checkpoint: checkpoint, lora: path)
             if w[.froCkpt] != nil { try base!.norms.ensure(.frobenius, for: modules.map(\.module)) }
@@ -77,12 +76,12 @@ extension Resizer {
     ) throws {
         for module in modules {
             guard let shape = checkpoint.flatShape(of: module.module) else {
-                throw ResizeError.moduleNotInBase(
+                throw SurgeryError.moduleNotInBase(
                     lora: lora, module: module.stem, base: checkpoint.path)
             }
             guard shape == [module.outFeatures, module.inFeatures] else {
-                throw ResizeError.shapeMismatch(
-                    path: lora, module: module.stem, lora: [module.outFeatures, module.inFeatures],
+                throw SurgeryError.shapeMismatch(
+                    lora: lora, module: module.stem, delta: [module.outFeatures, module.inFeatures],
                     base: shape, checkpoint: checkpoint.path)
             }
         }
@@ -96,8 +95,8 @@ extension Resizer {
             return module.singularValues.map { _ in 1 }
         }
         guard weight.rows == module.outFeatures, weight.columns == module.inFeatures else {
-            throw ResizeError.shapeMismatch(
-                path: lora, module: module.stem, lora: [module.outFeatures, module.inFeatures],
+            throw SurgeryError.shapeMismatch(
+                lora: lora, module: module.stem, delta: [module.outFeatures, module.inFeatures],
                 base: weight.shape, checkpoint: checkpoint.path)
         }
         // (Vᵀ Wᵀ)[i, :] · U[:, i], in Float64 for the dot products.

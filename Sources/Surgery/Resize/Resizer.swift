@@ -45,7 +45,7 @@ public struct Resizer: Sendable {
                 warnings.append("module \(stem) is \(kind.rawValue); it is copied unchanged")
                 kept.append((group.members[0].adapter, group.members[0].lora))
             case .failure(let error as LinearAlgebraError):
-                throw ResizeError.decomposition(
+                throw SurgeryError.decomposition(
                     path: group.members[0].lora.path, module: group.members[0].adapter.stem,
                     problem: error.description)
             case .failure(let error):

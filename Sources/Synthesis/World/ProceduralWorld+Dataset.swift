@@ -17,7 +17,7 @@ extension ProceduralWorld {
     /// Existing files of the same names are replaced.
     /// - Parameter encode: writes a PNG (kept outside so the world does not depend on a codec).
     /// - Returns: the folder's path.
-    /// - Throws: `OutputError.invalidDataset` for a name kohya would split differently, a repeat
+    /// - Throws: `SynthesisError.invalidDataset` for a name kohya would split differently, a repeat
     ///   count below 1 or a size below 8×8; `SystemIOError` naming the
     ///   file; or whatever `encode` throws.
     public func writeDataset(
@@ -26,14 +26,14 @@ extension ProceduralWorld {
     ) throws -> String {
         let folderName = "\(repeats)_\(name)"
         guard repeats >= 1 else {
-            throw OutputError.invalidDataset(folder: folderName, problem: "repeats must be ≥ 1")
+            throw SynthesisError.invalidDataset(folder: folderName, problem: "repeats must be ≥ 1")
         }
         guard !name.isEmpty, !name.contains("/"), !name.contains("\0") else {
-            throw OutputError.invalidDataset(
+            throw SynthesisError.invalidDataset(
                 folder: folderName, problem: "the name must be non-empty, without \"/\"")
         }
         guard !sizes.isEmpty, sizes.allSatisfy({ $0.width >= 8 && $0.height >= 8 }) else {
-            throw OutputError.invalidDataset(
+            throw SynthesisError.invalidDataset(
                 folder: folderName, problem: "give at least one image size, each at least 8×8")
         }
         precondition(count >= 0)

@@ -41,9 +41,7 @@ public struct ImageSampler {
         guard request.width > 0, request.height > 0, request.width % 4 == 0,
             request.height % 4 == 0
         else {
-            throw TrainerError.invalidRun(
-                "cannot draw \(request.width)×\(request.height): TinyXL needs sizes that are "
-                    + "positive multiples of 4")
+            throw TrainerError.sampleSize(width: request.width, height: request.height)
         }
         let (width, height) = (request.width, request.height)
         let count = 4 * width * height

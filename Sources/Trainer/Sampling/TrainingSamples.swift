@@ -20,7 +20,7 @@ public struct TrainingSamples: Sendable {
     /// The prompts of a kohya prompt file as requests, drawn into `<output_dir>/sample`. A
     /// prompt without `--d` gets the seed `--seed` + its index, so every step's samples start
     /// from the same noise.
-    /// - Throws: `SystemIOError` when the file cannot be read, `OutputError` naming file:line.
+    /// - Throws: `SystemIOError` when the file cannot be read, `DataError` naming file:line.
     public init(promptFile path: String, configuration c: TrainingConfiguration) throws {
         let defaults = SamplePrompt.Defaults(
             width: c.resolution.width, height: c.resolution.height, steps: Self.defaultSteps,

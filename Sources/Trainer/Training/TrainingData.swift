@@ -36,9 +36,7 @@ public struct TrainingData: Sendable {
             let assignment = buckets.select(original)
             let bucket = assignment.bucket
             guard bucket.width % 4 == 0, bucket.height % 4 == 0 else {
-                throw TrainerError.invalidRun(
-                    "\(item.imagePath): its bucket \(bucket) is not a multiple of 4 in both sides, "
-                        + "which TinyXL needs; use a --bucket_reso_steps that is a multiple of 4")
+                throw TrainerError.bucketSize(image: item.imagePath, bucket: bucket)
             }
             let latent = try cache.latent(
                 forImageAt: item.imagePath, originalSize: original, assignment: assignment,

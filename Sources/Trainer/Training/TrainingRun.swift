@@ -119,15 +119,12 @@ public struct TrainingRun {
         var epochLosses = [Float?](repeating: nil, count: plan.microBatchesPerEpoch)
         if let state {
             guard state.fingerprint == fingerprint else {
-                throw TrainerError.invalidRun(
-                    "cannot resume: the state was saved by a run with other settings "
-                        + "(\(state.fingerprint)); this run has \(fingerprint)")
+                throw TrainerError.stateFromOtherRun(saved: state.fingerprint, current: fingerprint)
             }
             guard state.parameters.count == unet.trainableCount,
                 optimizer.restore(state.moments), state.epochLosses.count == epochLosses.count
             else {
-                throw TrainerError.invalidRun(
-                    "cannot resume: the state does not fit this network")
+                throw TrainerError.stateDoesNotFit
             }
             state.parameters.withUnsafeBufferPointer {
                 unet.parameters.pointer.update(from: $0.baseAddress!, count: $0.count)
@@ -180,9 +177,7 @@ public struct TrainingRun {
                     elapsed: Clock.monotonicSeconds() - start - samplingSeconds,
                     stepsThisRun: step - startStep))
             guard loss.batch.isFinite else {
-                throw TrainerError.invalidRun(
-                    "training diverged at step \(step): the loss is \(loss.batch); "
-                        + "lower --learning_rate or set --max_grad_norm")
+                throw TrainerError.diverged(step: step, loss: loss.batch)
             }
             if c.savesCheckpoint(afterStep: step) {
                 let name = "\(c.outputName)-\(NumberText.zeroPadded(step, width: 6))"

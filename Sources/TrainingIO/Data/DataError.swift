@@ -1,6 +1,7 @@
 import SystemIO
 
-/// Why the training data cannot be used: one line for the user, naming the file or folder.
+/// Why the training data (images, captions, latent caches, sample prompts) cannot be used: one
+/// line for the user, naming the file or folder, and for prompt files the line.
 public enum DataError: Error, Equatable, Sendable, CustomStringConvertible, UserFacingError {
     /// The file does not exist.
     case fileNotFound(path: String)
@@ -39,6 +40,15 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible, User
     case captionNotUTF8(path: String, offset: Int)
     /// A caption file has zero bytes (kohya refuses these too: usually a failed tagging run).
     case emptyCaptionFile(path: String)
+    /// A prompt file that is not UTF-8 text.
+    case promptFileNotText(path: String)
+    /// A prompt line uses an option kohya does not have (`option` without the leading `--`).
+    case unknownPromptOption(path: String, line: Int, option: String)
+    /// A prompt option that needs a value has none (`--w` at the end of a line).
+    case missingPromptValue(path: String, line: Int, option: String)
+    /// A prompt option's value is malformed or out of range; `expected` says what is accepted.
+    case invalidPromptValue(
+        path: String, line: Int, option: String, value: String, expected: String)
 
     public var description: String {
         switch self {
@@ -88,6 +98,17 @@ public enum DataError: Error, Equatable, Sendable, CustomStringConvertible, User
         case .emptyCaptionFile(let path):
             "\(path): the caption file is empty; write a caption or delete the file to use the "
                 + "folder's class token"
+        case .promptFileNotText(let path):
+            "\(path): not UTF-8 text"
+        case .unknownPromptOption(let path, let line, let option):
+            option.isEmpty
+                ? "\(path):\(line): \"--\" without an option name"
+                : "\(path):\(line): unknown option --\(option); kohya's are "
+                    + SamplePrompt.knownOptions.map { "--" + $0 }.joined(separator: ", ")
+        case .missingPromptValue(let path, let line, let option):
+            "\(path):\(line): --\(option) needs a value"
+        case .invalidPromptValue(let path, let line, let option, let value, let expected):
+            "\(path):\(line): --\(option) \(value): expected \(expected)"
         }
     }
 

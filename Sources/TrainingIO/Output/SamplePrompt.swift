@@ -71,22 +71,22 @@ public struct SamplePrompt: Sendable, Equatable {
     }
 
     /// Parses a prompt file's bytes, which must be UTF-8; `path` is only used in error messages.
-    /// - Throws: `OutputError.notText`, or the first `OutputError` of `parse(_:path:defaults:)`.
+    /// - Throws: `DataError.promptFileNotText`, or the first `DataError` of `parse(_:path:defaults:)`.
     public static func parse(
         fileBytes bytes: [UInt8], path: String, defaults: Defaults
-    ) throws(OutputError) -> [SamplePrompt] {
+    ) throws(DataError) -> [SamplePrompt] {
         let text = String(decoding: bytes, as: UTF8.self)
         // Decoding replaces bad sequences with U+FFFD; a round trip tells them from a real U+FFFD.
-        guard Array(text.utf8) == bytes else { throw .notText(path: path) }
+        guard Array(text.utf8) == bytes else { throw .promptFileNotText(path: path) }
         return try parse(text, path: path, defaults: defaults)
     }
 
     /// Parses the text of a prompt file; `path` is only used in error messages.
-    /// - Throws: `OutputError.unknownPromptOption`, `.missingPromptValue` or
+    /// - Throws: `DataError.unknownPromptOption`, `.missingPromptValue` or
     ///   `.invalidPromptValue` for the first bad line.
     public static func parse(
         _ text: String, path: String, defaults: Defaults
-    ) throws(OutputError) -> [SamplePrompt] {
+    ) throws(DataError) -> [SamplePrompt] {
         var prompts: [SamplePrompt] = []
         // `isNewline` splits "\r\n" (one Character in Swift) as well as "\n".
         let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
@@ -106,7 +106,7 @@ public struct SamplePrompt: Sendable, Equatable {
     /// - Throws: as `parse(_:path:defaults:)`.
     public static func parse(
         line: String, number: Int, path: String, defaults: Defaults
-    ) throws(OutputError) -> SamplePrompt? {
+    ) throws(DataError) -> SamplePrompt? {
         let stripped = line.trimmingWhitespace
         if stripped.isEmpty || stripped.hasPrefix("#") { return nil }
         // A leading space makes an option at the very start of the line split off too.
@@ -134,7 +134,7 @@ public struct SamplePrompt: Sendable, Equatable {
     ]
 
     /// Applies one ` --name value` part (without the dashes).
-    private mutating func apply(option part: Substring, path: String) throws(OutputError) {
+    private mutating func apply(option part: Substring, path: String) throws(DataError) {
         let text = part.trimmingWhitespace
         let name = String(text.prefix { !$0.isWhitespace })
         let value = String(text.dropFirst(name.count)).trimmingWhitespace
@@ -145,7 +145,7 @@ public struct SamplePrompt: Sendable, Equatable {
         guard !value.isEmpty else {
             throw .missingPromptValue(path: path, line: line, option: name)
         }
-        func invalid(_ expected: String) -> OutputError {
+        func invalid(_ expected: String) -> DataError {
             .invalidPromptValue(
                 path: path, line: line, option: name, value: value, expected: expected)
         }

@@ -53,7 +53,7 @@ struct LorakitBench: ParsableCommand {
         let random = { (count: Int) in (0..<count).map { _ in Float(generator.gaussian()) } }
         let input = UNetBatch(
             x: random(latentCount),
-            timesteps: (0..<batch).map { _ in Float(Int.random(in: 0..<1000, using: &generator)) },
+            timesteps: (0..<batch).map { _ in Float(generator.integer(below: 1000)) },
             context: random(batch * tokens * 64), y: random(batch * 256), batch: batch,
             height: size, width: size, contextTokens: tokens)
         let target = random(latentCount)

@@ -1,3 +1,4 @@
+import LinearAlgebra
 /// The DDPM noise schedule sd-scripts trains with (`train_network.get_noise_scheduler`): diffusers
 /// `DDPMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
 /// num_train_timesteps=1000, clip_sample=False)`, and its `add_noise`.
@@ -94,11 +95,7 @@ public struct DDPMSchedule: Sendable {
 
     /// Timesteps for a batch, uniform in `0..<trainTimesteps` as sd-scripts'
     /// `torch.randint(0, 1000, (b,))`, drawn from the run's generator.
-    public func randomTimesteps<G: RandomNumberGenerator>(
-        count: Int, using generator: inout G
-    )
-        -> [Int]
-    {
-        (0..<count).map { _ in Int.random(in: 0..<trainTimesteps, using: &generator) }
+    public func randomTimesteps(count: Int, using generator: inout SplitMix64) -> [Int] {
+        (0..<count).map { _ in generator.integer(below: trainTimesteps) }
     }
 }

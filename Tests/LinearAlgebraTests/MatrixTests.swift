@@ -6,7 +6,7 @@ func randomMatrix(_ rows: Int, _ columns: Int, seed: UInt64) -> Matrix<Double> {
     var generator = SplitMix64(seed: seed)
     return Matrix(
         rows: rows, columns: columns,
-        elements: (0..<rows * columns).map { _ in Double.random(in: -1...1, using: &generator) })
+        elements: (0..<rows * columns).map { _ in generator.uniform(in: -1..<1) })
 }
 
 /// The naive triple loop, kept only as an oracle for GEMM.

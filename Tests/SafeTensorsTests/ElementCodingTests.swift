@@ -102,7 +102,7 @@ import Testing
     @Test(arguments: [DType.f16, .bf16, .f32, .f64])
     func matchesTheDecodedSum(dtype: DType) {
         var generator = SplitMix64(seed: 3)
-        let values = (0..<5003).map { _ in Float.random(in: -2...2, using: &generator) }
+        let values = (0..<5003).map { _ in Float(generator.uniform(in: -2..<2)) }
         let tensor = Tensor(values, shape: [values.count], dtype: dtype)
         let expected = tensor.doubles().reduce(0) { $0 + $1 * $1 }
         let observed = tensor.bytes.withUnsafeBytes { ElementCoding.sumOfSquares($0, dtype: dtype) }

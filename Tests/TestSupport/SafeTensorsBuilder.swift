@@ -18,7 +18,7 @@ public struct SafeTensorsBuilder {
     }
 
     public mutating func random(_ count: Int, scale: Float = 0.1) -> [Float] {
-        (0..<count).map { _ in Float.random(in: -scale...scale, using: &generator) }
+        (0..<count).map { _ in Float(generator.uniform(in: -Double(scale)..<Double(scale))) }
     }
 
     /// A kohya LoRA/LoCon module: `down [r, in(, k, k)]`, `up [out, r(, 1, 1)]`, scalar alpha.

@@ -11,7 +11,7 @@ extension LoConNetwork {
     /// LyCORIS merges the same way in its default (non-bypass) mode.
     func bind(
         base: UnsafePointer<Float>, effective: UnsafeMutablePointer<Float>, training: Bool,
-        using generator: inout some RandomNumberGenerator, workspace: Workspace
+        using generator: inout SplitMix64, workspace: Workspace
     ) -> [AdapterSlot?] {
         var slots = [AdapterSlot?](repeating: nil, count: layoutModuleCount)
         let totalOut = modules.reduce(0) { $0 + $1.outFeatures }
@@ -22,7 +22,7 @@ extension LoConNetwork {
         var active: [Module] = []
         for module in modules {
             if training && configuration.moduleDropout > 0
-                && Double.random(in: 0..<1, using: &generator) < configuration.moduleDropout
+                && generator.uniform(in: 0..<1) < configuration.moduleDropout
             {
                 (effective + module.weightOffset).update(
                     from: base + module.weightOffset, count: module.outFeatures * module.patchSize)
@@ -36,8 +36,7 @@ extension LoConNetwork {
                 maskOffset += module.outFeatures
                 var kept = 0
                 for o in 0..<module.outFeatures {
-                    let keep =
-                        Double.random(in: 0..<1, using: &generator) > configuration.rankDropout
+                    let keep = generator.uniform(in: 0..<1) > configuration.rankDropout
                     mask[o] = keep ? 1 : 0
                     kept += keep ? 1 : 0
                 }

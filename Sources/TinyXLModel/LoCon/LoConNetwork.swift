@@ -96,12 +96,12 @@ public struct LoConNetwork: Sendable {
 
     /// LyCORIS's initialisation: down ~ kaiming_uniform(a=√5), i.e. U(±1/√(in·k·k)); up = 0,
     /// so the untrained network changes nothing.
-    public func initialize(using generator: inout some RandomNumberGenerator) {
+    public func initialize(using generator: inout SplitMix64) {
         for module in modules {
             let bound = 1 / Double(module.patchSize).squareRoot()
             let down = parameters.pointer + module.downOffset
             for i in 0..<module.downCount {
-                down[i] = Float(Double.random(in: -bound..<bound, using: &generator))
+                down[i] = Float(generator.uniform(in: -bound..<bound))
             }
             (parameters.pointer + module.upOffset).update(repeating: 0, count: module.upCount)
         }

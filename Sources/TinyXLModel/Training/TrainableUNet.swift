@@ -132,7 +132,7 @@ public struct TrainableUNet: @unchecked Sendable {
     }
 
     /// The pass for this step: under `.locon`, draws dropout and merges the network.
-    private func makePass(training: Bool, using generator: inout some RandomNumberGenerator) -> Pass
+    private func makePass(training: Bool, using generator: inout SplitMix64) -> Pass
     {
         switch mode {
         case .locon(let network):
@@ -154,7 +154,7 @@ public struct TrainableUNet: @unchecked Sendable {
     /// `lossScale · loss` accumulate into `gradients`. Returns the loss.
     public func accumulateGradients(
         _ batch: UNetBatch, target: [Float], lossScale: Float = 1, weights: [Float]? = nil,
-        using generator: inout some RandomNumberGenerator
+        using generator: inout SplitMix64
     ) -> EpsilonLoss.Value {
         let pass = makePass(training: true, using: &generator)
         return batch.withInput { input in

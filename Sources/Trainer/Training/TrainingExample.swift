@@ -60,12 +60,12 @@ public struct EpochPlan: Sendable {
         var generator = StepRandomness.generator(seed: seed, stream: .epochOrder, index: epoch)
         var batches: [[Int]] = []
         for bucket in buckets {
-            let shuffled = bucket.shuffled(using: &generator)
+            let shuffled = generator.shuffled(bucket)
             for start in stride(from: 0, to: shuffled.count, by: batchSize) {
                 batches.append(Array(shuffled[start..<min(start + batchSize, shuffled.count)]))
             }
         }
-        return batches.shuffled(using: &generator)
+        return generator.shuffled(batches)
     }
 }
 

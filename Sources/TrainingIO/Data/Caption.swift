@@ -1,3 +1,4 @@
+import LinearAlgebra
 /// A caption as kohya handles it: comma-separated tags, trimmed, empty ones dropped.
 public struct Caption: Sendable, Equatable {
     /// The tags in order, none empty.
@@ -20,12 +21,12 @@ public struct Caption: Sendable, Equatable {
     /// left in place (`--keep_tokens`, which counts tags, not words), as sd-scripts'
     /// `BaseDataset.process_caption`.
     public func shuffled(
-        keepingFirst keepTokens: Int, using generator: inout some RandomNumberGenerator
+        keepingFirst keepTokens: Int, using generator: inout SplitMix64
     ) -> Caption {
         precondition(keepTokens >= 0, "Caption.shuffled: negative keep_tokens")
         guard keepTokens < tags.count else { return self }
         var shuffled = tags
-        shuffled[keepTokens...].shuffle(using: &generator)
+        generator.shuffle(&shuffled[keepTokens...])
         return Caption(tags: shuffled)
     }
 }

@@ -12,7 +12,9 @@ import Testing
 /// dim 4, alpha 2 everywhere, every LoRA weight 0.1·s(name), MSE against `input.target`.
 @Suite struct LoConGradientTests {
     /// Runs forward and backward once; returns the loss (Float64) and the model.
-    static let run: (loss: Double, output: [Float], network: LoConNetwork, model: TinyXL) = {
+    // Computed once; the tests only read the results afterwards.
+    nonisolated(unsafe) static let run:
+        (loss: Double, output: [Float], network: LoConNetwork, model: TinyXL) = {
         let model = TinyXL()
         let network = LoConNetwork(
             model: model,

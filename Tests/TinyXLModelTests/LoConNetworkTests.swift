@@ -11,7 +11,8 @@ import TrainingNumerics
 /// The LoCon network: its modules, initialisation, dropout, and its files.
 // Serialized: the tests share one TinyXL, whose layers keep their activations between passes.
 @Suite(.serialized) struct LoConNetworkTests {
-    static let model = TinyXL()
+    // The suite is serialized: one test at a time runs passes on the shared model.
+    nonisolated(unsafe) static let model = TinyXL()
 
     /// Runs the model on the oracle inputs with the network bound; returns the output.
     static func output(

@@ -14,7 +14,8 @@ import TrainingIO
 /// Drawing images and measuring a model: what `lorakit sample`, `eval` and the training
 /// samples rely on.
 @Suite(.serialized) struct SamplingEvaluationTests {
-    static let model = TinyXL()
+    // The suite is serialized: one test at a time runs passes on the shared model.
+    nonisolated(unsafe) static let model = TinyXL()
     static let base = BaseWeights.deterministic(model.parameters)
 
     @Test func theSameRequestDrawsTheSameImage() throws {

@@ -10,8 +10,10 @@ import TensorOps
 /// `reference/tinyxl/README.md` is the specification. Feature maps are channel-major inside
 /// (see `ImageShape`); inputs and outputs are PyTorch's `[B, C, H, W]`.
 ///
-/// A value of this type owns its activations: passes on one model run one after the other.
-public struct TinyXL: @unchecked Sendable {
+/// One object holds the model's layers and the activations its passes write, so every holder of
+/// a reference shares them: passes on one model run one after the other, on one thread at a time
+/// (the type is deliberately not `Sendable`; parallel work inside a pass is the kernels').
+public final class TinyXL {
     public let layout: SDXLLayout
     public let parameters: ParameterTable
 

@@ -45,8 +45,9 @@ public struct UNetBatch: Sendable {
 /// TinyXL set up for training: a frozen base with a LoCon network, or (full training) the base
 /// itself; the buffers a run reuses step after step.
 ///
-/// Shares its buffers when copied: one training run owns one value.
-public struct TrainableUNet: @unchecked Sendable {
+/// A reference type: the weights, gradients and workspace are one object that one training run,
+/// sampler or evaluation uses at a time (not `Sendable`).
+public final class TrainableUNet {
     public enum Mode: Sendable {
         /// Train a LoCon network; the base stays frozen.
         case locon(LoConNetwork)

@@ -4,7 +4,8 @@ PREFIX ?= /usr/local
 TEST_FLAGS := -c release -Xswiftc -enable-testing
 BIN := .build/release/lorakit
 
-.PHONY: all bootstrap build demo test bench man install faults fuzz clean tensorboard-check
+.PHONY: all bootstrap build demo test bench man install faults fuzz clean tensorboard-check \
+	check-architecture tsan
 
 all: build
 
@@ -20,11 +21,20 @@ demo: build
 
 # Every test, built once in release with testing enabled: the numeric tests are too slow in
 # debug, and one build keeps the suite well inside CI's budget.
-test: bootstrap
+test: bootstrap check-architecture
 	$(SWIFT) build $(TEST_FLAGS) --build-tests
 	$(SWIFT) test $(TEST_FLAGS) --skip-build
 	$(SWIFT) build $(TEST_FLAGS) --product lorakit-faults
 	.build/release/lorakit-faults
+
+# The module graph of docs/architecture.md against Package.swift and every import; line budgets.
+check-architecture:
+	@scripts/check-architecture.py
+
+# Every test under ThreadSanitizer, in its own build folder (.build-tsan). Slow: about 25 minutes.
+tsan: bootstrap
+	$(SWIFT) build $(TEST_FLAGS) --sanitize=thread --build-tests --scratch-path .build-tsan
+	$(SWIFT) test $(TEST_FLAGS) --sanitize=thread --skip-build --scratch-path .build-tsan
 
 # The fault suite (Faults/lorakit-faults): bad files, bad arguments, full disks, signals, killed
 # training runs and bad datasets against the built tool; prints a table (case, expected,
@@ -67,4 +77,4 @@ fuzz: bootstrap
 	@for target in $(FUZZ_TARGETS); do scripts/fuzz.sh $$target $(FUZZ_SECONDS) || exit 1; done
 
 clean:
-	rm -rf .build .build-asan
+	rm -rf .build .build-asan .build-tsan

@@ -79,36 +79,24 @@ let package = Package(
             swiftSettings: alwaysOptimized),
         .target(
             name: "TrainingIO",
-            dependencies: [
-                "SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "TensorOps", "TrainingNumerics",
-                "CStb", realModule,
-            ],
+            dependencies: ["SystemIO", "SafeTensors", "LinearAlgebra", "TensorOps", "TrainingNumerics", "CStb"],
             swiftSettings: alwaysOptimized),
         .target(
             name: "Trainer",
-            dependencies: [
-                "SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "ModelFamilies", "LoRA",
-                "TensorOps",
-                "TrainingNumerics", "TinyXLModel", "TrainingIO", realModule,
-            ],
+            dependencies: ["SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "ModelFamilies", "LoRA", "TrainingNumerics", "TinyXLModel", "TrainingIO"],
             swiftSettings: alwaysOptimized),
         // Generators of inputs for tests, benchmarks and pretraining: the procedural image world,
         // synthetic LoRAs and checkpoints. Nothing else depends on them but the tool.
         .target(
             name: "Synthesis",
             dependencies: [
-                "SystemIO", "SafeTensors", "LinearAlgebra", "ModelFamilies", "LoRA", "TrainingIO",
-                "Trainer", realModule,
+                "SystemIO", "SafeTensors", "LinearAlgebra", "ModelFamilies", "LoRA", "TinyXLModel",
+                "TrainingIO", "Trainer", realModule,
             ],
             swiftSettings: optimized),
         .executableTarget(
             name: "lorakit",
-            dependencies: [
-                "SystemIO", "JSON", "Surgery", "Trainer", "TrainingIO", "TinyXLModel", "TrainingNumerics",
-                "TensorOps", "Synthesis", "ModelFamilies", "LoRA", "SafeTensors", "LinearAlgebra",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-            ]),
+            dependencies: ["SystemIO", "JSON", "Surgery", "Trainer", "TrainingIO", "TinyXLModel", "TrainingNumerics", "Synthesis", "LoRA", "SafeTensors", "LinearAlgebra", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log")]),
 
         // make bench's timings that no command exposes (a training step); not part of swift test.
         .executableTarget(
@@ -122,25 +110,21 @@ let package = Package(
         // make faults: runs the built tool against bad files, arguments, faults and datasets.
         .executableTarget(
             name: "lorakit-faults",
-            dependencies: [
-                "SafeTensors", "TrainingIO",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
+            dependencies: ["SafeTensors", "TrainingIO", .product(name: "ArgumentParser", package: "swift-argument-parser"), "SystemIO"],
             path: "Faults/lorakit-faults"),
 
         .target(name: "TestSupport", dependencies: ["SafeTensors", "LinearAlgebra"], path: "Tests/TestSupport"),
         .testTarget(name: "SystemIOTests", dependencies: ["SystemIO", "TestSupport"]),
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
-        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"]),
+        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport", "JSON", "SystemIO"]),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "TestSupport"]),
         .testTarget(
-            name: "LoRATests", dependencies: ["LoRA", "ModelFamilies", "LinearAlgebra", "TestSupport"]),
+            name: "ModelFamiliesTests", dependencies: ["ModelFamilies", "LinearAlgebra", "TestSupport"]),
+        .testTarget(
+            name: "LoRATests", dependencies: ["LoRA", "ModelFamilies", "LinearAlgebra", "TestSupport", "SafeTensors"]),
         .testTarget(
             name: "SurgeryTests",
-            dependencies: [
-                "Surgery", "Synthesis", "LoRA", "ModelFamilies", "LinearAlgebra", "SafeTensors",
-                "TestSupport",
-            ]),
+            dependencies: ["Surgery", "Synthesis", "LoRA", "ModelFamilies", "LinearAlgebra", "SafeTensors", "TestSupport", "SystemIO"]),
         .target(
             name: "TrainerTestSupport",
             dependencies: [
@@ -148,29 +132,21 @@ let package = Package(
             ],
             path: "Tests/TrainerTestSupport"),
         .testTarget(
-            name: "TensorOpsTests", dependencies: ["TensorOps", "TrainerTestSupport", realModule]),
+            name: "TensorOpsTests", dependencies: ["TensorOps", "TrainerTestSupport", "LinearAlgebra"]),
         .testTarget(
             name: "TrainingNumericsTests",
-            dependencies: ["TrainingNumerics", "TensorOps", "TrainerTestSupport"]),
+            dependencies: ["TrainingNumerics", "TrainerTestSupport", "LinearAlgebra", "SafeTensors", "TestSupport"]),
         .testTarget(
             name: "TrainingIOTests",
-            dependencies: [
-                "TrainingIO", "TrainingNumerics", "LinearAlgebra", "TrainerTestSupport", realModule,
-            ]),
+            dependencies: ["TrainingIO", "TrainingNumerics", "LinearAlgebra", "TrainerTestSupport", realModule, "SafeTensors", "SystemIO", "TestSupport"]),
         .testTarget(
             name: "TinyXLModelTests",
-            dependencies: [
-                "TinyXLModel", "TensorOps", "TrainingNumerics", "LoRA", "LinearAlgebra",
-                "TrainerTestSupport",
-            ]),
+            dependencies: ["TinyXLModel", "TensorOps", "TrainingNumerics", "LoRA", "LinearAlgebra", "TrainerTestSupport", "SafeTensors", "TestSupport"]),
         .testTarget(
             name: "TrainerTests",
-            dependencies: [
-                "Trainer", "TinyXLModel", "TrainingIO", "TrainingNumerics", "TensorOps", "LoRA",
-                "Synthesis", "TrainerTestSupport",
-            ]),
+            dependencies: ["Trainer", "TinyXLModel", "TrainingIO", "TrainingNumerics", "TensorOps", "LoRA", "Synthesis", "LinearAlgebra", "SafeTensors", "TestSupport"]),
         .testTarget(
-            name: "SynthesisTests", dependencies: ["Synthesis", "TrainingIO", "TrainerTestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["lorakit", "TestSupport"]),
+            name: "SynthesisTests", dependencies: ["Synthesis", "TrainingIO", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["lorakit", "TestSupport", "SafeTensors"]),
     ]
 )

@@ -1,6 +1,5 @@
 import Dispatch
 import Glibc
-import Synchronization
 
 /// SIGINT (Ctrl-C), SIGTERM and SIGHUP for the whole process.
 ///
@@ -23,7 +22,7 @@ public final class Interruption: Sendable {
         var report: (@Sendable (String) -> Void)?
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     // Set once in init; dispatch sources are thread-safe objects, only not marked Sendable.
     nonisolated(unsafe) private let sources: [any DispatchSourceSignal]
 

@@ -213,6 +213,26 @@ enum Syscall {
         return result
     }
 
+    /// Wraps `pthread_mutex_init(3)` with default attributes.
+    static func mutexInitialize(_ mutex: UnsafeMutablePointer<pthread_mutex_t>) {
+        precondition(Glibc.pthread_mutex_init(mutex, nil) == 0, "pthread_mutex_init failed")
+    }
+
+    /// Wraps `pthread_mutex_lock(3)`; fails only on misuse (a programmer error).
+    static func mutexLock(_ mutex: UnsafeMutablePointer<pthread_mutex_t>) {
+        precondition(Glibc.pthread_mutex_lock(mutex) == 0, "pthread_mutex_lock failed")
+    }
+
+    /// Wraps `pthread_mutex_unlock(3)`.
+    static func mutexUnlock(_ mutex: UnsafeMutablePointer<pthread_mutex_t>) {
+        precondition(Glibc.pthread_mutex_unlock(mutex) == 0, "pthread_mutex_unlock failed")
+    }
+
+    /// Wraps `pthread_mutex_destroy(3)`.
+    static func mutexDestroy(_ mutex: UnsafeMutablePointer<pthread_mutex_t>) {
+        _ = Glibc.pthread_mutex_destroy(mutex)
+    }
+
     /// Wraps `strerror(3)`.
     static func describe(_ code: Int32) -> String {
         String(cString: Glibc.strerror(code))

@@ -1,4 +1,3 @@
-import Synchronization
 
 /// The temporary files of the outputs this process is writing: the signal-cleanup registry.
 ///
@@ -15,7 +14,7 @@ public final class UnfinishedOutputs: Sendable {
         var abandoned = false
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     private init() {}
 

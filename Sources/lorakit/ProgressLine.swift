@@ -1,6 +1,4 @@
 import LoRA
-import Surgery
-import Synchronization
 import SystemIO
 
 /// A one-line progress display on stderr, only when stderr is a terminal, at most 10 times a
@@ -14,7 +12,7 @@ final class ProgressLine: Sendable {
     private let label: String
     private let enabled: Bool
     private let start = ProgressLine.now()
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init(label: String) {
         self.label = label

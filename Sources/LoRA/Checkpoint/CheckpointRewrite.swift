@@ -1,6 +1,5 @@
 import Dispatch
 import SafeTensors
-import Synchronization
 import SystemIO
 
 extension BaseCheckpoint {
@@ -91,7 +90,7 @@ final class TensorPipeline: Sendable {
     private let queue = DispatchQueue(label: "lorakit.checkpoint.rewrite")
     private let ready: [DispatchSemaphore]
     /// The byte count of each computed tensor, or its error.
-    private let results: Mutex<[Result<Int, any Error>?]>
+    private let results: Locked<[Result<Int, any Error>?]>
 
     /// - Parameter compute: fills the scratch with tensor `index`'s encoded bytes and returns
     ///   their count.
@@ -101,7 +100,7 @@ final class TensorPipeline: Sendable {
         self.compute = compute
         scratches = [TensorScratch(elements: elements), TensorScratch(elements: elements)]
         ready = (0..<count).map { _ in DispatchSemaphore(value: 0) }
-        results = Mutex(Array(repeating: nil, count: count))
+        results = Locked(Array(repeating: nil, count: count))
         schedule(0)
     }
 

@@ -2,7 +2,6 @@ import LinearAlgebra
 import LoRA
 import ModelFamilies
 import SafeTensors
-import Synchronization
 import SystemIO
 
 /// Extracts a LoRA from two checkpoints: per module, the rank-k factors that best approximate
@@ -120,7 +119,7 @@ public struct Extraction: Sendable {
 
 /// Thread-safe count of finished items for a progress callback.
 final class ProgressCounter: Sendable {
-    private let done = Mutex(0)
+    private let done = Locked(0)
     private let total: Int
     private let report: @Sendable (Int, Int) -> Void
 

@@ -12,7 +12,7 @@ struct PretrainCommand: ParsableCommand {
         abstract: "Train a TinyXL base model on the project's procedural image world.",
         discussion: """
             Generates --images captioned scenes (shapes of named colours, sizes and positions on \
-            flat, gradient or striped backgrounds; see Sources/Trainer/World) and trains every \
+            flat, gradient or striped backgrounds; see Sources/Synthesis/World) and trains every \
             TinyXL parameter on them from the splitmix initialisation (or --init) with AdamW, \
             DDPM noise and the epsilon loss. The result is a checkpoint with \
             model.diffusion_model.* names that `lorakit train`, `sample` and `eval` take as their \

@@ -1,6 +1,5 @@
 import Foundation
 import LinearAlgebra
-import LoRA
 import ModelFamilies
 import TestSupport
 import Testing

@@ -38,13 +38,16 @@ tsan: bootstrap
 
 # The fault suite (Faults/lorakit-faults): bad files, bad arguments, full disks, signals, killed
 # training runs and bad datasets against the built tool; prints a table (case, expected,
-# observed). Same build flags as `make test`, so one build serves both. SANITIZE=address runs
-# the suite against an AddressSanitizer build of lorakit (in .build-asan) instead.
+# observed). Same build flags as `make test`, so one build serves both. SANITIZE=address or
+# SANITIZE=thread runs the suite against a sanitizer build of lorakit (.build-asan, .build-tsan).
 faults: bootstrap
 	$(SWIFT) build $(TEST_FLAGS)
 ifeq ($(SANITIZE),address)
 	$(SWIFT) build -c release -Xswiftc -sanitize=address --scratch-path .build-asan --product lorakit
 	.build/release/lorakit-faults --tool .build-asan/release/lorakit
+else ifeq ($(SANITIZE),thread)
+	$(SWIFT) build $(TEST_FLAGS) --sanitize=thread --scratch-path .build-tsan --product lorakit
+	.build/release/lorakit-faults --tool .build-tsan/release/lorakit
 else
 	.build/release/lorakit-faults
 endif

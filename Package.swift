@@ -1,26 +1,25 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Generic matrix and tensor code is called across module boundaries in hot loops; without
-// cross-module optimization it runs through value witnesses instead of being specialized.
-let optimized: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
-// The trainer's kernels are SIMD code that runs 20-50x slower unoptimised: its oracle tests would
-// take minutes in a debug `swift test`, so it is optimised in debug builds too.
-let alwaysOptimized: [SwiftSetting] = optimized + [.unsafeFlags(["-O"], .when(configuration: .debug))]
+// lorakit builds on 64-bit Linux (x86_64, aarch64) with OpenBLAS, LAPACKE, json-c and stb from
+// Debian's packages (scripts/bootstrap.sh); it declares no Apple platform, and
+// Sources/SystemIO/Platform.swift refuses to compile elsewhere. No target passes unsafe flags,
+// so the LoRAKit library can be used as a versioned dependency.
 
 let realModule: Target.Dependency = .product(name: "RealModule", package: "swift-numerics")
+let argumentParser: Target.Dependency = .product(
+    name: "ArgumentParser", package: "swift-argument-parser")
 
 let package = Package(
     name: "lorakit",
-    platforms: [.macOS(.v13)],
     products: [
         .executable(name: "lorakit", targets: ["lorakit"]),
         .library(
             name: "LoRAKit",
             targets: [
-                "SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "ModelFamilies", "LoRA", "Surgery",
-                "TensorOps",
-                "TrainingNumerics", "TinyXLModel", "TrainingIO", "Trainer", "Synthesis",
+                "SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "ModelFamilies", "LoRA",
+                "Surgery", "TensorOps", "TrainingNumerics", "TinyXLModel", "TrainingIO", "Trainer",
+                "Synthesis",
             ]),
     ],
     dependencies: [
@@ -30,7 +29,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
     ],
     targets: [
-        // System libraries: one C doorway each (Debian: liblapacke-dev libopenblas-dev, libjson-c-dev, libstb-dev).
+        // C system libraries, each entered through one file (docs/architecture.md, "Where C
+        // enters"). Debian: liblapacke-dev libopenblas-dev, libjson-c-dev, libstb-dev.
         .systemLibrary(
             name: "CLapack", pkgConfig: "lapacke",
             providers: [.apt(["liblapacke-dev", "libopenblas-dev"])]),
@@ -39,52 +39,50 @@ let package = Package(
         .systemLibrary(name: "CSystem"),
         .systemLibrary(name: "CStb", pkgConfig: "stb", providers: [.apt(["libstb-dev"])]),
 
-        .target(name: "SystemIO", dependencies: ["CSystem"], swiftSettings: optimized),
-        .target(name: "JSON", dependencies: ["CJSONC"], swiftSettings: optimized),
+        // The platform: system calls, JSON, the file format, linear algebra.
+        .target(name: "SystemIO", dependencies: ["CSystem"]),
+        .target(name: "JSON", dependencies: ["CJSONC"]),
         .target(
             name: "SafeTensors",
-            dependencies: ["SystemIO", "JSON", .product(name: "Crypto", package: "swift-crypto")],
-            swiftSettings: optimized),
-        .target(
-            name: "LinearAlgebra", dependencies: ["CLapack", realModule], swiftSettings: optimized),
-        // Model families as data: SDXL, SD1.x/2.x; their namings, checkpoint layouts and blocks.
-        .target(name: "ModelFamilies", swiftSettings: optimized),
+            dependencies: ["SystemIO", "JSON", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "LinearAlgebra", dependencies: ["CLapack", realModule]),
+
+        // Model families as data, LoRA files, and the surgery commands' algorithms.
+        .target(name: "ModelFamilies"),
         .target(
             name: "LoRA",
             dependencies: [
                 "SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "ModelFamilies", realModule,
-            ],
-            swiftSettings: optimized),
+            ]),
         .target(
             name: "Surgery",
             dependencies: [
                 "SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "ModelFamilies", "LoRA",
                 realModule,
-            ],
-            swiftSettings: optimized),
-        // The trainer, in layers: kernels, the model, the numerics of training, data in and logs
+            ]),
+
+        // The trainer, in layers: kernels, the numerics of training, the model, data in and logs
         // out, then the loop that joins them.
-        .target(
-            name: "TensorOps", dependencies: ["SystemIO", "LinearAlgebra", realModule],
-            swiftSettings: alwaysOptimized),
-        .target(
-            name: "TrainingNumerics", dependencies: ["SystemIO", "LinearAlgebra", realModule],
-            swiftSettings: alwaysOptimized),
+        .target(name: "TensorOps", dependencies: ["SystemIO", "LinearAlgebra", realModule]),
+        .target(name: "TrainingNumerics", dependencies: ["SystemIO", "LinearAlgebra", realModule]),
         .target(
             name: "TinyXLModel",
             dependencies: [
                 "SystemIO", "SafeTensors", "LinearAlgebra", "ModelFamilies", "LoRA", "TensorOps",
                 "TrainingNumerics",
-            ],
-            swiftSettings: alwaysOptimized),
+            ]),
         .target(
             name: "TrainingIO",
-            dependencies: ["SystemIO", "SafeTensors", "LinearAlgebra", "TensorOps", "TrainingNumerics", "CStb"],
-            swiftSettings: alwaysOptimized),
+            dependencies: [
+                "SystemIO", "SafeTensors", "LinearAlgebra", "TensorOps", "TrainingNumerics", "CStb",
+            ]),
         .target(
             name: "Trainer",
-            dependencies: ["SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "ModelFamilies", "LoRA", "TrainingNumerics", "TinyXLModel", "TrainingIO"],
-            swiftSettings: alwaysOptimized),
+            dependencies: [
+                "SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "ModelFamilies", "LoRA",
+                "TrainingNumerics", "TinyXLModel", "TrainingIO",
+            ]),
+
         // Generators of inputs for tests, benchmarks and pretraining: the procedural image world,
         // synthetic LoRAs and checkpoints. Nothing else depends on them but the tool.
         .target(
@@ -92,61 +90,89 @@ let package = Package(
             dependencies: [
                 "SystemIO", "SafeTensors", "LinearAlgebra", "ModelFamilies", "LoRA", "TinyXLModel",
                 "TrainingIO", "Trainer", realModule,
-            ],
-            swiftSettings: optimized),
+            ]),
+
+        // The tool: one command per file, each parsing, calling one job and printing.
         .executableTarget(
             name: "lorakit",
-            dependencies: ["SystemIO", "JSON", "Surgery", "Trainer", "TrainingIO", "TinyXLModel", "TrainingNumerics", "Synthesis", "LoRA", "SafeTensors", "LinearAlgebra", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "LoRA", "Surgery",
+                "TrainingNumerics", "TinyXLModel", "TrainingIO", "Trainer", "Synthesis",
+                argumentParser, .product(name: "Logging", package: "swift-log"),
+            ]),
 
         // make bench's timings that no command exposes (a training step); not part of swift test.
         .executableTarget(
             name: "lorakit-bench",
-            dependencies: [
-                "TinyXLModel", "TrainingNumerics", "LinearAlgebra",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            path: "Benchmarks/lorakit-bench", swiftSettings: optimized),
+            dependencies: ["TinyXLModel", "TrainingNumerics", "LinearAlgebra", argumentParser],
+            path: "Benchmarks/lorakit-bench"),
 
         // make faults: runs the built tool against bad files, arguments, faults and datasets.
         .executableTarget(
             name: "lorakit-faults",
-            dependencies: ["SafeTensors", "TrainingIO", .product(name: "ArgumentParser", package: "swift-argument-parser"), "SystemIO"],
+            dependencies: ["SystemIO", "SafeTensors", "TrainingIO", argumentParser],
             path: "Faults/lorakit-faults"),
 
-        .target(name: "TestSupport", dependencies: ["SafeTensors", "LinearAlgebra"], path: "Tests/TestSupport"),
-        .testTarget(name: "SystemIOTests", dependencies: ["SystemIO", "TestSupport"]),
-        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
-        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport", "JSON", "SystemIO"]),
-        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "TestSupport"]),
-        .testTarget(
-            name: "ModelFamiliesTests", dependencies: ["ModelFamilies", "LinearAlgebra", "TestSupport"]),
-        .testTarget(
-            name: "LoRATests", dependencies: ["LoRA", "ModelFamilies", "LinearAlgebra", "TestSupport", "SafeTensors"]),
-        .testTarget(
-            name: "SurgeryTests",
-            dependencies: ["Surgery", "Synthesis", "LoRA", "ModelFamilies", "LinearAlgebra", "SafeTensors", "TestSupport", "SystemIO"]),
+        // Tests: one target per module, shared helpers, and the tool run as a whole.
+        .target(
+            name: "TestSupport", dependencies: ["SafeTensors", "LinearAlgebra"],
+            path: "Tests/TestSupport"),
         .target(
             name: "TrainerTestSupport",
             dependencies: [
                 "TestSupport", "JSON", "SafeTensors", "LinearAlgebra", "TensorOps", "TrainingIO",
             ],
             path: "Tests/TrainerTestSupport"),
+        .testTarget(name: "SystemIOTests", dependencies: ["SystemIO", "TestSupport"]),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(
-            name: "TensorOpsTests", dependencies: ["TensorOps", "TrainerTestSupport", "LinearAlgebra"]),
+            name: "SafeTensorsTests",
+            dependencies: ["SafeTensors", "JSON", "SystemIO", "TestSupport"]
+        ),
+        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "TestSupport"]),
+        .testTarget(
+            name: "ModelFamiliesTests",
+            dependencies: ["ModelFamilies", "LinearAlgebra", "TestSupport"]
+        ),
+        .testTarget(
+            name: "LoRATests",
+            dependencies: ["LoRA", "ModelFamilies", "LinearAlgebra", "SafeTensors", "TestSupport"]),
+        .testTarget(
+            name: "SurgeryTests",
+            dependencies: [
+                "Surgery", "Synthesis", "LoRA", "ModelFamilies", "LinearAlgebra", "SafeTensors",
+                "SystemIO", "TestSupport",
+            ]),
+        .testTarget(
+            name: "TensorOpsTests",
+            dependencies: ["TensorOps", "LinearAlgebra", "TrainerTestSupport"]),
         .testTarget(
             name: "TrainingNumericsTests",
-            dependencies: ["TrainingNumerics", "TrainerTestSupport", "LinearAlgebra", "SafeTensors", "TestSupport"]),
+            dependencies: [
+                "TrainingNumerics", "LinearAlgebra", "SafeTensors", "TestSupport",
+                "TrainerTestSupport",
+            ]),
         .testTarget(
             name: "TrainingIOTests",
-            dependencies: ["TrainingIO", "TrainingNumerics", "LinearAlgebra", "TrainerTestSupport", realModule, "SafeTensors", "SystemIO", "TestSupport"]),
+            dependencies: [
+                "TrainingIO", "TrainingNumerics", "LinearAlgebra", "SafeTensors", "SystemIO",
+                "TestSupport", "TrainerTestSupport", realModule,
+            ]),
         .testTarget(
             name: "TinyXLModelTests",
-            dependencies: ["TinyXLModel", "TensorOps", "TrainingNumerics", "LoRA", "LinearAlgebra", "TrainerTestSupport", "SafeTensors", "TestSupport"]),
+            dependencies: [
+                "TinyXLModel", "TensorOps", "TrainingNumerics", "LoRA", "LinearAlgebra",
+                "SafeTensors",
+                "TestSupport", "TrainerTestSupport",
+            ]),
         .testTarget(
             name: "TrainerTests",
-            dependencies: ["Trainer", "TinyXLModel", "TrainingIO", "TrainingNumerics", "TensorOps", "LoRA", "Synthesis", "LinearAlgebra", "SafeTensors", "TestSupport"]),
+            dependencies: [
+                "Trainer", "TinyXLModel", "TrainingIO", "TrainingNumerics", "TensorOps", "LoRA",
+                "Synthesis", "LinearAlgebra", "SafeTensors", "TestSupport",
+            ]),
         .testTarget(
             name: "SynthesisTests", dependencies: ["Synthesis", "TrainingIO", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["lorakit", "TestSupport", "SafeTensors"]),
+        .testTarget(name: "CLITests", dependencies: ["lorakit", "SafeTensors", "TestSupport"]),
     ]
 )

@@ -36,7 +36,8 @@ enum DatasetCases {
     }
 
     static func write(_ bytes: [UInt8], _ lab: Lab, _ path: String) {
-        FileManager.default.createFile(atPath: lab.path(path), contents: Data(bytes))
+        let created = FileManager.default.createFile(atPath: lab.path(path), contents: Data(bytes))
+        precondition(created, "the fault suite cannot write \(lab.path(path))")
     }
 
     /// A PNG whose header claims `width`×`height` but holds one pixel's data.

@@ -95,7 +95,17 @@ enum FaultCases {
                 group: .faults, name: "disk full (ulimit -f 1 KiB) for every writer",
                 expected: "exit 1, names output, nothing left"
             ) { lab in
-                .all(
+                // ThreadSanitizer's runtime itself dies under a file-size limit (SIGBUS in the
+                // sanitizer, even for `--version` or a ten-line program): such a build cannot
+                // run this case, which the plain and AddressSanitizer builds do.
+                let probe = lab.run(["--version"]) { $0.fileSizeLimitBlocks = 2 }
+                guard probe.status == 0 else {
+                    return Outcome(
+                        observed:
+                            "skipped: the tool does not start under ulimit -f (\(probe.ending)); the tmpfs case covers the same path"
+                    )
+                }
+                return .all(
                     writers(lab, "out/full.safetensors").map { _, arguments, output in
                         lab.refuses(arguments, naming: [output]) {
                             $0.fileSizeLimitBlocks = 2

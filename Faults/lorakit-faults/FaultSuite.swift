@@ -27,7 +27,7 @@ struct FaultSuite: ParsableCommand {
     var keep = false
 
     func run() throws {
-        let tool = try self.tool.map(Self.absolute) ?? Self.sibling("lorakit")
+        let tool = self.tool.map(Self.absolute) ?? Self.sibling("lorakit")
         guard FileManager.default.isExecutableFile(atPath: tool) else {
             throw ValidationError("no lorakit binary at \(tool); build it first")
         }

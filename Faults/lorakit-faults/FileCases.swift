@@ -278,7 +278,8 @@ enum FileCases {
                 let bad = "in/bad/empty.safetensors"
                 try FileManager.default.createDirectory(
                     atPath: lab.path("in/bad"), withIntermediateDirectories: true)
-                FileManager.default.createFile(atPath: lab.path(bad), contents: Data())
+                let created = FileManager.default.createFile(atPath: lab.path(bad), contents: Data())
+                precondition(created, "the fault suite cannot write \(lab.path(bad))")
                 return everyReader(lab, bad)
             },
             FaultCase(group: .files, name: "directory", expected: "exit 1, names it") { lab in

@@ -67,8 +67,10 @@ struct ToolRunner {
         let stem = scratch + "/.run." + UUID().uuidString
         let stdoutPath = stem + ".stdout"
         let stderrPath = stem + ".stderr"
-        FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        for path in [stdoutPath, stderrPath] {
+            let created = FileManager.default.createFile(atPath: path, contents: nil)
+            precondition(created, "the fault suite cannot write \(path)")
+        }
         defer {
             try? FileManager.default.removeItem(atPath: stdoutPath)
             try? FileManager.default.removeItem(atPath: stderrPath)

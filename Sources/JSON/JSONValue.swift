@@ -93,4 +93,3 @@ extension JSONValue {
         JSONC.serialize(self, pretty: pretty)
     }
 }
-

@@ -176,8 +176,9 @@ extension Double: BLASScalar {
 
 /// Eigenvalues of a symmetric tridiagonal matrix (`LAPACKE_dsterf`), ascending, in place.
 /// - Parameters: `diagonal` (n values) and `offDiagonal` (n − 1 values, destroyed).
-func symmetricTridiagonalEigenvalues(diagonal: inout [Double], offDiagonal: inout [Double]) -> Int32
-{
+@usableFromInline func symmetricTridiagonalEigenvalues(
+    diagonal: inout [Double], offDiagonal: inout [Double]
+) -> Int32 {
     _ = singleThreadedBLAS
     guard !diagonal.isEmpty else { return 0 }
     if offDiagonal.isEmpty { offDiagonal = [0] }
@@ -189,7 +190,9 @@ func symmetricTridiagonalEigenvalues(diagonal: inout [Double], offDiagonal: inou
 }
 
 /// Eigenvalues (ascending) of a symmetric row-major matrix (`LAPACKE_dsyevd`, values only).
-func symmetricEigenvalues(_ matrix: inout [Double], order: Int) -> (Int32, [Double]) {
+@usableFromInline func symmetricEigenvalues(
+    _ matrix: inout [Double], order: Int
+) -> (Int32, [Double]) {
     _ = singleThreadedBLAS
     var values = [Double](repeating: 0, count: order)
     let info = matrix.withUnsafeMutableBufferPointer { a in
@@ -203,7 +206,7 @@ func symmetricEigenvalues(_ matrix: inout [Double], order: Int) -> (Int32, [Doub
 }
 
 /// y = op(A)·x for a Float32 row-major matrix (`cblas_sgemv`).
-func floatMatrixVector(
+@usableFromInline func floatMatrixVector(
     _ a: UnsafePointer<Float>, rows: Int, columns: Int, transpose: Bool, _ x: UnsafePointer<Float>,
     _ y: UnsafeMutablePointer<Float>
 ) {
@@ -215,7 +218,7 @@ func floatMatrixVector(
 
 /// Cholesky factor in place (`LAPACKE_dpotrf`, upper: A = RᵀR); the lower triangle is left as
 /// it was. Returns LAPACK's info (> 0: not positive definite).
-func choleskyUpper(_ matrix: inout [Double], order: Int) -> Int32 {
+@usableFromInline func choleskyUpper(_ matrix: inout [Double], order: Int) -> Int32 {
     _ = singleThreadedBLAS
     return matrix.withUnsafeMutableBufferPointer {
         LAPACKE_dpotrf(
@@ -225,7 +228,8 @@ func choleskyUpper(_ matrix: inout [Double], order: Int) -> Int32 {
 
 /// Reciprocal condition number (1-norm) of an upper-triangular matrix (`LAPACKE_dtrcon`),
 /// or 0 when LAPACK fails.
-func upperTriangularReciprocalCondition(_ matrix: [Double], order: Int) -> Double {
+@usableFromInline func upperTriangularReciprocalCondition(_ matrix: [Double], order: Int) -> Double
+{
     _ = singleThreadedBLAS
     var rcond = 0.0
     let info = matrix.withUnsafeBufferPointer {
@@ -237,7 +241,7 @@ func upperTriangularReciprocalCondition(_ matrix: [Double], order: Int) -> Doubl
 }
 
 /// Inverse of an upper-triangular matrix in place (`LAPACKE_dtrtri`).
-func invertUpperTriangular(_ matrix: inout [Double], order: Int) -> Int32 {
+@usableFromInline func invertUpperTriangular(_ matrix: inout [Double], order: Int) -> Int32 {
     _ = singleThreadedBLAS
     return matrix.withUnsafeMutableBufferPointer {
         LAPACKE_dtrtri(

@@ -14,12 +14,17 @@ public struct LowRankSVD<Scalar: BLASScalar>: Sendable {
     /// Descending singular values, k = min(m, n, r).
     public var singularValues: [Scalar]
     // U = leftBase · leftMix, Vᵀ = rightMix · rightBase.
-    private var leftBase: Matrix<Scalar>  // m × p
-    private var leftMix: Matrix<Scalar>  // p × k
-    private var rightMix: Matrix<Scalar>  // k × q
-    private var rightBase: Matrix<Scalar>  // q × n
+    @usableFromInline
+    var leftBase: Matrix<Scalar>  // m × p
+    @usableFromInline
+    var leftMix: Matrix<Scalar>  // p × k
+    @usableFromInline
+    var rightMix: Matrix<Scalar>  // k × q
+    @usableFromInline
+    var rightBase: Matrix<Scalar>  // q × n
 
     /// Wraps an existing decomposition.
+    @inlinable
     public init(u: Matrix<Scalar>, singularValues: [Scalar], vt: Matrix<Scalar>) {
         self.singularValues = singularValues
         leftBase = u
@@ -32,6 +37,7 @@ public struct LowRankSVD<Scalar: BLASScalar>: Sendable {
     ///   - up: `m × r`.
     ///   - down: `r × n`.
     /// - Throws: `LinearAlgebraError` from the decompositions (non-finite factors, no convergence).
+    @inlinable
     public init(up: Matrix<Scalar>, down: Matrix<Scalar>) throws {
         guard up.columns == down.rows else {
             throw LinearAlgebraError.shapeMismatch(
@@ -60,7 +66,8 @@ public struct LowRankSVD<Scalar: BLASScalar>: Sendable {
     /// the condition number costs its digits twice, so this path is taken only when R's
     /// reciprocal condition (`dtrcon`) is above 10⁻⁴: cond(AᵀA) < 10⁸ keeps R to ~10⁻⁸. Otherwise
     /// Householder QR (`sgeqrf`), and Q itself (`orgqr`) when R is too ill-conditioned to invert.
-    private static func tallFactor(
+    @inlinable
+    static func tallFactor(
         transposed wide: Matrix<Scalar>
     ) throws
         -> (r: Matrix<Double>, pre: Matrix<Double>, base: Matrix<Scalar>)
@@ -101,23 +108,29 @@ public struct LowRankSVD<Scalar: BLASScalar>: Sendable {
     }
 
     /// The left singular vectors of `dims` (columns of U), `m × dims.count`.
+    @inlinable
     public func u(_ dims: [Int]) -> Matrix<Scalar> {
         leftBase.multiplied(by: leftMix.selectingColumns(dims))
     }
 
     /// The right singular vectors of `dims` (rows of Vᵀ), `dims.count × n`.
+    @inlinable
     public func vt(_ dims: [Int]) -> Matrix<Scalar> {
         rightMix.selectingRows(dims).multiplied(by: rightBase)
     }
 
     /// All left singular vectors, `m × k`.
+    @inlinable
     public var u: Matrix<Scalar> { u(Array(singularValues.indices)) }
     /// All right singular vectors, `k × n`.
+    @inlinable
     public var vt: Matrix<Scalar> { vt(Array(singularValues.indices)) }
     /// Rows of U (m) and columns of Vᵀ (n).
+    @inlinable
     public var outerShape: (rows: Int, columns: Int) { (leftBase.rows, rightBase.columns) }
 
     /// U_k·diag(S_k)·Vt_k for the first `rank` values (a test oracle and small-matrix helper).
+    @inlinable
     public func reconstructed(rank: Int? = nil) -> Matrix<Scalar> {
         let dims = Array(0..<Swift.min(rank ?? singularValues.count, singularValues.count))
         return u(dims).scalingColumns(by: dims.map { singularValues[$0] }).multiplied(by: vt(dims))
@@ -126,6 +139,7 @@ public struct LowRankSVD<Scalar: BLASScalar>: Sendable {
 
 extension Matrix {
     /// The listed columns, in order.
+    @inlinable
     public func selectingColumns(_ indices: [Int]) -> Matrix {
         var out: [Scalar] = []
         out.reserveCapacity(rows * indices.count)
@@ -136,6 +150,7 @@ extension Matrix {
     }
 
     /// The listed rows, in order.
+    @inlinable
     public func selectingRows(_ indices: [Int]) -> Matrix {
         var out: [Scalar] = []
         out.reserveCapacity(columns * indices.count)

@@ -3,6 +3,12 @@
 public struct QRDecomposition<Scalar: BLASScalar>: Sendable {
     public var q: Matrix<Scalar>
     public var r: Matrix<Scalar>
+
+    @inlinable
+    public init(q: Matrix<Scalar>, r: Matrix<Scalar>) {
+        self.q = q
+        self.r = r
+    }
 }
 
 /// A thin SVD A = U·diag(S)·Vᵀ, singular values descending, k = min(m, n).
@@ -10,11 +16,19 @@ public struct SingularValueDecomposition<Scalar: BLASScalar>: Sendable {
     public var u: Matrix<Scalar>
     public var singularValues: [Scalar]
     public var vt: Matrix<Scalar>
+
+    @inlinable
+    public init(u: Matrix<Scalar>, singularValues: [Scalar], vt: Matrix<Scalar>) {
+        self.u = u
+        self.singularValues = singularValues
+        self.vt = vt
+    }
 }
 
 extension Matrix {
     /// Householder QR through `?geqrf` and `?orgqr`.
     /// - Throws: `LinearAlgebraError.nonFinite` or `.lapack` with the routine's info.
+    @inlinable
     public func qr() throws -> QRDecomposition<Scalar> {
         guard isFinite else { throw LinearAlgebraError.nonFinite(operation: "QR") }
         let k = Swift.min(rows, columns)
@@ -51,6 +65,7 @@ extension Matrix {
     /// Householder QR of selfᵀ without transposing: a row-major `r × n` matrix is LAPACK's
     /// column-major `n × r` matrix selfᵀ (`?geqrf`). Returns R (`k × r`, k = min(n, r)) and the
     /// reflectors for `orthonormalFactorOfTranspose`.
+    @inlinable
     public func householderOfTranspose() throws -> (r: Matrix, reflectors: [Scalar], tau: [Scalar])
     {
         guard isFinite else { throw LinearAlgebraError.nonFinite(operation: "QR") }
@@ -76,6 +91,7 @@ extension Matrix {
 
     /// Qᵀ (`k × n`, row-major) of selfᵀ = Q·R from the reflectors of `householderOfTranspose`
     /// (`?orgqr` in column-major layout, whose Q storage is Qᵀ row-major).
+    @inlinable
     public func orthonormalFactorOfTranspose(reflectors: [Scalar], tau: [Scalar]) throws -> Matrix {
         let tall = columns
         let k = tau.count
@@ -94,6 +110,7 @@ extension Matrix {
 
     /// Thin SVD through `?gesdd`, falling back to `?gesvd` when divide and conquer fails.
     /// - Throws: `LinearAlgebraError.nonFinite` or `.lapack` when both routines fail.
+    @inlinable
     public func svd() throws -> SingularValueDecomposition<Scalar> {
         guard isFinite else { throw LinearAlgebraError.nonFinite(operation: "SVD") }
         let k = Swift.min(rows, columns)
@@ -119,7 +136,8 @@ extension Matrix {
             vt: Matrix(rows: k, columns: columns, elements: vt))
     }
 
-    private func run(
+    @inlinable
+    func run(
         _ a: inout [Scalar], _ s: inout [Scalar], _ u: inout [Scalar], _ vt: inout [Scalar],
         divideAndConquer: Bool
     ) -> Int32 {

@@ -1,15 +1,18 @@
 extension Matrix {
     /// ‖A‖_F, accumulated in Float64.
+    @inlinable
     public func frobeniusNorm() -> Double {
         elements.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
     }
 
     /// Σ a_ij², in Float64.
+    @inlinable
     public func squaredSum() -> Double {
         elements.reduce(0.0) { $0 + Double($1) * Double($1) }
     }
 
     /// Frobenius inner product Σ a_ij b_ij, in Float64.
+    @inlinable
     public func dot(_ other: Matrix) -> Double {
         precondition(shape == other.shape)
         var sum = 0.0
@@ -30,6 +33,7 @@ extension Matrix {
     /// weights. The start vector is deterministic, so results repeat exactly; the estimate
     /// approaches σ₁ from below, within about 1e-6 relative at the default tolerance.
     /// - Throws: `LinearAlgebraError.nonFinite` for NaN or infinite entries.
+    @inlinable
     public func spectralNorm(tolerance: Double = 1e-7, maximumSteps: Int = 300) throws -> Double {
         guard isFinite else { throw LinearAlgebraError.nonFinite(operation: "spectral norm") }
         guard rows > 0, columns > 0 else { return 0 }
@@ -46,7 +50,8 @@ extension Matrix {
             useRows: useRows, size: size, tolerance: tolerance, maximumSteps: maximumSteps)
     }
 
-    private func lanczosSpectralNorm(
+    @inlinable
+    func lanczosSpectralNorm(
         useRows: Bool, size: Int, tolerance: Double, maximumSteps: Int
     ) throws -> Double {
         let a = converted(to: Float.self)

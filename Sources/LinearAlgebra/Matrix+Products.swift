@@ -3,6 +3,7 @@ extension Matrix {
     ///
     /// - Precondition: the inner dimensions agree (a programmer error otherwise; callers
     ///   check shapes that come from files before multiplying).
+    @inlinable
     public func multiplied(
         by other: Matrix, transposingSelf: Bool = false, transposingOther: Bool = false
     ) -> Matrix {
@@ -32,15 +33,19 @@ extension Matrix {
         return out
     }
 
+    @inlinable
     public static func * (lhs: Matrix, rhs: Matrix) -> Matrix { lhs.multiplied(by: rhs) }
 
     /// selfᵀ·self, the Gram matrix of the columns (`?syrk`, mirrored to a full matrix).
+    @inlinable
     public func gram() -> Matrix { symmetricProduct(transposed: true) }
 
     /// self·selfᵀ, the Gram matrix of the rows.
+    @inlinable
     public func rowGram() -> Matrix { symmetricProduct(transposed: false) }
 
-    private func symmetricProduct(transposed: Bool) -> Matrix {
+    @inlinable
+    func symmetricProduct(transposed: Bool) -> Matrix {
         let order = transposed ? columns : rows
         let inner = transposed ? rows : columns
         var out = Matrix(rows: order, columns: order)
@@ -57,11 +62,13 @@ extension Matrix {
     }
 
     /// self·v for a vector v.
+    @inlinable
     public func applied(to vector: [Scalar], transposed: Bool = false) -> [Scalar] {
         let v = Matrix(rows: vector.count, columns: 1, elements: vector)
         return multiplied(by: v, transposingSelf: transposed).elements
     }
 
+    @inlinable
     public static func + (lhs: Matrix, rhs: Matrix) -> Matrix {
         precondition(lhs.shape == rhs.shape)
         return Matrix(
@@ -69,6 +76,7 @@ extension Matrix {
             elements: zip(lhs.elements, rhs.elements).map { $0 + $1 })
     }
 
+    @inlinable
     public static func - (lhs: Matrix, rhs: Matrix) -> Matrix {
         precondition(lhs.shape == rhs.shape)
         return Matrix(

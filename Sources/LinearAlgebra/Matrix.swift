@@ -5,6 +5,7 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
     /// Row-major elements: element (i, j) is `elements[i * columns + j]`.
     public var elements: [Scalar]
 
+    @inlinable
     public init(rows: Int, columns: Int, elements: [Scalar]) {
         precondition(
             rows >= 0 && columns >= 0 && elements.count == rows * columns,
@@ -14,25 +15,30 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
         self.elements = elements
     }
 
+    @inlinable
     public init(rows: Int, columns: Int, repeating value: Scalar = 0) {
         self.init(
             rows: rows, columns: columns,
             elements: [Scalar](repeating: value, count: rows * columns))
     }
 
+    @inlinable
     public static func identity(_ size: Int) -> Matrix {
         var matrix = Matrix(rows: size, columns: size)
         for i in 0..<size { matrix.elements[i * size + i] = 1 }
         return matrix
     }
 
+    @inlinable
     public subscript(row: Int, column: Int) -> Scalar {
         get { elements[row * columns + column] }
         set { elements[row * columns + column] = newValue }
     }
 
+    @inlinable
     public var shape: [Int] { [rows, columns] }
 
+    @inlinable
     public func transposed() -> Matrix {
         var out = [Scalar](repeating: 0, count: elements.count)
         for i in 0..<rows {
@@ -42,11 +48,13 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
     }
 
     /// The same values in another precision.
+    @inlinable
     public func converted<Other: BLASScalar>(to _: Other.Type = Other.self) -> Matrix<Other> {
         Matrix<Other>(rows: rows, columns: columns, elements: elements.map { Other($0) })
     }
 
     /// Rows `range` as a new matrix.
+    @inlinable
     public func rows(_ range: Range<Int>) -> Matrix {
         Matrix(
             rows: range.count, columns: columns,
@@ -54,6 +62,7 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
     }
 
     /// Columns `range` as a new matrix.
+    @inlinable
     public func columns(_ range: Range<Int>) -> Matrix {
         var out: [Scalar] = []
         out.reserveCapacity(rows * range.count)
@@ -65,11 +74,13 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
         return Matrix(rows: rows, columns: range.count, elements: out)
     }
 
+    @inlinable
     public func scaled(by factor: Scalar) -> Matrix {
         Matrix(rows: rows, columns: columns, elements: elements.map { $0 * factor })
     }
 
     /// Each row i multiplied by `factors[i]`.
+    @inlinable
     public func scalingRows(by factors: [Scalar]) -> Matrix {
         precondition(factors.count == rows)
         var out = elements
@@ -78,6 +89,7 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
     }
 
     /// Each column j multiplied by `factors[j]`.
+    @inlinable
     public func scalingColumns(by factors: [Scalar]) -> Matrix {
         precondition(factors.count == columns)
         var out = elements
@@ -85,6 +97,7 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
         return Matrix(rows: rows, columns: columns, elements: out)
     }
 
+    @inlinable
     public var isFinite: Bool {
         for value in elements where !value.isFinite { return false }
         return true

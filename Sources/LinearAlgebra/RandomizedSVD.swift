@@ -11,6 +11,7 @@ extension Matrix {
     ///   - powerIterations: passes of A·Aᵀ over the sample (q).
     ///   - seed: the random projection's seed; the same seed gives the same result.
     /// - Throws: `LinearAlgebraError` from QR or SVD.
+    @inlinable
     public func truncatedSVD(
         rank: Int, oversampling: Int = 10, powerIterations: Int = 2, seed: UInt64 = 0x5EED
     ) throws

@@ -97,7 +97,9 @@ public struct LoRAFile: Sendable {
     }
 
     /// Every tensor of an adapter, as stored, in role order.
-    public func tensors(of adapter: Adapter) throws -> [(role: TensorRole, name: String, tensor: Tensor)] {
+    public func tensors(
+        of adapter: Adapter
+    ) throws -> [(role: TensorRole, name: String, tensor: Tensor)] {
         try adapter.roles.map { role in
             let info = adapter.tensors[role]!
             return (role, info.name, try source.tensor(info))

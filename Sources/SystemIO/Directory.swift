@@ -52,7 +52,9 @@ public enum FileContents {
     /// The whole content of a small file.
     /// - Throws: `.io`, `.notARegularFile`, or `.fileTooLarge` when the file is larger than
     ///   `limit` bytes (nothing is allocated from an unchecked size).
-    public static func read(_ path: String, limit: UInt64 = 64 << 20) throws(SystemIOError)
+    public static func read(
+        _ path: String, limit: UInt64 = 64 << 20
+    ) throws(SystemIOError)
         -> [UInt8]
     {
         let descriptor = try FileDescriptor(readingFrom: path)

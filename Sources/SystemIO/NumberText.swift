@@ -19,7 +19,8 @@ public enum NumberText {
     /// An integer padded with zeros to `width` digits (`%0*d`).
     public static func zeroPadded(_ value: Int, width: Int) -> String {
         let digits = String(value.magnitude)
-        let padding = String(repeating: "0", count: max(0, width - digits.count - (value < 0 ? 1 : 0)))
+        let padding = String(
+            repeating: "0", count: max(0, width - digits.count - (value < 0 ? 1 : 0)))
         return (value < 0 ? "-" : "") + padding + digits
     }
 }
@@ -44,7 +45,8 @@ extension Clock {
     public static func iso8601(seconds: Double) -> String {
         let t = calendarTime(seconds: seconds, local: false)
         let p = NumberText.zeroPadded
-        return "\(p(t.year, 4))-\(p(t.month, 2))-\(p(t.day, 2))T\(p(t.hour, 2)):\(p(t.minute, 2)):\(p(t.second, 2))Z"
+        return
+            "\(p(t.year, 4))-\(p(t.month, 2))-\(p(t.day, 2))T\(p(t.hour, 2)):\(p(t.minute, 2)):\(p(t.second, 2))Z"
     }
 
     /// `20261127020022`: kohya's log-folder stamp (`%Y%m%d%H%M%S`) in local time.

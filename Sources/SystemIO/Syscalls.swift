@@ -8,7 +8,8 @@ import Glibc
 /// Calls that can be interrupted by a signal before doing anything are retried on `EINTR`.
 enum Syscall {
     /// Runs `body` until it returns a value other than -1 with `errno` EINTR.
-    private static func retrying<Value: BinaryInteger>(_ body: () -> Value) -> Result<Value, Errno> {
+    private static func retrying<Value: BinaryInteger>(_ body: () -> Value) -> Result<Value, Errno>
+    {
         while true {
             let value = body()
             if value != -1 { return .success(value) }
@@ -200,7 +201,9 @@ enum Syscall {
         }
         guard count >= 0 else { return value.description }
         return String(
-            decoding: buffer.prefix(min(Int(count), buffer.count - 1)).map { UInt8(bitPattern: $0) },
+            decoding: buffer.prefix(min(Int(count), buffer.count - 1)).map {
+                UInt8(bitPattern: $0)
+            },
             as: UTF8.self)
     }
 

@@ -1,4 +1,3 @@
-
 /// The temporary files of the outputs this process is writing: the signal-cleanup registry.
 ///
 /// Process-wide, like the signals that need it (`Interruption`): a run ended by Ctrl-C must not

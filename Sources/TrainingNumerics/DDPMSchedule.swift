@@ -1,4 +1,5 @@
 import LinearAlgebra
+
 /// The DDPM noise schedule sd-scripts trains with (`train_network.get_noise_scheduler`): diffusers
 /// `DDPMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
 /// num_train_timesteps=1000, clip_sample=False)`, and its `add_noise`.

@@ -134,7 +134,8 @@ public struct LearningRateSchedule: Sendable, Equatable {
                 0.5
                     * (1
                         + Double.cos(
-                            Double.pi * (Double(cycles) * progress).truncatingRemainder(dividingBy: 1))))
+                            Double.pi
+                                * (Double(cycles) * progress).truncatingRemainder(dividingBy: 1))))
         }
     }
 

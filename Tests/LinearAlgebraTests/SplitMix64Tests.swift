@@ -14,7 +14,10 @@ import Testing
 
     @Test func integersBelowABound() {
         var generator = SplitMix64(seed: 42)
-        #expect((0..<8).map { _ in generator.integer(below: 1000) } == [741, 159, 278, 344, 38, 868, 218, 800])
+        #expect(
+            (0..<8).map { _ in generator.integer(below: 1000) } == [
+                741, 159, 278, 344, 38, 868, 218, 800,
+            ])
         #expect((0..<8).map { _ in generator.integer(below: 3) } == [1, 1, 0, 1, 1, 1, 1, 0])
         var large = SplitMix64(seed: 7)
         #expect(

@@ -65,9 +65,18 @@ import Testing
         let tensors: [(name: String, shape: [UInt64])] = [
             ("model.diffusion_model.input_blocks.4.1.proj_in.weight", [640, 640]),
             ("model.diffusion_model.input_blocks.4.1.proj_in.bias", [640]),
-            ("conditioner.embedders.0.transformer.text_model.encoder.layers.0.mlp.fc1.weight", [3072, 768]),
-            ("conditioner.embedders.1.model.transformer.resblocks.3.attn.in_proj_weight", [3840, 1280]),
-            ("conditioner.embedders.1.model.transformer.resblocks.3.mlp.c_fc.weight", [5120, 1280]),
+            (
+                "conditioner.embedders.0.transformer.text_model.encoder.layers.0.mlp.fc1.weight",
+                [3072, 768]
+            ),
+            (
+                "conditioner.embedders.1.model.transformer.resblocks.3.attn.in_proj_weight",
+                [3840, 1280]
+            ),
+            (
+                "conditioner.embedders.1.model.transformer.resblocks.3.mlp.c_fc.weight",
+                [5120, 1280]
+            ),
             ("cond_stage_model.model.transformer.resblocks.0.attn.out_proj.weight", [1024, 1024]),
         ]
         let locations = ModelFamilies.checkpointLayout.locations(of: tensors)
@@ -98,7 +107,9 @@ import Testing
         #expect(detect([(toK, [320, 768])]) == .sd1)
         #expect(detect([(toK, [320, 1024])]) == .sd2)
         #expect(detect([(toK, [32, 64])]) == .sdxl)
-        #expect(detect([("model.diffusion_model.output_blocks.11.0.skip_connection.weight", [4, 4])]) == .sd1or2)
+        #expect(
+            detect([("model.diffusion_model.output_blocks.11.0.skip_connection.weight", [4, 4])])
+                == .sd1or2)
         #expect(detect([("first_stage_model.decoder.conv_in.weight", [4, 4])]) == .unknown)
         let fromMetadata = ArchitectureDetector.detect(
             checkpoint: CheckpointEvidence(tensors: []),
@@ -108,7 +119,9 @@ import Testing
 
     @Test func metadataIsRankedByTrust() {
         // ss_base_model_version is trusted over modelspec.architecture, which is over ss_v2.
-        let both = ["ss_base_model_version": "sd_v1", "modelspec.architecture": "stable-diffusion-xl"]
+        let both = [
+            "ss_base_model_version": "sd_v1", "modelspec.architecture": "stable-diffusion-xl",
+        ]
         #expect(ArchitectureDetector.fromMetadata(both)?.architecture == .sd1)
         #expect(ArchitectureDetector.fromMetadata(["ss_v2": "True"])?.architecture == .sd2)
         #expect(ArchitectureDetector.fromMetadata(["other": "x"]) == nil)

@@ -1,11 +1,11 @@
 import Foundation
 import LinearAlgebra
-@testable import LoRA
 import ModelFamilies
 import SafeTensors
 import TestSupport
 import Testing
 
+@testable import LoRA
 @testable import Surgery
 
 @Suite struct ChopTests {

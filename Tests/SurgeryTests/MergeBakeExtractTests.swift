@@ -1,11 +1,11 @@
 import Foundation
 import LinearAlgebra
-@testable import LoRA
 import ModelFamilies
 import SafeTensors
 import TestSupport
 import Testing
 
+@testable import LoRA
 @testable import Surgery
 
 /// ‖observed − expected‖_F / ‖expected‖_F in Float64.
@@ -55,7 +55,8 @@ func relativeFrobenius(_ observed: Matrix<Float>, _ expected: Matrix<Double>) ->
         let source = try LoRAInput(argument: "\(Self.a):0.7,\(Self.b):0.3")
         let resizer = try Resizer(source: source)
         let merged = try write(
-            resizer.output(resizer.plan(KohyaRankRule(rank: 8, convRank: 8)), dtype: .f16).content(),
+            resizer.output(resizer.plan(KohyaRankRule(rank: 8, convRank: 8)), dtype: .f16)
+                .content(),
             TemporaryDirectory())
         let reference = try #require(
             Fixtures.json("surgery/singular_values_extra.json") as? [String: Any])
@@ -161,7 +162,8 @@ func relativeFrobenius(_ observed: Matrix<Float>, _ expected: Matrix<Double>) ->
             modules: extraction.modules, path: "baked",
             metadata: extraction.metadata(rank: 8, convRank: 8))
         try SafeTensorsWriter.write(
-            resizer.output(resizer.plan(KohyaRankRule(rank: 8, convRank: 8)), dtype: .f16).content(),
+            resizer.output(resizer.plan(KohyaRankRule(rank: 8, convRank: 8)), dtype: .f16)
+                .content(),
             to: directory.file("x.safetensors"))
         let extracted = try LoRAFile(path: directory.file("x.safetensors"))
         #expect(extracted.adapters.count == 788)
@@ -189,7 +191,8 @@ func relativeFrobenius(_ observed: Matrix<Float>, _ expected: Matrix<Double>) ->
                 try #require(try baked.weight(of: adapter.module))
                 - (try #require(try checkpoint.weight(of: adapter.module)))
             let expected = try lora.delta(of: adapter).dense().converted(to: Double.self)
-                .scaled(by: StableDiffusionXL().block(of: adapter.module)?.label == "MID01" ? 0.5 : 0)
+                .scaled(
+                    by: StableDiffusionXL().block(of: adapter.module)?.label == "MID01" ? 0.5 : 0)
             if expected.frobeniusNorm() == 0 {
                 #expect(difference.frobeniusNorm() == 0)
             } else {

@@ -272,26 +272,27 @@ import Testing
         #expect(Format.decimal(123456.789, places: 2) == "123456.79")
     }
 
-    @Test(arguments: [
-        ("fro_ckpt=1", .noSelector, "recipe \"fro_ckpt=1\" needs thr= or size="),
-        ("thr=-3", .noScoreWeight, "recipe \"thr=-3\" needs at least one score weight"),
-        (
-            "fro_ckpt=1,thr=-3,bogus=2", .unknownKey("bogus"),
-            "unknown key bogus in recipe \"fro_ckpt=1,thr=-3,bogus=2\""
-        ),
-        (
-            "fro_ckpt=x,thr=-3", .unparsable(key: "fro_ckpt", value: "x"),
-            "could not parse fro_ckpt=x in recipe"
-        ),
-        (
-            "fro_ckpt=1,thr=nan", .unparsable(key: "thr", value: "nan"),
-            "could not parse thr=nan in recipe"
-        ),
-        ("fro_ckpt=1,size=-1", .notPositive(key: "size"), "size must be positive"),
-        ("fro_ckpt=1,thr=-3,size=1", .bothSelectors, "has both thr= and size="),
-        ("fro_ckpt=1,thr=", .emptyValue(key: "thr"), "empty value for thr"),
-        ("fro_ckpt=1,,thr=-3", .emptyPart, "empty part in recipe"),
-    ] as [(String, SurgeryError.RecipeProblem, String)])
+    @Test(
+        arguments: [
+            ("fro_ckpt=1", .noSelector, "recipe \"fro_ckpt=1\" needs thr= or size="),
+            ("thr=-3", .noScoreWeight, "recipe \"thr=-3\" needs at least one score weight"),
+            (
+                "fro_ckpt=1,thr=-3,bogus=2", .unknownKey("bogus"),
+                "unknown key bogus in recipe \"fro_ckpt=1,thr=-3,bogus=2\""
+            ),
+            (
+                "fro_ckpt=x,thr=-3", .unparsable(key: "fro_ckpt", value: "x"),
+                "could not parse fro_ckpt=x in recipe"
+            ),
+            (
+                "fro_ckpt=1,thr=nan", .unparsable(key: "thr", value: "nan"),
+                "could not parse thr=nan in recipe"
+            ),
+            ("fro_ckpt=1,size=-1", .notPositive(key: "size"), "size must be positive"),
+            ("fro_ckpt=1,thr=-3,size=1", .bothSelectors, "has both thr= and size="),
+            ("fro_ckpt=1,thr=", .emptyValue(key: "thr"), "empty value for thr"),
+            ("fro_ckpt=1,,thr=-3", .emptyPart, "empty part in recipe"),
+        ] as [(String, SurgeryError.RecipeProblem, String)])
     func errorsNameTheKeyAndTheRecipe(
         text: String, problem: SurgeryError.RecipeProblem, message: String
     ) {

@@ -1,9 +1,9 @@
 import Foundation
 import TestSupport
 import Testing
-@testable import TrainingIO
 
 @testable import Synthesis
+@testable import TrainingIO
 
 /// The procedural world: determinism, hand-built scenes drawn where they should be, captions that
 /// name what is visible, anti-aliased edges, and the concept legible at 32×32 and 48×48.

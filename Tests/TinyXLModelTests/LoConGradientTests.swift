@@ -15,45 +15,39 @@ import Testing
     // Computed once; the tests only read the results afterwards.
     nonisolated(unsafe) static let run:
         (loss: Double, output: [Float], network: LoConNetwork, model: TinyXL) = {
-        let model = TinyXL()
-        let network = LoConNetwork(
-            model: model,
-            configuration: LoConConfiguration(dim: 4, alpha: 2, convDim: 4, convAlpha: 2))
-        for (name, offset, shape) in network.tensors {
-            let hash = DeterministicFill.fnv1a(name)
-            for j in 0..<shape.reduce(1, *) {
-                network.parameters.pointer[offset + j] = Float(
-                    0.1 * DeterministicFill.signedUniform(hash: hash, index: j))
+            let model = TinyXL()
+            let network = LoConNetwork(
+                model: model,
+                configuration: LoConConfiguration(dim: 4, alpha: 2, convDim: 4, convAlpha: 2))
+            for (name, offset, shape) in network.tensors {
+                let hash = DeterministicFill.fnv1a(name)
+                for j in 0..<shape.reduce(1, *) {
+                    network.parameters.pointer[offset + j] = Float(
+                        0.1 * DeterministicFill.signedUniform(hash: hash, index: j))
+                }
             }
-        }
-        let base = TinyXLOracle.baseWeights
-        let effective = Buffer(count: model.parameters.count)
-        effective.pointer.update(from: base.pointer, count: model.parameters.count)
-        var generator = SplitMix64(seed: 0)
-        let slots = network.bind(
-            base: base.pointer, effective: effective.pointer, training: true, using: &generator,
-            workspace: Workspace())
-        let pass = Pass(
-            weights: effective.pointer, weightGradients: nil, adapters: slots,
-            workspace: Workspace())
-        let inputs = TinyXLOracle.Inputs()
-        let target = TinyXLOracle.floats(TinyXLOracle.gradients, "input.target")
-        return inputs.withInput { input in
-            let state = model.forward(input, pass)
-            let output = model.output.values(target.count)
-            var loss = 0.0
-            var dOutput = [Float](repeating: 0, count: target.count)
-            for i in target.indices {
-                let difference = Double(output[i]) - Double(target[i])
-                loss += difference * difference
-                dOutput[i] = Float(2 * difference / Double(target.count))
+            let (effective, pass) = trainingPass(of: network, on: model, seed: 0)
+            let inputs = TinyXLOracle.Inputs()
+            let target = TinyXLOracle.floats(TinyXLOracle.gradients, "input.target")
+            // The pass reads the effective weights through pointers: keep them alive.
+            return withExtendedLifetime(effective) {
+                inputs.withInput { input in
+                    let state = model.forward(input, pass)
+                    let output = model.output.values(target.count)
+                    var loss = 0.0
+                    var dOutput = [Float](repeating: 0, count: target.count)
+                    for i in target.indices {
+                        let difference = Double(output[i]) - Double(target[i])
+                        loss += difference * difference
+                        dOutput[i] = Float(2 * difference / Double(target.count))
+                    }
+                    dOutput.withUnsafeBufferPointer {
+                        model.backward($0.baseAddress!, input: input, state: state, pass)
+                    }
+                    return (loss / Double(target.count), output, network, model)
+                }
             }
-            dOutput.withUnsafeBufferPointer {
-                model.backward($0.baseAddress!, input: input, state: state, pass)
-            }
-            return (loss / Double(target.count), output, network, model)
-        }
-    }()
+        }()
 
     static func gradient(_ name: String) -> [Float]? {
         guard let (_, offset, shape) = run.network.tensors.first(where: { $0.name == name }) else {

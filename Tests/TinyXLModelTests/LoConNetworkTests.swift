@@ -26,16 +26,9 @@ import TrainingNumerics
             x: oracle.x, timesteps: oracle.timesteps, context: oracle.context, y: oracle.y,
             batch: 2, height: 32, width: 32, contextTokens: 8)
         guard training, let network else { return unet.predict(batch) }
-        var generator = SplitMix64(seed: seed)
-        let effective = Buffer(count: model.parameters.count)
-        effective.pointer.update(from: base.pointer, count: model.parameters.count)
-        let slots = network.bind(
-            base: base.pointer, effective: effective.pointer, training: true, using: &generator,
-            workspace: Workspace())
-        let pass = Pass(
-            weights: effective.pointer, weightGradients: nil, adapters: slots,
-            workspace: Workspace())
+        let (effective, pass) = trainingPass(of: network, on: model, seed: seed)
         _ = oracle.withInput { model.forward($0, pass) }
+        withExtendedLifetime(effective) {}
         return model.output.values(2 * 4 * 32 * 32)
     }
 

@@ -1,7 +1,6 @@
 import LinearAlgebra
-
-import TrainingIO
 import TensorOps
+import TrainingIO
 
 /// Central finite differences for the kernel gradient tests.
 ///
@@ -17,7 +16,9 @@ public enum GradientCheck {
         public var description: String { "at \(index): analytic \(analytic), numeric \(numeric)" }
     }
 
-    public static func random(_ count: Int, _ generator: inout SplitMix64, scale: Float = 1) -> [Float] {
+    public static func random(
+        _ count: Int, _ generator: inout SplitMix64, scale: Float = 1
+    ) -> [Float] {
         (0..<count).map { _ in Float(2 * generator.unit() - 1) * scale }
     }
 

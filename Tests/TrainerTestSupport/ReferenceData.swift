@@ -47,7 +47,9 @@ extension Dictionary where Key == String, Value == Any {
     }
 
     /// The number under `key`.
-    public func number(_ key: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> Double {
+    public func number(
+        _ key: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> Double {
         try #require(
             jsonDouble(self[key] as Any), "missing number \(key)", sourceLocation: sourceLocation)
     }
@@ -61,13 +63,16 @@ extension Dictionary where Key == String, Value == Any {
     }
 
     /// The nested array under `key`, flattened, converted to Float32 (exact for float32 data).
-    public func floats(_ key: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> [Float]
-    {
+    public func floats(
+        _ key: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> [Float] {
         try doubles(key, sourceLocation: sourceLocation).map(Float.init)
     }
 
     /// The integer array under `key`.
-    public func ints(_ key: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> [Int] {
+    public func ints(
+        _ key: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> [Int] {
         try doubles(key, sourceLocation: sourceLocation).map { Int($0) }
     }
 }
@@ -89,8 +94,9 @@ public func jsonDouble(_ value: Any) -> Double? {
 }
 
 /// A nested JSON array flattened row-major.
-public func flatDoubles(_ value: Any, sourceLocation: SourceLocation = #_sourceLocation) throws -> [Double]
-{
+public func flatDoubles(
+    _ value: Any, sourceLocation: SourceLocation = #_sourceLocation
+) throws -> [Double] {
     if let array = value as? [Any] {
         var out: [Double] = []
         for element in array { out += try flatDoubles(element, sourceLocation: sourceLocation) }

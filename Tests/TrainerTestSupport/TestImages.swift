@@ -1,6 +1,5 @@
 import Foundation
 import LinearAlgebra
-
 import TrainingIO
 
 /// Small images and hand-made image files for the data-pipeline tests.

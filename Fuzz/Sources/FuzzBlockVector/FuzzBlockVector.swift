@@ -7,7 +7,7 @@
 // which libFuzzer records as a crash.
 
 import FuzzSupport
-import LoRA
+import ModelFamilies
 import Surgery
 
 @main
@@ -15,17 +15,14 @@ enum Entry {
     static func main() { FuzzDriver.run(fuzz) }
 }
 
-/// SDXL's 20 blocks without INP00 (what a kohya LoRA touches), and SD1's 25 with it.
-let layouts: [(Architecture, [UNetBlock])] = [
-    (
-        .sdxl,
-        (1...8).map { UNetBlock(.input, $0) } + (0...2).map { UNetBlock(.middle, $0) }
-            + (0...8).map { UNetBlock(.output, $0) }
-    ),
+/// SDXL's 20 blocks without INP00 (what a kohya LoRA touches), and SD1's 25 with MID01 only.
+let layouts: [(Architecture, [Block])] = [
+    (.sdxl, StableDiffusionXL().blocks(of: .sdxl).filter { $0.label != "INP00" }),
     (
         .sd1,
-        (0...11).map { UNetBlock(.input, $0) } + [UNetBlock(.middle, 1)]
-            + (0...11).map { UNetBlock(.output, $0) }
+        StableDiffusion1().blocks(of: .sd1).filter {
+            !$0.label.hasPrefix("MID") || $0.label == "MID01"
+        }
     ),
 ]
 
@@ -47,7 +44,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             }
         }
         do {
-            let weights = try BlockWeights.keep(text, layout: layout)
+            let weights = try BlockWeights.keep(text, layout: layout, architecture: architecture)
             check(weights, layout: layout, text: text)
             for block in layout where ![0, 1].contains(weights.weight(for: module(block))) {
                 fatalError("keep gave \(block) a weight other than 0 or 1\ninput: \(text)")
@@ -60,12 +57,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-func module(_ block: UNetBlock) -> ModuleID {
-    let section = ["input_blocks", "middle_block", "output_blocks"][block.section.rawValue]
-    return ModuleID(.unet, "\(section)_\(block.index)_1_proj_in")
+/// A module inside `block` (`input_blocks.4` holds `input_blocks_4_1_proj_in`).
+func module(_ block: Block) -> ModuleID {
+    ModuleID(.unet, String(block.path.map { $0 == "." ? "_" : $0 }) + "_1_proj_in")
 }
 
-func check(_ weights: BlockWeights, layout: [UNetBlock], text: String) {
+func check(_ weights: BlockWeights, layout: [Block], text: String) {
     let modules =
         layout.map(module) + [
             ModuleID(.unet, "time_embed_0"),

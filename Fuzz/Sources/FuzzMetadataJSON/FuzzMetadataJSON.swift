@@ -1,12 +1,12 @@
 // libFuzzer target: `JSONValue.parse` on arbitrary UTF-8 text (the parser behind metadata
 // values such as `ss_network_args` and `ss_tag_frequency`).
 //
-// The parser must never trap: every text either parses or throws a `FormatViolation`. A parsed
+// The parser must never trap: every text either parses or throws a `JSONError`. A parsed
 // value must round-trip: `serialized()` (compact and pretty) must parse back to an equal value.
 // A broken invariant calls `fatalError`, which libFuzzer records as a crash.
 
 import FuzzSupport
-import SafeTensors
+import JSON
 
 @main
 enum Entry {

@@ -8,7 +8,7 @@
 // calls `fatalError`, which libFuzzer records as a crash.
 
 import FuzzSupport
-import Trainer
+import TrainingIO
 
 @main
 enum Entry {
@@ -30,7 +30,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     do {
         prompts = try SamplePrompt.parse(fileBytes: bytes, path: "prompts.txt", defaults: defaults)
     } catch {
-        if case .notText = error, isUTF8 { fatalError("UTF-8 refused as not text: \(bytes)") }
+        if case .promptFileNotText = error, isUTF8 {
+            fatalError("UTF-8 refused as not text: \(bytes)")
+        }
         return 0
     }
     guard let text else { fatalError("bytes that are not UTF-8 were accepted: \(bytes)") }

@@ -8,6 +8,7 @@
 
 import FuzzSupport
 import Glibc
+import JSON
 import SafeTensors
 
 /// Data sections above this are not materialised for the round trip (zero-size tensors may

@@ -39,7 +39,8 @@ extension BaseCheckpoint {
         let checkpointPath = self.path
         let pipeline = TensorPipeline(count: order.count, elements: largest) { index, scratch in
             let info = try source.requireInfo(named: order[index])
-            guard ElementCoding.writableFloatTypes.contains(info.dtype), let first = info.shape.first,
+            guard ElementCoding.writableFloatTypes.contains(info.dtype),
+                let first = info.shape.first,
                 first > 0
             else {
                 throw SafeTensorsError.unsupportedDType(

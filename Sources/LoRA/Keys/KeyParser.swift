@@ -1,4 +1,5 @@
 import ModelFamilies
+
 /// A tensor key split into the module it adapts and the role it plays there.
 public struct ParsedKey: Sendable, Hashable {
     /// The key without its role suffix: `lora_unet_input_blocks_4_1_proj_in`.

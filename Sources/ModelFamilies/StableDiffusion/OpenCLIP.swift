@@ -9,7 +9,9 @@ enum OpenCLIP {
         .numberedLayers(
             prefix: prefix, component: component, modulePrefix: "text_model_encoder_layers_",
             parts: [
-                "attn.in_proj_weight": ["self_attn_q_proj", "self_attn_k_proj", "self_attn_v_proj"],
+                "attn.in_proj_weight": [
+                    "self_attn_q_proj", "self_attn_k_proj", "self_attn_v_proj",
+                ],
                 "attn.out_proj.weight": ["self_attn_out_proj"],
                 "mlp.c_fc.weight": ["mlp_fc1"],
                 "mlp.c_proj.weight": ["mlp_fc2"],

@@ -78,8 +78,8 @@ public struct StableDiffusion1: ModelFamily {
         if let clue = Self.contextClue(StableDiffusionUNet.contextWidth(lora)) {
             clues.append(clue)
         }
-        let unet = lora.modules.filter { $0.component == .unet }.map(\.name)
-        clues += StableDiffusionUNet.sdNameClues(unet)
+        let unet = lora.modules.lazy.filter { $0.component == .unet }.map(\.name)
+        clues += StableDiffusionUNet.sdNameClue(unet)
         if StableDiffusionUNet.textEncoderWidth(lora) == 1024 {
             clues.append(
                 DetectionClue(
@@ -107,7 +107,7 @@ public struct StableDiffusion1: ModelFamily {
         if let clue = Self.contextClue(StableDiffusionUNet.contextWidth(checkpoint)) {
             clues.append(clue)
         }
-        return clues + StableDiffusionUNet.sdNameClues(StableDiffusionUNet.unetNames(checkpoint))
+        return clues + StableDiffusionUNet.sdNameClue(StableDiffusionUNet.unetNames(checkpoint))
     }
 
     private static func contextClue(_ width: Int?) -> DetectionClue? {

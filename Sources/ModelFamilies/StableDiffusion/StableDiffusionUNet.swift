@@ -102,22 +102,30 @@ struct StableDiffusionUNet: Sendable {
         }
     }
 
-    /// Clues from UNet module names that only SDXL's layout has.
-    static func sdxlNameClues(_ names: [String]) -> [DetectionClue] {
-        names.enumerated().compactMap { position, name in
-            sdxlReason(name).map {
-                DetectionClue(.sdxl, $0, rank: DetectionClue.Rank.layoutName, position: position)
-            }
-        }
+    /// The earliest UNet module name that only SDXL's layout has, as a clue. Only the earliest
+    /// can decide (clues of one rank are ordered by position), so the scan stops there.
+    static func sdxlNameClue<Names: Sequence<String>>(_ names: Names) -> [DetectionClue] {
+        firstClue(.sdxl, names, reason: sdxlReason)
     }
 
-    /// Clues from UNet module names that only the SD1.x/2.x layout has.
-    static func sdNameClues(_ names: [String]) -> [DetectionClue] {
-        names.enumerated().compactMap { position, name in
-            sdReason(name).map {
-                DetectionClue(.sd1or2, $0, rank: DetectionClue.Rank.layoutName, position: position)
+    /// The earliest UNet module name that only the SD1.x/2.x layout has, as a clue.
+    static func sdNameClue<Names: Sequence<String>>(_ names: Names) -> [DetectionClue] {
+        firstClue(.sd1or2, names, reason: sdReason)
+    }
+
+    private static func firstClue<Names: Sequence<String>>(
+        _ architecture: Architecture, _ names: Names, reason: (String) -> String?
+    ) -> [DetectionClue] {
+        for (position, name) in names.enumerated() {
+            if let reason = reason(name) {
+                return [
+                    DetectionClue(
+                        architecture, reason, rank: DetectionClue.Rank.layoutName,
+                        position: position)
+                ]
             }
         }
+        return []
     }
 
     private static func sdxlReason(_ name: String) -> String? {
@@ -181,9 +189,9 @@ struct StableDiffusionUNet: Sendable {
         return Int(exactly: toK.shape[1])
     }
 
-    /// The UNet's module names in a checkpoint, in file order, underscored.
-    static func unetNames(_ checkpoint: CheckpointEvidence) -> [String] {
-        checkpoint.tensors.map(\.name).filter { $0.hasPrefix(denoiserPrefix) }.map {
+    /// The UNet's module names in a checkpoint, in file order, underscored; computed as read.
+    static func unetNames(_ checkpoint: CheckpointEvidence) -> some Sequence<String> {
+        checkpoint.tensors.lazy.map(\.name).filter { $0.hasPrefix(denoiserPrefix) }.map {
             String($0.dropFirst(denoiserPrefix.count).map { $0 == "." ? "_" : $0 })
         }
     }

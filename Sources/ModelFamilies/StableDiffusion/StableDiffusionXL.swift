@@ -95,8 +95,8 @@ public struct StableDiffusionXL: ModelFamily {
         if let reason = Self.contextReason(StableDiffusionUNet.contextWidth(lora)) {
             clues.append(DetectionClue(.sdxl, reason, rank: DetectionClue.Rank.contextWidth))
         }
-        let unet = lora.modules.filter { $0.component == .unet }.map(\.name)
-        return clues + StableDiffusionUNet.sdxlNameClues(unet)
+        let unet = lora.modules.lazy.filter { $0.component == .unet }.map(\.name)
+        return clues + StableDiffusionUNet.sdxlNameClue(unet)
     }
 
     public func clues(in checkpoint: CheckpointEvidence) -> [DetectionClue] {
@@ -110,7 +110,7 @@ public struct StableDiffusionXL: ModelFamily {
         if let reason = Self.contextReason(StableDiffusionUNet.contextWidth(checkpoint)) {
             clues.append(DetectionClue(.sdxl, reason, rank: DetectionClue.Rank.contextWidth))
         }
-        return clues + StableDiffusionUNet.sdxlNameClues(StableDiffusionUNet.unetNames(checkpoint))
+        return clues + StableDiffusionUNet.sdxlNameClue(StableDiffusionUNet.unetNames(checkpoint))
     }
 
     private static func contextReason(_ width: Int?) -> String? {

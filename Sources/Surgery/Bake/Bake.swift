@@ -112,7 +112,8 @@ public struct Bake: Sendable {
             to: path, protecting: inputs, metadata: metadata, recomputeHashes: rehash,
             changing: Set(contributions.keys), progress: progress
         ) { info, values in
-            try Self.add(contributions[info.name]!, to: values, of: info, checkpoint: checkpointPath)
+            try Self.add(
+                contributions[info.name]!, to: values, of: info, checkpoint: checkpointPath)
         }
     }
 
@@ -151,7 +152,9 @@ public struct Bake: Sendable {
                     target[index] += factor * matrix.elements[index]
                 }
             }
-            if part.adapter.kind == .dora, let magnitude = try part.lora.doraMagnitude(of: part.adapter) {
+            if part.adapter.kind == .dora,
+                let magnitude = try part.lora.doraMagnitude(of: part.adapter)
+            {
                 try DoRAMagnitude.apply(
                     values, rows: range, columns: columns, magnitude: magnitude,
                     module: part.adapter.stem, path: part.lora.path)

@@ -61,7 +61,8 @@ public struct BlockWeights: Sendable, Equatable {
                 blocks[block] = values[0] * weight
             }
             return BlockWeights(
-                form: .layout, architecture: architecture, blocks: blocks, unlistedBlockWeight: values[0], textEncoderWeight: 1,
+                form: .layout, architecture: architecture, blocks: blocks,
+                unlistedBlockWeight: values[0], textEncoderWeight: 1,
                 nonBlockWeight: 1,
                 vectorString: text)
         }
@@ -71,7 +72,8 @@ public struct BlockWeights: Sendable, Equatable {
                 for block in family.blocks(named: label) { blocks[block] = weight }
             }
             return BlockWeights(
-                form: .blockWeight(webForm), architecture: architecture, blocks: blocks, unlistedBlockWeight: 1,
+                form: .blockWeight(webForm), architecture: architecture, blocks: blocks,
+                unlistedBlockWeight: 1,
                 textEncoderWeight: values[0],
                 nonBlockWeight: 1, vectorString: text)
         }
@@ -99,7 +101,8 @@ public struct BlockWeights: Sendable, Equatable {
         }
         let vector = "1," + layout.map { blocks[$0] == 1 ? "1" : "0" }.joined(separator: ",")
         return BlockWeights(
-            form: .keep, architecture: architecture, blocks: blocks, unlistedBlockWeight: 0, textEncoderWeight: 1,
+            form: .keep, architecture: architecture, blocks: blocks, unlistedBlockWeight: 0,
+            textEncoderWeight: 1,
             nonBlockWeight: 1, vectorString: vector)
     }
 

@@ -37,7 +37,8 @@ public struct ExtractJob: Sendable {
     ) throws -> Result {
         let baseCheckpoint = try BaseCheckpoint(path: base)
         let tunedCheckpoint = try BaseCheckpoint(path: tuned)
-        var options = Extraction.Options(rank: rank ?? (recipe == nil ? 32 : 64), convRank: convRank)
+        var options = Extraction.Options(
+            rank: rank ?? (recipe == nil ? 32 : 64), convRank: convRank)
         options.minimumDifference = minimumDifference
         let extraction = try Extraction(
             base: baseCheckpoint, tuned: tunedCheckpoint, options: options, progress: progress)

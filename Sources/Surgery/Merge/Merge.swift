@@ -103,7 +103,8 @@ public struct Merge: Sendable {
         var logAlpha = 0.0
         for (delta, weight, rank) in deltas {
             logAlpha +=
-                Double(rank) / Double(totalRank) * Double.log(max(abs(weight) * delta.scale, 1e-300))
+                Double(rank) / Double(totalRank)
+                * Double.log(max(abs(weight) * delta.scale, 1e-300))
         }
         let alpha = Double(totalRank) * Double.exp(logAlpha)
         var ups: [Matrix<Float>] = []
@@ -156,7 +157,8 @@ public struct Merge: Sendable {
             case .factored(let stem, let up, let down, let alpha):
                 output.add(stem + TensorRole.up.kohyaSuffix, up)
                 output.add(stem + TensorRole.down.kohyaSuffix, down)
-                output.add(stem + TensorRole.alpha.kohyaSuffix, AlphaTensor.make(alpha, preferring: dtype))
+                output.add(
+                    stem + TensorRole.alpha.kohyaSuffix, AlphaTensor.make(alpha, preferring: dtype))
             case .full(let stem, let diff):
                 output.add(stem + TensorRole.diff.kohyaSuffix, diff)
             }

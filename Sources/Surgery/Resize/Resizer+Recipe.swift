@@ -63,7 +63,9 @@ extension Resizer {
             }
             return s.indices.map { i in
                 var score = Double.log10(s[i]) + constant
-                if let weight = w[.subspace] { score -= weight * Double.log10(abs(subspace[index][i])) }
+                if let weight = w[.subspace] {
+                    score -= weight * Double.log10(abs(subspace[index][i]))
+                }
                 return score
             }
         }
@@ -81,7 +83,8 @@ extension Resizer {
             }
             guard shape == [module.outFeatures, module.inFeatures] else {
                 throw SurgeryError.shapeMismatch(
-                    lora: lora, module: module.stem, delta: [module.outFeatures, module.inFeatures],
+                    lora: lora, module: module.stem,
+                    delta: [module.outFeatures, module.inFeatures],
                     base: shape, checkpoint: checkpoint.path)
             }
         }

@@ -26,7 +26,9 @@ public struct PretrainingJob: Sendable {
         output: String, steps: Int, resolution: Buckets.Size, images: Int, batch: Int,
         learningRate: Double, seed: UInt64, initial: String?, saveEvery: Int?, dtype: DType
     ) {
-        (self.output, self.steps, self.resolution, self.images) = (output, steps, resolution, images)
+        (self.output, self.steps, self.resolution, self.images) = (
+            output, steps, resolution, images
+        )
         (self.batch, self.learningRate, self.seed) = (batch, learningRate, seed)
         (self.initial, self.saveEvery, self.dtype) = (initial, saveEvery, dtype)
     }

@@ -15,14 +15,15 @@ extension ProceduralWorld {
     ///
     /// Image `i` is drawn at `sizes[i % sizes.count]`, so one folder can feed several buckets.
     /// Existing files of the same names are replaced.
-    /// - Parameter encode: writes a PNG (kept outside so the world does not depend on a codec).
+    /// - Parameter encode: writes an image file (a PNG by default; tests record the images).
     /// - Returns: the folder's path.
     /// - Throws: `SynthesisError.invalidDataset` for a name kohya would split differently, a repeat
     ///   count below 1 or a size below 8×8; `SystemIOError` naming the
     ///   file; or whatever `encode` throws.
     public func writeDataset(
         _ kind: SceneKind, count: Int, sizes: [(width: Int, height: Int)], directory: String,
-        name: String, repeats: Int, encode: (RGBImage, String) throws -> Void
+        name: String, repeats: Int,
+        encode: (RGBImage, String) throws -> Void = { try ImageCodec.writePNG($0, to: $1) }
     ) throws -> String {
         let folderName = "\(repeats)_\(name)"
         guard repeats >= 1 else {

@@ -133,8 +133,7 @@ public final class TrainableUNet {
     }
 
     /// The pass for this step: under `.locon`, draws dropout and merges the network.
-    private func makePass(training: Bool, using generator: inout SplitMix64) -> Pass
-    {
+    private func makePass(training: Bool, using generator: inout SplitMix64) -> Pass {
         switch mode {
         case .locon(let network):
             let slots = network.bind(

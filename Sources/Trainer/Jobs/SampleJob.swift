@@ -10,7 +10,8 @@ public struct SampleJob: Sendable {
     public var request: ImageSampler.Request
     public var output: String
 
-    public init(checkpoint: String, loras: [String], request: ImageSampler.Request, output: String) {
+    public init(checkpoint: String, loras: [String], request: ImageSampler.Request, output: String)
+    {
         (self.checkpoint, self.loras, self.request, self.output) = (
             checkpoint, loras, request, output
         )

@@ -39,7 +39,9 @@ public struct TrainingJob: Sendable {
         try Directory.create(c.outputDirectory)
         let state = try resume.map { try TrainingState(path: $0) }
         // The cheap checks first: a bad prompt file fails before images are read and encoded.
-        let sampler = try c.samplePrompts.map { try TrainingSamples(promptFile: $0, configuration: c) }
+        let sampler = try c.samplePrompts.map {
+            try TrainingSamples(promptFile: $0, configuration: c)
+        }
         let model = TinyXL()
         let base = try BaseWeights.load(baseModel, table: model.parameters)
         let data = try TrainingData.prepare(

@@ -142,7 +142,8 @@ public struct TrainingRunMetadata: Sendable {
 
     /// A Python-style float: `0.0003`, `1.0`.
     static func number(_ value: Double) -> String {
-        value == value.rounded() && abs(value) < 1e15 ? NumberText.fixed(value, places: 1) : "\(value)"
+        value == value.rounded() && abs(value) < 1e15
+            ? NumberText.fixed(value, places: 1) : "\(value)"
     }
 
     /// Unix seconds as Python prints a float (`time.time()`).
@@ -166,8 +167,10 @@ public struct TrainingRunMetadata: Sendable {
             case "\r": out += "\\r"
             default:
                 if scalar.value < 0x20 {
-                    out += "\\u" + String(
-                        repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
+                    out +=
+                        "\\u"
+                        + String(
+                            repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
                         + String(scalar.value, radix: 16)
                 } else {
                     out.unicodeScalars.append(scalar)

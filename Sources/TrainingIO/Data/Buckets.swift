@@ -1,6 +1,5 @@
 import TrainingNumerics
 
-
 /// Aspect-ratio buckets by kohya's rule: sd-scripts `model_util.make_bucket_resolutions` and
 /// `train_util.BucketManager.select_bucket` (without `--bucket_no_upscale`), with the SDXL crop
 /// conditioning of `BucketManager.get_crop_ltrb`. Sizes are (width, height).

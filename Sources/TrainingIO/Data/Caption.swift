@@ -1,4 +1,5 @@
 import LinearAlgebra
+
 /// A caption as kohya handles it: comma-separated tags, trimmed, empty ones dropped.
 public struct Caption: Sendable, Equatable {
     /// The tags in order, none empty.

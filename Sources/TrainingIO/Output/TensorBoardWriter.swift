@@ -45,7 +45,8 @@ public final class TensorBoardWriter {
     /// `base`, or `base.1`, `base.2`, … when taken.
     private static func createUnique(_ base: String) throws(SystemIOError) -> SequentialFile {
         for attempt in 0..<1000 {
-            if let file = try SequentialFile(creatingNew: attempt == 0 ? base : "\(base).\(attempt)")
+            if let file = try SequentialFile(
+                creatingNew: attempt == 0 ? base : "\(base).\(attempt)")
             {
                 return file
             }

@@ -53,6 +53,8 @@ struct EvalCommand: ParsableCommand {
             resolution: try KohyaTrainingFlags.size(resolution), captionExtension: captionExtension,
             evaluation: Evaluation(drawsPerImage: draws, seed: seed))
         let report = try job.run()
-        print(json ? report.json().serialized(pretty: true) : report.text(), terminator: json ? "\n" : "")
+        print(
+            json ? report.json().serialized(pretty: true) : report.text(),
+            terminator: json ? "\n" : "")
     }
 }

@@ -56,7 +56,7 @@ struct SynthDatasetCommand: ParsableCommand {
         }
         let folder = try ProceduralWorld(seed: seed).writeDataset(
             concept ? .concept : .ordinary, count: count, sizes: sizes, directory: directory,
-            name: name, repeats: repeats, encode: { try ImageCodec.writePNG($0, to: $1) })
+            name: name, repeats: repeats)
         print("\(folder): \(count) images with captions")
     }
 }

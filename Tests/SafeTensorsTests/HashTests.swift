@@ -13,15 +13,62 @@ import Testing
         $0["name"] as? String
     }
 
+    /// sha256 of the reference pack's `hashes/h2_large.safetensors` and `h3_lora_ss.safetensors`
+    /// (`reference/safetensors/SHA256SUMS`, and `sha256_full_file` in hashes.json). fixtures/ no
+    /// longer holds these two files (2.3 MB): each test rebuilds them from hashes.json, and a
+    /// rebuild must be the reference file byte for byte before any hash is compared.
+    static let rebuilt = [
+        "h2_large": "b9379b8b7d196b7c3cc0223b489b9bfd80cbdebc11735a3e5ba0cffff06edd5d",
+        "h3_lora_ss": "ec27c05ad8775d91cb480b5490c4e396bfbda9a923fc9df520ec0a0ad6c0dc95",
+    ]
+
     @Test func threeStoredVectors() {
         #expect(Self.stored == ["h1_small", "h2_large", "h3_lora_ss"])
+    }
+
+    /// The path of a stored vector: the fixture (h1), or the file rebuilt into `directory`.
+    static func vectorPath(_ name: String, in directory: TemporaryDirectory) throws -> String {
+        guard let sha256 = rebuilt[name] else {
+            return Fixtures.path("safetensors/hashes/\(name).safetensors")
+        }
+        let spec = try #require(vectors.first { $0["name"] as? String == name })
+        let path = directory.file("\(name).safetensors")
+        try SafeTensorsWriter.write(content(of: spec), to: path)
+        let written = try Data(contentsOf: URL(fileURLWithPath: path))
+        try #require(
+            Hashes.sha256Hex([UInt8](written)) == sha256,
+            "\(name): the rebuilt file is not the reference file")
+        return path
+    }
+
+    /// A vector's tensors and metadata from hashes.json: each tensor's bytes are `bytes_hex`, or
+    /// byte j = (a*j + b) mod 256 with `byte_j` written "(a*j + b) mod 256".
+    static func content(of spec: [String: Any]) throws -> TensorFile {
+        var file = TensorFile(metadata: spec["metadata_of_file"] as? [String: String])
+        for tensor in try #require(spec["tensors"] as? [[String: Any]]) {
+            let name = try #require(tensor["name"] as? String)
+            let dtype = try #require((tensor["dtype"] as? String).flatMap(DType.init(rawValue:)))
+            let shape = try #require(tensor["shape"] as? [NSNumber]).map { $0.uint64Value }
+            let bytes: [UInt8]
+            if let hex = tensor["bytes_hex"] as? String {
+                bytes = [UInt8](hex: hex)
+            } else {
+                let formula = try #require(tensor["byte_j"] as? String)
+                let numbers = formula.split { !$0.isNumber }.compactMap { Int($0) }
+                try #require(numbers.count == 3 && numbers[2] == 256, "byte_j: \(formula)")
+                let count = try #require(tensor["nbytes"] as? NSNumber).intValue
+                bytes = (0..<count).map { UInt8((numbers[0] * $0 + numbers[1]) % 256) }
+            }
+            file.tensors.append((name, Tensor(dtype: dtype, dimensions: shape, bytes: bytes)))
+        }
+        return file
     }
 
     @Test(arguments: stored)
     func fileAndKohyaHashesMatch(name: String) throws {
         let spec = try #require(Self.vectors.first { $0["name"] as? String == name })
-        let file = try SafeTensorsFile(
-            path: Fixtures.path("safetensors/hashes/\(name).safetensors"))
+        let directory = TemporaryDirectory()
+        let file = try SafeTensorsFile(path: Self.vectorPath(name, in: directory))
         let whole = try Hashes.fileHashes(of: file)
         #expect(whole.sha256 == spec["sha256_full_file"] as? String)
         #expect(whole.autoV2 == spec["autov2"] as? String)
@@ -48,13 +95,14 @@ import Testing
 
     /// h3 stores the sshs_* keys its writer computed: recomputing and rewriting reproduces the file.
     @Test func rewritingH3WithRecomputedHashesReproducesIt() throws {
-        let path = Fixtures.path("safetensors/hashes/h3_lora_ss.safetensors")
+        let directory = TemporaryDirectory()
+        let path = try Self.vectorPath("h3_lora_ss", in: directory)
         let content = try TensorFile(reading: SafeTensorsFile(path: path))
         let rehashed = try content.withRecomputedHashes()
         #expect(rehashed.metadata == content.metadata)
         #expect(
             try SafeTensorsWriter.serialize(rehashed)
-                == [UInt8](Fixtures.data("safetensors/hashes/h3_lora_ss.safetensors")))
+                == [UInt8](Data(contentsOf: URL(fileURLWithPath: path))))
     }
 
     /// h4 is defined by formula: one U8 tensor whose window is clipped at the end of the file.

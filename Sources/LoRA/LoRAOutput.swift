@@ -46,6 +46,14 @@ public struct LoRAOutput: Sendable {
         }
     }
 
+    /// Copies one tensor of an adapter unchanged under another name.
+    public mutating func copy(
+        _ role: TensorRole, of adapter: Adapter, from lora: LoRAFile, as name: String
+    ) {
+        guard let info = adapter.tensors[role] else { return }
+        entries.append((name, .copy(lora.source, info)))
+    }
+
     /// Copies the tensors of `lora` that belong to no adapter.
     public mutating func copyPassThrough(of lora: LoRAFile) {
         for info in lora.passThrough { entries.append((info.name, .copy(lora.source, info))) }

@@ -11,7 +11,8 @@ import Testing
         // Files of unknown architecture are read by the first family's rules.
         #expect(ModelFamilies.family(of: .unknown).id == "sdxl")
         #expect(Architecture(rawValue: "SD1.x/2.x") == .sd1or2)
-        #expect(Architecture(rawValue: "Flux.1") == nil)
+        #expect(Architecture(rawValue: "Flux.1") == .flux)
+        #expect(ModelFamilies.family(of: .chroma).id == "flux")
         #expect(Architecture.sd1or2.isSameModel(as: .sd2))
         #expect(!Architecture.sd1.isSameModel(as: .sd2))
         #expect(!Architecture.sdxl.isSameModel(as: .sd1))
@@ -43,10 +44,10 @@ import Testing
                 .label == "OUT01")
         #expect(family.block(of: ModuleID(.unet, "time_embed_0")) == nil)
         #expect(family.block(of: ModuleID(.te1, "text_model_encoder_layers_0_mlp_fc1")) == nil)
-        #expect(StableDiffusionXL.blockWeight12.length == 12)
-        #expect(StableDiffusionXL.blockWeight20.length == 20)
-        #expect(StableDiffusion1.blockWeight17.length == 17)
-        #expect(StableDiffusion1.blockWeight26.length == 26)
+        #expect(StableDiffusionXL.blockWeight12.length(present: []) == 12)
+        #expect(StableDiffusionXL.blockWeight20.length(present: []) == 20)
+        #expect(StableDiffusion1.blockWeight17.length(present: []) == 17)
+        #expect(StableDiffusion1.blockWeight26.length(present: []) == 26)
     }
 
     @Test func layerTypesByName() {

@@ -166,8 +166,8 @@ import Testing
         #expect(seventeen.weight(for: ModuleID(.unet, "input_blocks_1_1_proj_in")) == 0)
         #expect(seventeen.weight(for: ModuleID(.unet, "output_blocks_11_1_proj_in")) == 1)
         #expect(
-            StableDiffusion1.blockWeight26.length == 26
-                && StableDiffusion1.blockWeight17.length == 17)
+            StableDiffusion1.blockWeight26.length(present: []) == 26
+                && StableDiffusion1.blockWeight17.length(present: []) == 17)
     }
 
     @Test func ambiguousLengthPrefersTheLayoutUnlessAsked() throws {

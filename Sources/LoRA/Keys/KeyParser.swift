@@ -39,6 +39,11 @@ public enum KeyParser {
             SuffixRule(suffix: ".lora.up.weight", role: .up, form: .diffusers),
             SuffixRule(suffix: ".lora_linear_layer.down.weight", role: .down, form: .diffusers),
             SuffixRule(suffix: ".lora_linear_layer.up.weight", role: .up, form: .diffusers),
+            // BFL control LoRAs train the up layer's bias: a bias difference.
+            SuffixRule(suffix: ".lora_B.bias", role: .diffBias, form: .peft),
+            // XLabs (`processor.qkv_lora1.down.weight`); only on `*_lora*` stems, see `parse`.
+            SuffixRule(suffix: ".down.weight", role: .down, form: .xlabs),
+            SuffixRule(suffix: ".up.weight", role: .up, form: .xlabs),
         ]
         return rules.sorted { $0.suffix.utf8.count > $1.suffix.utf8.count }
     }()
@@ -55,13 +60,15 @@ public enum KeyParser {
     public static func parse(_ key: String) -> ParsedKey? {
         for rule in rules {
             guard let stem = strip(suffix: rule.suffix, from: key),
+                rule.form != .xlabs || isXLabsStem(stem),
                 let (module, form, single) = module(stem)
             else {
                 continue
             }
             // A suffix of one family on a prefix of another (`unet.x.lora_down.weight`) keeps the
             // prefix's family, except that PEFT/diffusers suffixes name their own form.
-            let keyForm = rule.form ?? form
+            // A bare BFL stem keeps its own form whatever PEFT suffix it carries.
+            let keyForm = rule.form == .xlabs ? .xlabs : form == .bfl ? form : rule.form ?? form
             return ParsedKey(
                 stem: stem, module: module, role: rule.role, form: keyForm,
                 singleTextEncoderPrefix: single)
@@ -77,6 +84,12 @@ public enum KeyParser {
                 singleTextEncoderPrefix: single)
         }
         return nil
+    }
+
+    /// XLabs' adapter stems end in `qkv_lora1`, `proj_lora2`, `qkv_lora`.
+    private static func isXLabsStem(_ stem: String) -> Bool {
+        guard let last = stem.split(separator: ".").last else { return false }
+        return last.hasSuffix("_lora") || last.hasSuffix("_lora1") || last.hasSuffix("_lora2")
     }
 
     /// `key` without `suffix`, comparing UTF-8 bytes (no Unicode normalization), or nil.
@@ -103,14 +116,18 @@ public enum KeyParser {
             return (ModuleID(entry.component, name), entry.form, entry.singleTextEncoder)
         }
         var path = Substring(stem)
-        if path.hasPrefix("base_model.model.") { path = path.dropFirst("base_model.model.".count) }
+        let peftModel = path.hasPrefix("base_model.model.")
+        if peftModel { path = path.dropFirst("base_model.model.".count) }
         for entry in dottedPrefixes where path.hasPrefix(entry.prefix) {
             let rest = path.dropFirst(entry.prefix.count)
             guard !rest.isEmpty else { return nil }
-            return (ModuleID(entry.component, underscored(rest)), .peft, false)
+            let form: KeyForm = entry.form == .comfy ? .comfy : .peft
+            return (ModuleID(entry.component, underscored(rest)), form, false)
         }
         if ModelFamilies.unprefixedDenoiserRoots.contains(where: { path.hasPrefix($0) }) {
-            return (ModuleID(.unet, underscored(path)), .peft, false)
+            let form: KeyForm =
+                !peftModel && Flux.bflRoots.contains(where: { path.hasPrefix($0) }) ? .bfl : .peft
+            return (ModuleID(.unet, underscored(path)), form, false)
         }
         return nil
     }

@@ -1,3 +1,5 @@
+import ModelFamilies
+
 /// What one tensor of an adapter is, independent of how its key spells it.
 public enum TensorRole: String, Sendable, Hashable, CaseIterable, Comparable {
     // LoRA / LoCon / Tucker / DoRA
@@ -52,6 +54,21 @@ public enum TensorRole: String, Sendable, Hashable, CaseIterable, Comparable {
         case .gloraB2: ".b2.weight"
         case .oftBlocks: ".oft_blocks"
         case .oftRescale: ".rescale"
+        }
+    }
+}
+
+extension TensorRole {
+    /// The key suffix `naming` writes for this role; nil when the naming has no such tensor
+    /// (PEFT's LoRA holds only `lora_A`, `lora_B`, their bias and DoRA's magnitude).
+    public func suffix(in naming: TargetNaming) -> String? {
+        guard naming.usesPEFTFactors else { return kohyaSuffix }
+        switch self {
+        case .down: return ".lora_A.weight"
+        case .up: return ".lora_B.weight"
+        case .diffBias: return ".lora_B.bias"
+        case .doraScale: return ".lora_magnitude_vector"
+        default: return nil
         }
     }
 }

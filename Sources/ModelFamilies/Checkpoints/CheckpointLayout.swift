@@ -21,6 +21,9 @@ public struct CheckpointLayout: Sendable {
         /// written as underscores (`model.diffusion_model.input_blocks.4.1.proj_in.weight` is
         /// the UNet's `input_blocks_4_1_proj_in`).
         case prefixed(prefix: String, component: Component)
+        /// `<root><dotted path>.weight` for one of `roots`, with the root kept in the name
+        /// (`double_blocks.0.img_attn.qkv.weight` is `double_blocks_0_img_attn_qkv`).
+        case rooted(roots: [String], component: Component)
         /// Numbered layers `<prefix><layer>.<part>`: the part's modules are
         /// `<modulePrefix><layer>_<name>`; a part with several names is a fused weight whose
         /// equal row blocks they are, in order (OpenCLIP: `attn.in_proj_weight` holds q, k, v).
@@ -95,6 +98,12 @@ public struct CheckpointLayout: Sendable {
         case .prefixed(let prefix, let component):
             guard name.hasPrefix(prefix), name.hasSuffix(".weight") else { return nil }
             let path = name.dropFirst(prefix.count).dropLast(".weight".count)
+            return [(ModuleID(component, underscored(path)), Location(key: name, rows: nil))]
+        case .rooted(let roots, let component):
+            guard roots.contains(where: { name.hasPrefix($0) }), name.hasSuffix(".weight") else {
+                return nil
+            }
+            let path = name.dropLast(".weight".count)
             return [(ModuleID(component, underscored(path)), Location(key: name, rows: nil))]
         case .numberedLayers(let prefix, let component, let modulePrefix, let parts):
             guard name.hasPrefix(prefix) else { return nil }

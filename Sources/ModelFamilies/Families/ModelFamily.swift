@@ -27,6 +27,9 @@ public protocol ModelFamily: Sendable {
 
     // MARK: Structure
 
+    /// The part of the model a module belongs to, as reports group modules (`unet`, `te1`;
+    /// Flux: `double img`, `single`, `T5`).
+    func partName(of module: ModuleID) -> String
     /// The base layer of a module known by name, for adapters whose factors do not tell.
     func layerType(of module: ModuleID, architecture: Architecture) -> LayerType
     /// Every block of an architecture's layout, in order.
@@ -35,10 +38,30 @@ public protocol ModelFamily: Sendable {
     func block(of module: ModuleID) -> Block?
     /// The blocks a label names (`OUT01`, `IN04`, `M00` for the whole middle), case-insensitive.
     func blocks(named label: String) -> [Block]
-    /// The fixed-length block-weight vectors of the web UIs for this family.
+    /// The block-weight vectors of the web UIs for this family.
     var blockWeightForms: [BlockWeightForm] { get }
+    /// The vector form `blocks` prints and a plain vector is read in: nil for chop_blocks.py's
+    /// form (a global weight, then one per block the file holds: the SD UNets); a fixed form
+    /// whose positions never shift (Flux's 61 entries).
+    var fixedVectorForm: BlockWeightForm? { get }
     /// Modules an extraction from two checkpoints targets (kohya's `extract_lora_from_models.py`).
     func isExtractionTarget(_ module: ModuleID) -> Bool
+    /// The rows of the whole weight (of `wholeOutFeatures` rows) that a part module adapts, in
+    /// the part's row order (Flux's `to_q` of `qkv`: one block; diffusers' `norm_out.linear`:
+    /// both halves, swapped); nil for a whole module.
+    func rowBlocks(of module: ModuleID, wholeOutFeatures: Int) -> [Range<Int>]?
+    /// The parts a naming that cannot name `module` whole splits it into (Flux's `qkv` into
+    /// q, k, v for diffusers); nil when no naming splits it.
+    func splitParts(of module: ModuleID) -> [String]?
+    /// The rows of the whole weight a part of `partOutFeatures` rows belongs to.
+    func wholeOutFeatures(of module: ModuleID, partOutFeatures: Int) -> Int?
+
+    // MARK: Namings lorakit writes
+
+    /// The key stem of `module` in `naming` (`lora_unet_double_blocks_0_img_attn_qkv`), or nil
+    /// when the naming cannot name it: a fused weight it splits, a part it fuses, a text
+    /// encoder a PEFT model does not hold.
+    func stem(of module: ModuleID, in naming: TargetNaming, architecture: Architecture) -> String?
 
     // MARK: Checkpoints
 
@@ -67,11 +90,19 @@ public protocol ModelFamily: Sendable {
     func baseModelMetadata(for architecture: Architecture) -> [String: String]
 }
 
+extension ModelFamily {
+    public func rowBlocks(of module: ModuleID, wholeOutFeatures: Int) -> [Range<Int>]? { nil }
+    public func splitParts(of module: ModuleID) -> [String]? { nil }
+    public func wholeOutFeatures(of module: ModuleID, partOutFeatures: Int) -> Int? { nil }
+    public var fixedVectorForm: BlockWeightForm? { nil }
+    public func partName(of module: ModuleID) -> String { module.component.rawValue }
+}
+
 /// The families lorakit knows, in the order their rules are tried.
 public enum ModelFamilies {
     /// Every family. The first is also the fallback for files of unknown architecture: their
     /// names and layers are read by its rules, as the SD-era tools read them.
-    public static let all: [any ModelFamily] = [StableDiffusionXL(), StableDiffusion1()]
+    public static let all: [any ModelFamily] = [StableDiffusionXL(), StableDiffusion1(), Flux()]
 
     /// The family of an architecture; the fallback for `unknown`.
     public static func family(of architecture: Architecture) -> any ModelFamily {

@@ -6,6 +6,8 @@ public enum Component: String, Sendable, Hashable, CaseIterable, Comparable {
     case te1
     /// SDXL's second text encoder (OpenCLIP bigG).
     case te2
+    /// Flux's T5-XXL text encoder (kohya `lora_te3_`; diffusers' and OneTrainer's second one).
+    case te3
 
     public static func < (lhs: Component, rhs: Component) -> Bool {
         allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
@@ -18,14 +20,24 @@ public enum Component: String, Sendable, Hashable, CaseIterable, Comparable {
 /// `input_blocks_4_1_proj_in` for the UNet (LDM layout) or `text_model_encoder_layers_0_mlp_fc1`
 /// for a text encoder. Names in the diffusers layout are converted to the LDM layout when the
 /// architecture's table knows them (see `ModuleNames`).
+///
+/// `part` names a block of rows of a fused base weight when a naming adapts that block alone:
+/// diffusers' `to_q` of Flux is rows 0..<h of `double_blocks_N_img_attn_qkv`, so it is
+/// `ModuleID(.unet, "double_blocks_N_img_attn_qkv", part: "q")`. The family gives the rows.
 public struct ModuleID: Sendable, Hashable, Comparable, CustomStringConvertible {
     public var component: Component
     public var name: String
+    /// The row block of a fused weight (`q`, `k`, `v`, `mlp`); nil for the whole weight.
+    public var part: String?
 
-    public init(_ component: Component, _ name: String) {
+    public init(_ component: Component, _ name: String, part: String? = nil) {
         self.component = component
         self.name = name
+        self.part = part
     }
+
+    /// The whole weight this module is a part of (itself when it is whole).
+    public var whole: ModuleID { ModuleID(component, name) }
 
     /// The kohya key prefix: `lora_unet_input_blocks_4_1_proj_in`. SD1.x/2.x files name their
     /// single text encoder `lora_te_`, SDXL files `lora_te1_` (see `KohyaNaming`).
@@ -33,10 +45,12 @@ public struct ModuleID: Sendable, Hashable, Comparable, CustomStringConvertible 
         KohyaNaming.prefix(of: component, singleTextEncoder: singleTextEncoder) + name
     }
 
-    public var description: String { kohyaName() }
+    public var description: String {
+        part.map { "\(kohyaName())[\($0)]" } ?? kohyaName()
+    }
 
     public static func < (lhs: ModuleID, rhs: ModuleID) -> Bool {
-        (lhs.component, lhs.name) < (rhs.component, rhs.name)
+        (lhs.component, lhs.name, lhs.part ?? "") < (rhs.component, rhs.name, rhs.part ?? "")
     }
 }
 

@@ -8,6 +8,15 @@ public enum KeyForm: String, Sendable, Hashable, CaseIterable {
     case peft
     /// `unet.down_blocks.1....lora.up.weight` / `lora_linear_layer.up.weight` (older diffusers).
     case diffusers
+    /// `diffusion_model.double_blocks.0.img_attn.qkv.lora_up.weight` (ComfyUI's LoraSave).
+    case comfy
+    /// `lora_transformer_transformer_blocks_0_attn_to_q.lora_down.weight` (OneTrainer).
+    case onetrainer
+    /// `double_blocks.0.processor.qkv_lora1.down.weight` (XLabs).
+    case xlabs
+    /// `double_blocks.0.img_attn.qkv.lora_A.weight`: bare BFL names (Black Forest Labs' control
+    /// LoRAs).
+    case bfl
 }
 
 /// kohya's key prefixes: the naming lorakit writes, shared by every family. A module's kohya
@@ -20,6 +29,7 @@ public enum KohyaNaming {
         case .unet: "lora_unet_"
         case .te1: singleTextEncoder ? "lora_te_" : "lora_te1_"
         case .te2: "lora_te2_"
+        case .te3: "lora_te3_"
         }
     }
 }
@@ -44,4 +54,25 @@ public struct ComponentPrefix: Sendable, Hashable {
 
     /// Whether module names after it are separated by `_` (kohya) rather than `.` (diffusers).
     public var isUnderscored: Bool { prefix.hasSuffix("_") }
+}
+
+/// A naming `lorakit convert` writes: which loaders take the file whole.
+public enum TargetNaming: String, Sendable, Hashable, CaseIterable {
+    /// kohya-ss/sd-scripts (`lora_unet_…`, `.lora_down.weight`, `.alpha`): kohya, A1111/Forge,
+    /// ComfyUI.
+    case kohya
+    /// diffusers' `load_lora_weights` (`transformer.…lora_A.weight`, no alpha): diffusers,
+    /// ai-toolkit, SimpleTuner.
+    case diffusers
+    /// ComfyUI's own (`diffusion_model.<checkpoint path>.lora_up.weight`).
+    case comfy
+    /// A PEFT model's state dict (`base_model.model.…lora_A.weight`, no alpha), as fal and
+    /// PEFT's `save_pretrained` write it: the denoiser only.
+    case peft
+
+    /// Whether the naming stores alpha; without it the scale is 1 and alpha/rank is folded
+    /// into the factors.
+    public var storesAlpha: Bool { self == .kohya || self == .comfy }
+    /// Whether factors are PEFT's `lora_A`/`lora_B` rather than kohya's `lora_down`/`lora_up`.
+    public var usesPEFTFactors: Bool { self == .diffusers || self == .peft }
 }

@@ -29,6 +29,15 @@ public struct StableDiffusion1: ModelFamily {
 
     public func hasSingleTextEncoder(_ architecture: Architecture) -> Bool { true }
 
+    public func stem(
+        of module: ModuleID, in naming: TargetNaming, architecture: Architecture
+    ) -> String? {
+        // SD2.x's one text encoder is OpenCLIP ViT-H, which ComfyUI calls clip_h.
+        StableDiffusionUNet.stem(
+            of: module, in: naming, singleTextEncoder: true,
+            comfyTextEncoders: [.te1: architecture == .sd2 ? "clip_h" : "clip_l"])
+    }
+
     public func layerType(of module: ModuleID, architecture: Architecture) -> LayerType {
         StableDiffusionUNet.layerType(of: module, projection: .conv(kernel: 1))
     }

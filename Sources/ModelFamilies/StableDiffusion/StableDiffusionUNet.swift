@@ -99,6 +99,7 @@ struct StableDiffusionUNet: Sendable {
         switch module.component {
         case .unet: block(of: module) != nil
         case .te1, .te2: module.name.contains("encoder_layers_")
+        case .te3: false
         }
     }
 
@@ -210,6 +211,32 @@ struct StableDiffusionUNet: Sendable {
         ComponentPrefix("lora_unet.", .unet, form: .peft),
         ComponentPrefix("lora_te1.", .te1, form: .peft),
     ]
+
+    /// LDM paths (`input_blocks.4.1.transformer_blocks.0.attn1.to_q`).
+    static let ldmPaths = DottedNames(compounds: [
+        "input_blocks", "middle_block", "output_blocks", "in_layers", "out_layers", "emb_layers",
+        "skip_connection", "time_embed", "label_emb", "proj_in", "proj_out", "transformer_blocks",
+        "to_q", "to_k", "to_v", "to_out",
+    ])
+
+    /// A module's key stem in kohya's or ComfyUI's naming (LDM paths); nil for the diffusers
+    /// namings, which lorakit does not write for the SD UNets yet, and for parts.
+    /// - Parameter comfyTextEncoders: ComfyUI's names of the text encoders, by component.
+    static func stem(
+        of module: ModuleID, in naming: TargetNaming, singleTextEncoder: Bool,
+        comfyTextEncoders: [Component: String]
+    ) -> String? {
+        guard module.part == nil else { return nil }
+        switch naming {
+        case .kohya: return module.kohyaName(singleTextEncoder: singleTextEncoder)
+        case .comfy:
+            if module.component == .unet { return "diffusion_model." + ldmPaths.dotted(module.name) }
+            return comfyTextEncoders[module.component].map {
+                "text_encoders.\($0).transformer." + DottedNames.clip.dotted(module.name)
+            }
+        case .diffusers, .peft: return nil
+        }
+    }
 
     /// diffusers UNet paths written without a `unet.` prefix.
     static let unprefixedRoots = [

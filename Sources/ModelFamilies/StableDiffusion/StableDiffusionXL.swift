@@ -25,6 +25,7 @@ public struct StableDiffusionXL: ModelFamily {
             ComponentPrefix("lora_te2_", .te2, form: .kohya),
             ComponentPrefix("text_encoder_2.", .te2, form: .peft),
             ComponentPrefix("lora_te2.", .te2, form: .peft),
+            ComponentPrefix("text_encoders.clip_g.transformer.", .te2, form: .comfy),
         ]
     public var unprefixedDenoiserRoots: [String] { StableDiffusionUNet.unprefixedRoots }
 
@@ -35,6 +36,14 @@ public struct StableDiffusionXL: ModelFamily {
     }
 
     public func hasSingleTextEncoder(_ architecture: Architecture) -> Bool { false }
+
+    public func stem(
+        of module: ModuleID, in naming: TargetNaming, architecture: Architecture
+    ) -> String? {
+        StableDiffusionUNet.stem(
+            of: module, in: naming, singleTextEncoder: false,
+            comfyTextEncoders: [.te1: "clip_l", .te2: "clip_g"])
+    }
 
     public func layerType(of module: ModuleID, architecture: Architecture) -> LayerType {
         StableDiffusionUNet.layerType(
@@ -86,7 +95,8 @@ public struct StableDiffusionXL: ModelFamily {
 
     public func clues(in lora: LoRAEvidence) -> [DetectionClue] {
         var clues: [DetectionClue] = []
-        if lora.modules.contains(where: { $0.component == .te2 }) {
+        // OpenCLIP bigG's layers; diffusers and OneTrainer number Flux's T5 second too.
+        if lora.modules.contains(where: { $0.component == .te2 && $0.name.hasPrefix("text_model_") }) {
             clues.append(
                 DetectionClue(
                     .sdxl, "has second text encoder (lora_te2) modules",

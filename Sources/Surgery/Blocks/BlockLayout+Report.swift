@@ -31,6 +31,9 @@ extension BlockLayout {
         lines += Format.table(table, rightAligned: [3, 4, 5], indent: "  ")
         lines.append("Vector string format: \"\(vectorFormat)\"")
         lines.append("Example (drops all blocks): \"\(dropAllExample)\"")
+        for form in otherVectorForms {
+            lines.append("Also read: \(form.name): \"\(form.format)\"")
+        }
         lines.append("Pass-through keys: \(passThroughKeys)")
         if total > 0 {
             lines.append(

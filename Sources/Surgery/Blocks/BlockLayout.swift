@@ -38,8 +38,35 @@ public struct BlockLayout: Sendable {
     public var modulesWithoutBase: [String] = []
 
     public var blocks: [Block] { rows.map(\.block) }
-    public var vectorFormat: String { BlockWeights.layoutFormat(blocks) }
-    public var dropAllExample: String { (["1"] + rows.map { _ in "0" }).joined(separator: ",") }
+
+    private var family: any ModelFamily { ModelFamilies.family(of: architecture.architecture) }
+
+    /// The vector string's format: chop_blocks.py's (a global weight, then the blocks present)
+    /// or the family's fixed form.
+    public var vectorFormat: String {
+        family.fixedVectorForm.map(BlockWeights.fixedFormat) ?? BlockWeights.layoutFormat(blocks)
+    }
+
+    /// A vector that drops every block (text encoders and parts outside the blocks kept).
+    public var dropAllExample: String {
+        guard let fixed = family.fixedVectorForm else {
+            return (["1"] + rows.map { _ in "0" }).joined(separator: ",")
+        }
+        let outer = Set(
+            family.blocks(of: architecture.architecture).filter(\.isOuter).map(\.label))
+        return ((fixed.hasBase ? ["1"] : []) + fixed.labels.map { outer.contains($0) ? "1" : "0" })
+            .joined(separator: ",")
+    }
+
+    /// The other vector forms this file can be chopped with, and their formats for it
+    /// (Inspire-Pack's Flux form counts only the blocks present).
+    public var otherVectorForms: [(name: String, format: String)] {
+        let present = Set(blocks.map(\.label))
+        return family.blockWeightForms.filter(\.presentBlocksOnly).map { form in
+            let labels = (form.hasBase ? ["BASE"] : []) + form.positions(present: present)
+            return ("\(form.name), \(labels.count) values", labels.joined(separator: ","))
+        }
+    }
 
     /// Total energy of every module that has one.
     public var totalEnergy: Double? {

@@ -33,11 +33,10 @@ public struct BlockWeights: Sendable, Equatable {
 
     /// The weight that applies to one module.
     public func weight(for module: ModuleID) -> Double {
-        guard module.component == .unet else { return textEncoderWeight }
-        guard let block = ModelFamilies.family(of: architecture).block(of: module) else {
-            return nonBlockWeight
+        if let block = ModelFamilies.family(of: architecture).block(of: module) {
+            return blocks[block] ?? unlistedBlockWeight
         }
-        return blocks[block] ?? unlistedBlockWeight
+        return module.component == .unet ? nonBlockWeight : textEncoderWeight
     }
 
     /// Parses a vector string.
@@ -54,8 +53,11 @@ public struct BlockWeights: Sendable, Equatable {
         let values = try numbers(text, argument: "block vector")
         let family = ModelFamilies.family(of: architecture)
         let forms = family.blockWeightForms
-        let webForm = forms.first { $0.length == values.count }
-        if values.count == layout.count + 1, !(preferBlockWeightForm && webForm != nil) {
+        let present = Set(layout.map(\.label))
+        let webForm = forms.first { $0.length(present: present) == values.count }
+        if family.fixedVectorForm == nil, values.count == layout.count + 1,
+            !(preferBlockWeightForm && webForm != nil)
+        {
             var blocks: [Block: Double] = [:]
             for (block, weight) in zip(layout, values.dropFirst()) {
                 blocks[block] = values[0] * weight
@@ -68,18 +70,31 @@ public struct BlockWeights: Sendable, Equatable {
         }
         if let webForm {
             var blocks: [Block: Double] = [:]
-            for (label, weight) in zip(webForm.labels, values.dropFirst()) {
+            var weights = values[...]
+            var textEncoderWeight = 1.0
+            if case .textEncoders(let labels) = webForm.base {
+                textEncoderWeight = weights.removeFirst()
+                for label in labels {
+                    for block in family.blocks(named: label) { blocks[block] = textEncoderWeight }
+                }
+            }
+            for (label, weight) in zip(webForm.positions(present: present), weights) {
                 for block in family.blocks(named: label) { blocks[block] = weight }
             }
             return BlockWeights(
                 form: .blockWeight(webForm), architecture: architecture, blocks: blocks,
-                unlistedBlockWeight: 1,
-                textEncoderWeight: values[0],
+                unlistedBlockWeight: 1, textEncoderWeight: textEncoderWeight,
                 nonBlockWeight: 1, vectorString: text)
+        }
+        if let fixed = family.fixedVectorForm {
+            throw SurgeryError.vectorLength(
+                path: path, given: values.count, expected: fixed.length(present: present),
+                layout: fixedFormat(fixed),
+                forms: forms.filter { $0 != fixed }.map { "\($0.length(present: present))" })
         }
         throw SurgeryError.vectorLength(
             path: path, given: values.count, expected: layout.count + 1,
-            layout: layoutFormat(layout), forms: forms.map { "\($0.length)" })
+            layout: layoutFormat(layout), forms: forms.map { "\($0.length(present: present))" })
     }
 
     /// Keeps the listed blocks (weight 1) and drops every other block; text encoders are kept.
@@ -89,21 +104,44 @@ public struct BlockWeights: Sendable, Equatable {
     ) throws -> BlockWeights {
         let family = ModelFamilies.family(of: architecture)
         var blocks: [Block: Double] = [:]
-        for block in layout { blocks[block] = 0 }
+        for block in layout { blocks[block] = block.isOuter ? 1 : 0 }
         for raw in list.split(separator: ",") {
             let label = String(raw.filter { !$0.isWhitespace })
-            let present = family.blocks(named: label).filter { layout.contains($0) }
+            let present = try named(label, family: family).filter { layout.contains($0) }
             guard !present.isEmpty else {
                 throw SurgeryError.unknownBlock(
                     path: path, label: label, layout: layout.map(\.label).joined(separator: ", "))
             }
             for block in present { blocks[block] = 1 }
         }
-        let vector = "1," + layout.map { blocks[$0] == 1 ? "1" : "0" }.joined(separator: ",")
+        let vector =
+            if let fixed = family.fixedVectorForm {
+                family.blocks(of: architecture).filter { fixed.labels.contains($0.label) }.map {
+                    blocks[$0] ?? ($0.isOuter ? 1 : 0) == 1 ? "1" : "0"
+                }.joined(separator: ",")
+            } else {
+                "1," + layout.map { blocks[$0] == 1 ? "1" : "0" }.joined(separator: ",")
+            }
         return BlockWeights(
             form: .keep, architecture: architecture, blocks: blocks, unlistedBlockWeight: 0,
             textEncoderWeight: 1,
             nonBlockWeight: 1, vectorString: vector)
+    }
+
+    /// The blocks a `--keep` label names: one label (`OUT01`, `M00`), or a range of one kind
+    /// (`D07-D12`, `IN04-IN08`) taking every block of the layout between the two.
+    static func named(_ label: String, family: any ModelFamily) throws -> [Block] {
+        let ends = label.split(separator: "-", omittingEmptySubsequences: false).map(String.init)
+        guard ends.count == 2 else { return family.blocks(named: label) }
+        guard let first = family.blocks(named: ends[0]).min(),
+            let last = family.blocks(named: ends[1]).max(), first <= last
+        else { return [] }
+        return family.blocks(of: family.architectures[0]).filter { $0 >= first && $0 <= last }
+    }
+
+    /// `CLIP,T5,IN,D00,...,OUT` for a fixed form.
+    public static func fixedFormat(_ form: BlockWeightForm) -> String {
+        ((form.hasBase ? ["BASE"] : []) + form.labels).joined(separator: ",")
     }
 
     /// `1,INP01,...,OUT08` for a layout.

@@ -32,8 +32,8 @@ extension InspectReport {
                 JSONMember(
                     "modules",
                     .object(
-                        modulesPerComponent.map {
-                            JSONMember($0.component.rawValue, .int($0.modules))
+                        modulesPerPart.map {
+                            JSONMember($0.part, .int($0.modules))
                         })),
                 JSONMember("ranks", .array(rankTable.map(Self.json))),
                 JSONMember("adapter_parameters", .integer(adapterParameterCount)),

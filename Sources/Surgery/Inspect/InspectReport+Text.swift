@@ -55,7 +55,7 @@ extension InspectReport {
         )
         out.add(
             "Modules",
-            modulesPerComponent.map { "\($0.component.rawValue) \(Format.grouped($0.modules))" }
+            modulesPerPart.map { "\($0.part) \(Format.grouped($0.modules))" }
                 .joined(separator: ", "))
         var rows = [["layer", "kind", "rank", "alpha", "scale", "modules"]]
         for row in rankTable {

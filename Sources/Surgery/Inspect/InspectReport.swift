@@ -60,7 +60,8 @@ public struct InspectReport: Sendable {
     public var format: String?
     public var kinds: [(kind: AdapterKind, modules: Int)] = []
     public var keyForms: [KeyForm] = []
-    public var modulesPerComponent: [(component: Component, modules: Int)] = []
+    /// Modules per part of the model, in module order (`unet`, `te1`; Flux: `double img`, ...).
+    public var modulesPerPart: [(part: String, modules: Int)] = []
     public var rankTable: [RankRow] = []
     public var passThroughCount = 0
     public var adapterParameterCount: UInt64 = 0
@@ -120,13 +121,16 @@ public struct InspectReport: Sendable {
 
     private mutating func summarize(_ lora: LoRAFile) {
         var kindCounts: [AdapterKind: Int] = [:]
-        var componentCounts: [Component: Int] = [:]
+        var partCounts: [String: (first: Int, modules: Int)] = [:]
+        let family = ModelFamilies.family(of: lora.architecture.architecture)
         var rows: [RankRow: Int] = [:]
         var forms = Set<KeyForm>()
         var parameters: UInt64 = 0
         for adapter in lora.adapters {
             kindCounts[adapter.kind, default: 0] += 1
-            componentCounts[adapter.module.component, default: 0] += 1
+            let part = family.partName(of: adapter.module)
+            let counted = partCounts[part] ?? (partCounts.count, 0)
+            partCounts[part] = (counted.first, counted.modules + 1)
             forms.insert(adapter.form)
             parameters += adapter.parameterCount
             let layer: String =
@@ -141,7 +145,9 @@ public struct InspectReport: Sendable {
             rows[row, default: 0] += 1
         }
         kinds = kindCounts.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-        modulesPerComponent = componentCounts.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        modulesPerPart = partCounts.sorted { $0.value.first < $1.value.first }.map {
+            ($0.key, $0.value.modules)
+        }
         keyForms = KeyForm.allCases.filter { forms.contains($0) }
         rankTable = rows.map { row, count in
             var row = row

@@ -1,0 +1,37 @@
+import LoRA
+import ModelFamilies
+import SystemIO
+
+/// One `lorakit convert` run: a LoRA rewritten in another naming, written to a file.
+public struct ConvertJob: Sendable {
+    public struct Result: Sendable {
+        public var path: String
+        public var architecture: Architecture
+        public var summary: Conversion.Summary
+    }
+
+    public var lora: String
+    public var naming: TargetNaming
+    public var restoreSplitStrength: Bool
+    /// Default: `<input>-<naming>.safetensors` next to the input.
+    public var output: String?
+
+    public init(
+        lora: String, naming: TargetNaming, restoreSplitStrength: Bool = false, output: String?
+    ) {
+        (self.lora, self.naming, self.restoreSplitStrength, self.output) =
+            (lora, naming, restoreSplitStrength, output)
+    }
+
+    public func run() throws -> Result {
+        let file = try LoRAFile(path: lora)
+        let conversion = try Conversion(
+            file, to: naming, restoreSplitStrength: restoreSplitStrength)
+        let destination =
+            output ?? OutputNaming.sibling(of: lora, suffix: "-" + naming.rawValue)
+        try conversion.write(to: destination, protecting: [file.status])
+        return Result(
+            path: destination, architecture: file.architecture.architecture,
+            summary: conversion.summary)
+    }
+}

@@ -239,4 +239,60 @@ import Testing
             try BlockWeights.keep("S37", layout: layout.blocks, architecture: .flux)
         }
     }
+
+    /// A small LoRA written from (key, shape) pairs, values 0.1 · (index + 1) / count.
+    static func write(_ keys: [(String, [Int])], in directory: TemporaryDirectory) throws -> LoRAFile {
+        let tensors = keys.map { key, shape -> (String, Tensor) in
+            let count = shape.reduce(1, *)
+            return (key, Tensor((0..<count).map { Float($0 + 1) / Float(count) * 0.1 }, shape: shape))
+        }
+        let path = directory.path + "/in.safetensors"
+        try SafeTensorsWriter.write(TensorFile(tensors: tensors), to: path)
+        return try LoRAFile(path: path)
+    }
+
+    @Test func xlabsBFLControlAndOneTrainerNamingsReadAndConvert() throws {
+        let directory = TemporaryDirectory()
+        let xlabs = try Self.write([
+            ("double_blocks.0.processor.qkv_lora1.down.weight", [2, 8]),
+            ("double_blocks.0.processor.qkv_lora1.up.weight", [24, 2]),
+            ("double_blocks.0.processor.proj_lora2.down.weight", [2, 8]),
+            ("double_blocks.0.processor.proj_lora2.up.weight", [8, 2]),
+        ], in: directory)
+        #expect(xlabs.architecture.architecture == .flux)
+        #expect(Set(xlabs.adapters.map(\.module.name)) == ["double_blocks_0_img_attn_qkv", "double_blocks_0_txt_attn_proj"])
+        #expect(Set(xlabs.adapters.map(\.form)) == [.xlabs])
+        // BFL control LoRA: bare names, a bias on lora_B, whole tensors kept by name.
+        let bfl = try Self.write([
+            ("double_blocks.0.img_attn.qkv.lora_A.weight", [2, 8]),
+            ("double_blocks.0.img_attn.qkv.lora_B.weight", [24, 2]),
+            ("double_blocks.0.img_attn.qkv.lora_B.bias", [24]),
+            ("img_in.weight", [8, 16]),
+        ], in: directory)
+        #expect(bfl.adapters.count == 1 && bfl.adapters[0].has(.diffBias))
+        #expect(bfl.passThrough.map(\.name) == ["img_in.weight"])
+        for lora in [xlabs, bfl] {
+            let split = try Self.converted(lora, to: .diffusers)
+            let back = try Self.converted(split, to: .kohya)
+            Self.expectSame(
+                try Self.probes(back), try Self.probes(lora).reduce(into: [:]) { result, entry in
+                    let adapter = lora.adapters.first { $0.stem == entry.key }!
+                    result["lora_unet_" + adapter.module.name] = entry.value
+                }, tolerance: 1e-6, ranks: false, "round trip")
+        }
+        let bias = try Self.converted(try Self.converted(bfl, to: .diffusers), to: .kohya)
+        #expect(try bias.tensor(.diffBias, of: bias.adapters[0]) == bfl.tensor(.diffBias, of: bfl.adapters[0]))
+        // OneTrainer numbers T5 second; it is T5 all the same.
+        let onetrainer = try Self.write([
+            ("lora_transformer_single_transformer_blocks_0_attn_to_q.lora_down.weight", [2, 8]),
+            ("lora_transformer_single_transformer_blocks_0_attn_to_q.lora_up.weight", [8, 2]),
+            ("lora_te2_encoder_block_0_layer_0_SelfAttention_q.lora_down.weight", [2, 8]),
+            ("lora_te2_encoder_block_0_layer_0_SelfAttention_q.lora_up.weight", [8, 2]),
+        ], in: directory)
+        #expect(onetrainer.architecture.architecture == .flux)
+        #expect(Set(onetrainer.adapters.map(\.module)) == [
+            ModuleID(.unet, "single_blocks_0_linear1", part: "q"),
+            ModuleID(.te3, "encoder_block_0_layer_0_SelfAttention_q"),
+        ])
+    }
 }

@@ -18,8 +18,12 @@ public enum FileContent: Sendable, Hashable, CustomStringConvertible {
         func anyHasPrefix(_ prefixes: [String]) -> Bool {
             names.contains { name in prefixes.contains { name.hasPrefix($0) } }
         }
+        // Flux control LoRAs carry a few whole base tensors (`img_in.weight`) beside their
+        // adapters, under the bare BFL names a checkpoint uses: adapters in the majority decide.
+        let adapterKeys = names.lazy.filter { KeyParser.parse($0) != nil }.count
+        if adapterKeys > 0 && adapterKeys * 2 >= names.count { return .lora }
         if anyHasPrefix(layout.denoiserPrefixes) { return .checkpoint }
-        if names.contains(where: { KeyParser.parse($0) != nil }) { return .lora }
+        if adapterKeys > 0 { return .lora }
         if anyHasPrefix(layout.diffusersDenoiserPrefixes) { return .diffusersUNet }
         let embeddingKeys: Set<String> = ["emb_params", "clip_l", "clip_g", "string_to_param.*"]
         if !names.isEmpty,

@@ -192,6 +192,17 @@ public struct Conversion: Sendable {
                     try name(stem, .alpha, of: adapter),
                     AlphaTensor.make(scale * Double(factors.rank), preferring: .f32))
             }
+            if let bias = try lora.tensor(.diffBias, of: adapter) {
+                guard let rows = family.rowBlocks(of: partID, wholeOutFeatures: module.up.rows),
+                    bias.shape == [module.up.rows]
+                else { throw problem(adapter, .inconsistentParts) }
+                let column = StoredMatrix(
+                    rows: bias.shape[0], columns: 1, dtype: bias.dtype, bytes: bias.bytes)
+                let part = column.selecting(rows: rows.flatMap { Array($0) })
+                output.add(
+                    try name(stem, .diffBias, of: adapter),
+                    Tensor(dtype: part.dtype, shape: [part.rows], bytes: part.bytes))
+            }
             summary.splitParts += 1
         }
     }
@@ -201,7 +212,7 @@ public struct Conversion: Sendable {
         guard let stem = family.stem(of: whole, in: naming, architecture: architecture) else {
             throw problem(first, .unnamed)
         }
-        if let bad = parts.first(where: { $0.kind != .lora || $0.has(.diffBias) }) {
+        if let bad = parts.first(where: { $0.kind != .lora }) {
             throw problem(bad, .kind(bad.kind))
         }
         let fused = try FusedModule(parts, of: lora, family: family)
@@ -213,6 +224,7 @@ public struct Conversion: Sendable {
         if !up.exact { summary.roundedFolds += 1 }
         output.add(try name(stem, .up, of: first), up.tensor)
         if fused.roundedFold { summary.roundedFolds += 1 }
+        if let bias = fused.bias { output.add(try name(stem, .diffBias, of: first), bias) }
         if naming.storesAlpha {
             output.add(
                 try name(stem, .alpha, of: first),

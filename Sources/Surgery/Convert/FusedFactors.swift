@@ -150,6 +150,8 @@ struct FusedModule {
     let up: Tensor
     let scale: Double
     let rank: Int
+    /// The parts' bias differences (`lora_B.bias`) in their rows, zero elsewhere.
+    let bias: Tensor?
     /// Whether parts' different scales were folded into up with a rounding.
     let roundedFold: Bool
 
@@ -160,6 +162,7 @@ struct FusedModule {
             var down: StoredMatrix
             var up: StoredMatrix
             var scale: Double
+            var bias: Tensor?
         }
         var read: [Part] = []
         var height: Int?
@@ -176,12 +179,27 @@ struct FusedModule {
             read.append(
                 Part(
                     rows: rows.flatMap { Array($0) }, down: down, up: up,
-                    scale: adapter.scale ?? 1))
+                    scale: adapter.scale ?? 1, bias: try lora.tensor(.diffBias, of: adapter)))
         }
         guard let height, let first = read.first,
             read.allSatisfy({ $0.down.columns == first.down.columns })
         else { return nil }
         read.sort { $0.rows.first ?? 0 < $1.rows.first ?? 0 }
+        let biases = read.compactMap { part in part.bias.map { (part.rows, $0) } }
+        if let type = biases.first?.1.dtype {
+            guard biases.allSatisfy({ $0.1.dtype == type && $0.1.shape == [$0.0.count] }) else {
+                return nil
+            }
+            var column = StoredMatrix(zeros: height, 1, dtype: type)
+            for (rows, tensor) in biases {
+                column.place(
+                    StoredMatrix(rows: rows.count, columns: 1, dtype: type, bytes: tensor.bytes),
+                    rows: rows, column: 0)
+            }
+            bias = Tensor(dtype: type, shape: [height], bytes: column.bytes)
+        } else {
+            bias = nil
+        }
         let sameScale = read.allSatisfy { $0.scale == first.scale }
         // One down factor for all parts: a fused module split before. Fuse it back as it was.
         if sameScale, read.allSatisfy({ $0.down.bytes == first.down.bytes && $0.down.dtype == first.down.dtype }),

@@ -38,6 +38,8 @@ extension InspectReport {
                 JSONMember("ranks", .array(rankTable.map(Self.json))),
                 JSONMember("adapter_parameters", .integer(adapterParameterCount)),
                 JSONMember("pass_through", .int(passThroughCount)),
+                JSONMember("pass_through_first", .array(passThroughNames.map { .string($0) })),
+                JSONMember("notes", .array(notes.map { .string($0) })),
             ]
         }
         if let checkpoint {

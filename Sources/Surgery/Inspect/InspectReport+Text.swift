@@ -73,7 +73,10 @@ extension InspectReport {
         out.add(
             "Pass-through",
             passThroughCount == 0
-                ? "none" : "\(Format.grouped(passThroughCount)) tensors kept verbatim")
+                ? "none"
+                : "\(Format.grouped(passThroughCount)) tensors no naming explains, kept verbatim: "
+                    + passThroughNames.joined(separator: ", ")
+                    + (passThroughCount > passThroughNames.count ? ", …" : ""))
     }
 
     private func addCheckpointSections(_ summary: CheckpointSummary, _ out: inout TextSections) {
@@ -169,6 +172,7 @@ extension InspectReport {
             rows.append(["SHA-256", fileSHA256, "AutoV2 " + (autoV2 ?? "").uppercased()])
         }
         out.add("Hashes", Format.table(rows))
+        if !notes.isEmpty { out.add("Notes", notes.map { "- " + $0 }) }
     }
 
     /// Long metadata values cut to one line.

@@ -64,6 +64,11 @@ public struct InspectReport: Sendable {
     public var modulesPerPart: [(part: String, modules: Int)] = []
     public var rankTable: [RankRow] = []
     public var passThroughCount = 0
+    /// The first keys no naming explains, by name (kept verbatim by every command).
+    public var passThroughNames: [String] = []
+    /// What a user of the file should know that the numbers do not say (kohya's `split_qkv`
+    /// strength, hashes another tool left stale).
+    public var notes: [String] = []
     public var adapterParameterCount: UInt64 = 0
 
     // Checkpoints
@@ -159,6 +164,15 @@ public struct InspectReport: Sendable {
             )
         }
         passThroughCount = lora.passThrough.count
+        passThroughNames = lora.passThrough.prefix(5).map(\.name)
+        let fused = lora.adapters.filter {
+            $0.module.part == nil && family.splitParts(of: $0.module)?.count ?? 0 > 1
+        }
+        if Conversion.trainedWithSplitQKV(lora.metadata), !fused.isEmpty {
+            notes.append(
+                "trained with split_qkv but saved fused with alpha unchanged: every loader applies its \(fused.count) fused modules at 1/3 (qkv) or 1/4 (linear1) of the trained strength; `lorakit convert --to kohya --restore-split-strength` restores it"
+            )
+        }
         adapterParameterCount = parameters
         format = Self.formatName(lora.adapters)
     }
@@ -192,6 +206,11 @@ public struct InspectReport: Sendable {
                 Self.check("modelspec.hash_sha256", stored: stored, computed: "0x" + kohya.model))
         }
         fileSHA256 = whole.sha256
+        if hashes.contains(where: { $0.key == "sshs_model_hash" && $0.verdict == .differs }) {
+            notes.append(
+                "the stored sshs hashes describe another file: a tool rewrote it and kept its input's (kohya's convert_flux_lora.py does); lorakit's outputs carry recomputed ones"
+            )
+        }
     }
 
     static func check(_ key: String, stored: String?, computed: String) -> HashCheck {

@@ -96,8 +96,8 @@ let package = Package(
         .executableTarget(
             name: "lorakit",
             dependencies: [
-                "SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "LoRA", "Surgery",
-                "TrainingNumerics", "TinyXLModel", "TrainingIO", "Trainer", "Synthesis",
+                "SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "ModelFamilies", "LoRA",
+                "Surgery", "TrainingNumerics", "TinyXLModel", "TrainingIO", "Trainer", "Synthesis",
                 argumentParser, .product(name: "Logging", package: "swift-log"),
             ]),
 
@@ -172,7 +172,11 @@ let package = Package(
                 "Synthesis", "LinearAlgebra", "SafeTensors", "TestSupport",
             ]),
         .testTarget(
-            name: "SynthesisTests", dependencies: ["Synthesis", "TrainingIO", "TestSupport"]),
+            name: "SynthesisTests",
+            dependencies: [
+                "Synthesis", "TrainingIO", "ModelFamilies", "LinearAlgebra", "SafeTensors",
+                "TestSupport",
+            ]),
         .testTarget(name: "CLITests", dependencies: ["lorakit", "SafeTensors", "TestSupport"]),
     ]
 )

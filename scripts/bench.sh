@@ -45,6 +45,21 @@ if [ ! -f "$full" ]; then
 fi
 measure "inspect --hash (checkpoint)" "SDXL base fp16, 6.1 GiB" "$bin" inspect --hash "$full"
 
+# Flux.1-dev in FP8 (F8_E4M3, 780 tensors, 11.9 GB): the usual single-file checkpoint, written
+# once into the cache (timed then) and kept; skipped when the disk lacks room for it.
+flux=$cache/flux1-dev-fp8.safetensors
+fluxdesc="Flux.1-dev fp8, 11.9 GB (11.1 GiB), 780 tensors"
+if [ ! -f "$flux" ] && [ "$(df -Pk "$cache" | awk 'NR == 2 { print $4 }')" -lt 14000000 ]; then
+    echo "bench: less than 14 GB free in $cache: Flux rows skipped" >&2
+else
+    if [ ! -f "$flux" ]; then
+        measure "synth flux-checkpoint fp8 (11.9 GB)" "$fluxdesc" \
+            "$bin" synth flux-checkpoint "$flux.tmp" --dtype f8_e4m3
+        mv "$flux.tmp" "$flux"
+    fi
+    measure "inspect flux checkpoint header" "$fluxdesc" "$bin" inspect "$flux"
+fi
+
 # The seed's LoCon: dim 8 / alpha 4, conv_dim 256 / conv_alpha 4, 1,052 modules with text encoders.
 locon=$cache/sdxl-locon-seedargs.safetensors
 if [ ! -f "$locon" ]; then

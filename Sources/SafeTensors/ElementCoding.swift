@@ -204,11 +204,16 @@ public enum ElementCoding {
         return unsafeBitCast(bits | ((halves & 0x8000) &<< 16), to: SIMD8<Float>.self)
     }
 
-    /// The dtypes lorakit writes floating-point data in.
+    /// The dtypes lorakit writes computed floating-point data in (resize, merge, bake, chop).
     public static let writableFloatTypes: [DType] = [.f32, .f16, .bf16, .f64]
 
-    /// Encodes Float32 values as `dtype` (F32, F16, BF16 or F64), rounding to nearest even.
-    /// - Precondition: `writableFloatTypes.contains(dtype)`.
+    /// The dtypes `encode` accepts: `writableFloatTypes` plus F8_E4M3 (E4M3FN) and F8_E5M2, which
+    /// only synthetic checkpoints are written in (`float8Bits`: saturating, unlike PyTorch).
+    public static let encodableFloatTypes: [DType] = writableFloatTypes + [.f8E4M3, .f8E5M2]
+
+    /// Encodes Float32 values as `dtype` (F32, F16, BF16, F64, F8_E4M3 or F8_E5M2), rounding to
+    /// nearest even.
+    /// - Precondition: `encodableFloatTypes.contains(dtype)`.
     public static func encode(_ values: [Float], as dtype: DType) -> [UInt8] {
         let width = dtype.bitWidth / 8
         return [UInt8](unsafeUninitializedCapacity: values.count * width) { out, initialized in
@@ -221,7 +226,7 @@ public enum ElementCoding {
 
     /// Encodes into caller-owned memory of `values.count × dtype.bitWidth / 8` bytes (a buffer
     /// reused across tensors when streaming a checkpoint).
-    /// - Precondition: `writableFloatTypes.contains(dtype)`.
+    /// - Precondition: `encodableFloatTypes.contains(dtype)`.
     public static func encode(
         _ values: UnsafeBufferPointer<Float>, as dtype: DType, into out: UnsafeMutableRawPointer
     ) {
@@ -240,6 +245,14 @@ public enum ElementCoding {
             for i in 0..<values.count {
                 out.storeBytes(
                     of: Double(values[i]).bitPattern, toByteOffset: i * 8, as: UInt64.self)
+            }
+        case .f8E4M3:
+            for i in 0..<values.count {
+                out.storeBytes(of: float8Bits(values[i], .e4m3fn), toByteOffset: i, as: UInt8.self)
+            }
+        case .f8E5M2:
+            for i in 0..<values.count {
+                out.storeBytes(of: float8Bits(values[i], .e5m2), toByteOffset: i, as: UInt8.self)
             }
         default:
             preconditionFailure("lorakit does not write floating-point data as \(dtype)")
@@ -318,6 +331,59 @@ public enum ElementCoding {
         if value.isNaN { return UInt16(truncatingIfNeeded: bits >> 16) | 0x0040 }
         let rounding = 0x7FFF + ((bits >> 16) & 1)
         return UInt16(truncatingIfNeeded: (bits &+ rounding) >> 16)
+    }
+}
+
+extension ElementCoding {
+    /// The 8-bit float formats lorakit encodes to (OCP FP8, as PyTorch's `float8_e4m3fn` and
+    /// `float8_e5m2`).
+    public enum Float8Encoding: Sendable {
+        /// F8_E4M3: bias 7, 3 mantissa bits, no infinities, largest 448, NaN only S.1111.111.
+        case e4m3fn
+        /// F8_E5M2: bias 15, 2 mantissa bits, IEEE-like (infinities, NaNs), largest 57344.
+        case e5m2
+
+        var mantissaBits: UInt32 { self == .e4m3fn ? 3 : 2 }
+        var bias: UInt32 { self == .e4m3fn ? 7 : 15 }
+        /// The code of the largest finite magnitude: 0x7E (448) or 0x7B (57344).
+        public var largestFiniteCode: UInt8 { self == .e4m3fn ? 0x7E : 0x7B }
+        /// The quiet NaN written for any NaN input.
+        public var nanCode: UInt8 { self == .e4m3fn ? 0x7F : 0x7E }
+    }
+
+    /// Float32 to FP8 bits, round to nearest even, **saturating**: a finite value beyond the
+    /// largest finite one, and an infinity, become the largest finite value of its sign; NaN
+    /// becomes a NaN. PyTorch's `.to(torch.float8_e4m3fn)` does not saturate (overflow gives
+    /// NaN above 464, and `float8_e5m2` gives infinity: c10's `fp8e4m3fn_from_fp32_value`,
+    /// `fp8e5m2_from_fp32_value`); lorakit saturates on purpose, as CUDA's
+    /// `__nv_cvt_float_to_fp8(x, __NV_SATFINITE, ...)` does, so that no stored weight is ever
+    /// non-finite. Values within range round exactly as PyTorch's.
+    ///
+    /// The method is `halfBits`' with other widths: subnormals by a float addition that aligns
+    /// the mantissa (the addition rounds to even), normals by adding the rounding bias and the
+    /// parity bit below the kept mantissa.
+    @inline(__always)
+    public static func float8Bits(_ value: Float, _ format: Float8Encoding) -> UInt8 {
+        var bits = value.bitPattern
+        let sign = UInt8(truncatingIfNeeded: (bits & 0x8000_0000) >> 24)
+        bits &= 0x7FFF_FFFF
+        if bits > 0x7F80_0000 { return format.nanCode | sign }
+        let mantissaBits = format.mantissaBits
+        let shift = 23 - mantissaBits
+        let result: UInt32
+        if bits < (128 - format.bias) << 23 {
+            // Below the smallest normal 2^(1-bias): adding 2^(shift+1-bias) leaves the subnormal
+            // mantissa (steps of 2^(1-bias-mantissaBits)) in the low bits, rounded to even; a
+            // value that rounds up to the smallest normal gets its code (exponent 1, mantissa 0).
+            let magic = Float(bitPattern: ((127 - format.bias) + shift + 1) << 23)
+            result = (Float(bitPattern: bits) + magic).bitPattern &- magic.bitPattern
+        } else {
+            let odd = (bits >> shift) & 1
+            let rebiased = bits &+ ((format.bias &- 127) << 23)
+            result = (rebiased &+ ((1 << (shift - 1)) - 1) &+ odd) >> shift
+        }
+        let largest = UInt32(format.largestFiniteCode)
+        return UInt8(truncatingIfNeeded: min(result, largest)) | sign
     }
 }
 

@@ -151,3 +151,144 @@ import Testing
         ] { check(value) }
     }
 }
+
+/// FP8 encoding against the decode table: every value round-trips, midpoints round to the even
+/// code, values beyond the largest finite one saturate, NaN stays NaN, and a million random
+/// floats agree with a nearest-value search over the table.
+@Suite struct Float8EncodingTests {
+    static let formats: [(DType, ElementCoding.Float8Encoding)] = [
+        (.f8E4M3, .e4m3fn), (.f8E5M2, .e5m2),
+    ]
+
+    static func table(_ dtype: DType) -> [Float] {
+        (0..<256).map { byte in
+            [UInt8(byte)].withUnsafeBytes { ElementCoding.decodeFloats($0, dtype: dtype)[0] }
+        }
+    }
+
+    /// The finite non-negative codes in increasing order of value (0x00 up to the largest).
+    static func positiveCodes(_ dtype: DType) -> [UInt8] {
+        let values = table(dtype)
+        return (0..<128).map { UInt8($0) }.filter { values[Int($0)].isFinite }
+    }
+
+    /// The code the specification asks for: the nearest value, ties to the even code, anything
+    /// at or beyond the largest finite magnitude saturating to it.
+    static func oracle(_ value: Float, values: [Float], codes: [UInt8]) -> UInt8 {
+        let sign: UInt8 = value.sign == .minus ? 0x80 : 0
+        let magnitude = value.magnitude
+        let largest = codes.last!
+        if magnitude >= values[Int(largest)] { return largest | sign }
+        // The last code whose value is at most the magnitude (binary search over sorted codes).
+        var (lower, upper) = (0, codes.count - 1)
+        while lower < upper {
+            let middle = (lower + upper + 1) / 2
+            if values[Int(codes[middle])] <= magnitude {
+                lower = middle
+            } else {
+                upper = middle - 1
+            }
+        }
+        let low = codes[lower]
+        let high = low + 1
+        let below = magnitude - values[Int(low)]
+        let above = values[Int(high)] - magnitude
+        if below < above { return low | sign }
+        if above < below { return high | sign }
+        return (low & 1 == 0 ? low : high) | sign
+    }
+
+    @Test(arguments: formats)
+    func everyValueRoundTrips(dtype: DType, format: ElementCoding.Float8Encoding) {
+        let values = Self.table(dtype)
+        for code in 0...255 where values[code].isFinite {
+            let encoded = ElementCoding.float8Bits(values[code], format)
+            #expect(encoded == UInt8(code), "\(dtype) \(code): \(values[code]) -> \(encoded)")
+        }
+    }
+
+    @Test(arguments: formats)
+    func midpointsRoundToEven(dtype: DType, format: ElementCoding.Float8Encoding) {
+        let values = Self.table(dtype)
+        let codes = Self.positiveCodes(dtype)
+        for (low, high) in zip(codes, codes.dropFirst()) {
+            let (a, b) = (values[Int(low)], values[Int(high)])
+            let midpoint = (a + b) / 2  // exact: FP8 values have few significant bits
+            let even = low & 1 == 0 ? low : high
+            for sign in [UInt8(0), 0x80] {
+                let s: Float = sign == 0 ? 1 : -1
+                #expect(ElementCoding.float8Bits(s * midpoint, format) == even | sign)
+                #expect(ElementCoding.float8Bits(s * midpoint.nextDown, format) == low | sign)
+                #expect(ElementCoding.float8Bits(s * midpoint.nextUp, format) == high | sign)
+            }
+        }
+    }
+
+    @Test(arguments: formats)
+    func beyondTheLargestSaturates(dtype: DType, format: ElementCoding.Float8Encoding) {
+        let largest = format.largestFiniteCode
+        let maximum = Self.table(dtype)[Int(largest)]
+        #expect(maximum == (dtype == .f8E4M3 ? 448 : 57344))
+        for value in [
+            maximum.nextUp, maximum * 1.0625, maximum * 1.125, maximum * 2, 1e30,
+            .greatestFiniteMagnitude, .infinity,
+        ] {
+            #expect(ElementCoding.float8Bits(value, format) == largest, "\(value)")
+            #expect(ElementCoding.float8Bits(-value, format) == largest | 0x80, "\(-value)")
+        }
+    }
+
+    @Test(arguments: formats)
+    func nanStaysNaN(dtype: DType, format: ElementCoding.Float8Encoding) {
+        let values = Self.table(dtype)
+        for bits: UInt32 in [0x7FC0_0000, 0x7F80_0001, 0xFFC0_0000, 0x7FFF_FFFF, 0xFF80_0001] {
+            let code = ElementCoding.float8Bits(Float(bitPattern: bits), format)
+            #expect(values[Int(code)].isNaN, "\(bits) -> \(code)")
+        }
+    }
+
+    @Test(arguments: formats)
+    func tinyValuesAndZeros(dtype: DType, format: ElementCoding.Float8Encoding) {
+        let smallest = Self.table(dtype)[1]  // the smallest subnormal
+        #expect(ElementCoding.float8Bits(0, format) == 0)
+        #expect(ElementCoding.float8Bits(-0.0, format) == 0x80)
+        #expect(ElementCoding.float8Bits(smallest / 2, format) == 0)  // tie: 0 is even
+        #expect(ElementCoding.float8Bits((smallest / 2).nextUp, format) == 1)
+        #expect(ElementCoding.float8Bits(-smallest / 4, format) == 0x80)
+        #expect(ElementCoding.float8Bits(.leastNonzeroMagnitude, format) == 0)
+        #expect(ElementCoding.float8Bits(smallest * 1.5, format) == 2)  // tie between 1 and 2
+    }
+
+    @Test(arguments: formats)
+    func agreesWithTheNearestValueSearch(dtype: DType, format: ElementCoding.Float8Encoding) {
+        var generator = SplitMix64(seed: 8)
+        let maximum = Self.table(dtype)[Int(format.largestFiniteCode)]
+        var values: [Float] = []
+        for index in 0..<400_000 {
+            // Half uniform over the format's range, half arbitrary finite bit patterns.
+            if index % 2 == 0 {
+                let exponent = generator.uniform(in: -20..<(log2(Double(maximum)) + 2))
+                let sign: Double = generator.next() & 1 == 0 ? 1 : -1
+                values.append(Float(sign * exp2(exponent)))
+            } else {
+                let value = Float(bitPattern: UInt32(truncatingIfNeeded: generator.next()))
+                if value.isFinite { values.append(value) }
+            }
+        }
+        let (table, codes) = (Self.table(dtype), Self.positiveCodes(dtype))
+        var mismatches = 0
+        for value in values {
+            let expected = Self.oracle(value, values: table, codes: codes)
+            let observed = ElementCoding.float8Bits(value, format)
+            guard observed != expected else { continue }
+            mismatches += 1
+            if mismatches <= 5 {
+                Issue.record("\(dtype) \(value): code \(observed), expected \(expected)")
+            }
+        }
+        #expect(mismatches == 0)
+        // The array encoder is the scalar one, element by element.
+        let encoded = ElementCoding.encode(values, as: dtype)
+        #expect(encoded == values.map { ElementCoding.float8Bits($0, format) })
+    }
+}

@@ -1,4 +1,3 @@
-import Dispatch
 import SafeTensors
 import SystemIO
 
@@ -37,7 +36,8 @@ extension BaseCheckpoint {
             changing.compactMap { source.info(named: $0) }.map { Int($0.elementCount) }.max() ?? 0
         let order = SafeTensorsWriter.layout(entries).map(\.name).filter { changing.contains($0) }
         let checkpointPath = self.path
-        let pipeline = TensorPipeline(count: order.count, elements: largest) { index, scratch in
+        let pipeline = TensorPipeline(count: order.count, bytes: largest * 8, elements: largest) {
+            index, scratch in
             let info = try source.requireInfo(named: order[index])
             guard ElementCoding.writableFloatTypes.contains(info.dtype),
                 let first = info.shape.first,
@@ -76,70 +76,5 @@ extension BaseCheckpoint {
             defer { next += 1 }
             return .borrowed(try pipeline.result(next))
         }
-    }
-}
-
-/// Computes tensors one ahead of their consumer on a background queue, alternating between two
-/// scratch buffers. `result(i)` is called for i = 0, 1, 2, … in order; when it is called, the
-/// consumer is done with tensor i − 1, so that tensor's scratch can take tensor i + 1.
-///
-/// Results live behind a lock, one slot per tensor; the scratch buffers are handed over by the
-/// same order (the compute of tensor i + 1 is scheduled only after the consumer asked for i).
-final class TensorPipeline: Sendable {
-    private let compute: @Sendable (Int, TensorScratch) throws -> Int
-    private let scratches: [TensorScratch]
-    private let queue = DispatchQueue(label: "lorakit.checkpoint.rewrite")
-    private let ready: [DispatchSemaphore]
-    /// The byte count of each computed tensor, or its error.
-    private let results: Locked<[Result<Int, any Error>?]>
-
-    /// - Parameter compute: fills the scratch with tensor `index`'s encoded bytes and returns
-    ///   their count.
-    init(
-        count: Int, elements: Int, compute: @escaping @Sendable (Int, TensorScratch) throws -> Int
-    ) {
-        self.compute = compute
-        scratches = [TensorScratch(elements: elements), TensorScratch(elements: elements)]
-        ready = (0..<count).map { _ in DispatchSemaphore(value: 0) }
-        results = Locked(Array(repeating: nil, count: count))
-        schedule(0)
-    }
-
-    private func schedule(_ index: Int) {
-        guard index < ready.count else { return }
-        queue.async { [self] in
-            let outcome = Result { try compute(index, scratches[index % 2]) }
-            results.withLock { $0[index] = outcome }
-            ready[index].signal()
-        }
-    }
-
-    /// The bytes of tensor `index`, valid until `result(index + 1)` returns.
-    func result(_ index: Int) throws -> UnsafeRawBufferPointer {
-        schedule(index + 1)
-        ready[index].wait()
-        let count = try results.withLock { $0[index]! }.get()
-        return UnsafeRawBufferPointer(rebasing: scratches[index % 2].raw[0..<count])
-    }
-
-    // No deinit waiting on `queue`: a scheduled computation holds the pipeline strongly, so the
-    // buffers outlive it, and the last release may happen on `queue` itself, where a `sync`
-    // would trap (seen when a bake is refused after its first tensor was scheduled).
-}
-
-/// Raw memory one rewrite reuses for every tensor: bytes (in and out) and Float32 values.
-/// Unchecked-Sendable as raw memory is: `TensorPipeline` hands each buffer to one user at a time.
-final class TensorScratch: @unchecked Sendable {
-    let raw: UnsafeMutableRawBufferPointer
-    let values: UnsafeMutableBufferPointer<Float>
-
-    init(elements: Int) {
-        raw = .allocate(byteCount: max(1, elements * 8), alignment: 64)
-        values = .allocate(capacity: max(1, elements))
-    }
-
-    deinit {
-        raw.deallocate()
-        values.deallocate()
     }
 }

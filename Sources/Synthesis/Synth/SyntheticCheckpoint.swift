@@ -43,25 +43,20 @@ public struct SyntheticCheckpoint: Sendable {
 
     public var byteCount: UInt64 { entries.reduce(0) { $0 + UInt64($1.byteCount) } }
 
-    /// Writes the checkpoint, one tensor at a time.
+    /// Writes the checkpoint, one tensor at a time (`DeterministicCheckpointWriter`: memory near
+    /// the largest tensor's stored bytes).
     /// - Parameter progress: called after each tensor with (bytes done, bytes total).
     public func write(to path: String, progress: (UInt64, UInt64) -> Void = { _, _ in }) throws {
-        let total = byteCount
-        var done: UInt64 = 0
         let metadata = [
             "modelspec.title":
                 "lorakit synthetic \(options.widths == .tinyXL ? "TinyXL" : "SDXL") base"
         ]
-        try SafeTensorsWriter.writeStreaming(entries: entries, metadata: metadata, to: path) {
-            info in
-            defer {
-                done += info.byteCount
-                progress(done, total)
-            }
-            if options.sparse { return .zeros }
-            let values = DeterministicFill.values(
-                name: info.name, shape: info.shape.map { Int($0) })
-            return .bytes(ElementCoding.encode(values, as: options.dtype))
+        let tensors = entries.map {
+            DeterministicTensor(
+                entry: $0, valueName: $0.name,
+                rule: .standard(name: $0.name, shape: $0.dimensions.map { Int($0) }))
         }
+        try DeterministicCheckpointWriter.write(
+            tensors, metadata: metadata, sparse: options.sparse, to: path, progress: progress)
     }
 }

@@ -8,12 +8,15 @@ import Synthesis
 struct SynthCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "synth",
-        abstract: "Developer tool: write deterministic SDXL-sized test inputs.",
+        abstract: "Developer tool: write deterministic SDXL- and Flux-sized test inputs.",
         discussion: """
             Writes files for benchmarks and tests, never for use with a real model: their values \
             follow the splitmix rule of the reference data, not training.
             """,
-        subcommands: [SynthCheckpointCommand.self, SynthLoRACommand.self, SynthDatasetCommand.self])
+        subcommands: [
+            SynthCheckpointCommand.self, SynthFluxCheckpointCommand.self, SynthLoRACommand.self,
+            SynthDatasetCommand.self,
+        ])
 }
 
 struct SynthCheckpointCommand: ParsableCommand {

@@ -179,6 +179,34 @@ enum FileCases {
                 "SD1.x LoRA on an SDXL base", lora: \.sd1LoRA,
                 module: "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q",
                 sample: false, mergeNamesModule: false),
+            foreignLoRA(
+                "Flux LoRA on an SDXL base", lora: \.fluxLoRA,
+                module: "lora_unet_double_blocks_0_img_attn_qkv", sample: false,
+                mergeNamesModule: false),
+            FaultCase(
+                group: .files, name: "SDXL LoRA on a Flux base (fp8)",
+                expected: "exit 1, names file + first module"
+            ) { lab in
+                let i = lab.inputs
+                return lab.refuses(
+                    ["bake", i.fluxBase, i.lora, "-o", "out/x.safetensors"], naming: [i.lora])
+            },
+            FaultCase(
+                group: .files, name: "truncated fp8 Flux base", expected: "exit 1, names the file"
+            ) { lab in
+                let i = lab.inputs
+                let cut = "in/bad/flux-cut.safetensors"
+                let whole = FileManager.default.contents(atPath: lab.path(i.fluxBase)) ?? Data()
+                try? FileManager.default.createDirectory(
+                    atPath: lab.path("in/bad"), withIntermediateDirectories: true)
+                let created = FileManager.default.createFile(
+                    atPath: lab.path(cut), contents: whole.prefix(whole.count / 2))
+                precondition(created, "the fault suite cannot write \(lab.path(cut))")
+                return .all([
+                    lab.refuses(["inspect", cut], naming: [cut]),
+                    lab.refuses(["bake", cut, i.fluxLoRA, "-o", "out/x.safetensors"], naming: [cut]),
+                ])
+            },
         ]
     }
 

@@ -14,6 +14,10 @@ struct Inputs {
     let sdxlLoRA = "in/sdxl-widths.safetensors"
     /// A two-module SD1.x LoRA (kohya names, 320 wide).
     let sd1LoRA = "in/sd1.safetensors"
+    /// A two-module Flux LoRA (kohya names, the small synthetic Flux's widths).
+    let fluxLoRA = "in/flux.safetensors"
+    /// A small Flux.1-dev checkpoint in fp8 (BFL layout).
+    let fluxBase = "in/flux-fp8.safetensors"
     /// `base` with `lora` baked in: a fine-tuned checkpoint to extract from.
     let tuned = "in/tuned.safetensors"
     /// A small captioned dataset in kohya's layout (4 images, 32×32).
@@ -30,6 +34,7 @@ struct Inputs {
             ["synth", "lora", other, "--tinyxl", "--no-text-encoders", "--seed", "2"],
             ["synth", "lora", sdxlLoRA, "--dim", "2", "--conv-dim", "2", "--no-text-encoders"],
             ["bake", base, lora, "-o", tuned],
+            ["synth", "flux-checkpoint", fluxBase, "--small", "--dtype", "f8_e4m3"],
             [
                 "synth", "dataset", dataset, "--concept", "--count", "4", "--size", "32", "--name",
                 "thing",
@@ -44,6 +49,24 @@ struct Inputs {
             }
         }
         try Self.writeSD1LoRA(to: scratch + "/" + sd1LoRA)
+        try Self.writeFluxLoRA(to: scratch + "/" + fluxLoRA)
+    }
+
+    /// A LoRA with kohya's Flux names: one double-block qkv and one single-block linear2, at the
+    /// small synthetic Flux's width 64.
+    static func writeFluxLoRA(to path: String) throws {
+        var tensors: [(name: String, tensor: Tensor)] = []
+        for (module, inputs, outputs) in [
+            ("lora_unet_double_blocks_0_img_attn_qkv", 64, 192),
+            ("lora_unet_single_blocks_0_linear2", 320, 64),
+        ] {
+            tensors.append((module + ".alpha", Tensor([Float(2)], shape: [])))
+            tensors.append(
+                (module + ".lora_down.weight", ramp(count: 4 * inputs, shape: [4, inputs])))
+            tensors.append(
+                (module + ".lora_up.weight", ramp(count: outputs * 4, shape: [outputs, 4])))
+        }
+        try SafeTensorsWriter.write(TensorFile(tensors: tensors), to: path)
     }
 
     /// A LoRA with kohya's SD1.x names: one UNet attention projection and one CLIP-L MLP layer.

@@ -29,18 +29,17 @@ public final class PendingOutput {
         let base =
             path.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init)
             ?? path
-        let (fd, temporary) = try Syscall.mkstemp("\(directory)/.\(base).lorakit-XXXXXX")
-            .get(path, "create a file in \(directory)")
+        let (fd, temporary) = try UnfinishedOutputs.process.createTemporary(
+            template: "\(directory)/.\(base).lorakit-XXXXXX", for: path, in: directory)
         temporaryPath = temporary
         descriptor = FileDescriptor(owning: fd, path: path)
         self.path = path
         // mkstemp creates 0600; an output is an ordinary file, readable by others.
         _ = Syscall.fchmod(fd, 0o644)
-        UnfinishedOutputs.process.register(self, temporaryPath: temporaryPath)
     }
 
     deinit {
-        UnfinishedOutputs.process.forget(self, removing: published ? nil : temporaryPath)
+        UnfinishedOutputs.process.forget(temporaryPath: temporaryPath, published: published)
     }
 
     public func write(_ bytes: [UInt8]) throws(SystemIOError) {

@@ -8,7 +8,8 @@ public final class UnfinishedOutputs: Sendable {
     public static let process = UnfinishedOutputs()
 
     private struct State {
-        var paths: [ObjectIdentifier: String] = [:]
+        /// Temporary paths of the outputs not yet published or dropped (mkstemp makes them unique).
+        var paths: Set<String> = []
         /// Set by `abandonAll`: nothing may be published after it.
         var abandoned = false
     }
@@ -17,15 +18,25 @@ public final class UnfinishedOutputs: Sendable {
 
     private init() {}
 
-    func register(_ output: PendingOutput, temporaryPath: String) {
-        state.withLock { $0.paths[ObjectIdentifier(output)] = temporaryPath }
+    /// Creates a temporary file from a `mkstemp` template and registers it in one step under
+    /// the lock, so a signal cannot land between the two and leave an unregistered file behind.
+    /// - Throws: `.interrupted` once a signal has abandoned every unfinished output.
+    func createTemporary(
+        template: String, for path: String, in directory: String
+    ) throws(SystemIOError) -> (descriptor: Int32, path: String) {
+        try state.withLock { (state) throws(SystemIOError) in
+            guard !state.abandoned else { throw .interrupted(path: path) }
+            let created = try Syscall.mkstemp(template).get(path, "create a file in \(directory)")
+            state.paths.insert(created.1)
+            return (created.0, created.1)
+        }
     }
 
-    /// Drops an output that goes away, unlinking `removing` (its unpublished temporary file).
-    func forget(_ output: PendingOutput, removing temporaryPath: String?) {
+    /// Drops an output that goes away, unlinking its temporary file unless it was published.
+    func forget(temporaryPath: String, published: Bool) {
         state.withLock { state in
-            state.paths[ObjectIdentifier(output)] = nil
-            if let temporaryPath { _ = Syscall.unlink(temporaryPath) }
+            guard state.paths.remove(temporaryPath) != nil, !published else { return }
+            _ = Syscall.unlink(temporaryPath)
         }
     }
 
@@ -36,7 +47,7 @@ public final class UnfinishedOutputs: Sendable {
         try state.withLock { (state) throws(SystemIOError) in
             guard !state.abandoned else { throw .interrupted(path: output.path) }
             try rename()
-            state.paths[ObjectIdentifier(output)] = nil
+            state.paths.remove(output.temporaryPath)
         }
     }
 
@@ -45,7 +56,7 @@ public final class UnfinishedOutputs: Sendable {
     /// happened is whole and stays.
     public func abandonAll() {
         state.withLock { state in
-            for path in state.paths.values { _ = Syscall.unlink(path) }
+            for path in state.paths { _ = Syscall.unlink(path) }
             state.paths.removeAll()
             state.abandoned = true
         }

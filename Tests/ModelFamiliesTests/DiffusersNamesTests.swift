@@ -47,3 +47,45 @@ import Testing
         #expect(ModelFamilies.canonical(module, architecture: .sdxl) == module)
     }
 }
+
+@Suite struct DiffusersUNetNameWritingTests {
+    /// Every module of the reference PEFT file: the diffusers name written from kohya's name is
+    /// the one diffusers saved.
+    @Test func writesTheReferenceDiffusersNames() throws {
+        let root = try #require(
+            Fixtures.json("surgery/peft_diffusers_key_map.json") as? [String: Any])
+        let map = try #require(root["map"] as? [String: [String: Any]])
+        for (diffusers, entry) in map {
+            let kohya = try #require(entry["kohya_name"] as? String)
+            let module = ModuleID(.unet, String(kohya.dropFirst("lora_unet_".count)))
+            let stem = ModelFamilies.family(of: .sdxl).stem(
+                of: module, in: .diffusers, architecture: .sdxl)
+            #expect(stem == "unet." + diffusers, "\(kohya)")
+        }
+    }
+
+    /// LDM → diffusers → LDM is the identity on every module of both UNets.
+    @Test(arguments: [Architecture.sdxl, .sd1])
+    func everyUNetModuleRoundTrips(architecture: Architecture) throws {
+        let family = ModelFamilies.family(of: architecture)
+        let modules = SDXLLayout(.sdxl).modules.map(\.id).filter { $0.component == .unet }
+        let names: [String] =
+            architecture == .sdxl
+            ? modules.map(\.name) + ["input_blocks_0_0", "out_0", "out_2", "time_embed_0", "label_emb_0_2"]
+            : [
+                "input_blocks_2_1_transformer_blocks_0_attn1_to_q", "input_blocks_11_0_out_layers_3",
+                "input_blocks_9_0_op", "output_blocks_2_1_conv", "output_blocks_11_1_proj_out",
+                "middle_block_2_emb_layers_1", "output_blocks_5_0_skip_connection", "out_2",
+            ]
+        #expect(names.count >= 8)
+        for name in names {
+            let stem = try #require(
+                family.stem(of: ModuleID(.unet, name), in: .peft, architecture: architecture), "\(name)")
+            #expect(stem.hasPrefix("base_model.model."))
+            let raw = ModuleID(
+                .unet,
+                String(stem.dropFirst("base_model.model.".count)).replacingOccurrences(of: ".", with: "_"))
+            #expect(ModelFamilies.canonical(raw, architecture: architecture).name == name)
+        }
+    }
+}

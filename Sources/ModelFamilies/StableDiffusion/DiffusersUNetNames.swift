@@ -69,6 +69,67 @@ enum DiffusersUNetNames {
         return nil
     }
 
+    /// The diffusers-layout name of an LDM UNet module: the inverse of `ldmName`, for writing
+    /// diffusers and PEFT files; nil for names outside the UNet's tables. Upsamplers need no
+    /// variant: `output_blocks_{3i+2}_{1|2}_conv` is always up block i's.
+    static func diffusersName(_ name: String) -> String? {
+        if let mapped = fixedInverse[name] { return mapped }
+        var scanner = NameScanner(name)
+        if scanner.take("input_blocks_"), let index = scanner.number(), index >= 1 {
+            let (block, layer) = ((index - 1) / 3, (index - 1) % 3)
+            if layer == 2 {
+                return scanner.take("_0_op") && scanner.rest.isEmpty
+                    ? "down_blocks_\(block)_downsamplers_0_conv" : nil
+            }
+            if scanner.take("_0") {
+                return resnetTailInverse(scanner.rest).map { "down_blocks_\(block)_resnets_\(layer)" + $0 }
+            }
+            if scanner.take("_1"), scanner.rest.isEmpty || scanner.rest.hasPrefix("_") {
+                return "down_blocks_\(block)_attentions_\(layer)" + scanner.rest
+            }
+            return nil
+        }
+        scanner = NameScanner(name)
+        if scanner.take("middle_block_"), let index = scanner.number() {
+            switch index {
+            case 0, 2:
+                return resnetTailInverse(scanner.rest).map { "mid_block_resnets_\(index / 2)" + $0 }
+            case 1 where scanner.rest.isEmpty || scanner.rest.hasPrefix("_"):
+                return "mid_block_attentions_0" + scanner.rest
+            default: return nil
+            }
+        }
+        scanner = NameScanner(name)
+        if scanner.take("output_blocks_"), let index = scanner.number() {
+            let (block, layer) = (index / 3, index % 3)
+            if layer == 2, scanner.rest == "_1_conv" || scanner.rest == "_2_conv" {
+                return "up_blocks_\(block)_upsamplers_0_conv"
+            }
+            if scanner.take("_0") {
+                return resnetTailInverse(scanner.rest).map { "up_blocks_\(block)_resnets_\(layer)" + $0 }
+            }
+            if scanner.take("_1"), scanner.rest.isEmpty || scanner.rest.hasPrefix("_") {
+                return "up_blocks_\(block)_attentions_\(layer)" + scanner.rest
+            }
+        }
+        return nil
+    }
+
+    private static let fixedInverse = Dictionary(uniqueKeysWithValues: fixed.map { ($0.value, $0.key) })
+
+    /// `_in_layers_2` -> `_conv1`, etc.; nil for a resnet part the table does not know.
+    private static func resnetTailInverse(_ rest: String) -> String? {
+        for (diffusers, ldm) in resnetParts where rest == "_" + ldm { return "_" + diffusers }
+        return nil
+    }
+
+    /// Dotted diffusers UNet paths (`down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q`).
+    static let dottedPaths = DottedNames(compounds: [
+        "down_blocks", "up_blocks", "mid_block", "transformer_blocks", "proj_in", "proj_out",
+        "to_q", "to_k", "to_v", "to_out", "time_emb_proj", "conv_shortcut", "conv_in",
+        "conv_out", "conv_norm_out", "time_embedding", "add_embedding", "linear_1", "linear_2",
+    ])
+
     /// `_conv1` -> `_in_layers_2`, etc.; anything else unchanged.
     private static func resnetTail(_ rest: String) -> String {
         for (diffusers, ldm) in resnetParts where rest == "_" + diffusers { return "_" + ldm }

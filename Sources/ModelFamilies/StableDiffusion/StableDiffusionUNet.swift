@@ -219,8 +219,9 @@ struct StableDiffusionUNet: Sendable {
         "to_q", "to_k", "to_v", "to_out",
     ])
 
-    /// A module's key stem in kohya's or ComfyUI's naming (LDM paths); nil for the diffusers
-    /// namings, which lorakit does not write for the SD UNets yet, and for parts.
+    /// A module's key stem in a naming: LDM paths for kohya and ComfyUI, diffusers paths for
+    /// diffusers (`unet.`, `text_encoder.`, `text_encoder_2.`) and PEFT (the UNet only); nil
+    /// for parts and for names outside the tables.
     /// - Parameter comfyTextEncoders: ComfyUI's names of the text encoders, by component.
     static func stem(
         of module: ModuleID, in naming: TargetNaming, singleTextEncoder: Bool,
@@ -234,8 +235,26 @@ struct StableDiffusionUNet: Sendable {
             return comfyTextEncoders[module.component].map {
                 "text_encoders.\($0).transformer." + DottedNames.clip.dotted(module.name)
             }
-        case .diffusers, .peft: return nil
+        case .diffusers:
+            if module.component == .unet { return diffusersPath(module.name).map { "unet." + $0 } }
+            return diffusersTextEncoders[module.component].map {
+                $0 + DottedNames.clip.dotted(module.name)
+            }
+        case .peft:
+            guard module.component == .unet else { return nil }
+            return diffusersPath(module.name).map { "base_model.model." + $0 }
         }
+    }
+
+    /// diffusers' prefixes of the text encoders, as `StableDiffusionXLPipeline.save_lora_weights`
+    /// writes them.
+    private static let diffusersTextEncoders: [Component: String] = [
+        .te1: "text_encoder.", .te2: "text_encoder_2.",
+    ]
+
+    /// The dotted diffusers path of an LDM UNet module name.
+    private static func diffusersPath(_ name: String) -> String? {
+        DiffusersUNetNames.diffusersName(name).map { DiffusersUNetNames.dottedPaths.dotted($0) }
     }
 
     /// diffusers UNet paths written without a `unet.` prefix.

@@ -131,9 +131,10 @@ public struct Conversion: Sendable {
                     try name(stem, .alpha, of: adapter),
                     AlphaTensor.make(Double(rank), preferring: .f32))
             }
-            for role in roles {
+            for role in roles where role != .doraScale {
                 output.copy(role, of: adapter, from: lora, as: try name(stem, role, of: adapter))
             }
+            try addMagnitude(of: adapter, from: lora, stem: stem)
             return
         }
         guard adapter.kind == .lora || adapter.kind == .dora else {
@@ -144,7 +145,8 @@ public struct Conversion: Sendable {
         }
         let scale = (adapter.scale ?? 1) * strength
         if strength != 1 { summary.restored += 1 }
-        for role in adapter.roles where role != .alpha {
+        try addMagnitude(of: adapter, from: lora, stem: stem)
+        for role in adapter.roles where role != .alpha && role != .doraScale {
             let key = try name(stem, role, of: adapter)
             if role == .up && scale != 1, let up = try lora.tensor(.up, of: adapter) {
                 let folded = Self.scaled(up, by: scale)
@@ -154,6 +156,26 @@ public struct Conversion: Sendable {
                 output.copy(role, of: adapter, from: lora, as: key)
             }
         }
+    }
+
+    /// A DoRA magnitude in the shape the naming's loaders broadcast: LyCORIS and ComfyUI take
+    /// `[out, 1]` (`[out, 1, 1, 1]` on convs), PEFT a vector of `out` values on linears. PEFT's
+    /// conv magnitude has a layout of its own, so conv DoRA stays in kohya and comfy.
+    private mutating func addMagnitude(
+        of adapter: Adapter, from lora: LoRAFile, stem: String
+    ) throws {
+        guard let magnitude = try lora.tensor(.doraScale, of: adapter) else { return }
+        let out = magnitude.shape.reduce(1, *)
+        let shape: [Int]
+        switch (naming.usesPEFTFactors, adapter.layer) {
+        case (false, .conv): shape = [out, 1, 1, 1]
+        case (false, _): shape = [out, 1]
+        case (true, .linear): shape = [out]
+        case (true, _): throw problem(adapter, .role(.doraScale))
+        }
+        output.add(
+            try name(stem, .doraScale, of: adapter),
+            Tensor(dtype: magnitude.dtype, shape: shape, bytes: magnitude.bytes))
     }
 
     /// `tensor · factor` in the tensor's dtype (Float32 for dtypes lorakit does not write), and

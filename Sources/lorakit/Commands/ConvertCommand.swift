@@ -13,7 +13,7 @@ struct ConvertCommand: ParsableCommand {
             whole:
               kohya      lora_unet_…/lora_te1_… with .lora_down/.lora_up/.alpha (kohya's \
             scripts, A1111/Forge, ComfyUI)
-              diffusers  transformer.…/text_encoder.… with .lora_A/.lora_B, no alpha \
+              diffusers  transformer.…/unet.…/text_encoder.… with .lora_A/.lora_B, no alpha \
             (diffusers, ai-toolkit, SimpleTuner)
               comfy      diffusion_model.<checkpoint path> with .lora_up/.lora_down (ComfyUI)
               peft       base_model.model.… with .lora_A/.lora_B, no alpha (PEFT, fal): the \
@@ -34,7 +34,9 @@ struct ConvertCommand: ParsableCommand {
             it lorakit keeps what loaders apply today.
 
             Metadata is kept; sshs_model_hash and sshs_legacy_hash are recomputed (kohya's own \
-            Flux converter keeps the stale ones). SD1.x/SDXL LoRAs convert between kohya and comfy.
+            Flux converter keeps the stale ones). SD1.x/SDXL LoRAs convert into every naming: \
+            diffusers and PEFT use the diffusers UNet layout (unet.down_blocks.…); LoHa, LoKr \
+            and Tucker modules have no PEFT form and go to kohya or comfy only.
 
             Examples:
               lorakit convert flux_lora.safetensors --to diffusers

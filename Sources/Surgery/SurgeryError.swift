@@ -14,6 +14,8 @@ public enum SurgeryError: Error, Equatable, Sendable, CustomStringConvertible {
     case notANumber(argument: String, token: String, position: Int)
     case nonFinite(argument: String, token: String)
     case unknownBlock(path: String, label: String, layout: String)
+    /// A `chop --preset` name the file's family does not define.
+    case unknownPreset(path: String, name: String, architecture: String, presets: [String])
     /// An adapter whose difference cannot be scaled linearly by a fractional weight.
     case cannotScale(path: String, module: String, kind: AdapterKind)
     case nothingLeft(path: String)
@@ -99,6 +101,9 @@ public enum SurgeryError: Error, Equatable, Sendable, CustomStringConvertible {
             "\(argument): \"\(token)\" is not a finite number"
         case .unknownBlock(let path, let label, let layout):
             "\(path): no block \"\(label)\" in this file; its blocks are \(layout)"
+        case .unknownPreset(let path, let name, let architecture, let presets):
+            "\(path): no chop preset \"\(name)\" for \(architecture); presets: "
+                + (presets.isEmpty ? "none" : presets.joined(separator: ", "))
         case .cannotScale(let path, let module, let kind):
             "\(path): module \(module) is \(kind.rawValue), which cannot be scaled by a fraction; use weight 0 or 1 for its block"
         case .cannotConvert(let path, let module, let naming, let problem):

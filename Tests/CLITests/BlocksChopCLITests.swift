@@ -37,7 +37,8 @@ import Testing
         #expect(result.status == 0, "\(result.stderr)")
         #expect(
             result.stdout
-                == "\(directory.file("my lora-chop.safetensors")): kept 106 modules, scaled 0, dropped 682 (318 keys kept, 2046 dropped)\n"
+                == "vector read as: layout (global, then the file's 20 blocks)\n"
+                + "\(directory.file("my lora-chop.safetensors")): kept 106 modules, scaled 0, dropped 682 (318 keys kept, 2046 dropped)\n"
         )
         let output = try SafeTensorsFile(path: directory.file("my lora-chop.safetensors"))
         #expect(output.tensors.count == 318)
@@ -69,6 +70,27 @@ import Testing
         #expect(result.stderr.contains("refusing to write"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: input)) == before)
         #expect(directory.contents() == ["in.safetensors"])
+    }
+
+    /// A family's presets keep their blocks; another family's preset is refused by name with
+    /// the file's presets listed.
+    @Test func presetsKeepNamedBlockSets() throws {
+        let directory = TemporaryDirectory()
+        let input = Fixtures.path("surgery/inputs/lora_kohya.safetensors")
+        let output = directory.file("out.safetensors")
+        let kept = try CommandRunner.run(["chop", input, "--preset", "output", "-o", output])
+        #expect(kept.status == 0, "\(kept.stderr)")
+        let viaKeep = try CommandRunner.run(
+            ["chop", input, "--keep", "OUT00-OUT08", "-o", directory.file("keep.safetensors")])
+        #expect(kept.stdout.replacingOccurrences(of: "out.safetensors", with: "keep.safetensors") == viaKeep.stdout)
+        #expect(kept.stdout.contains("kept") && !kept.stdout.contains("kept 0 "))
+        let refused = try CommandRunner.run(
+            ["chop", input, "--preset", "double", "-o", directory.file("no.safetensors")])
+        #expect(refused.status == 1)
+        #expect(
+            refused.stderr
+                == "lorakit: \(input): no chop preset \"double\" for SDXL; presets: input, middle, output\n")
+        #expect(directory.contents() == ["keep.safetensors", "out.safetensors"])
     }
 
     @Test func vectorAndKeepAreExclusive() throws {

@@ -238,6 +238,17 @@ import Testing
         #expect(throws: SurgeryError.self) {
             try BlockWeights.keep("S37", layout: layout.blocks, architecture: .flux)
         }
+        // Presets: the single-stream blocks only.
+        let directory = TemporaryDirectory()
+        let single = try ChopJob(
+            lora: lora.path, selection: .preset("single"), output: directory.file("s.safetensors")
+        ).run()
+        #expect(single.summary.keptModules == 2 && single.summary.droppedModules == 3)
+        let fixedRun = try ChopJob(
+            lora: lora.path, selection: .vector(values.joined(separator: ","), preferBlockWeightForm: false),
+            output: directory.file("v.safetensors")
+        ).run()
+        #expect(fixedRun.vectorForm == Flux.hakoForm.name)
     }
 
     /// A small LoRA written from (key, shape) pairs, values 0.1 · (index + 1) / count.

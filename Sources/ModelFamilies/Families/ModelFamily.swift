@@ -40,6 +40,8 @@ public protocol ModelFamily: Sendable {
     func blocks(named label: String) -> [Block]
     /// The block-weight vectors of the web UIs for this family.
     var blockWeightForms: [BlockWeightForm] { get }
+    /// Named block sets `chop --preset` keeps.
+    var blockPresets: [BlockPreset] { get }
     /// The vector form `blocks` prints and a plain vector is read in: nil for chop_blocks.py's
     /// form (a global weight, then one per block the file holds: the SD UNets); a fixed form
     /// whose positions never shift (Flux's 61 entries).

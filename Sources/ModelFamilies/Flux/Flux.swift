@@ -336,6 +336,16 @@ public struct Flux: ModelFamily {
             metadata.architecture, detection.reason + "; variant from " + metadata.reason)
     }
 
+    public var blockPresets: [BlockPreset] {
+        [
+            BlockPreset("double", keep: "D00-D18", summary: "the 19 double-stream blocks"),
+            BlockPreset("single", keep: "S00-S37", summary: "the 38 single-stream blocks"),
+            BlockPreset(
+                "likeness", keep: "S07,S12,S16,S20",
+                summary: "single blocks 7, 12, 16 and 20, where trainers found a subject's likeness"),
+        ]
+    }
+
     public func areCompatible(_ a: Architecture, _ b: Architecture) -> Bool { true }
 
     public func baseModelMetadata(for architecture: Architecture) -> [String: String] {

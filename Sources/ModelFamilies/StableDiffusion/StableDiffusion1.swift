@@ -65,6 +65,8 @@ public struct StableDiffusion1: ModelFamily {
         labels: (0...11).map { $0 < 10 ? "IN0\($0)" : "IN\($0)" } + ["M00"]
             + (0...11).map { $0 < 10 ? "OUT0\($0)" : "OUT\($0)" })
 
+    public var blockPresets: [BlockPreset] { StableDiffusionUNet.blockPresets(lastBlock: 11) }
+
     public func isExtractionTarget(_ module: ModuleID) -> Bool {
         StableDiffusionUNet.isExtractionTarget(module)
     }

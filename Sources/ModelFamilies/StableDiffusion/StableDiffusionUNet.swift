@@ -219,6 +219,16 @@ struct StableDiffusionUNet: Sendable {
         "to_q", "to_k", "to_v", "to_out",
     ])
 
+    /// The UNet's three parts, for `chop --preset`.
+    static func blockPresets(lastBlock: Int) -> [BlockPreset] {
+        let last = lastBlock < 10 ? "0\(lastBlock)" : "\(lastBlock)"
+        return [
+            BlockPreset("input", keep: "IN00-IN\(last)", summary: "the input (down) blocks"),
+            BlockPreset("middle", keep: "M00", summary: "the middle block"),
+            BlockPreset("output", keep: "OUT00-OUT\(last)", summary: "the output (up) blocks"),
+        ]
+    }
+
     /// A module's key stem in a naming: LDM paths for kohya and ComfyUI, diffusers paths for
     /// diffusers (`unet.`, `text_encoder.`, `text_encoder_2.`) and PEFT (the UNet only); nil
     /// for parts and for names outside the tables.

@@ -74,6 +74,8 @@ public struct StableDiffusionXL: ModelFamily {
         name: "SDXL 20-value", familyID: id,
         labels: (0...8).map { "IN0\($0)" } + ["M00"] + (0...8).map { "OUT0\($0)" })
 
+    public var blockPresets: [BlockPreset] { StableDiffusionUNet.blockPresets(lastBlock: 8) }
+
     public func isExtractionTarget(_ module: ModuleID) -> Bool {
         StableDiffusionUNet.isExtractionTarget(module)
     }

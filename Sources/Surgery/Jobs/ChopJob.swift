@@ -1,4 +1,5 @@
 import LoRA
+import ModelFamilies
 import SystemIO
 
 /// One `lorakit chop` run: a LoRA's blocks kept, dropped or re-weighted, written to a file.
@@ -10,6 +11,8 @@ public struct ChopJob: Sendable {
         case keep(String)
         /// Keep the N blocks with the most ΔW energy.
         case strongest(Int)
+        /// Keep a family's named block set (`double`, `output`).
+        case preset(String)
     }
 
     public struct Result: Sendable {
@@ -17,6 +20,8 @@ public struct ChopJob: Sendable {
         public var summary: Chop.Summary
         /// The blocks kept by `.strongest`, strongest first.
         public var strongest: [String]?
+        /// Which vector form a `.vector` selection was read as (`Flux 61-entry …`).
+        public var vectorForm: String?
     }
 
     public var lora: String
@@ -46,6 +51,15 @@ public struct ChopJob: Sendable {
         case .keep(let list):
             weights = try BlockWeights.keep(
                 list, layout: layout.blocks, architecture: architecture, path: lora)
+        case .preset(let name):
+            let presets = ModelFamilies.family(of: architecture).blockPresets
+            guard let preset = presets.first(where: { $0.name == name.lowercased() }) else {
+                throw SurgeryError.unknownPreset(
+                    path: lora, name: name, architecture: architecture.rawValue,
+                    presets: presets.map(\.name))
+            }
+            weights = try BlockWeights.keep(
+                preset.keep, layout: layout.blocks, architecture: architecture, path: lora)
         case .vector(let vector, let preferBlockWeightForm):
             weights = try BlockWeights.parse(
                 vector, layout: layout.blocks, architecture: architecture,
@@ -54,6 +68,16 @@ public struct ChopJob: Sendable {
         let chop = try Chop(file, weights: weights)
         let destination = output ?? OutputNaming.sibling(of: lora, suffix: "-chop")
         try chop.write(to: destination, protecting: [file.status])
-        return Result(path: destination, summary: chop.summary, strongest: strongestLabels)
+        var vectorForm: String?
+        if case .vector = selection {
+            switch weights.form {
+            case .blockWeight(let form): vectorForm = form.name
+            case .layout: vectorForm = "layout (global, then the file's \(layout.blocks.count) blocks)"
+            case .keep: break
+            }
+        }
+        return Result(
+            path: destination, summary: chop.summary, strongest: strongestLabels,
+            vectorForm: vectorForm)
     }
 }

@@ -6,7 +6,7 @@ import Surgery
 struct ChopCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chop",
-        abstract: "Keep, drop or re-weight the UNet blocks of a LoRA.",
+        abstract: "Keep, drop or re-weight the UNet or transformer blocks of a LoRA.",
         discussion: """
             VECTOR is a global weight followed by one weight per block of the file, in the order \
             `lorakit blocks` prints ("1,INP01,...,OUT08" for a full SDXL LoCon). A block with \
@@ -22,6 +22,15 @@ struct ChopCommand: ParsableCommand {
             is the whole middle block; blocks a short form does not name keep weight 1). When a \
             length fits both, the file's layout form is used; --block-weight-form picks the other.
 
+            Flux LoRAs take hako-mikan's fixed 61-value vector (CLIP, T5, IN, D00-D18, S00-S37, \
+            OUT), whose positions never move, and ComfyUI-Inspire-Pack's vector of the blocks the \
+            file holds (a global weight, then one per present block), which lorakit maps by the \
+            file's own blocks so a LoRA lacking blocks is not shifted (Inspire issue #191). The \
+            output says which form was read. --keep takes labels and ranges (D07-D12,S00).
+
+            Presets (--preset): double, single, likeness (single blocks 7, 12, 16, 20) for Flux; \
+            input, middle, output for SD1.x/SDXL.
+
             The output keeps the input's key names, dtypes and metadata, adds block_vector_string \
             and recomputes sshs_model_hash and sshs_legacy_hash.
 
@@ -29,6 +38,8 @@ struct ChopCommand: ParsableCommand {
               lorakit chop my_lora.safetensors 1,0,0,0,0,0,0,0,0,0,0,0,0,1,0,0,0,0,0,0,0
               lorakit chop my_lora.safetensors --keep OUT01 -o my_lora-out01.safetensors
               lorakit chop my_lora.safetensors --keep-strongest 2
+              lorakit chop flux_lora.safetensors --keep D07-D12,S00
+              lorakit chop flux_lora.safetensors --preset single
               lorakit chop my_lora.safetensors 1,1,1,1,1,0.5,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1
             """)
 
@@ -51,6 +62,9 @@ struct ChopCommand: ParsableCommand {
     )
     var keepStrongest: Int?
 
+    @Option(help: "Keep a named block set: double, single, likeness (Flux); input, middle, output (SD1/SDXL).")
+    var preset: String?
+
     @Option(
         name: .shortAndLong,
         help: "Output file (default: <input>-chop.safetensors next to the input).")
@@ -60,8 +74,9 @@ struct ChopCommand: ParsableCommand {
     var blockWeightForm = false
 
     func validate() throws {
-        guard [vector != nil, keep != nil, keepStrongest != nil].filter({ $0 }).count == 1 else {
-            throw ValidationError("give one of VECTOR, --keep BLOCKS or --keep-strongest N")
+        guard [vector != nil, keep != nil, keepStrongest != nil, preset != nil].filter({ $0 }).count == 1
+        else {
+            throw ValidationError("give one of VECTOR, --keep BLOCKS, --keep-strongest N or --preset NAME")
         }
         if let keepStrongest, keepStrongest < 1 {
             throw ValidationError("--keep-strongest must be at least 1")
@@ -70,10 +85,13 @@ struct ChopCommand: ParsableCommand {
 
     func run() throws {
         let selection: ChopJob.Selection =
-            if let keepStrongest { .strongest(keepStrongest) } else if let keep {
+            if let keepStrongest { .strongest(keepStrongest) } else if let preset {
+                .preset(preset)
+            } else if let keep {
                 .keep(keep)
             } else { .vector(vector!, preferBlockWeightForm: blockWeightForm) }
         let result = try ChopJob(lora: lora, selection: selection, output: output).run()
+        if let form = result.vectorForm { print("vector read as: \(form)") }
         if let strongest = result.strongest {
             print("strongest: \(strongest.joined(separator: ", "))")
         }

@@ -61,8 +61,9 @@ public struct LoRAFile: Sendable {
         }
         var adapters: [Adapter] = []
         adapters.reserveCapacity(groups.count)
+        let peftConfigs = PEFTAdapterConfig.configs(in: file.metadata)
         for group in groups.values {
-            adapters.append(try Self.adapter(from: group, in: file))
+            adapters.append(try Self.adapter(from: group, in: file, peftConfigs: peftConfigs))
         }
         let detection = ArchitectureDetector.detect(
             lora: Self.evidence(adapters), metadata: file.metadata)
@@ -124,7 +125,10 @@ public struct LoRAFile: Sendable {
     }
 
     /// Builds and checks one adapter from its tensors.
-    private static func adapter(from group: Group, in file: SafeTensorsFile) throws -> Adapter {
+    /// - Parameter peftConfigs: `lora_adapter_metadata`, the alpha of PEFT modules without one.
+    private static func adapter(
+        from group: Group, in file: SafeTensorsFile, peftConfigs: [String: PEFTAdapterConfig]?
+    ) throws -> Adapter {
         let kind = AdapterKind.classify(Set(group.tensors.keys))
         var adapter = Adapter(
             module: group.module, stem: group.stem, form: group.form, kind: kind,
@@ -147,6 +151,11 @@ public struct LoRAFile: Sendable {
                     path: file.path, module: group.stem, key: alphaTensor.name)
             }
             adapter.storedAlpha = alpha
+        } else if group.form == .peft, let peftConfigs, let rank = adapter.rank,
+            let alpha = PEFTAdapterConfig.alpha(in: peftConfigs, stem: group.stem, rank: rank)
+        {
+            adapter.storedAlpha = alpha
+            adapter.alphaFromMetadata = true
         }
         return adapter
     }

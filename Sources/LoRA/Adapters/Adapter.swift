@@ -58,6 +58,9 @@ public struct Adapter: Sendable {
     public var rank: Int?
     /// The stored alpha, or nil when the file has none (then alpha = rank).
     public var storedAlpha: Double?
+    /// Whether `storedAlpha` comes from the file's `lora_adapter_metadata` (a PEFT config)
+    /// rather than an `.alpha` tensor.
+    public var alphaFromMetadata = false
     public var layer: LayerType
     /// Input and output features of the base layer (input counts kernel taps for convs:
     /// `in * k * k`), when the factors tell.

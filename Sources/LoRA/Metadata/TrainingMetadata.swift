@@ -1,8 +1,10 @@
 import JSON
 import SafeTensors
 
-/// The training facts kohya-ss/sd-scripts and LyCORIS store in `ss_*` metadata, and the
-/// `modelspec.*` keys of the Stability AI model spec, read into named fields.
+/// The training facts kohya-ss/sd-scripts and LyCORIS store in `ss_*` metadata, the
+/// `modelspec.*` keys of the Stability AI model spec, ai-toolkit's `software` and
+/// `training_info`, and the PEFT config diffusers' scripts and SimpleTuner store as
+/// `lora_adapter_metadata`, read into named fields.
 ///
 /// Every value stays a string as stored (kohya writes numbers as `str(...)`); JSON-valued keys
 /// (`ss_network_args`, `ss_tag_frequency`, `ss_dataset_dirs`) are parsed. A value that fails to
@@ -42,6 +44,15 @@ public struct TrainingMetadata: Sendable {
     public var datasetDirectories: [(name: String, repeats: Int?, images: Int?)]
     /// Every other `ss_*` key, sorted.
     public var otherTrainingKeys: [(key: String, value: String)]
+    /// The program that trained the file, with its version (ai-toolkit's `software`).
+    public var trainer: String?
+    /// `lora_adapter_metadata` in short: `transformer: r 16, lora_alpha 8`.
+    public var peftConfig: String?
+
+    /// Keys read into the fields above besides `ss_*` and `modelspec.*`.
+    public static let trainerKeys: Set<String> = [
+        "software", "training_info", PEFTAdapterConfig.metadataKey,
+    ]
 
     private static let named: Set<String> = [
         "ss_output_name", "ss_network_module", "ss_network_dim", "ss_network_alpha",
@@ -92,6 +103,38 @@ public struct TrainingMetadata: Sendable {
         }
         .map { ($0.key, $0.value) }
         .sorted { $0.0 < $1.0 }
+        trainer = Self.software(metadata["software"])
+        if let info = metadata["training_info"].flatMap({ try? JSONValue.parse($0) }) {
+            steps = steps ?? Self.text(info["step"])
+            epochs = epochs ?? Self.text(info["epoch"])
+        }
+        peftConfig = PEFTAdapterConfig.configs(in: metadata).map { configs in
+            configs.sorted { $0.key < $1.key }.map { component, config in
+                let fields = [
+                    config.rank.map { "r \($0)" }, config.loraAlpha.map { "lora_alpha \(Self.number($0))" },
+                    config.usesRSLoRA ? "rsLoRA" : nil,
+                    config.alphaPattern.isEmpty ? nil : "\(config.alphaPattern.count) alpha patterns",
+                ].compactMap { $0 }.joined(separator: ", ")
+                return component.isEmpty ? fields : "\(component): \(fields)"
+            }.joined(separator: "; ")
+        }
+    }
+
+    /// `{"name": "ai-toolkit", "version": "0.1.0"}` → `ai-toolkit 0.1.0`; a plain string as is.
+    static func software(_ text: String?) -> String? {
+        guard let text else { return nil }
+        guard let parsed = try? JSONValue.parse(text), case .object = parsed else { return text }
+        let parts = [Self.text(parsed["name"]), Self.text(parsed["version"])].compactMap { $0 }
+        return parts.isEmpty ? text : parts.joined(separator: " ")
+    }
+
+    private static func text(_ value: JSONValue?) -> String? {
+        if let string = value?.stringValue { return string.isEmpty ? nil : string }
+        return value?.doubleValue.map(number)
+    }
+
+    private static func number(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
     }
 
     /// True when no `ss_*` or `modelspec.*` key is present.

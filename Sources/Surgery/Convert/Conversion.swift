@@ -50,7 +50,10 @@ public struct Conversion: Sendable {
         path = lora.path
         architecture = lora.architecture.architecture
         family = ModelFamilies.family(of: architecture)
-        output = LoRAOutput(metadata: lora.metadata ?? [:])
+        var metadata = lora.metadata ?? [:]
+        // Its scales are in the written tensors now; kept, diffusers would apply them again.
+        metadata[PEFTAdapterConfig.metadataKey] = nil
+        output = LoRAOutput(metadata: metadata)
         if restoreSplitStrength && !Self.trainedWithSplitQKV(lora.metadata) {
             throw SurgeryError.notSplitQKV(path: lora.path)
         }
@@ -123,13 +126,13 @@ public struct Conversion: Sendable {
                     try name(stem, .alpha, of: adapter),
                     AlphaTensor.make(alpha * strength, preferring: .f32))
                 summary.restored += 1
-            } else if naming == .kohya, !adapter.has(.alpha), let rank = adapter.rank,
-                adapter.has(.down)
+            } else if naming == .kohya || adapter.alphaFromMetadata, !adapter.has(.alpha),
+                let alpha = adapter.alpha, adapter.has(.down)
             {
-                // kohya's loaders read a missing alpha as alpha = rank, the same scale 1.
+                // kohya's loaders read a missing alpha as alpha = rank, the same scale 1; a PEFT
+                // config's alpha becomes a tensor, since the config is not carried over.
                 output.add(
-                    try name(stem, .alpha, of: adapter),
-                    AlphaTensor.make(Double(rank), preferring: .f32))
+                    try name(stem, .alpha, of: adapter), AlphaTensor.make(alpha, preferring: .f32))
             }
             for role in roles where role != .doraScale {
                 output.copy(role, of: adapter, from: lora, as: try name(stem, role, of: adapter))

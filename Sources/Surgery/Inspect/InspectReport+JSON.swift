@@ -114,6 +114,9 @@ extension InspectReport {
             JSONMember("rank", row.rank.map { .int($0) } ?? .null),
             JSONMember("alpha", row.alpha.map { .double($0) } ?? .null),
             JSONMember("alpha_stored", .bool(!row.alphaImplicit)),
+            JSONMember(
+                "alpha_source",
+                .string(row.alphaImplicit ? "rank" : row.alphaFromMetadata ? "lora_adapter_metadata" : "tensor")),
             JSONMember("scale", row.scale.map { .double($0) } ?? .null),
             JSONMember("modules", .int(row.modules)),
         ])
@@ -138,6 +141,8 @@ extension InspectReport {
             JSONMember("learning_rate", string(t.learningRate)),
             JSONMember("unet_lr", string(t.unetLearningRate)),
             JSONMember("text_encoder_lr", string(t.textEncoderLearningRate)),
+            JSONMember("trainer", string(t.trainer)),
+            JSONMember("peft_config", string(t.peftConfig)),
             JSONMember("optimizer", string(t.optimizer)),
             JSONMember("lr_scheduler", string(t.scheduler)),
             JSONMember("resolution", string(t.resolution)),

@@ -59,7 +59,8 @@ extension InspectReport {
                 .joined(separator: ", "))
         var rows = [["layer", "kind", "rank", "alpha", "scale", "modules"]]
         for row in rankTable {
-            let alpha = row.alpha.map { Format.number($0) + (row.alphaImplicit ? "*" : "") } ?? "-"
+            let mark = row.alphaImplicit ? "*" : row.alphaFromMetadata ? "†" : ""
+            let alpha = row.alpha.map { Format.number($0) + mark } ?? "-"
             rows.append([
                 row.layer, row.kind.rawValue, row.rank.map(String.init) ?? "-", alpha,
                 row.scale.map { Format.number($0) } ?? "-", Format.grouped(row.modules),
@@ -68,6 +69,9 @@ extension InspectReport {
         var lines = Format.table(rows, rightAligned: [2, 3, 4, 5])
         if rankTable.contains(where: \.alphaImplicit) {
             lines.append("* no alpha stored: alpha = rank")
+        }
+        if rankTable.contains(where: \.alphaFromMetadata) {
+            lines.append("† alpha from lora_adapter_metadata (diffusers' PEFT config: lora_alpha / r)")
         }
         out.add("Ranks", lines)
         out.add(
@@ -122,6 +126,8 @@ extension InspectReport {
             t.textEncoderLearningRate.map { "text encoder \($0)" },
         ].compactMap { $0 }
         row("learning rate", rates.joined(separator: ", "))
+        row("trainer", t.trainer)
+        if let peft = t.peftConfig { row("PEFT config", peft) }
         row("optimizer", t.optimizer)
         row("scheduler", t.scheduler)
         row("resolution", t.resolution)

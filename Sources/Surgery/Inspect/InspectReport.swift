@@ -28,6 +28,8 @@ public struct InspectReport: Sendable {
         public var alpha: Double?
         /// True when the file stores no alpha (so alpha = rank).
         public var alphaImplicit: Bool
+        /// True when alpha comes from `lora_adapter_metadata` (a PEFT config), not a tensor.
+        public var alphaFromMetadata = false
         public var modules: Int
         public var scale: Double? {
             guard let rank, rank > 0, let alpha else { return nil }
@@ -99,7 +101,7 @@ public struct InspectReport: Sendable {
         otherMetadata = (file.metadata ?? [:])
             .filter {
                 !$0.key.hasPrefix("ss_") && !$0.key.hasPrefix("modelspec.")
-                    && !$0.key.hasPrefix("sshs_")
+                    && !$0.key.hasPrefix("sshs_") && !TrainingMetadata.trainerKeys.contains($0.key)
             }
             .map { ($0.key, $0.value) }.sorted { $0.0 < $1.0 }
         keys =
@@ -146,7 +148,8 @@ public struct InspectReport: Sendable {
                 }
             let row = RankRow(
                 layer: layer, kind: adapter.kind, rank: adapter.rank, alpha: adapter.alpha,
-                alphaImplicit: adapter.storedAlpha == nil, modules: 0)
+                alphaImplicit: adapter.storedAlpha == nil,
+                alphaFromMetadata: adapter.alphaFromMetadata, modules: 0)
             rows[row, default: 0] += 1
         }
         kinds = kindCounts.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }

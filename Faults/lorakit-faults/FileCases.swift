@@ -192,6 +192,24 @@ enum FileCases {
                     ["bake", i.fluxBase, i.lora, "-o", "out/x.safetensors"], naming: [i.lora])
             },
             FaultCase(
+                group: .files, name: "Flux LoRA with modules Flux lacks, unknown keys",
+                expected: "inspect names them; convert exit 1 naming the module"
+            ) { lab in
+                let i = lab.inputs
+                let inspect = lab.run(["inspect", i.fluxOdd])
+                var shown = lab.succeeds(["inspect", i.fluxOdd])
+                for name in ["lora_unet_double_blocks_99_img_attn_qkv", "trainer_state.step"]
+                where !inspect.stdout.contains(name) {
+                    shown.problems.append("lorakit inspect \(i.fluxOdd): does not name \(name)")
+                }
+                return .all([
+                    shown,
+                    lab.refuses(
+                        ["convert", i.fluxOdd, "--to", "diffusers", "-o", "out/x.safetensors"],
+                        naming: [i.fluxOdd, "lora_unet_double_blocks_1_txt_attn_qkv", "190 output rows"]),
+                ])
+            },
+            FaultCase(
                 group: .files, name: "truncated fp8 Flux base", expected: "exit 1, names the file"
             ) { lab in
                 let i = lab.inputs

@@ -16,6 +16,9 @@ struct Inputs {
     let sd1LoRA = "in/sd1.safetensors"
     /// A two-module Flux LoRA (kohya names, the small synthetic Flux's widths).
     let fluxLoRA = "in/flux.safetensors"
+    /// `fluxLoRA` plus a module Flux lacks (double block 99), a qkv whose rows do not split
+    /// into q, k, v, and a key no naming explains.
+    let fluxOdd = "in/flux-odd.safetensors"
     /// A small Flux.1-dev checkpoint in fp8 (BFL layout).
     let fluxBase = "in/flux-fp8.safetensors"
     /// `base` with `lora` baked in: a fine-tuned checkpoint to extract from.
@@ -50,16 +53,26 @@ struct Inputs {
         }
         try Self.writeSD1LoRA(to: scratch + "/" + sd1LoRA)
         try Self.writeFluxLoRA(to: scratch + "/" + fluxLoRA)
+        try Self.writeFluxLoRA(to: scratch + "/" + fluxOdd, odd: true)
     }
 
     /// A LoRA with kohya's Flux names: one double-block qkv and one single-block linear2, at the
     /// small synthetic Flux's width 64.
-    static func writeFluxLoRA(to path: String) throws {
+    /// - Parameter odd: add `fluxOdd`'s damage.
+    static func writeFluxLoRA(to path: String, odd: Bool = false) throws {
         var tensors: [(name: String, tensor: Tensor)] = []
-        for (module, inputs, outputs) in [
+        var modules = [
             ("lora_unet_double_blocks_0_img_attn_qkv", 64, 192),
             ("lora_unet_single_blocks_0_linear2", 320, 64),
-        ] {
+        ]
+        if odd {
+            modules += [
+                ("lora_unet_double_blocks_99_img_attn_qkv", 64, 192),
+                ("lora_unet_double_blocks_1_txt_attn_qkv", 64, 190),
+            ]
+            tensors.append(("trainer_state.step", Tensor([Float(1)], shape: [1])))
+        }
+        for (module, inputs, outputs) in modules {
             tensors.append((module + ".alpha", Tensor([Float(2)], shape: [])))
             tensors.append(
                 (module + ".lora_down.weight", ramp(count: 4 * inputs, shape: [4, inputs])))

@@ -40,6 +40,8 @@ public enum SurgeryError: Error, Equatable, Sendable, CustomStringConvertible {
         case unnamed
         /// The parts of one fused weight disagree in shape or dtype.
         case inconsistentParts
+        /// A fused module's output rows do not divide into its parts.
+        case unsplittable(rows: Int, parts: [String])
     }
 
     // Resize recipes and outputs.
@@ -168,9 +170,11 @@ extension SurgeryError: UserFacingError {
         case .textEncoder:
             "a PEFT model holds the denoiser only (use --to diffusers for text encoders)"
         case .unnamed:
-            "lorakit has no \(naming.rawValue) name for it in this model family"
+            "the model has no such module (no \(naming.rawValue) name exists for it), so loaders would skip it"
         case .inconsistentParts:
             "the parts of its fused weight differ in input width or dtype"
+        case .unsplittable(let rows, let parts):
+            "its \(rows) output rows do not divide into \(parts.joined(separator: ", ")) (a damaged or foreign file)"
         }
     }
 }

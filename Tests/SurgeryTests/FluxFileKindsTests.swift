@@ -122,6 +122,7 @@ import Testing
         #expect(Set(lora.adapters.map(\.kind)) == [.loha, .lokr, .dora, .full])
         #expect(lora.passThrough.map(\.name) == ["some_trainer_state.step"])
         let report = try InspectReport(path: path)
+        #expect(report.unknownModuleCount == 0)
         #expect(Set(report.kinds.map(\.kind)) == [.loha, .lokr, .dora, .full])
         #expect(report.text().contains("some_trainer_state.step"))
         let layout = try BlockLayout(lora: lora)
@@ -145,5 +146,33 @@ import Testing
             ], in: directory, name: "fal.safetensors"))
         #expect(fal.architecture.architecture.familyID == Flux.id)
         #expect(fal.adapters.map(\.module) == [ModuleID(.unet, "double_blocks_0_img_attn_qkv", part: "q")])
+    }
+
+    /// A module the model lacks is named by inspect (loaders would skip it) and refused by
+    /// convert; a fused module whose rows do not split says so.
+    @Test func modulesFluxLacksAreNamed() throws {
+        let directory = TemporaryDirectory()
+        let path = try Self.write([
+            ("lora_unet_double_blocks_0_img_attn_proj.lora_down.weight", [2, 16]),
+            ("lora_unet_double_blocks_0_img_attn_proj.lora_up.weight", [16, 2]),
+            ("lora_unet_double_blocks_19_img_attn_proj.lora_down.weight", [2, 16]),
+            ("lora_unet_double_blocks_19_img_attn_proj.lora_up.weight", [16, 2]),
+        ], in: directory)
+        let report = try InspectReport(path: path)
+        #expect(report.unknownModules == ["lora_unet_double_blocks_19_img_attn_proj"])
+        #expect(report.text().contains("loaders skip them"))
+        let lora = try LoRAFile(path: path)
+        #expect(throws: SurgeryError.cannotConvert(
+            path: path, module: "lora_unet_double_blocks_19_img_attn_proj", naming: .diffusers, .unnamed)
+        ) { try Conversion(lora, to: .diffusers) }
+        let odd = try LoRAFile(
+            path: try Self.write([
+                ("lora_unet_single_blocks_0_linear1.lora_down.weight", [2, 16]),
+                ("lora_unet_single_blocks_0_linear1.lora_up.weight", [100, 2]),
+            ], in: directory, name: "odd.safetensors"))
+        #expect(throws: SurgeryError.cannotConvert(
+            path: odd.path, module: "lora_unet_single_blocks_0_linear1", naming: .diffusers,
+            .unsplittable(rows: 100, parts: ["q", "k", "v", "mlp"]))
+        ) { try Conversion(odd, to: .diffusers) }
     }
 }

@@ -42,6 +42,9 @@ public protocol ModelFamily: Sendable {
     var blockWeightForms: [BlockWeightForm] { get }
     /// Named block sets `chop --preset` keeps.
     var blockPresets: [BlockPreset] { get }
+    /// Whether the model has this module (a LoRA module it lacks is skipped by every loader:
+    /// "lora key not loaded"); nil where the family's tables cannot tell.
+    func isKnownModule(_ module: ModuleID) -> Bool?
     /// The vector form `blocks` prints and a plain vector is read in: nil for chop_blocks.py's
     /// form (a global weight, then one per block the file holds: the SD UNets); a fixed form
     /// whose positions never shift (Flux's 61 entries).
@@ -97,6 +100,7 @@ extension ModelFamily {
     public func splitParts(of module: ModuleID) -> [String]? { nil }
     public func wholeOutFeatures(of module: ModuleID, partOutFeatures: Int) -> Int? { nil }
     public var fixedVectorForm: BlockWeightForm? { nil }
+    public func isKnownModule(_ module: ModuleID) -> Bool? { nil }
     public func partName(of module: ModuleID) -> String { module.component.rawValue }
 }
 

@@ -336,6 +336,10 @@ public struct Flux: ModelFamily {
             metadata.architecture, detection.reason + "; variant from " + metadata.reason)
     }
 
+    public func isKnownModule(_ module: ModuleID) -> Bool? {
+        module.component == .unet ? FluxNames.bflPath(of: module.name) != nil : nil
+    }
+
     public var blockPresets: [BlockPreset] {
         [
             BlockPreset("double", keep: "D00-D18", summary: "the 19 double-stream blocks"),

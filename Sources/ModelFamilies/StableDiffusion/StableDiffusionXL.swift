@@ -74,6 +74,13 @@ public struct StableDiffusionXL: ModelFamily {
         name: "SDXL 20-value", familyID: id,
         labels: (0...8).map { "IN0\($0)" } + ["M00"] + (0...8).map { "OUT0\($0)" })
 
+    public func isKnownModule(_ module: ModuleID) -> Bool? {
+        module.component == .unet ? Self.unetModules.contains(module.name) : nil
+    }
+
+    /// Every Linear and Conv2d of the SDXL UNet, by kohya name.
+    private static let unetModules = Set(SDXLLayout(.sdxl).modules.map(\.kohyaName))
+
     public var blockPresets: [BlockPreset] { StableDiffusionUNet.blockPresets(lastBlock: 8) }
 
     public func isExtractionTarget(_ module: ModuleID) -> Bool {

@@ -203,9 +203,11 @@ public struct Conversion: Sendable {
         summary.split += 1
         for part in parts {
             let partID = ModuleID(adapter.module.component, adapter.module.name, part: part)
-            guard let stem = family.stem(of: partID, in: naming, architecture: architecture),
-                let factors = module.part(partID, family: family)
+            guard let stem = family.stem(of: partID, in: naming, architecture: architecture)
             else { throw problem(adapter, .unnamed) }
+            guard let factors = module.part(partID, family: family) else {
+                throw problem(adapter, .unsplittable(rows: module.up.rows, parts: parts))
+            }
             guard factors.rank > 0 else { continue }  // a part the module never touches
             let scale = module.scale * strength
             output.add(try name(stem, .down, of: adapter), factors.down)

@@ -37,6 +37,8 @@ extension InspectReport {
                         })),
                 JSONMember("ranks", .array(rankTable.map(Self.json))),
                 JSONMember("adapter_parameters", .integer(adapterParameterCount)),
+                JSONMember("unknown_modules", .int(unknownModuleCount)),
+                JSONMember("unknown_modules_first", .array(unknownModules.map { .string($0) })),
                 JSONMember("pass_through", .int(passThroughCount)),
                 JSONMember("pass_through_first", .array(passThroughNames.map { .string($0) })),
                 JSONMember("notes", .array(notes.map { .string($0) })),

@@ -74,6 +74,13 @@ extension InspectReport {
             lines.append("† alpha from lora_adapter_metadata (diffusers' PEFT config: lora_alpha / r)")
         }
         out.add("Ranks", lines)
+        if unknownModuleCount > 0 {
+            out.add(
+                "Unknown",
+                "\(Format.grouped(unknownModuleCount)) modules \(architecture?.architecture.rawValue ?? "the model") does not have; loaders skip them (\"lora key not loaded\"): "
+                    + unknownModules.joined(separator: ", ")
+                    + (unknownModuleCount > unknownModules.count ? ", …" : ""))
+        }
         out.add(
             "Pass-through",
             passThroughCount == 0

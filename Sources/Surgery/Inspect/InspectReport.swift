@@ -68,6 +68,9 @@ public struct InspectReport: Sendable {
     public var passThroughCount = 0
     /// The first keys no naming explains, by name (kept verbatim by every command).
     public var passThroughNames: [String] = []
+    /// Modules the model does not have (loaders skip them), and the first few by key stem.
+    public var unknownModuleCount = 0
+    public var unknownModules: [String] = []
     /// What a user of the file should know that the numbers do not say (kohya's `split_qkv`
     /// strength, hashes another tool left stale).
     public var notes: [String] = []
@@ -166,6 +169,12 @@ public struct InspectReport: Sendable {
                 $1.layer, $1.kind, $1.rank ?? 0, $1.alpha ?? 0
             )
         }
+        // Whole-tensor differences (`.diff`) may replace norms the module tables do not list.
+        let unknown = lora.adapters.filter {
+            $0.kind != .full && family.isKnownModule($0.module) == false
+        }
+        unknownModuleCount = unknown.count
+        unknownModules = unknown.prefix(5).map(\.stem)
         passThroughCount = lora.passThrough.count
         passThroughNames = lora.passThrough.prefix(5).map(\.name)
         let fused = lora.adapters.filter {

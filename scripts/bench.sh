@@ -16,7 +16,9 @@ if ! [ -x /usr/bin/time ]; then
 fi
 
 json_rows=()
-# measure NAME INPUT-DESCRIPTION COMMAND...: runs COMMAND once, prints and records wall time and peak RSS.
+# measure NAME INPUT-DESCRIPTION COMMAND...: runs COMMAND once, prints and records wall time and
+# peak RSS. With THROUGHPUT_OF=FILE set for the call, also MB/s over FILE's size once the command
+# has run (the input a command reads, or the output it writes).
 measure() {
     local name=$1 input=$2; shift 2
     local stats; stats=$(mktemp)
@@ -26,11 +28,18 @@ measure() {
     read -r seconds kilobytes <"$(echo "$stats")"
     rm -f "$stats"
     local mib; mib=$(awk -v k="$kilobytes" 'BEGIN { printf "%.1f", k / 1024 }')
+    local of=${THROUGHPUT_OF:-}
+    if [ -n "$of" ]; then
+        local rate; rate=$(awk -v b="$(stat -c %s "$of")" -v s="$seconds" \
+            'BEGIN { printf "%.0f", (s > 0 ? b / s / 1e6 : 0) }')
+        printf '%-42s %-48s %8.2f s %9s MiB  (%s MB/s)\n' "$name" "$input" "$seconds" "$mib" "$rate"
+        json_rows+=("{\"command\": \"$name\", \"input\": \"$input\", \"seconds\": $seconds, \"mb_per_second\": $rate, \"peak_mib\": $mib}")
+        return
+    fi
     printf '%-42s %-48s %8.2f s %9s MiB\n' "$name" "$input" "$seconds" "$mib"
     json_rows+=("{\"command\": \"$name\", \"input\": \"$input\", \"seconds\": $seconds, \"peak_mib\": $mib}")
 }
 
-# throughput NAME BYTES SECONDS: prints MB/s for a measurement just taken.
 sparse=$cache/sdxl-base-sparse.safetensors
 full=$cache/sdxl-base-f16.safetensors
 [ -f "$sparse" ] || "$bin" synth checkpoint "$sparse" --sparse >/dev/null
@@ -59,6 +68,25 @@ else
     fi
     measure "inspect flux checkpoint header" "$fluxdesc" "$bin" inspect "$flux"
 fi
+
+# A Flux.1 LoRA as kohya trains it: the 304 default modules at rank 32 in bf16 (306 MB), kept in
+# the cache; then reading it and converting it between namings (diffusers splits qkv and linear1).
+fluxlora=$cache/flux1-lora-r32-kohya.safetensors
+fluxloradiffusers=$cache/flux1-lora-r32-diffusers.safetensors
+fluxloradesc="Flux.1 LoRA r32 bf16, 304 modules, 306 MB"
+THROUGHPUT_OF=$cache/flux1-lora-new.safetensors measure "synth flux-lora (streamed write)" \
+    "$fluxloradesc" "$bin" synth flux-lora "$cache/flux1-lora-new.safetensors"
+if [ -f "$fluxlora" ]; then rm "$cache/flux1-lora-new.safetensors"
+else mv "$cache/flux1-lora-new.safetensors" "$fluxlora"; fi
+THROUGHPUT_OF=$fluxlora measure "inspect (Flux LoRA, hashes)" "$fluxloradesc" "$bin" inspect "$fluxlora"
+THROUGHPUT_OF=$fluxlora measure "convert --to diffusers (Flux LoRA)" "$fluxloradesc" \
+    "$bin" convert "$fluxlora" --to diffusers -o "$fluxloradiffusers"
+THROUGHPUT_OF=$fluxlora measure "convert --to comfy (Flux LoRA)" "$fluxloradesc" \
+    "$bin" convert "$fluxlora" --to comfy -o "$cache/flux1-lora-comfy.safetensors"
+THROUGHPUT_OF=$fluxloradiffusers measure "convert diffusers --to kohya (Flux LoRA)" \
+    "Flux.1 LoRA r32 diffusers, 494 modules, 344 MB" \
+    "$bin" convert "$fluxloradiffusers" --to kohya -o "$cache/flux1-lora-back.safetensors"
+rm -f "$fluxloradiffusers" "$cache/flux1-lora-comfy.safetensors" "$cache/flux1-lora-back.safetensors"
 
 # The seed's LoCon: dim 8 / alpha 4, conv_dim 256 / conv_alpha 4, 1,052 modules with text encoders.
 locon=$cache/sdxl-locon-seedargs.safetensors

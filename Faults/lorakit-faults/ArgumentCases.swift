@@ -164,6 +164,11 @@ enum ArgumentCases {
                 ["count"]
             ),
             (
+                "synth flux-lora --rank 0",
+                ["synth", "flux-lora", "out/x.safetensors", "--rank", "0"],
+                ["rank"]
+            ),
+            (
                 "pretrain --batch 0", ["pretrain", "-o", "out/p.safetensors", "--batch", "0"],
                 ["batch"]
             ),

@@ -135,6 +135,16 @@ enum FaultCases {
                 "SIGTERM during synth checkpoint", SIGTERM,
                 { _ in ["synth", "checkpoint", "out/x.safetensors", "--tinyxl"] }
             ),
+            (
+                // The kohya scratch file the conversion reads is an unfinished output too.
+                "SIGTERM during synth flux-lora --naming diffusers", SIGTERM,
+                { _ in
+                    [
+                        "synth", "flux-lora", "out/x.safetensors", "--naming", "diffusers",
+                        "--rank", "8",
+                    ]
+                }
+            ),
         ]
         return rows.map { name, signal, command in
             FaultCase(

@@ -154,74 +154,109 @@ public enum SafeTensorsWriter {
         protecting inputs: [FileStatus] = [],
         recomputeHashes: Bool = false, produce: (TensorInfo) throws -> StreamedData
     ) throws {
-        let layout = self.layout(entries)
-        let placeholder = Hashes.ModelHashes(
-            model: String(repeating: "0", count: 64), legacy: String(repeating: "0", count: 8))
-        let finalMetadata = recomputeHashes ? Hashes.stamped(metadata, with: placeholder) : metadata
-        let header = try refusing(path) { try headerBytes(layout: layout, metadata: finalMetadata) }
-        var hasher =
-            recomputeHashes
-            ? try Hashes.StreamingModelHasher(layout: layout, metadata: metadata) : nil
+        // The header is checked before any file exists: a refused name creates nothing.
+        let plan = try StreamingPlan(
+            entries: entries, metadata: metadata, path: path, recomputeHashes: recomputeHashes)
         let output = try PendingOutput(path: path, protecting: inputs)
-        try output.write(header)
-        for tensor in layout {
-            let bytes: [UInt8]
-            switch try produce(tensor) {
-            case .bytes(let data):
-                guard UInt64(data.count) == tensor.byteCount else {
-                    throw SafeTensorsError.refusedToWrite(
-                        path: path,
-                        .dataLengthMismatch(
-                            tensor: tensor.name, expected: tensor.byteCount,
-                            actual: UInt64(data.count)))
-                }
-                bytes = data
-            case .zeros:
-                guard hasher != nil else {
-                    try output.skip(tensor.byteCount)
+        try plan.stream(into: output, produce: produce)
+        try output.publish()
+    }
+
+    /// `writeStreaming(entries:metadata:to:...)` into an output the caller owns and publishes,
+    /// or drops: a scratch file read back before it is removed (`synth flux-lora --naming`
+    /// converts the kohya file it generates without ever publishing it).
+    public static func writeStreaming(
+        entries: [Entry], metadata: [String: String]?, into output: PendingOutput,
+        recomputeHashes: Bool = false, produce: (TensorInfo) throws -> StreamedData
+    ) throws {
+        let plan = try StreamingPlan(
+            entries: entries, metadata: metadata, path: output.path,
+            recomputeHashes: recomputeHashes)
+        try plan.stream(into: output, produce: produce)
+    }
+
+    /// A streamed file's layout and header, checked before anything is written.
+    private struct StreamingPlan {
+        var layout: [TensorInfo]
+        var metadata: [String: String]?
+        var header: [UInt8]
+        var recomputeHashes: Bool
+        var path: String
+
+        init(
+            entries: [Entry], metadata: [String: String]?, path: String, recomputeHashes: Bool
+        ) throws {
+            let layout = SafeTensorsWriter.layout(entries)
+            let placeholder = Hashes.ModelHashes(
+                model: String(repeating: "0", count: 64), legacy: String(repeating: "0", count: 8))
+            let finalMetadata =
+                recomputeHashes ? Hashes.stamped(metadata, with: placeholder) : metadata
+            header = try SafeTensorsWriter.refusing(path) {
+                try SafeTensorsWriter.headerBytes(layout: layout, metadata: finalMetadata)
+            }
+            (self.layout, self.metadata, self.recomputeHashes, self.path) =
+                (layout, metadata, recomputeHashes, path)
+        }
+
+        func stream(
+            into output: PendingOutput, produce: (TensorInfo) throws -> StreamedData
+        ) throws {
+            var hasher =
+                recomputeHashes
+                ? try Hashes.StreamingModelHasher(layout: layout, metadata: metadata) : nil
+            try output.write(header)
+            for tensor in layout {
+                let bytes: [UInt8]
+                switch try produce(tensor) {
+                case .bytes(let data):
+                    try check(UInt64(data.count), of: tensor)
+                    bytes = data
+                case .zeros:
+                    guard hasher != nil else {
+                        try output.skip(tensor.byteCount)
+                        continue
+                    }
+                    bytes = [UInt8](repeating: 0, count: Int(tensor.byteCount))
+                case .borrowed(let buffer):
+                    try check(UInt64(buffer.count), of: tensor)
+                    if hasher != nil { hasher!.feed(Array(buffer)) }
+                    try output.write(buffer)
+                    continue
+                case .copy(let file, let info):
+                    try check(info.byteCount, of: tensor)
+                    if hasher == nil {
+                        try file.copy(info, to: output, observe: nil)
+                    } else {
+                        var observed = hasher!
+                        try file.copy(info, to: output) { chunk in observed.feed(chunk) }
+                        hasher = observed
+                    }
                     continue
                 }
-                bytes = [UInt8](repeating: 0, count: Int(tensor.byteCount))
-            case .borrowed(let buffer):
-                guard UInt64(buffer.count) == tensor.byteCount else {
-                    throw SafeTensorsError.refusedToWrite(
-                        path: path,
-                        .dataLengthMismatch(
-                            tensor: tensor.name, expected: tensor.byteCount,
-                            actual: UInt64(buffer.count)))
-                }
-                if hasher != nil { hasher!.feed(Array(buffer)) }
-                try output.write(buffer)
-                continue
-            case .copy(let file, let info):
-                guard info.byteCount == tensor.byteCount else {
-                    throw SafeTensorsError.refusedToWrite(
-                        path: path,
-                        .dataLengthMismatch(
-                            tensor: tensor.name, expected: tensor.byteCount, actual: info.byteCount)
-                    )
-                }
-                if hasher == nil {
-                    try file.copy(info, to: output, observe: nil)
-                } else {
-                    var observed = hasher!
-                    try file.copy(info, to: output) { chunk in observed.feed(chunk) }
-                    hasher = observed
-                }
-                continue
+                hasher?.feed(bytes)
+                try output.write(bytes)
             }
-            hasher?.feed(bytes)
-            try output.write(bytes)
-        }
-        if let hasher {
-            let stamped = Hashes.stamped(metadata, with: hasher.finish())
-            let finalHeader = try refusing(path) {
-                try headerBytes(layout: layout, metadata: stamped)
+            if let hasher {
+                let stamped = Hashes.stamped(metadata, with: hasher.finish())
+                let layout = self.layout
+                let finalHeader = try SafeTensorsWriter.refusing(path) {
+                    try SafeTensorsWriter.headerBytes(layout: layout, metadata: stamped)
+                }
+                precondition(
+                    finalHeader.count == header.count, "hash text changed the header length")
+                try output.write(finalHeader, at: 0)
             }
-            precondition(finalHeader.count == header.count, "hash text changed the header length")
-            try output.write(finalHeader, at: 0)
         }
-        try output.publish()
+
+        /// Refuses data whose byte count does not match the tensor's shape and dtype.
+        func check(_ count: UInt64, of tensor: TensorInfo) throws {
+            guard count == tensor.byteCount else {
+                throw SafeTensorsError.refusedToWrite(
+                    path: path,
+                    .dataLengthMismatch(
+                        tensor: tensor.name, expected: tensor.byteCount, actual: count))
+            }
+        }
     }
 
     /// Layout plus the tensors in layout order, after checking each one's byte count.

@@ -117,4 +117,18 @@ import Testing
             ])
         #expect(tiny.parameters.first { $0.key == "img_in.weight" }?.shape == [64, 16])
     }
+
+    /// kohya's default Flux targets: 10 Linears per double block, 3 per single block, none
+    /// outside the blocks; the canonical names the family reads.
+    @Test func kohyaLoRAModulesFollowTheDepth() throws {
+        let full = FluxBaseTensors().kohyaLoRAModules
+        #expect(full.count == 19 * 10 + 38 * 3)
+        #expect(full.first?.id == ModuleID(.unet, "double_blocks_0_img_attn_qkv"))
+        #expect(full.last?.id == ModuleID(.unet, "single_blocks_37_modulation_lin"))
+        let linear1 = try #require(full.first { $0.id.name == "single_blocks_3_linear1" })
+        #expect(linear1.inFeatures == 3072 && linear1.outFeatures == 21504)
+        for module in full { #expect(FluxNames.canonical(module.id.name)?.name == module.id.name) }
+        #expect(FluxBaseTensors(.tiny).kohyaLoRAModules.count == 2 * 10 + 3 * 3)
+        #expect(FluxBaseTensors(.tinyFullDepth).kohyaLoRAModules.map(\.id) == full.map(\.id))
+    }
 }

@@ -29,6 +29,8 @@ public struct Flux: ModelFamily {
 
     /// kohya's `ss_base_model_version` for Flux.1 LoRAs.
     public static let kohyaBaseModelVersion = "flux1"
+    /// kohya's `ss_network_module` for Flux.1 LoRAs (sd-scripts `networks/lora_flux.py`).
+    public static let kohyaNetworkModule = "networks.lora_flux"
 
     public let componentPrefixes: [ComponentPrefix] = [
         ComponentPrefix("lora_unet_", .unet, form: .kohya),

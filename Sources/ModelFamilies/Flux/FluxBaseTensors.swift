@@ -46,6 +46,15 @@ public struct FluxDimensions: Sendable, Hashable {
         hidden: 64, heads: 2, mlpRatio: 4, doubleBlocks: 2, singleBlocks: 3, inChannels: 16,
         contextWidth: 32, vectorWidth: 24, timeWidth: 16)
 
+    /// `tiny`'s widths at Flux.1's depth (19 double, 38 single blocks): every module name of a
+    /// real Flux.1 LoRA in a file of a few megabytes, for LoRA tests (`synth flux-lora --small`).
+    public static let tinyFullDepth: FluxDimensions = {
+        var dimensions = tiny
+        dimensions.doubleBlocks = flux1.doubleBlocks
+        dimensions.singleBlocks = flux1.singleBlocks
+        return dimensions
+    }()
+
     /// Width of one attention head (128 for Flux.1).
     public var headWidth: Int { hidden / heads }
 

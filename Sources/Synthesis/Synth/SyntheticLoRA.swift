@@ -1,19 +1,18 @@
 import LinearAlgebra
 import LoRA
 import ModelFamilies
-import RealModule
 import SafeTensors
 
 /// Writes an SDXL-layout LoRA with trained-like factors, deterministically from a seed: the
 /// 1,052 modules of a LyCORIS `preset=full` LoCon (or the 986 of kohya's `networks.lora`),
 /// at SDXL or TinyXL widths. For benchmarks and tests.
 ///
-/// Per module (seeded by the global seed and the module name), as the reference inputs were made
-/// (`reference/surgery/README.md`, §2): down ~ U(−b, b) with b = 1/√(in·k·k), the Kaiming init
-/// of kohya and LyCORIS; up = c·G with G ~ N(0,1) and column i damped by exp(−τ·i),
-/// τ ~ U(0.05, 1), so spectra decay at different rates; c sets ‖ΔW‖_F to ρ times the base
-/// weight's expected Frobenius norm, log10 ρ ~ U(−2.3, −0.5). One module in twenty is left
-/// nearly untrained (ρ = 10⁻⁴), as short trainings leave some layers.
+/// Per module (seeded by the global seed and the module name; `TrainedLikeFactors`), as the
+/// reference inputs were made (`reference/surgery/README.md`, §2): down ~ U(−b, b) with
+/// b = 1/√(in·k·k), the Kaiming init of kohya and LyCORIS; up = c·G with G ~ N(0,1) and column i
+/// damped by exp(−τ·i), τ ~ U(0.05, 1), so spectra decay at different rates; c sets ‖ΔW‖_F to ρ
+/// times the base weight's expected Frobenius norm, log10 ρ ~ U(−2.3, −0.5). One module in
+/// twenty is left nearly untrained (ρ = 10⁻⁴), as short trainings leave some layers.
 public struct SyntheticLoRA: Sendable {
     public enum Kind: String, Sendable, CaseIterable {
         /// kohya `networks.lora`: transformer modules and text encoders, no convolutions.
@@ -116,36 +115,11 @@ public struct SyntheticLoRA: Sendable {
     }
 
     static func tensors(for module: Module, options: Options) -> [(name: String, tensor: Tensor)] {
-        var random = SplitMix64(
-            seed: options.seed ^ UInt64(DeterministicFill.fnv1a(module.id.kohyaName())) << 1)
-        let taps = taps(module.layer)
-        let columns = module.inFeatures * taps
         let r = module.rank
-        let bound = 1 / Double(columns).squareRoot()
-        var down = [Float](repeating: 0, count: r * columns)
-        for index in down.indices { down[index] = Float(bound * (2 * random.unit() - 1)) }
-        let untrained = random.unit() < 0.05
-        let rho = untrained ? 1e-4 : Double.pow(10, -2.3 + 1.8 * random.unit())
-        let tau = 0.05 + 0.95 * random.unit()
-        let damping = (0..<r).map { Double.exp(-tau * Double($0)) }
-        var up = [Float](repeating: 0, count: module.outFeatures * r)
-        for row in 0..<module.outFeatures {
-            for column in 0..<r {
-                let value: Double = random.gaussian() * damping[column]
-                up[row * r + column] = Float(value)
-            }
-        }
-        // ‖ΔW‖_F = scale·‖up·down‖_F, from the r×r Gram matrices; target ρ·√(out/3), the
-        // expected Frobenius norm of a splitmix base weight times ρ.
-        let scale = module.alpha / Double(r)
-        let upMatrix = Matrix(rows: module.outFeatures, columns: r, elements: up).converted(
-            to: Double.self)
-        let downMatrix = Matrix(rows: r, columns: columns, elements: down).converted(
-            to: Double.self)
-        let norm = scale * upMatrix.gram().dot(downMatrix.rowGram()).squareRoot()
-        let target = rho * (Double(module.outFeatures) / 3).squareRoot()
-        let c = norm > 0 ? Float(target / norm) : 0
-        for index in up.indices { up[index] *= c }
+        let factors = TrainedLikeFactors(
+            name: module.id.kohyaName(), seed: options.seed,
+            columns: module.inFeatures * taps(module.layer), outFeatures: module.outFeatures,
+            rank: r, scale: module.alpha / Double(r))
         let stem = module.id.kohyaName()
         let downShape: [Int]
         if case .conv(let kernel) = module.layer {
@@ -157,8 +131,11 @@ public struct SyntheticLoRA: Sendable {
             downShape.count == 4 ? [module.outFeatures, r, 1, 1] : [module.outFeatures, r]
         return [
             (stem + ".alpha", Tensor([module.alpha], shape: [], dtype: options.dtype)),
-            (stem + ".lora_down.weight", Tensor(down, shape: downShape, dtype: options.dtype)),
-            (stem + ".lora_up.weight", Tensor(up, shape: upShape, dtype: options.dtype)),
+            (
+                stem + ".lora_down.weight",
+                Tensor(factors.down, shape: downShape, dtype: options.dtype)
+            ),
+            (stem + ".lora_up.weight", Tensor(factors.up, shape: upShape, dtype: options.dtype)),
         ]
     }
 }

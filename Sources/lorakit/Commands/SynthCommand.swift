@@ -15,7 +15,7 @@ struct SynthCommand: ParsableCommand {
             """,
         subcommands: [
             SynthCheckpointCommand.self, SynthFluxCheckpointCommand.self, SynthLoRACommand.self,
-            SynthDatasetCommand.self,
+            SynthFluxLoRACommand.self, SynthDatasetCommand.self,
         ])
 }
 

@@ -210,6 +210,23 @@ enum FileCases {
                 ])
             },
             FaultCase(
+                group: .files, name: "norm table for another model, a LoRA as table",
+                expected: "exit 1, names the table"
+            ) { lab in
+                let i = lab.inputs
+                let table = "in/base.norms.safetensors"
+                let made = lab.succeeds(["norms", i.base, "-o", table], creates: [table])
+                return .all([
+                    made,
+                    lab.refuses(
+                        ["resize", "--norms", table, i.fluxLoRA, "-r", "fro_ckpt=1,thr=-1", "-o", "out"],
+                        naming: [table, i.fluxLoRA]),
+                    lab.refuses(
+                        ["resize", "--norms", i.lora, i.lora, "-r", "fro_ckpt=1,thr=-1", "-o", "out"],
+                        naming: [i.lora, "not a lorakit norm table"]),
+                ])
+            },
+            FaultCase(
                 group: .files, name: "truncated fp8 Flux base", expected: "exit 1, names the file"
             ) { lab in
                 let i = lab.inputs

@@ -20,6 +20,10 @@ public enum LoRAError: Error, Equatable, Sendable, CustomStringConvertible {
     case nonFiniteWeight(path: String, key: String)
     /// A checkpoint was expected.
     case notACheckpoint(path: String, looksLike: String)
+    /// A file given as a norm table (`resize --norms`) that is not one.
+    case notANormTable(path: String, looksLike: String)
+    /// A norm table with a tensor that is not what the format says.
+    case badNormTable(path: String, key: String, problem: String)
     /// The operation has no linear meaning for this adapter kind (IA3, GLoRA, OFT, unknown).
     case unsupported(path: String, module: String, kind: AdapterKind)
     /// A `PATH:WEIGHT` input whose weight is not a finite number.
@@ -41,6 +45,10 @@ public enum LoRAError: Error, Equatable, Sendable, CustomStringConvertible {
             "\(path): tensor \"\(key)\" holds NaN or infinite values"
         case .notACheckpoint(let path, let looksLike):
             "\(path): not a base checkpoint; it looks like \(looksLike)"
+        case .notANormTable(let path, let looksLike):
+            "\(path): not a lorakit norm table (`lorakit norms` writes them); it looks like \(looksLike)"
+        case .badNormTable(let path, let key, let problem):
+            "\(path): damaged norm table: \(key) \(problem)"
         case .inputWeight(let argument):
             "\(argument): the weight after ':' must be a finite number"
         case .unsupported(let path, let module, let kind):

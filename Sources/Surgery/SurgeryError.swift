@@ -14,6 +14,8 @@ public enum SurgeryError: Error, Equatable, Sendable, CustomStringConvertible {
     case notANumber(argument: String, token: String, position: Int)
     case nonFinite(argument: String, token: String)
     case unknownBlock(path: String, label: String, layout: String)
+    /// A norm table measured on a model of another family than the LoRA's.
+    case normTableForAnotherModel(table: String, tableModel: String, lora: String, loraModel: String)
     /// A `chop --preset` name the file's family does not define.
     case unknownPreset(path: String, name: String, architecture: String, presets: [String])
     /// An adapter whose difference cannot be scaled linearly by a fractional weight.
@@ -89,6 +91,8 @@ public enum SurgeryError: Error, Equatable, Sendable, CustomStringConvertible {
         case bothSelectors
         /// It scores against the base checkpoint, and none was given.
         case needsBase
+        /// It projects onto the base weights (`subspace`), and only a norm table was given.
+        case needsWeights(table: String)
     }
 
     public var description: String {
@@ -103,6 +107,8 @@ public enum SurgeryError: Error, Equatable, Sendable, CustomStringConvertible {
             "\(argument): \"\(token)\" is not a finite number"
         case .unknownBlock(let path, let label, let layout):
             "\(path): no block \"\(label)\" in this file; its blocks are \(layout)"
+        case .normTableForAnotherModel(let table, let tableModel, let lora, let loraModel):
+            "\(table): a norm table for \(tableModel), but \(lora) is a LoRA for \(loraModel)"
         case .unknownPreset(let path, let name, let architecture, let presets):
             "\(path): no chop preset \"\(name)\" for \(architecture); presets: "
                 + (presets.isEmpty ? "none" : presets.joined(separator: ", "))
@@ -156,6 +162,8 @@ public enum SurgeryError: Error, Equatable, Sendable, CustomStringConvertible {
         case .noSelector: "recipe \"\(recipe)\" needs thr= or size="
         case .bothSelectors: "recipe \"\(recipe)\" has both thr= and size=; give one"
         case .needsBase: "recipe \"\(recipe)\" measures against a base checkpoint; give one"
+        case .needsWeights(let table):
+            "recipe \"\(recipe)\" projects onto the base weights (subspace), which the norm table \(table) does not hold; give the checkpoint"
         }
     }
 }

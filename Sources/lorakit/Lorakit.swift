@@ -23,7 +23,7 @@ struct Lorakit: ParsableCommand {
         subcommands: [
             InspectCommand.self, BlocksCommand.self, ChopCommand.self, ResizeCommand.self,
             MergeCommand.self,
-            BakeCommand.self, ExtractCommand.self, DiffCommand.self, ConvertCommand.self,
+            BakeCommand.self, ExtractCommand.self, DiffCommand.self, ConvertCommand.self, NormsCommand.self,
             TrainCommand.self,
             SampleCommand.self, EvalCommand.self, PretrainCommand.self, SynthCommand.self,
         ])

@@ -67,6 +67,7 @@ import Testing
         (["resize", "x.safetensors"], 2, "give -r RECIPES"),
         (["resize", "a", "b", "-r", "fro_ckpt=1,thr=-3", "--rank", "4"], 2, "separate modes"),
         (["resize", "x.safetensors", "--dynamic", "sv_fro"], 2, "--dynamic needs --param"),
+        (["resize", "x.safetensors", "--norms", "t.safetensors", "--rank", "4"], 2, "give -r too"),
         (
             ["resize", "x.safetensors", "--dynamic", "sv_fro", "--param", "2"], 2,
             "a fraction in (0, 1]"
@@ -76,6 +77,37 @@ import Testing
         let result = try CommandRunner.run(arguments)
         #expect(result.status == status)
         #expect(result.stderr.contains(message), "\(result.stderr)")
+    }
+
+    /// `lorakit norms` on a small Flux base, then `resize --norms` without the base: the same
+    /// file as against the base, in the input's diffusers naming.
+    @Test func normTableServesInPlaceOfTheBase() throws {
+        let directory = TemporaryDirectory()
+        let base = directory.file("flux.safetensors")
+        let lora = directory.file("lora.safetensors")
+        for arguments in [
+            ["synth", "flux-checkpoint", base, "--small", "--dtype", "bf16"],
+            ["synth", "flux-lora", lora, "--small", "--rank", "4", "--naming", "diffusers"],
+        ] {
+            let made = try CommandRunner.run(arguments)
+            #expect(made.status == 0, "\(made.stderr)")
+        }
+        let table = try CommandRunner.run(["norms", base])
+        #expect(table.status == 0, "\(table.stderr)")
+        let tablePath = directory.file("flux.norms.safetensors")
+        #expect(table.stdout.hasPrefix("\(tablePath): ") && table.stdout.contains("Flux.1-dev"))
+        let recipe = "fro_ckpt=1,thr=-2.2"
+        let viaBase = try CommandRunner.run(
+            ["resize", base, lora, "-r", recipe, "-o", directory.file("a.safetensors")])
+        let viaTable = try CommandRunner.run(
+            ["resize", "--norms", tablePath, lora, "-r", recipe, "-o", directory.file("b.safetensors")])
+        #expect(viaBase.status == 0 && viaTable.status == 0, "\(viaBase.stderr)\(viaTable.stderr)")
+        let a = try Data(contentsOf: URL(fileURLWithPath: directory.file("a.safetensors")))
+        let b = try Data(contentsOf: URL(fileURLWithPath: directory.file("b.safetensors")))
+        #expect(a == b)
+        let names = try SafeTensorsFile(path: directory.file("b.safetensors")).tensors.map(\.name)
+        #expect(names.contains { $0.hasSuffix("attn.to_q.lora_A.weight") })
+        #expect(!names.contains { $0.hasSuffix(".alpha") })
     }
 
     @Test func recipeErrorsAreOneLine() throws {

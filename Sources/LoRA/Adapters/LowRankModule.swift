@@ -16,11 +16,16 @@ public struct LowRankModule: Sendable {
     /// The base conv's kernel size; nil for a linear.
     public var kernel: Int?
     public var alpha: Double
+    /// Written as PEFT's `lora_A`/`lora_B` without alpha (diffusers, PEFT): then alpha must be
+    /// the rank, the scale those loaders apply.
+    public var peftFactors: Bool
 
     public init(
         stem: String, down: [Float], up: [Float], rank: Int, outFeatures: Int, inChannels: Int,
-        kernel: Int?, alpha: Double
+        kernel: Int?, alpha: Double, peftFactors: Bool = false
     ) {
+        precondition(!peftFactors || alpha == Double(rank), "PEFT factors carry scale 1")
+        self.peftFactors = peftFactors
         precondition(down.count == rank * inChannels * (kernel ?? 1) * (kernel ?? 1), "down size")
         precondition(up.count == outFeatures * rank, "up size")
         (self.stem, self.down, self.up, self.rank) = (stem, down, up, rank)
@@ -34,9 +39,15 @@ public struct LowRankModule: Sendable {
     }
     public var upShape: [Int] { kernel == nil ? [outFeatures, rank] : [outFeatures, rank, 1, 1] }
 
-    /// alpha, down and up, factors stored in `dtype`.
+    /// alpha, down and up (or PEFT's two factors), stored in `dtype`.
     public func tensors(dtype: DType) -> [(name: String, tensor: Tensor)] {
-        [
+        if peftFactors {
+            return [
+                (stem + ".lora_A.weight", Tensor(down, shape: downShape, dtype: dtype)),
+                (stem + ".lora_B.weight", Tensor(up, shape: upShape, dtype: dtype)),
+            ]
+        }
+        return [
             (stem + ".alpha", AlphaTensor.make(alpha, preferring: dtype)),
             (stem + ".lora_down.weight", Tensor(down, shape: downShape, dtype: dtype)),
             (stem + ".lora_up.weight", Tensor(up, shape: upShape, dtype: dtype)),

@@ -30,8 +30,37 @@ public struct BaseCheckpoint: Sendable {
         }
         source = file
         architecture = CheckpointSummary.detect(file)
-        locations = ModelFamilies.checkpointLayout.locations(
+        var locations = ModelFamilies.checkpointLayout.locations(
             of: file.tensors.map { ($0.name, $0.shape) })
+        Self.addParts(
+            to: &locations, family: ModelFamilies.family(of: architecture.architecture), file)
+        self.locations = locations
+    }
+
+    /// The row blocks of fused weights that other namings adapt as modules of their own
+    /// (diffusers' `to_q` is rows 0..<3072 of Flux's `qkv`). Parts whose rows are not one block
+    /// (Flux's `norm_out`, the final modulation with its halves swapped) are left out.
+    private static func addParts(
+        to locations: inout [ModuleID: Location], family: any ModelFamily, _ file: SafeTensorsFile
+    ) {
+        for (module, location) in locations where location.rows == nil {
+            guard let parts = family.splitParts(of: module),
+                let rows = file.info(named: location.key)?.shape.first
+            else { continue }
+            for part in parts {
+                let id = ModuleID(module.component, module.name, part: part)
+                guard let blocks = family.rowBlocks(of: id, wholeOutFeatures: Int(rows)),
+                    blocks.count == 1
+                else { continue }
+                locations[id] = Location(key: location.key, rows: blocks[0])
+            }
+        }
+    }
+
+    /// SHA-256 of the safetensors header (hex): the same tensors under the same names, whatever
+    /// the file is called or when it was copied.
+    public func headerSHA256() throws -> String {
+        Hashes.sha256Hex(try source.readRaw(count: Int(source.header.length), at: 8))
     }
 
     /// The weight location of a module, if the checkpoint has it.

@@ -6,6 +6,8 @@ import SystemIO
 
 /// Frobenius and spectral norms of a base checkpoint's module weights, cached on disk.
 ///
+/// Norms come from the checkpoint or from a `NormTable` measured on it earlier.
+///
 /// The cache is one JSON file per checkpoint under `$XDG_CACHE_HOME/lorakit/` (default
 /// `~/.cache/lorakit/`), named by the checkpoint's identity: its size, modification time and the
 /// SHA-256 of its header. A checkpoint that changes gets a new file; an unreadable cache file is
@@ -18,7 +20,10 @@ public struct BaseNorms: Sendable {
         case frobenius, spectral
     }
 
-    public let checkpoint: BaseCheckpoint
+    /// The checkpoint the norms are measured on; nil when they come from a `NormTable`.
+    public let checkpoint: BaseCheckpoint?
+    /// The table the norms come from, when no checkpoint is read.
+    public let table: NormTable?
     /// Where the cache lives; nil disables it.
     public let cachePath: String?
     public private(set) var frobenius: [ModuleID: Double] = [:]
@@ -34,6 +39,7 @@ public struct BaseNorms: Sendable {
     /// - Parameter cacheDirectory: nil for the default folder; pass `""` to disable caching.
     public init(checkpoint: BaseCheckpoint, cacheDirectory: String? = nil) throws {
         self.checkpoint = checkpoint
+        table = nil
         let directory = cacheDirectory ?? Self.defaultDirectory()
         guard let directory, !directory.isEmpty else {
             cachePath = nil
@@ -42,6 +48,23 @@ public struct BaseNorms: Sendable {
         let identity = try Self.identity(of: checkpoint.source)
         cachePath = directory + "/norms-" + identity + ".json"
         load()
+    }
+
+    /// The norms of a table: nothing is computed or cached.
+    public init(table: NormTable) {
+        checkpoint = nil
+        self.table = table
+        cachePath = nil
+        frobenius = table.entries.mapValues(\.frobenius)
+        spectral = table.entries.mapValues(\.spectral)
+    }
+
+    /// The file the norms describe: the checkpoint, or the table.
+    public var sourcePath: String { checkpoint?.path ?? table?.path ?? "" }
+
+    /// A module's weight flattened to `[out, in·k·k]`, from the checkpoint's header or the table.
+    public func flatShape(of module: ModuleID) -> [Int]? {
+        checkpoint?.flatShape(of: module) ?? table?.entries[module]?.shape
     }
 
     /// `$XDG_CACHE_HOME/lorakit` or `$HOME/.cache/lorakit`.
@@ -72,7 +95,7 @@ public struct BaseNorms: Sendable {
     /// Computes every missing norm of `kind` for `modules` (those the checkpoint has), one
     /// stored tensor per core: modules sharing a tensor (CLIP-G's fused q, k, v) read it once.
     public mutating func ensure(_ kind: Kind, for modules: [ModuleID]) throws {
-        let base = checkpoint
+        guard let base = checkpoint else { return }  // a table has what it has
         let missing = modules.filter { value(kind, of: $0) == nil && base.location(of: $0) != nil }
         guard !missing.isEmpty else { return }
         let byTensor = Dictionary(grouping: missing) { base.location(of: $0)!.key }
@@ -103,13 +126,13 @@ public struct BaseNorms: Sendable {
     /// the norms are still right, only the next run will be slower.
     @discardableResult
     public mutating func save() -> Error? {
-        guard dirty, let cachePath else { return nil }
+        guard dirty, let cachePath, let checkpoint else { return nil }
         func table(_ values: [ModuleID: Double]) -> JSONValue {
-            .object(values.keys.sorted().map { JSONMember($0.kohyaName(), .double(values[$0]!)) })
+            .object(values.keys.sorted().map { JSONMember($0.description, .double(values[$0]!)) })
         }
         let status = checkpoint.source.status
         let document = JSONValue.object([
-            JSONMember("format", .string("lorakit-base-norms-1")),
+            JSONMember("format", .string("lorakit-base-norms-2")),
             JSONMember("checkpoint", .string(checkpoint.path)),
             JSONMember("size", .integer(status.size)),
             JSONMember(
@@ -133,16 +156,16 @@ public struct BaseNorms: Sendable {
     private mutating func load() {
         guard let cachePath, let file = try? FileContents.read(cachePath),
             let document = try? JSONValue.parse(String(decoding: file, as: UTF8.self)),
-            document["format"]?.stringValue == "lorakit-base-norms-1"
+            document["format"]?.stringValue == "lorakit-base-norms-2"
         else { return }
         func read(_ key: String) -> [ModuleID: Double] {
             guard case .object(let members)? = document[key] else { return [:] }
             var values: [ModuleID: Double] = [:]
             for member in members {
                 guard let value = member.value.doubleValue,
-                    let parsed = KeyParser.parse(member.key + ".alpha")
+                    let module = ModuleID(description: member.key)
                 else { continue }
-                values[parsed.module] = value
+                values[module] = value
             }
             return values
         }

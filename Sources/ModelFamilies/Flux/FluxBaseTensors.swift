@@ -47,7 +47,8 @@ public struct FluxDimensions: Sendable, Hashable {
         contextWidth: 32, vectorWidth: 24, timeWidth: 16)
 
     /// `tiny`'s widths at Flux.1's depth (19 double, 38 single blocks): every module name of a
-    /// real Flux.1 LoRA in a file of a few megabytes, for LoRA tests (`synth flux-lora --small`).
+    /// real Flux.1 LoRA and base in files of a few megabytes, for tests (`synth flux-lora --small`
+    /// and `synth flux-checkpoint --small`, which match module for module).
     public static let tinyFullDepth: FluxDimensions = {
         var dimensions = tiny
         dimensions.doubleBlocks = flux1.doubleBlocks

@@ -54,6 +54,26 @@ public struct ModuleID: Sendable, Hashable, Comparable, CustomStringConvertible 
     }
 }
 
+extension ModuleID {
+    /// Parses `description`: a kohya name (`lora_unet_input_blocks_4_1_proj_in`), optionally
+    /// with a `[part]`.
+    public init?(description: String) {
+        var name = Substring(description)
+        var part: String?
+        if name.hasSuffix("]"), let open = name.lastIndex(of: "[") {
+            part = String(name[name.index(after: open)..<name.index(before: name.endIndex)])
+            name = name[..<open]
+        }
+        let prefixes: [(String, Component)] = Component.allCases.map {
+            (KohyaNaming.prefix(of: $0), $0)
+        }
+        guard let (prefix, component) = prefixes.first(where: { name.hasPrefix($0.0) }),
+            name.count > prefix.count, part?.isEmpty != true
+        else { return nil }
+        self.init(component, String(name.dropFirst(prefix.count)), part: part)
+    }
+}
+
 /// The kind of base layer an adapter modifies.
 public enum LayerType: Sendable, Hashable, Comparable, CustomStringConvertible {
     case linear

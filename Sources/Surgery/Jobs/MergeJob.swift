@@ -51,7 +51,7 @@ public struct MergeJob: Sendable {
             let resizer = try Resizer(source: source)
             for item in resizer.warnings { warning(item) }
             var base: ResizeBase? = try ResizeBase(checkpoint: BaseCheckpoint(path: basePath))
-            protected.append(base!.checkpoint.status)
+            protected += base!.statuses
             let plan = try resizer.plan(recipe, base: &base, outputDType: dtype)
             if var base, let error = base.norms.save() {
                 warning("could not save the base-norm cache: \(error)")

@@ -1,4 +1,5 @@
 import LoRA
+import ModelFamilies
 import SafeTensors
 
 /// One `lorakit resize` run: every LoRA input resized by every recipe (or by kohya's rule), each
@@ -6,10 +7,18 @@ import SafeTensors
 public struct ResizeJob: Sendable {
     /// How ranks are chosen.
     public enum Mode: Sendable {
-        /// Score recipes measured against the base checkpoint at `base`.
-        case recipes([ResizeRecipe], base: String)
+        /// Score recipes measured against a base checkpoint or a norm table.
+        case recipes([ResizeRecipe], base: Base)
         /// kohya's fixed or dynamic ranks; no checkpoint.
         case kohya(KohyaResize)
+    }
+
+    /// What recipes measure against.
+    public enum Base: Sendable {
+        /// A base checkpoint (its norms cached).
+        case checkpoint(String)
+        /// A norm table written by `lorakit norms` (no checkpoint read).
+        case normTable(String)
     }
 
     /// kohya's resize options as the user gave them (which of them were given names the output).
@@ -69,16 +78,29 @@ public struct ResizeJob: Sendable {
     public func run(report: (Event) -> Void) throws {
         var base: ResizeBase?
         var recipes: [ResizeRecipe] = []
-        if case .recipes(let list, let path) = mode {
+        if case .recipes(let list, let source) = mode {
             recipes = list
-            base = try ResizeBase(
-                checkpoint: BaseCheckpoint(path: path), cacheDirectory: useNormCache ? nil : "")
+            switch source {
+            case .checkpoint(let path):
+                base = try ResizeBase(
+                    checkpoint: BaseCheckpoint(path: path), cacheDirectory: useNormCache ? nil : "")
+            case .normTable(let path):
+                base = ResizeBase(table: try NormTable(path: path))
+            }
         }
         let outputCount = inputs.count * (recipes.isEmpty ? 1 : recipes.count)
         let outputIsFile = try OutputNaming.namesAFile(output, outputs: outputCount)
         for argument in inputs {
             let source = try LoRAInput(argument: argument)
             let resizer = try Resizer(source: source)
+            if let table = base?.norms.table {
+                let lora = source.members[0].lora.architecture.architecture
+                guard ModelFamilies.family(of: lora).id == table.architecture.familyID else {
+                    throw SurgeryError.normTableForAnotherModel(
+                        table: table.path, tableModel: table.architecture.rawValue,
+                        lora: argument, loraModel: lora.rawValue)
+                }
+            }
             for warning in resizer.warnings { report(.warning("\(argument): \(warning)")) }
             var plans: [(plan: ResizePlan, name: String)] = []
             switch mode {
@@ -97,7 +119,7 @@ public struct ResizeJob: Sendable {
                     outputIsFile ? output! : OutputNaming.file(name, in: output ?? source.directory)
                 try resizer.output(plan, dtype: dtype).write(
                     to: destination,
-                    protecting: source.statuses + (base.map { [$0.checkpoint.status] } ?? []))
+                    protecting: source.statuses + (base?.statuses ?? []))
                 let summary = ResizeSummary(resizer: resizer, plan: plan, path: destination)
                 if !summary.modules.isEmpty, summary.modules.allSatisfy({ $0.newRank == 0 }) {
                     report(

@@ -28,6 +28,10 @@ public struct DecomposedModule: Sendable {
     public var inFeatures: Int
     /// Copied unchanged when present (DoRA).
     public var doraScale: (name: String, tensor: Tensor)?
+    /// Written in the input's PEFT naming (`lora_A`/`lora_B`, no alpha, so `alphaFactor` is 1):
+    /// diffusers and PEFT inputs keep their names, which kohya's cannot always express (Flux's
+    /// `to_q` is a block of rows of `qkv`).
+    public var peftFactors = false
 
     public var singularValues: [Float] { svd.singularValues }
     /// in channels of a conv (in·k·k / k²), or in features of a linear.
@@ -50,7 +54,7 @@ public struct DecomposedModule: Sendable {
         var tensors = LowRankModule(
             stem: stem, down: down.elements, up: up.elements, rank: k, outFeatures: outFeatures,
             inChannels: inChannels, kernel: kernel,
-            alpha: f * Double(k)
+            alpha: f * Double(k), peftFactors: peftFactors
         ).tensors(dtype: dtype)
         if let doraScale { tensors.append(doraScale) }
         return tensors
@@ -127,10 +131,12 @@ extension DecomposedModule {
             svd = try LowRankSVD(up: up, down: down)
         }
         module = first.module
+        peftFactors = members.allSatisfy { $0.adapter.form == .peft }
         stem =
-            first.form == .kohya || first.form == .lycoris ? first.stem : first.module.kohyaName()
+            first.form == .kohya || first.form == .lycoris || peftFactors
+            ? first.stem : first.module.kohyaName()
         alphaFactor = totalRank > 0 ? Self.exp(logFactor / Double(totalRank)) : 1
-        if !(alphaFactor.isFinite && alphaFactor > 0) { alphaFactor = 1 }
+        if !(alphaFactor.isFinite && alphaFactor > 0) || peftFactors { alphaFactor = 1 }
         inputRank = totalRank
         inputScale = members.count == 1 ? abs(members[0].weight) * (first.scale ?? 1) : 1
         if case .conv(let kernel) = first.layer { self.kernel = kernel } else { kernel = nil }

@@ -3,16 +3,26 @@ import LinearAlgebra
 import LoRA
 import RealModule
 import SafeTensors
+import SystemIO
 
-/// The base checkpoint a recipe measures against, with its norm cache.
+/// What a recipe measures against: the base checkpoint with its norm cache, or a norm table
+/// measured on it (then `subspace`, which needs the weights, is refused).
 public struct ResizeBase {
-    public let checkpoint: BaseCheckpoint
+    public let checkpoint: BaseCheckpoint?
     public var norms: BaseNorms
 
     public init(checkpoint: BaseCheckpoint, cacheDirectory: String? = nil) throws {
         self.checkpoint = checkpoint
         norms = try BaseNorms(checkpoint: checkpoint, cacheDirectory: cacheDirectory)
     }
+
+    public init(table: NormTable) {
+        checkpoint = nil
+        norms = BaseNorms(table: table)
+    }
+
+    /// The files the outputs may not replace.
+    public var statuses: [FileStatus] { checkpoint.map { [$0.status] } ?? [] }
 }
 
 extension Resizer {
@@ -27,10 +37,13 @@ extension Resizer {
     public func scores(_ recipe: ResizeRecipe, base: inout ResizeBase?) throws -> [[Double]] {
         let w = recipe.weights
         if recipe.needsBase {
-            guard let checkpoint = base?.checkpoint else {
+            guard let norms = base?.norms else {
                 throw SurgeryError.recipe(recipe.text, .needsBase)
             }
-            try Self.checkCoverage(modules, checkpoint: checkpoint, lora: path)
+            if w[.subspace] != nil, base?.checkpoint == nil {
+                throw SurgeryError.recipe(recipe.text, .needsWeights(table: norms.sourcePath))
+            }
+            try Self.checkCoverage(modules, norms: norms, lora: path)
             if w[.froCkpt] != nil { try base!.norms.ensure(.frobenius, for: modules.map(\.module)) }
             if w[.spnCkpt] != nil { try base!.norms.ensure(.spectral, for: modules.map(\.module)) }
         }
@@ -74,18 +87,18 @@ extension Resizer {
     /// Every module must exist in the base with the same flattened shape; the first that does not
     /// is named (a LoRA for another architecture, or the wrong checkpoint).
     static func checkCoverage(
-        _ modules: [DecomposedModule], checkpoint: BaseCheckpoint, lora: String
+        _ modules: [DecomposedModule], norms: BaseNorms, lora: String
     ) throws {
         for module in modules {
-            guard let shape = checkpoint.flatShape(of: module.module) else {
+            guard let shape = norms.flatShape(of: module.module) else {
                 throw SurgeryError.moduleNotInBase(
-                    lora: lora, module: module.stem, base: checkpoint.path)
+                    lora: lora, module: module.stem, base: norms.sourcePath)
             }
             guard shape == [module.outFeatures, module.inFeatures] else {
                 throw SurgeryError.shapeMismatch(
                     lora: lora, module: module.stem,
                     delta: [module.outFeatures, module.inFeatures],
-                    base: shape, checkpoint: checkpoint.path)
+                    base: shape, checkpoint: norms.sourcePath)
             }
         }
     }

@@ -68,6 +68,8 @@ public struct Resizer: Sendable {
     public func output(_ plan: ResizePlan, dtype: DType) -> LoRAOutput {
         var metadata = self.metadata ?? [:]
         for (key, value) in plan.metadata { metadata[key] = value }
+        // Ranks change and scales are in the factors: a kept PEFT config would rescale them.
+        metadata[PEFTAdapterConfig.metadataKey] = nil
         let ranks = Set(plan.keptDims.filter { !$0.isEmpty }.map(\.count))
         let alphas = Set(
             zip(modules, plan.keptDims).filter { !$0.1.isEmpty }.map {

@@ -25,7 +25,9 @@ struct ResizeCommand: ParsableCommand {
               thr=T  keep scores ≥ T (log10)       size=S  best scores until S MiB
               rescale=R  multiply kept values by R
 
-            Several recipes separated by ':' share one decomposition. Base norms are cached in \
+            Several recipes separated by ':' share one decomposition. --norms TABLE (from \
+            `lorakit norms`) replaces the checkpoint for every recipe but subspace, with the same \
+            result. Base norms are cached in \
             $XDG_CACHE_HOME/lorakit (default ~/.cache/lorakit), keyed by the checkpoint's size, \
             modification time and header. Outputs are named \
             <lora>_<recipe>_th<threshold>.safetensors next to the input (or in -o DIR), as resize_lora names them. An input \
@@ -48,6 +50,7 @@ struct ResizeCommand: ParsableCommand {
             Examples:
               lorakit resize sdxl_base.safetensors my_lora.safetensors -r fro_ckpt=1,thr=-3.55
               lorakit resize base.safetensors a.safetensors -r 'fro_ckpt=1,thr=-3.55:spn_ckpt=1,size=4'
+              lorakit resize --norms sdxl_base.norms.safetensors my_lora.safetensors -r fro_ckpt=1,thr=-3.55
               lorakit resize my_lora.safetensors --rank 4 --conv-rank 4
               lorakit resize my_lora.safetensors --dynamic sv_fro --param 0.9 --rank 16
             """)
@@ -92,10 +95,19 @@ struct ResizeCommand: ParsableCommand {
     @Flag(help: "Neither read nor write the base-norm cache.")
     var noCache = false
 
+    @Option(help: "With -r: score against this norm table (lorakit norms) instead of a checkpoint; every path is then a LoRA.")
+    var norms: String?
+
     func validate() throws {
+        if norms != nil, recipes == nil {
+            throw ValidationError("--norms gives what -r recipes measure against; give -r too")
+        }
         if recipes != nil {
-            guard paths.count >= 2 else {
-                throw ValidationError("with -r, give the base checkpoint then at least one LoRA")
+            guard paths.count >= (norms == nil ? 2 : 1) else {
+                throw ValidationError(
+                    norms == nil
+                        ? "with -r, give the base checkpoint then at least one LoRA"
+                        : "give at least one LoRA")
             }
             guard rank == nil, convRank == nil, dynamic == nil else {
                 throw ValidationError(
@@ -131,8 +143,10 @@ struct ResizeCommand: ParsableCommand {
         let logger = Logger(label: "lorakit.resize")
         let mode: ResizeJob.Mode
         var inputs = paths
-        if let recipes {
-            mode = .recipes(try ResizeRecipe.parseList(recipes), base: paths[0])
+        if let recipes, let norms {
+            mode = .recipes(try ResizeRecipe.parseList(recipes), base: .normTable(norms))
+        } else if let recipes {
+            mode = .recipes(try ResizeRecipe.parseList(recipes), base: .checkpoint(paths[0]))
             inputs.removeFirst()
         } else {
             mode = .kohya(

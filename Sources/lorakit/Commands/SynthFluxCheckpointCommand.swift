@@ -14,7 +14,8 @@ struct SynthFluxCheckpointCommand: ParsableCommand {
             parameters under BFL's key names, streamed tensor by tensor: memory stays near the \
             largest tensor (66 MB in fp8). Sizes written: 11.9 GB (11.1 GiB) in f8_e4m3 or \
             f8_e5m2, 23.8 GB (22.2 GiB) in bf16 or f16, 47.6 GB (44.3 GiB) in f32. With --small, \
-            the same names at tiny widths (hidden 64, 2 double and 3 single blocks): 0.5 MB in fp8, 2 MB in f32.
+            every name at tiny widths (hidden 64, all 19 double and 38 single blocks), the base of \
+            `synth flux-lora --small`: SIZE_FP8 in fp8.
 
             fp8 values are rounded to nearest even and saturate at the largest finite value \
             (448 for e4m3, 57344 for e5m2); PyTorch's casts do not saturate.
@@ -45,7 +46,7 @@ struct SynthFluxCheckpointCommand: ParsableCommand {
 
     func run() throws {
         let options = SyntheticFluxCheckpoint.Options(
-            dimensions: small ? .tiny : .flux1, variant: variant, dtype: dtype.dtype,
+            dimensions: small ? .tinyFullDepth : .flux1, variant: variant, dtype: dtype.dtype,
             comfyUIPrefix: comfy, sparse: sparse)
         let checkpoint = SyntheticFluxCheckpoint(options)
         let progress = ProgressLine(label: "synth")

@@ -15,7 +15,7 @@ struct SynthFluxCheckpointCommand: ParsableCommand {
             largest tensor (66 MB in fp8). Sizes written: 11.9 GB (11.1 GiB) in f8_e4m3 or \
             f8_e5m2, 23.8 GB (22.2 GiB) in bf16 or f16, 47.6 GB (44.3 GiB) in f32. With --small, \
             every name at tiny widths (hidden 64, all 19 double and 38 single blocks), the base of \
-            `synth flux-lora --small`: SIZE_FP8 in fp8.
+            `synth flux-lora --small`: 5.0 MiB in fp8.
 
             fp8 values are rounded to nearest even and saturate at the largest finite value \
             (448 for e4m3, 57344 for e5m2); PyTorch's casts do not saturate.

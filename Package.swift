@@ -18,8 +18,8 @@ let package = Package(
             name: "LoRAKit",
             targets: [
                 "SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "ModelFamilies", "LoRA",
-                "Surgery", "TensorOps", "TrainingNumerics", "TinyXLModel", "TrainingIO", "Trainer",
-                "Synthesis",
+                "Conversions", "Surgery", "TensorOps", "TrainingNumerics", "TinyXLModel",
+                "TrainingIO", "Trainer", "Synthesis",
             ]),
     ],
     dependencies: [
@@ -54,11 +54,15 @@ let package = Package(
             dependencies: [
                 "SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "ModelFamilies", realModule,
             ]),
+        // A LoRA rewritten between key namings (kohya, diffusers, ComfyUI, PEFT).
+        .target(
+            name: "Conversions",
+            dependencies: ["SystemIO", "SafeTensors", "ModelFamilies", "LoRA"]),
         .target(
             name: "Surgery",
             dependencies: [
                 "SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "ModelFamilies", "LoRA",
-                realModule,
+                "Conversions", realModule,
             ]),
 
         // The trainer, in layers: kernels, the numerics of training, the model, data in and logs
@@ -97,8 +101,8 @@ let package = Package(
             name: "lorakit",
             dependencies: [
                 "SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "ModelFamilies", "LoRA",
-                "Surgery", "TrainingNumerics", "TinyXLModel", "TrainingIO", "Trainer", "Synthesis",
-                argumentParser, .product(name: "Logging", package: "swift-log"),
+                "Conversions", "Surgery", "TrainingNumerics", "TinyXLModel", "TrainingIO", "Trainer",
+                "Synthesis", argumentParser, .product(name: "Logging", package: "swift-log"),
             ]),
 
         // make bench's timings that no command exposes (a training step); not part of swift test.
@@ -140,7 +144,7 @@ let package = Package(
         .testTarget(
             name: "SurgeryTests",
             dependencies: [
-                "Surgery", "Synthesis", "LoRA", "ModelFamilies", "LinearAlgebra", "SafeTensors",
+                "Surgery", "Conversions", "Synthesis", "LoRA", "ModelFamilies", "LinearAlgebra", "SafeTensors",
                 "SystemIO", "TestSupport",
             ]),
         .testTarget(

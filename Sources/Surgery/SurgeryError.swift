@@ -22,30 +22,6 @@ public enum SurgeryError: Error, Equatable, Sendable, CustomStringConvertible {
     case cannotScale(path: String, module: String, kind: AdapterKind)
     case nothingLeft(path: String)
 
-    // Conversion between namings.
-
-    /// A module the target naming cannot hold, and why.
-    case cannotConvert(path: String, module: String, naming: TargetNaming, ConversionProblem)
-
-    /// `--restore-split-strength` on a file kohya did not train with `split_qkv`.
-    case notSplitQKV(path: String)
-
-    /// Why a module cannot be written in a naming.
-    public enum ConversionProblem: Sendable, Equatable {
-        /// The naming holds only LoRA factors (PEFT's `lora_A`/`lora_B`).
-        case kind(AdapterKind)
-        /// The naming has no key for one of the module's tensors (`lora_mid` in PEFT).
-        case role(TensorRole)
-        /// A PEFT model state dict holds one model: the denoiser.
-        case textEncoder
-        /// No key of the naming names the module (a family lorakit does not write in it).
-        case unnamed
-        /// The parts of one fused weight disagree in shape or dtype.
-        case inconsistentParts
-        /// A fused module's output rows do not divide into its parts.
-        case unsplittable(rows: Int, parts: [String])
-    }
-
     // Resize recipes and outputs.
 
     /// A resize recipe that cannot be used, and why.
@@ -114,11 +90,6 @@ public enum SurgeryError: Error, Equatable, Sendable, CustomStringConvertible {
                 + (presets.isEmpty ? "none" : presets.joined(separator: ", "))
         case .cannotScale(let path, let module, let kind):
             "\(path): module \(module) is \(kind.rawValue), which cannot be scaled by a fraction; use weight 0 or 1 for its block"
-        case .cannotConvert(let path, let module, let naming, let problem):
-            "\(path): module \(module) cannot be written in the \(naming.rawValue) naming: "
-                + Self.describe(problem, naming: naming)
-        case .notSplitQKV(let path):
-            "\(path): not trained with split_qkv (ss_network_args has no split_qkv=True), so it has no lost strength to restore"
         case .nothingLeft(let path):
             "\(path): the weights remove every tensor; nothing would be written"
         case .recipe(let recipe, let problem):
@@ -168,21 +139,4 @@ public enum SurgeryError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-extension SurgeryError: UserFacingError {
-    private static func describe(_ problem: ConversionProblem, naming: TargetNaming) -> String {
-        switch problem {
-        case .kind(let kind):
-            "it is \(kind.rawValue), and \(naming.rawValue) files hold only LoRA factors (use --to kohya or comfy)"
-        case .role(let role):
-            "it has a \(role.rawValue) tensor, which \(naming.rawValue) files have no key for"
-        case .textEncoder:
-            "a PEFT model holds the denoiser only (use --to diffusers for text encoders)"
-        case .unnamed:
-            "the model has no such module (no \(naming.rawValue) name exists for it), so loaders would skip it"
-        case .inconsistentParts:
-            "the parts of its fused weight differ in input width or dtype"
-        case .unsplittable(let rows, let parts):
-            "its \(rows) output rows do not divide into \(parts.joined(separator: ", ")) (a damaged or foreign file)"
-        }
-    }
-}
+extension SurgeryError: UserFacingError {}

@@ -1,3 +1,4 @@
+import Conversions
 import Foundation
 import ModelFamilies
 import SafeTensors
@@ -162,7 +163,7 @@ import Testing
         #expect(report.unknownModules == ["lora_unet_double_blocks_19_img_attn_proj"])
         #expect(report.text().contains("loaders skip them"))
         let lora = try LoRAFile(path: path)
-        #expect(throws: SurgeryError.cannotConvert(
+        #expect(throws: ConversionError.cannotConvert(
             path: path, module: "lora_unet_double_blocks_19_img_attn_proj", naming: .diffusers, .unnamed)
         ) { try Conversion(lora, to: .diffusers) }
         let odd = try LoRAFile(
@@ -170,7 +171,7 @@ import Testing
                 ("lora_unet_single_blocks_0_linear1.lora_down.weight", [2, 16]),
                 ("lora_unet_single_blocks_0_linear1.lora_up.weight", [100, 2]),
             ], in: directory, name: "odd.safetensors"))
-        #expect(throws: SurgeryError.cannotConvert(
+        #expect(throws: ConversionError.cannotConvert(
             path: odd.path, module: "lora_unet_single_blocks_0_linear1", naming: .diffusers,
             .unsplittable(rows: 100, parts: ["q", "k", "v", "mlp"]))
         ) { try Conversion(odd, to: .diffusers) }

@@ -1,3 +1,4 @@
+import Conversions
 import Foundation
 import LoRA
 import ModelFamilies
@@ -179,7 +180,7 @@ import Testing
                 : adapter.module.name.hasSuffix("_linear1") ? 4 : 1
             #expect(abs(other.scale! - adapter.scale! * factor) < 1e-12, "\(adapter.stem)")
         }
-        #expect(throws: SurgeryError.notSplitQKV(path: Fixtures.path("flux/kohya_sub_r2.safetensors"))) {
+        #expect(throws: ConversionError.notSplitQKV(path: Fixtures.path("flux/kohya_sub_r2.safetensors"))) {
             try Conversion(try Self.open("kohya_sub_r2.safetensors"), to: .kohya, restoreSplitStrength: true)
         }
     }
@@ -206,7 +207,7 @@ import Testing
         try SafeTensorsWriter.write(file, to: path)
         let lora = try LoRAFile(path: path)
         #expect(lora.architecture.architecture == .flux)
-        #expect(throws: SurgeryError.self) { try Conversion(lora, to: .peft) }
+        #expect(throws: ConversionError.self) { try Conversion(lora, to: .peft) }
         let diffusers = try Conversion(lora, to: .diffusers).content()
         #expect(diffusers.tensors.map(\.name).contains(
             "text_encoder.text_model.encoder.layers.0.self_attn.q_proj.lora_A.weight"))

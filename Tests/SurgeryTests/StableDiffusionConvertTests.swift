@@ -1,3 +1,4 @@
+import Conversions
 import Foundation
 import LinearAlgebra
 import ModelFamilies
@@ -88,7 +89,7 @@ import Testing
         let stems = Set(diffusers.adapters.map(\.stem))
         #expect(stems.contains("text_encoder.text_model.encoder.layers.0.self_attn.q_proj"))
         #expect(stems.contains("text_encoder_2.text_model.encoder.layers.0.mlp.fc1"))
-        #expect(throws: SurgeryError.self) { try Conversion(lora, to: .peft) }
+        #expect(throws: ConversionError.self) { try Conversion(lora, to: .peft) }
     }
 
     /// Adapters with no PEFT form are refused by module for diffusers and still convert to
@@ -99,7 +100,7 @@ import Testing
             do {
                 _ = try Conversion(lora, to: .diffusers)
                 Issue.record("\(name) converted to diffusers")
-            } catch let error as SurgeryError {
+            } catch let error as ConversionError {
                 guard case .cannotConvert(_, let module, .diffusers, _) = error else {
                     Issue.record("\(error)")
                     continue

@@ -1,3 +1,4 @@
+import Conversions
 import LoRA
 import ModelFamilies
 import SystemIO

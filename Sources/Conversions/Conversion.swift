@@ -42,7 +42,7 @@ public struct Conversion: Sendable {
     /// Plans the converted file (only modules whose values change are read now).
     /// - Parameter restoreSplitStrength: multiply kohya `split_qkv` modules (block-diagonal,
     ///   alpha unchanged) by their part count, the strength they were trained with.
-    /// - Throws: `SurgeryError.cannotConvert` for a module the naming cannot hold.
+    /// - Throws: `ConversionError.cannotConvert` for a module the naming cannot hold.
     public init(_ lora: LoRAFile, to naming: TargetNaming, restoreSplitStrength: Bool = false)
         throws
     {
@@ -55,7 +55,7 @@ public struct Conversion: Sendable {
         metadata[PEFTAdapterConfig.metadataKey] = nil
         output = LoRAOutput(metadata: metadata)
         if restoreSplitStrength && !Self.trainedWithSplitQKV(lora.metadata) {
-            throw SurgeryError.notSplitQKV(path: lora.path)
+            throw ConversionError.notSplitQKV(path: lora.path)
         }
         var partsByWhole: [ModuleID: [Adapter]] = [:]
         for adapter in lora.adapters {
@@ -102,8 +102,8 @@ public struct Conversion: Sendable {
     public func content() throws -> TensorFile { try output.content() }
 
     private func problem(
-        _ adapter: Adapter, _ problem: SurgeryError.ConversionProblem
-    ) -> SurgeryError {
+        _ adapter: Adapter, _ problem: ConversionError.Problem
+    ) -> ConversionError {
         .cannotConvert(path: path, module: adapter.stem, naming: naming, problem)
     }
 

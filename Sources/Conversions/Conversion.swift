@@ -98,6 +98,27 @@ public struct Conversion: Sendable {
         try output.write(to: path, protecting: inputs)
     }
 
+    /// Writes the file into an output the caller owns (a scratch file).
+    public func write(into scratch: PendingOutput) throws {
+        try output.write(into: scratch)
+    }
+
+    /// `lora` in kohya's naming, for commands that work in one naming (merge): itself when
+    /// every module already has a kohya or LyCORIS key, else converted into a scratch file next
+    /// to `near`, which the caller keeps alive while it reads the result. The result reports
+    /// the original path, so messages name the user's file.
+    public static func inKohyaNaming(
+        _ lora: LoRAFile, near: String, scratches: inout [PendingOutput]
+    ) throws -> LoRAFile {
+        guard lora.adapters.contains(where: { $0.form != .kohya && $0.form != .lycoris }) else {
+            return lora
+        }
+        let scratch = try PendingOutput(path: near, protecting: [lora.status])
+        scratches.append(scratch)
+        try Conversion(lora, to: .kohya).write(into: scratch)
+        return try LoRAFile(path: scratch.temporaryPath, reportedAs: lora.path)
+    }
+
     /// The output in memory, hashes included (tests and small files).
     public func content() throws -> TensorFile { try output.content() }
 

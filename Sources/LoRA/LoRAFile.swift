@@ -15,7 +15,9 @@ public struct LoRAFile: Sendable {
     public private(set) var passThrough: [TensorInfo]
     public private(set) var architecture: ArchitectureDetection
 
-    public var path: String { source.path }
+    /// The path messages and outputs name: the file's, or the one it stands in for.
+    public var path: String { reportedPath ?? source.path }
+    private var reportedPath: String?
     public var metadata: [String: String]? { source.metadata }
     /// Device, inode, size and time of the file, for refusing to write over it.
     public var status: FileStatus { source.status }
@@ -25,6 +27,13 @@ public struct LoRAFile: Sendable {
     ///   adapter tensors (a checkpoint, an embedding), `LoRAError` for contradictory modules.
     public init(path: String) throws {
         try self.init(try SafeTensorsFile(path: path))
+    }
+
+    /// Opens a file that stands in for another (a scratch copy in another naming), named as
+    /// that other in messages and metadata.
+    public init(path: String, reportedAs name: String) throws {
+        try self.init(try SafeTensorsFile(path: path))
+        reportedPath = name
     }
 
     public init(_ file: SafeTensorsFile) throws {

@@ -63,6 +63,27 @@ public struct LoRAOutput: Sendable {
     /// their files), with the hashes recomputed.
     /// - Parameter inputs: files the run reads, which the output may not replace.
     public func write(to path: String, protecting inputs: [FileStatus]) throws {
+        try write { specs, produce in
+            try SafeTensorsWriter.writeStreaming(
+                entries: specs, metadata: metadata, to: path, protecting: inputs,
+                recomputeHashes: true, produce: produce)
+        }
+    }
+
+    /// Writes the file into an output the caller owns and publishes (or drops: a scratch file).
+    public func write(into output: PendingOutput) throws {
+        try write { specs, produce in
+            try SafeTensorsWriter.writeStreaming(
+                entries: specs, metadata: metadata, into: output, recomputeHashes: true,
+                produce: produce)
+        }
+    }
+
+    private func write(
+        with writer: (
+            [SafeTensorsWriter.Entry], (TensorInfo) throws -> SafeTensorsWriter.StreamedData
+        ) throws -> Void
+    ) throws {
         var sources: [String: Source] = [:]
         for entry in entries { sources[entry.name] = entry.source }
         let specs = entries.map { entry -> SafeTensorsWriter.Entry in
@@ -74,10 +95,7 @@ public struct LoRAOutput: Sendable {
                     name: entry.name, dtype: tensor.dtype, dimensions: tensor.dimensions)
             }
         }
-        try SafeTensorsWriter.writeStreaming(
-            entries: specs, metadata: metadata, to: path, protecting: inputs,
-            recomputeHashes: true
-        ) { info in
+        try writer(specs) { info in
             switch sources[info.name]! {
             case .copy(let file, let stored): .copy(file, stored)
             case .tensor(let tensor): .bytes(tensor.bytes)

@@ -1,5 +1,6 @@
 import Conversions
 import Foundation
+import LinearAlgebra
 import ModelFamilies
 import SafeTensors
 import Synthesis
@@ -156,5 +157,52 @@ import Testing
             #expect(worst < 1e-5)
         }
         #expect(try Self.tensors([written[0]]) == Self.tensors([written[1]]))
+    }
+}
+
+/// `merge` across namings: a kohya and a diffusers Flux LoRA merge into one qkv per block.
+@Suite struct CrossNamingMergeTests {
+    @Test func kohyaAndDiffusersFluxLoRAsMergeExactly() throws {
+        let directory = TemporaryDirectory()
+        let kohya = directory.file("a.safetensors")
+        try SyntheticFluxLoRA(.init(dimensions: .tinyFullDepth, rank: 4)).write(to: kohya)
+        let otherKohya = directory.file("b-kohya.safetensors")
+        try SyntheticFluxLoRA(.init(dimensions: .tinyFullDepth, rank: 2, seed: 7)).write(
+            to: otherKohya)
+        let diffusers = directory.file("b.safetensors")
+        try Conversion(try LoRAFile(path: otherKohya), to: .diffusers).write(
+            to: diffusers, protecting: [])
+        for naming in [TargetNaming?.none, .diffusers] {
+            let output = directory.file("merged-\(naming?.rawValue ?? "default").safetensors")
+            let result = try MergeJob(
+                inputs: ["\(kohya):0.7", "\(diffusers):0.3"], mode: .exact, output: output,
+                dtype: .f32, naming: naming
+            ).run { _ in }
+            #expect(result.description.hasSuffix("a × 0.7 + b × 0.3"))
+            var merged = try LoRAFile(path: output)
+            if naming == .diffusers {
+                #expect(Set(merged.adapters.map(\.form)) == [.peft])
+                let back = directory.file("back.safetensors")
+                try Conversion(merged, to: .kohya).write(to: back, protecting: [])
+                merged = try LoRAFile(path: back)
+            }
+            let a = try LoRAFile(path: kohya)
+            let b = try LoRAFile(path: otherKohya)
+            #expect(merged.adapters.count == 304)
+            var worst = 0.0
+            for adapter in merged.adapters {
+                let expected =
+                    try a.delta(of: #require(a.adapter(for: adapter.module))).dense().converted(
+                        to: Double.self
+                    ).scaled(by: 0.7)
+                    + b.delta(of: #require(b.adapter(for: adapter.module))).dense().converted(
+                        to: Double.self
+                    ).scaled(by: 0.3)
+                worst = max(worst, relativeFrobenius(try merged.delta(of: adapter).dense(), expected))
+            }
+            #expect(worst < 1e-3, "\(naming?.rawValue ?? "kohya")")
+        }
+        // No scratch file is left next to the outputs.
+        #expect(!directory.contents().contains { $0.hasPrefix(".") })
     }
 }

@@ -1,5 +1,8 @@
+import Conversions
 import LoRA
+import ModelFamilies
 import SafeTensors
+import SystemIO
 
 /// One `lorakit merge` run: LoRAs merged exactly, or resized to a rank or by a recipe.
 public struct MergeJob: Sendable {
@@ -24,15 +27,31 @@ public struct MergeJob: Sendable {
     public var mode: Mode
     public var output: String
     public var dtype: DType
+    /// The output's naming; nil: kohya's, as before.
+    public var naming: TargetNaming?
 
-    public init(inputs: [String], mode: Mode, output: String, dtype: DType) {
+    public init(
+        inputs: [String], mode: Mode, output: String, dtype: DType, naming: TargetNaming? = nil
+    ) {
         (self.inputs, self.mode, self.output, self.dtype) = (inputs, mode, output, dtype)
+        self.naming = naming
     }
 
     /// Merges and writes the output; `warning` hears about modules copied or dropped.
     public func run(warning: (String) -> Void) throws -> Result {
-        let source = try LoRAInput(argument: inputs.joined(separator: ","))
-        var protected = source.statuses
+        let given = try LoRAInput(argument: inputs.joined(separator: ","))
+        var protected = given.statuses
+        // Inputs of other namings are merged in kohya's, where a fused weight is one module
+        // whichever naming adapted it (diffusers' to_q, to_k, to_v fuse into qkv): scratch
+        // files next to the output, removed however the run ends.
+        var scratches: [PendingOutput] = []
+        let source = LoRAInput(
+            members: try given.members.map { member in
+                LoRAInput.Member(
+                    lora: try Conversion.inKohyaNaming(
+                        member.lora, near: self.output, scratches: &scratches),
+                    weight: member.weight)
+            })
         let output: LoRAOutput
         var description: String
         switch mode {
@@ -59,7 +78,16 @@ public struct MergeJob: Sendable {
             output = resizer.output(plan, dtype: dtype)
             description = "\(resizer.modules.count) modules, total rank \(plan.totalRank)"
         }
-        try output.write(to: self.output, protecting: protected)
+        if let naming, naming != .kohya {
+            let scratch = try PendingOutput(path: self.output, protecting: protected)
+            scratches.append(scratch)
+            try output.write(into: scratch)
+            let merged = try LoRAFile(path: scratch.temporaryPath, reportedAs: self.output)
+            try Conversion(merged, to: naming).write(to: self.output, protecting: protected)
+        } else {
+            try output.write(to: self.output, protecting: protected)
+        }
+        withExtendedLifetime(scratches) {}
         description +=
             ", "
             + source.members.map {

@@ -2,6 +2,7 @@ import ArgumentParser
 import LinearAlgebra
 import LoRA
 import Logging
+import ModelFamilies
 import SafeTensors
 import Surgery
 
@@ -24,10 +25,16 @@ struct MergeCommand: ParsableCommand {
             The output has the first input's metadata, merged_from listing the inputs and their \
             weights, updated ss_network_dim/ss_network_alpha, and recomputed hashes.
 
+            Inputs may be in any naming: they are merged in kohya's, where a fused weight is one \
+            module whichever naming adapted it (a kohya Flux LoRA's qkv and a diffusers one's \
+            to_q, to_k, to_v merge into one qkv). --to writes the result in another naming, as \
+            `lorakit convert` would.
+
             Examples:
               lorakit merge style.safetensors:0.7 character.safetensors:0.3 -o mix.safetensors
               lorakit merge a.safetensors b.safetensors:0.5 --rank 16 --conv-rank 8 -o ab16.safetensors
               lorakit merge a.safetensors b.safetensors -r fro_ckpt=1,thr=-3.55 --base sdxl.safetensors -o ab.safetensors
+              lorakit merge flux_kohya.safetensors flux_ai_toolkit.safetensors --to diffusers -o mix.safetensors
             """)
 
     @Argument(help: "LoRAs to merge, each PATH or PATH:WEIGHT.")
@@ -51,6 +58,9 @@ struct MergeCommand: ParsableCommand {
     var base: String?
 
     @OptionGroup var storage: OutputDType
+
+    @Option(help: "The output's naming: kohya (default), diffusers, comfy or peft.")
+    var to: TargetNaming?
 
     func validate() throws {
         guard !inputs.isEmpty else { throw ValidationError("give at least one LoRA") }
@@ -79,7 +89,8 @@ struct MergeCommand: ParsableCommand {
         } else {
             mode = .exact
         }
-        let result = try MergeJob(inputs: inputs, mode: mode, output: output, dtype: storage.type)
+        let result = try MergeJob(
+            inputs: inputs, mode: mode, output: output, dtype: storage.type, naming: to)
             .run { logger.warning("\($0)") }
         print("\(result.path): \(result.description)")
     }

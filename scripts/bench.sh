@@ -113,7 +113,13 @@ measure "resize fro_ckpt=1,thr=-3.55 (cold cache)" "$desc + 6.1 GiB base" \
 measure "resize fro_ckpt=1,thr=-3.55 (warm cache)" "$desc + 6.1 GiB base" \
     env XDG_CACHE_HOME="$norms" "$bin" resize "$full" "$locon" -r fro_ckpt=1,thr=-3.55 -o "$cache/resized"
 measure "resize --rank 8 --conv-rank 32 (kohya)" "$desc" "$bin" resize "$locon" --rank 8 --conv-rank 32 -o "$cache/resized"
-rm -rf "$cache/resized"
+# A shareable norm table of the base (every module, both norms), then the seed's resize with it
+# instead of the checkpoint.
+table=$cache/sdxl-base.norms.safetensors
+measure "norms (table of the base)" "6.1 GiB base, 1058 modules" "$bin" norms "$full" -o "$table"
+measure "resize fro_ckpt=1,thr=-3.55 --norms" "$desc + norm table" \
+    "$bin" resize --norms "$table" "$locon" -r fro_ckpt=1,thr=-3.55 -o "$cache/resized"
+rm -rf "$cache/resized" "$table"
 
 # Bake the LoCon into the 6 GiB base (streamed), then extract rank 32 back from the pair.
 baked=$cache/sdxl-baked.safetensors

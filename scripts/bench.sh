@@ -87,6 +87,20 @@ THROUGHPUT_OF=$fluxloradiffusers measure "convert diffusers --to kohya (Flux LoR
     "Flux.1 LoRA r32 diffusers, 494 modules, 344 MB" \
     "$bin" convert "$fluxloradiffusers" --to kohya -o "$cache/flux1-lora-back.safetensors"
 rm -f "$fluxloradiffusers" "$cache/flux1-lora-comfy.safetensors" "$cache/flux1-lora-back.safetensors"
+# The seed's recipe on the Flux LoRA against the fp8 base: norms measured (one pass over the
+# 11.9 GB base), then cached. The floor is one read of the base plus the LoRA's decomposition.
+if [ -f "$flux" ]; then
+    fluxnorms=$cache/flux-norms-cache
+    rm -rf "$fluxnorms"
+    measure "floor: cat the fp8 base" "$fluxdesc" sh -c "cat '$flux' > /dev/null"
+    measure "resize fro_ckpt=1,thr=-3.55 (Flux, cold cache)" "$fluxloradesc + fp8 base" \
+        env XDG_CACHE_HOME="$fluxnorms" "$bin" resize "$flux" "$fluxlora" -r fro_ckpt=1,thr=-3.55 \
+        -o "$cache/flux-resized.safetensors"
+    measure "resize fro_ckpt=1,thr=-3.55 (Flux, warm cache)" "$fluxloradesc + fp8 base" \
+        env XDG_CACHE_HOME="$fluxnorms" "$bin" resize "$flux" "$fluxlora" -r fro_ckpt=1,thr=-3.55 \
+        -o "$cache/flux-resized.safetensors"
+    rm -rf "$fluxnorms" "$cache/flux-resized.safetensors"
+fi
 
 # The seed's LoCon: dim 8 / alpha 4, conv_dim 256 / conv_alpha 4, 1,052 modules with text encoders.
 locon=$cache/sdxl-locon-seedargs.safetensors

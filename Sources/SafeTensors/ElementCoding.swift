@@ -188,6 +188,32 @@ public enum ElementCoding {
                 start = end
             }
             return total
+        case .f8E4M3, .f8E5M2, .f8E4M3FNUZ, .f8E5M2FNUZ, .f8E8M0:
+            // 256 values only: count each byte, then Σ count·value² (exact counts, no copy;
+            // a 12 GB fp8 base is summed at memory speed).
+            let table = Float8Format(dtype)!.table
+            // Four histograms, so runs of one byte value do not wait on one counter.
+            var counts = [Int](repeating: 0, count: 4 * 256)
+            counts.withUnsafeMutableBufferPointer { counts in
+                let quads = bytes.count / 4
+                for quad in 0..<quads {
+                    let word = bytes.loadUnaligned(fromByteOffset: quad * 4, as: UInt32.self)
+                    counts[Int(word & 0xFF)] += 1
+                    counts[256 + Int((word >> 8) & 0xFF)] += 1
+                    counts[512 + Int((word >> 16) & 0xFF)] += 1
+                    counts[768 + Int(word >> 24)] += 1
+                }
+                for index in quads * 4..<bytes.count { counts[Int(bytes[index])] += 1 }
+                for code in 0..<256 {
+                    counts[code] += counts[256 + code] + counts[512 + code] + counts[768 + code]
+                }
+            }
+            var sum = 0.0
+            for (code, count) in counts.prefix(256).enumerated() where count > 0 {
+                let value = Double(table[code])
+                sum += Double(count) * value * value
+            }
+            return sum
         default:
             return decodeDoubles(bytes, dtype: dtype).reduce(0) { $0 + $1 * $1 }
         }

@@ -99,7 +99,7 @@ import Testing
 }
 
 @Suite struct SumOfSquaresTests {
-    @Test(arguments: [DType.f16, .bf16, .f32, .f64])
+    @Test(arguments: [DType.f16, .bf16, .f32, .f64, .f8E4M3, .f8E5M2])
     func matchesTheDecodedSum(dtype: DType) {
         var generator = SplitMix64(seed: 3)
         let values = (0..<5003).map { _ in Float(generator.uniform(in: -2..<2)) }

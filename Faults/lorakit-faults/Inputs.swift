@@ -60,36 +60,38 @@ struct Inputs {
     /// small synthetic Flux's width 64.
     /// - Parameter odd: add `fluxOdd`'s damage.
     static func writeFluxLoRA(to path: String, odd: Bool = false) throws {
-        var tensors: [(name: String, tensor: Tensor)] = []
         var modules = [
             ("lora_unet_double_blocks_0_img_attn_qkv", 64, 192),
             ("lora_unet_single_blocks_0_linear2", 320, 64),
         ]
+        var extra: [(name: String, tensor: Tensor)] = []
         if odd {
             modules += [
                 ("lora_unet_double_blocks_99_img_attn_qkv", 64, 192),
                 ("lora_unet_double_blocks_1_txt_attn_qkv", 64, 190),
             ]
-            tensors.append(("trainer_state.step", Tensor([Float(1)], shape: [1])))
+            extra.append(("trainer_state.step", Tensor([Float(1)], shape: [1])))
         }
-        for (module, inputs, outputs) in modules {
-            tensors.append((module + ".alpha", Tensor([Float(2)], shape: [])))
-            tensors.append(
-                (module + ".lora_down.weight", ramp(count: 4 * inputs, shape: [4, inputs])))
-            tensors.append(
-                (module + ".lora_up.weight", ramp(count: outputs * 4, shape: [outputs, 4])))
-        }
-        try SafeTensorsWriter.write(TensorFile(tensors: tensors), to: path)
+        try writeRank4LoRA(modules, alpha: 2, extra: extra, to: path)
     }
 
     /// A LoRA with kohya's SD1.x names: one UNet attention projection and one CLIP-L MLP layer.
     static func writeSD1LoRA(to path: String) throws {
-        var tensors: [(name: String, tensor: Tensor)] = []
-        for (module, inputs, outputs) in [
-            ("lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q", 320, 320),
-            ("lora_te_text_model_encoder_layers_0_mlp_fc1", 768, 3072),
-        ] {
-            tensors.append((module + ".alpha", Tensor([Float(4)], shape: [])))
+        try writeRank4LoRA(
+            [
+                ("lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q", 320, 320),
+                ("lora_te_text_model_encoder_layers_0_mlp_fc1", 768, 3072),
+            ], alpha: 4, to: path)
+    }
+
+    /// Rank-4 kohya modules (stem, in, out) with ramp factors, plus `extra` tensors.
+    static func writeRank4LoRA(
+        _ modules: [(String, Int, Int)], alpha: Float,
+        extra: [(name: String, tensor: Tensor)] = [], to path: String
+    ) throws {
+        var tensors = extra
+        for (module, inputs, outputs) in modules {
+            tensors.append((module + ".alpha", Tensor([alpha], shape: [])))
             tensors.append(
                 (module + ".lora_down.weight", ramp(count: 4 * inputs, shape: [4, inputs])))
             tensors.append(

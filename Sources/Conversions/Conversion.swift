@@ -64,7 +64,10 @@ public struct Conversion: Sendable {
                 throw problem(adapter, .textEncoder)
             }
             if let stem = family.stem(of: module, in: naming, architecture: architecture) {
-                let split = restoreSplitStrength ? try SplitModule(adapter, of: lora, family) : nil
+                // Only fused weights can have lost strength; others need not be read.
+                let split =
+                    restoreSplitStrength && family.splitParts(of: module) != nil
+                    ? try SplitModule(adapter, of: lora, family) : nil
                 try rename(adapter, of: lora, to: stem, strength: split?.restoredStrength ?? 1)
             } else if module.part != nil,
                 family.stem(of: module.whole, in: naming, architecture: architecture) != nil
@@ -117,6 +120,21 @@ public struct Conversion: Sendable {
         scratches.append(scratch)
         try Conversion(lora, to: .kohya).write(into: scratch)
         return try LoRAFile(path: scratch.temporaryPath, reportedAs: lora.path)
+    }
+
+    /// Converts a LoRA written into an unpublished scratch file (`write(into:)`, a generator)
+    /// into `path` in `naming`. The caller keeps `scratch` alive until this returns; dropping it
+    /// removes the file.
+    /// - Parameter name: the path messages name for the scratch's content.
+    @discardableResult
+    public static func convert(
+        scratch: PendingOutput, reportedAs name: String, to naming: TargetNaming,
+        writingTo path: String, protecting inputs: [FileStatus]
+    ) throws -> Summary {
+        let lora = try LoRAFile(path: scratch.temporaryPath, reportedAs: name)
+        let conversion = try Conversion(lora, to: naming)
+        try conversion.write(to: path, protecting: inputs + [lora.status])
+        return conversion.summary
     }
 
     /// The output in memory, hashes included (tests and small files).

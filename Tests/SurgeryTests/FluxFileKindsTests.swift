@@ -65,13 +65,7 @@ import Testing
                 try Conversion(converted, to: .diffusers).write(to: back, protecting: [])
                 converted = try LoRAFile(path: back)
             }
-            var worst = 0.0
-            for adapter in lora.adapters {
-                let other = try #require(converted.adapter(for: adapter.module))
-                let expected = try lora.delta(of: adapter).dense().converted(to: Double.self)
-                worst = max(worst, relativeFrobenius(try converted.delta(of: other).dense(), expected))
-            }
-            #expect(worst < 1e-6, "\(naming)")
+            #expect(try worstDeltaError(converted, against: lora) < 1e-6, "\(naming)")
         }
     }
 

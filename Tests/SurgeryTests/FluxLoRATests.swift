@@ -252,15 +252,9 @@ import Testing
         #expect(fixedRun.vectorForm == Flux.hakoForm.name)
     }
 
-    /// A small LoRA written from (key, shape) pairs, values 0.1 · (index + 1) / count.
+    /// A small LoRA written from (key, shape) pairs (`FluxFileKindsTests.write`), opened.
     static func write(_ keys: [(String, [Int])], in directory: TemporaryDirectory) throws -> LoRAFile {
-        let tensors = keys.map { key, shape -> (String, Tensor) in
-            let count = shape.reduce(1, *)
-            return (key, Tensor((0..<count).map { Float($0 + 1) / Float(count) * 0.1 }, shape: shape))
-        }
-        let path = directory.path + "/in.safetensors"
-        try SafeTensorsWriter.write(TensorFile(tensors: tensors), to: path)
-        return try LoRAFile(path: path)
+        try LoRAFile(path: FluxFileKindsTests.write(keys, in: directory))
     }
 
     @Test func xlabsBFLControlAndOneTrainerNamingsReadAndConvert() throws {

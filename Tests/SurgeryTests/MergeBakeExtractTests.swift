@@ -13,6 +13,21 @@ func relativeFrobenius(_ observed: Matrix<Float>, _ expected: Matrix<Double>) ->
     (observed.converted(to: Double.self) - expected).frobeniusNorm() / expected.frobeniusNorm()
 }
 
+/// The largest `relativeFrobenius` of a module's ΔW in `actual` against the same module in
+/// `expected`, over `expected`'s modules (those `selected`); a module `actual` lacks is an issue.
+func worstDeltaError(
+    _ actual: LoRAFile, against expected: LoRAFile,
+    where selected: (Adapter) -> Bool = { _ in true }
+) throws -> Double {
+    var worst = 0.0
+    for adapter in expected.adapters where selected(adapter) {
+        let other = try #require(actual.adapter(for: adapter.module), "\(adapter.module)")
+        let reference = try expected.delta(of: adapter).dense().converted(to: Double.self)
+        worst = max(worst, relativeFrobenius(try actual.delta(of: other).dense(), reference))
+    }
+    return worst
+}
+
 @Suite(.serialized) struct MergeTests {
     static let a = Fixtures.path("surgery/inputs/locon_a.safetensors")
     static let b = Fixtures.path("surgery/inputs/locon_b.safetensors")

@@ -29,13 +29,7 @@ import Testing
         _ converted: LoRAFile, _ original: LoRAFile, where selected: (Adapter) -> Bool = { _ in true }
     ) throws {
         #expect(converted.adapters.count == original.adapters.count)
-        var worst = 0.0
-        for adapter in original.adapters where selected(adapter) {
-            let other = try #require(converted.adapter(for: adapter.module), "\(adapter.module)")
-            let expected = try original.delta(of: adapter).dense().converted(to: Double.self)
-            worst = max(worst, relativeFrobenius(try converted.delta(of: other).dense(), expected))
-        }
-        #expect(worst < 1e-3)
+        #expect(try worstDeltaError(converted, against: original, where: selected) < 1e-3)
     }
 
     /// diffusers' own file converts to diffusers with the same keys and bytes: lorakit's names

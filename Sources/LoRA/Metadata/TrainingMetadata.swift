@@ -111,7 +111,7 @@ public struct TrainingMetadata: Sendable {
         peftConfig = PEFTAdapterConfig.configs(in: metadata).map { configs in
             configs.sorted { $0.key < $1.key }.map { component, config in
                 let fields = [
-                    config.rank.map { "r \($0)" }, config.loraAlpha.map { "lora_alpha \(Self.number($0))" },
+                    config.rank.map { "r \($0)" }, config.loraAlpha.map { "lora_alpha \(Format.number($0))" },
                     config.usesRSLoRA ? "rsLoRA" : nil,
                     config.alphaPattern.isEmpty ? nil : "\(config.alphaPattern.count) alpha patterns",
                 ].compactMap { $0 }.joined(separator: ", ")
@@ -130,11 +130,7 @@ public struct TrainingMetadata: Sendable {
 
     private static func text(_ value: JSONValue?) -> String? {
         if let string = value?.stringValue { return string.isEmpty ? nil : string }
-        return value?.doubleValue.map(number)
-    }
-
-    private static func number(_ value: Double) -> String {
-        value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
+        return value?.doubleValue.map(Format.number)
     }
 
     /// True when no `ss_*` or `modelspec.*` key is present.

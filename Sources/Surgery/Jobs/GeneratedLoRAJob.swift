@@ -32,11 +32,10 @@ public struct GeneratedLoRAJob {
             try scratch.publish()
             return nil
         }
-        let lora = try LoRAFile(path: scratch.temporaryPath)
-        let conversion = try Conversion(lora, to: naming)
-        try conversion.write(to: output, protecting: [lora.status])
         // Dropping the scratch unlinks it: not before the conversion has read it.
-        withExtendedLifetime(scratch) {}
-        return conversion.summary
+        return try withExtendedLifetime(scratch) {
+            try Conversion.convert(
+                scratch: scratch, reportedAs: output, to: naming, writingTo: output, protecting: [])
+        }
     }
 }

@@ -82,8 +82,9 @@ public struct MergeJob: Sendable {
             let scratch = try PendingOutput(path: self.output, protecting: protected)
             scratches.append(scratch)
             try output.write(into: scratch)
-            let merged = try LoRAFile(path: scratch.temporaryPath, reportedAs: self.output)
-            try Conversion(merged, to: naming).write(to: self.output, protecting: protected)
+            try Conversion.convert(
+                scratch: scratch, reportedAs: self.output, to: naming, writingTo: self.output,
+                protecting: protected)
         } else {
             try output.write(to: self.output, protecting: protected)
         }

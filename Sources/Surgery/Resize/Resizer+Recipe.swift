@@ -8,16 +8,15 @@ import SystemIO
 /// What a recipe measures against: the base checkpoint with its norm cache, or a norm table
 /// measured on it (then `subspace`, which needs the weights, is refused).
 public struct ResizeBase {
-    public let checkpoint: BaseCheckpoint?
     public var norms: BaseNorms
+    /// The checkpoint, nil when the norms come from a table.
+    public var checkpoint: BaseCheckpoint? { norms.checkpoint }
 
     public init(checkpoint: BaseCheckpoint, cacheDirectory: String? = nil) throws {
-        self.checkpoint = checkpoint
         norms = try BaseNorms(checkpoint: checkpoint, cacheDirectory: cacheDirectory)
     }
 
     public init(table: NormTable) {
-        checkpoint = nil
         norms = BaseNorms(table: table)
     }
 

@@ -134,10 +134,9 @@ public struct SyntheticFluxLoRA: Sendable {
     /// - Parameter progress: called after each tensor with (bytes done, bytes total).
     /// - Throws: `SafeTensorsError`; nothing is left at `path` on failure.
     public func write(to path: String, progress: (UInt64, UInt64) -> Void = { _, _ in }) throws {
-        var stream = Stream(self)
-        try SafeTensorsWriter.writeStreaming(
-            entries: stream.entries, metadata: metadata, to: path, recomputeHashes: true
-        ) { try stream.data(for: $0, progress: progress) }
+        let output = try PendingOutput(path: path, protecting: [])
+        try write(into: output, progress: progress)
+        try output.publish()
     }
 
     /// Writes the LoRA in kohya naming into an output the caller publishes or drops.

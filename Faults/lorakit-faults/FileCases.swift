@@ -240,6 +240,12 @@ enum FileCases {
                 return .all([
                     lab.refuses(["inspect", cut], naming: [cut]),
                     lab.refuses(["bake", cut, i.fluxLoRA, "-o", "out/x.safetensors"], naming: [cut]),
+                    lab.refuses(
+                        ["resize", cut, i.fluxLoRA, "-r", "fro_ckpt=1,thr=-1", "-o", "out"],
+                        naming: [cut]),
+                    lab.refuses(["norms", cut, "-o", "out/x.norms.safetensors"], naming: [cut]),
+                    lab.refuses(
+                        ["extract", i.fluxBase, cut, "-o", "out/x.safetensors"], naming: [cut]),
                 ])
             },
         ]

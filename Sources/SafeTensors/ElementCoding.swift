@@ -100,7 +100,7 @@ public enum ElementCoding {
                     Double(bitPattern: bytes.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)))
             }
         case .f8E4M3, .f8E5M2, .f8E4M3FNUZ, .f8E5M2FNUZ, .f8E8M0:
-            let table = Float8Format(dtype)!.table
+            let table = Float8Format.cached(dtype)!.table
             for i in 0..<count { float(i, table[Int(bytes[i])]) }
         case .bool, .u8:
             for i in 0..<count { float(i, Float(bytes[i])) }
@@ -191,7 +191,7 @@ public enum ElementCoding {
         case .f8E4M3, .f8E5M2, .f8E4M3FNUZ, .f8E5M2FNUZ, .f8E8M0:
             // 256 values only: count each byte, then Σ count·value² (exact counts, no copy;
             // a 12 GB fp8 base is summed at memory speed).
-            let table = Float8Format(dtype)!.table
+            let table = Float8Format.cached(dtype)!.table
             // Four histograms, so runs of one byte value do not wait on one counter.
             var counts = [Int](repeating: 0, count: 4 * 256)
             counts.withUnsafeMutableBufferPointer { counts in
@@ -272,6 +272,8 @@ public enum ElementCoding {
                 out.storeBytes(
                     of: Double(values[i]).bitPattern, toByteOffset: i * 8, as: UInt64.self)
             }
+        // Scalar on purpose: without AVX2 in the target, eight-lane SIMD code for this is
+        // three times slower than the branchy scalar form (measured: 2.2 vs 0.75 ns a value).
         case .f8E4M3:
             for i in 0..<values.count {
                 out.storeBytes(of: float8Bits(values[i], .e4m3fn), toByteOffset: i, as: UInt8.self)
@@ -293,6 +295,11 @@ public enum ElementCoding {
         let count = bytes.count * 8 / dtype.bitWidth
         if dtype == .f16 || dtype == .bf16 || dtype == .f32 {
             decodeCommonFloats(bytes, dtype: dtype, count: count, into: out)
+        } else if let format = Float8Format.cached(dtype) {
+            // One table lookup per byte (a baked fp8 base decodes at memory speed).
+            format.table.withUnsafeBufferPointer { table in
+                for index in 0..<count { out[index] = table[Int(bytes[index])] }
+            }
         } else {
             decode(bytes, dtype: dtype, count: count) { index, value in
                 out[index] = Float(value)
@@ -416,6 +423,24 @@ extension ElementCoding {
 /// The 8-bit float formats: every byte decoded once into a 256-entry table.
 struct Float8Format {
     let table: [Float]
+
+    private static let e4m3 = Float8Format(.f8E4M3)!
+    private static let e5m2 = Float8Format(.f8E5M2)!
+    private static let e4m3fnuz = Float8Format(.f8E4M3FNUZ)!
+    private static let e5m2fnuz = Float8Format(.f8E5M2FNUZ)!
+    private static let e8m0 = Float8Format(.f8E8M0)!
+
+    /// The table of an 8-bit float dtype, built once per process.
+    static func cached(_ dtype: DType) -> Float8Format? {
+        switch dtype {
+        case .f8E4M3: e4m3
+        case .f8E5M2: e5m2
+        case .f8E4M3FNUZ: e4m3fnuz
+        case .f8E5M2FNUZ: e5m2fnuz
+        case .f8E8M0: e8m0
+        default: nil
+        }
+    }
 
     init?(_ dtype: DType) {
         switch dtype {

@@ -124,6 +124,36 @@ public final class SafeTensorsFile: @unchecked Sendable {
         }
     }
 
+    /// Decodes elements `elements` of a tensor to Float32 into caller-owned memory, reading
+    /// only their bytes (in 4 MiB pieces through one small buffer), so a slice of a large
+    /// tensor costs no copy of the whole.
+    /// - Precondition: `elements` lies within the tensor; its dtype is readable and whole bytes.
+    public func decodeFloats(
+        of tensor: TensorInfo, elements: Range<Int>, into out: UnsafeMutablePointer<Float>
+    ) throws {
+        guard tensor.dtype.isNumericallyReadable, tensor.dtype.bitWidth % 8 == 0 else {
+            throw SafeTensorsError.unsupportedDType(
+                path: path, tensor: tensor.name, dtype: tensor.dtype)
+        }
+        let width = tensor.dtype.bitWidth / 8
+        let piece = max(1, (4 << 20) / width)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: min(piece, elements.count) * width, alignment: 16)
+        defer { buffer.deallocate() }
+        var start = elements.lowerBound
+        while start < elements.upperBound {
+            let count = min(piece, elements.upperBound - start)
+            let bytes = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count * width])
+            try descriptor.read(
+                into: bytes,
+                at: header.dataStart + tensor.dataOffsets.lowerBound + UInt64(start * width))
+            ElementCoding.decodeFloats(
+                UnsafeRawBufferPointer(bytes), dtype: tensor.dtype,
+                into: out + (start - elements.lowerBound))
+            start += count
+        }
+    }
+
     /// Elements converted to Float64.
     public func doubles(of tensor: TensorInfo) throws -> [Double] {
         guard tensor.dtype.isNumericallyReadable else {

@@ -291,4 +291,18 @@ import Testing
         let encoded = ElementCoding.encode(values, as: dtype)
         #expect(encoded == values.map { ElementCoding.float8Bits($0, format) })
     }
+
+    /// The table decoder a bake reads fp8 with gives every code's value, NaNs included.
+    @Test(arguments: formats)
+    func tableDecoderGivesEveryCode(dtype: DType, format: ElementCoding.Float8Encoding) {
+        let table = Self.table(dtype)
+        let codes = (0...255).map { UInt8($0) }
+        let decoded = [Float](unsafeUninitializedCapacity: 256) { out, count in
+            codes.withUnsafeBytes {
+                ElementCoding.decodeFloats($0, dtype: dtype, into: out.baseAddress!)
+            }
+            count = 256
+        }
+        #expect(decoded.map(\.bitPattern) == table.map(\.bitPattern))
+    }
 }

@@ -55,6 +55,25 @@ public struct DeltaWeight: Sendable {
         }
     }
 
+    /// The ΔW of some of its rows, in order (a part of a fused weight: diffusers' `to_q` is
+    /// rows 0..<3072 of Flux's `qkv`): the up factor's rows, the same down factor.
+    public func rows(_ blocks: [Range<Int>]) -> DeltaWeight {
+        func take(_ matrix: Matrix<Float>) -> Matrix<Float> {
+            Matrix(
+                rows: blocks.reduce(0) { $0 + $1.count }, columns: matrix.columns,
+                elements: blocks.flatMap {
+                    matrix.elements[$0.lowerBound * matrix.columns..<$0.upperBound * matrix.columns]
+                })
+        }
+        var result = self
+        switch storage {
+        case .factored(let up, let down): result.storage = .factored(up: take(up), down: down)
+        case .dense(let matrix): result.storage = .dense(take(matrix))
+        }
+        result.outFeatures = blocks.reduce(0) { $0 + $1.count }
+        return result
+    }
+
     /// Inner rank R of the factored form (columns of up).
     public var innerRank: Int? {
         if case .factored(let up, _) = storage { return up.columns }

@@ -80,6 +80,11 @@ public struct BaseCheckpoint: Sendable {
         return info.shape.map { Int(clamping: $0) }
     }
 
+    /// The dtype of the stored tensor holding a module's weight.
+    public func storedDType(of module: ModuleID) -> DType? {
+        locations[module].flatMap { source.info(named: $0.key)?.dtype }
+    }
+
     /// The flattened shape `[out, in·k·k]` of a module's weight, from the header alone.
     public func flatShape(of module: ModuleID) -> [Int]? {
         guard let location = locations[module], let info = source.info(named: location.key),
@@ -89,6 +94,51 @@ public struct BaseCheckpoint: Sendable {
         let rows = location.rows?.count ?? Int(first)
         let columns = Int(info.elementCount / first)
         return [rows, columns]
+    }
+
+    /// `other`'s weight of a module minus this checkpoint's, as `[out, in·k·k]` Float32, read
+    /// in pieces straight into the result (only the module's rows of a fused weight): the
+    /// difference is the only whole-size matrix a fine-tune's extraction holds per module.
+    /// - Throws: `LoRAError.nonFiniteWeight` for a weight holding NaN or an infinity.
+    public func difference(of module: ModuleID, in other: BaseCheckpoint) throws -> Matrix<Float>? {
+        guard let shape = flatShape(of: module), other.flatShape(of: module) == shape,
+            let mine = locations[module], let theirs = other.locations[module]
+        else { return nil }
+        let (rows, columns) = (shape[0], shape[1])
+        let mineInfo = try source.requireInfo(named: mine.key)
+        let theirInfo = try other.source.requireInfo(named: theirs.key)
+        var result = Matrix<Float>(rows: rows, columns: columns)
+        let pieceRows = max(1, (1 << 20) / max(columns, 1))
+        var piece = [Float](repeating: 0, count: min(rows, pieceRows) * columns)
+        try result.elements.withUnsafeMutableBufferPointer { out in
+            try piece.withUnsafeMutableBufferPointer { piece in
+                var row = 0
+                while row < rows {
+                    let count = min(pieceRows, rows - row)
+                    let target = out.baseAddress! + row * columns
+                    let first = (mine.rows?.lowerBound ?? 0) + row
+                    try source.decodeFloats(
+                        of: mineInfo, elements: first * columns..<(first + count) * columns,
+                        into: piece.baseAddress!)
+                    let otherFirst = (theirs.rows?.lowerBound ?? 0) + row
+                    try other.source.decodeFloats(
+                        of: theirInfo,
+                        elements: otherFirst * columns..<(otherFirst + count) * columns,
+                        into: target)
+                    let values = UnsafeBufferPointer(rebasing: piece[0..<count * columns])
+                    guard values.allFinite else {
+                        throw LoRAError.nonFiniteWeight(path: path, key: mineInfo.name)
+                    }
+                    guard UnsafeBufferPointer(start: target, count: count * columns).allFinite
+                    else {
+                        throw LoRAError.nonFiniteWeight(path: other.path, key: theirInfo.name)
+                    }
+                    for index in 0..<count * columns { target[index] -= values[index] }
+                    row += count
+                }
+            }
+        }
+        return result
     }
 
     /// The base weight of a module as `[out, in·k·k]` Float32 (one tensor read).

@@ -8,7 +8,8 @@ import SystemIO
 /// The output is written one tensor at a time in the checkpoint's own layout and dtypes, so peak
 /// memory stays near the largest tensor (twice it in Float32, plus ΔW) whatever the checkpoint's
 /// size. Tensors no LoRA touches are copied byte for byte. ΔW is computed in Float32 from the
-/// factors (one GEMM per module) and added in Float32, then rounded once to the tensor's dtype.
+/// factors (one GEMM per module) and added in Float32, then rounded once to the tensor's dtype
+/// (to nearest even, saturating at the largest finite value for fp8), or to the dtype asked for.
 /// CLIP-G's fused `in_proj_weight` takes q, k and v into its three row blocks.
 ///
 /// DoRA modules follow LyCORIS (`wd_on_output`): V = W + w·ΔW, then each output row of V is
@@ -97,8 +98,10 @@ public struct Bake: Sendable {
     /// Writes the baked checkpoint through a temporary file: tensors no LoRA touches copied byte
     /// for byte, the others recomputed as W + Σ w·ΔW (`BaseCheckpoint.rewrite`).
     /// - Parameter progress: called after each tensor with (bytes done, bytes total).
+    /// - Parameter storing: the dtype of every floating-point tensor written (nil: each keeps its
+    ///   own; an fp8 base stays fp8, rounded to nearest even with saturation).
     public func write(
-        to path: String, protecting inputs: [FileStatus],
+        to path: String, protecting inputs: [FileStatus], storing: DType? = nil,
         progress: (UInt64, UInt64) -> Void = { _, _ in }
     ) throws {
         var metadata = checkpoint.metadata ?? [:]
@@ -110,21 +113,31 @@ public struct Bake: Sendable {
         let checkpointPath = checkpoint.path
         try checkpoint.rewrite(
             to: path, protecting: inputs, metadata: metadata, recomputeHashes: rehash,
-            changing: Set(contributions.keys), progress: progress
-        ) { info, values in
-            try Self.add(
-                contributions[info.name]!, to: values, of: info, checkpoint: checkpointPath)
+            changing: Set(contributions.keys), storing: storing, progress: progress
+        ) { info in
+            try Self.change(contributions[info.name]!, of: info, checkpoint: checkpointPath)
         }
     }
 
-    /// W[rows] += Σ w·ΔW for one stored tensor's Float32 values (then DoRA's renormalization).
-    static func add(
-        _ parts: [Contribution], to values: UnsafeMutableBufferPointer<Float>, of info: TensorInfo,
-        checkpoint: String
-    ) throws {
+    /// One module's ΔW ready to add: factors read once per tensor, applied to every block.
+    private struct PreparedDelta: @unchecked Sendable {
+        var delta: DeltaWeight
+        var factor: Float
+        /// Rows of the stored tensor this module's weight is.
+        var rows: Range<Int>
+        var magnitude: [Float]?
+        var module: String
+        var path: String
+    }
+
+    /// W[rows] += Σ w·ΔW for one stored tensor (then DoRA's renormalization), as a change
+    /// applied block by block; the factors are read and checked here, once.
+    static func change(
+        _ parts: [Contribution], of info: TensorInfo, checkpoint: String
+    ) throws -> TensorChange {
         let rows = Int(info.shape[0])
-        let columns = values.count / rows
-        for part in parts {
+        let columns = Int(info.elementCount) / rows
+        let prepared = try parts.map { part -> PreparedDelta in
             let delta = try part.lora.delta(of: part.adapter)
             let range = part.rows ?? 0..<rows
             guard delta.outFeatures == range.count, delta.inFeatures == columns else {
@@ -133,31 +146,51 @@ public struct Bake: Sendable {
                     delta: [delta.outFeatures, delta.inFeatures], base: [range.count, columns],
                     checkpoint: checkpoint)
             }
-            let target = values.baseAddress! + range.lowerBound * columns
-            switch delta.storage {
-            case .factored(let up, let down):
-                // W[rows] += (w·scale)·up·down, accumulated by the GEMM itself (beta = 1).
-                up.elements.withUnsafeBufferPointer { a in
-                    down.elements.withUnsafeBufferPointer { b in
-                        Float.gemm(
-                            transposeA: false, transposeB: false, m: range.count, n: columns,
-                            k: up.columns, alpha: Float(part.weight * delta.scale),
-                            a: a.baseAddress!, lda: up.columns, b: b.baseAddress!, ldb: columns,
-                            beta: 1, c: target, ldc: columns)
+            let magnitude =
+                part.adapter.kind == .dora ? try part.lora.doraMagnitude(of: part.adapter) : nil
+            return PreparedDelta(
+                delta: delta, factor: Float(part.weight * delta.scale), rows: range,
+                magnitude: magnitude, module: part.adapter.stem, path: part.lora.path)
+        }
+        let renormalizes = prepared.contains { $0.magnitude != nil }
+        return TensorChange(needsWholeTensor: renormalizes) { blockRows, blockColumns, block, stride in
+            for part in prepared {
+                let overlap = part.rows.clamped(to: blockRows)
+                guard !overlap.isEmpty else { continue }
+                let target = block + (overlap.lowerBound - blockRows.lowerBound) * stride
+                let firstRow = overlap.lowerBound - part.rows.lowerBound
+                switch part.delta.storage {
+                case .factored(let up, let down):
+                    // W[block] += (w·scale)·up[rows]·down[:, columns], accumulated by the GEMM
+                    // itself (beta = 1).
+                    up.elements.withUnsafeBufferPointer { a in
+                        down.elements.withUnsafeBufferPointer { b in
+                            Float.gemm(
+                                transposeA: false, transposeB: false, m: overlap.count,
+                                n: blockColumns.count, k: up.columns, alpha: part.factor,
+                                a: a.baseAddress! + firstRow * up.columns, lda: up.columns,
+                                b: b.baseAddress! + blockColumns.lowerBound, ldb: columns,
+                                beta: 1, c: target, ldc: stride)
+                        }
+                    }
+                case .dense(let matrix):
+                    matrix.elements.withUnsafeBufferPointer { values in
+                        for row in 0..<overlap.count {
+                            let source = values.baseAddress! + (firstRow + row) * columns
+                                + blockColumns.lowerBound
+                            for column in 0..<blockColumns.count {
+                                target[row * stride + column] += part.factor * source[column]
+                            }
+                        }
                     }
                 }
-            case .dense(let matrix):
-                let factor = Float(part.weight * delta.scale)
-                for index in 0..<matrix.elements.count {
-                    target[index] += factor * matrix.elements[index]
+                if let magnitude = part.magnitude {
+                    // Whole tensor in one block (needsWholeTensor): the module's rows.
+                    try DoRAMagnitude.apply(
+                        UnsafeMutableBufferPointer(start: block, count: rows * columns),
+                        rows: part.rows, columns: columns, magnitude: magnitude,
+                        module: part.module, path: part.path)
                 }
-            }
-            if part.adapter.kind == .dora,
-                let magnitude = try part.lora.doraMagnitude(of: part.adapter)
-            {
-                try DoRAMagnitude.apply(
-                    values, rows: range, columns: columns, magnitude: magnitude,
-                    module: part.adapter.stem, path: part.lora.path)
             }
         }
     }

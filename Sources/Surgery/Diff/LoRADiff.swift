@@ -34,28 +34,36 @@ public struct LoRADiff: Sendable {
         try self.init(LoRAFile(path: pathA), LoRAFile(path: pathB))
     }
 
+    /// Compares two LoRAs module by module. LoRAs of different namings compare too: where one
+    /// adapts a fused weight whole (kohya's Flux `qkv`) and the other its parts (diffusers'
+    /// `to_q`, `to_k`, `to_v`), the whole one's ΔW is cut into the same row blocks.
     public init(_ a: LoRAFile, _ b: LoRAFile) throws {
         pathA = a.path
         pathB = b.path
-        let inB = Dictionary(uniqueKeysWithValues: b.adapters.map { ($0.module, $0) })
-        let shared = a.adapters.filter { inB[$0.module] != nil }
-        onlyInA = a.adapters.map(\.module).filter { inB[$0] == nil }
-        let inA = Set(a.adapters.map(\.module))
-        onlyInB = b.adapters.map(\.module).filter { !inA.contains($0) }
-        let results = try ParallelMap.map(shared) { adapter -> Module? in
-            let other = inB[adapter.module]!
+        let family = ModelFamilies.family(of: a.architecture.architecture)
+        var sidesA = Self.sides(of: a)
+        var sidesB = Self.sides(of: b)
+        Self.split(&sidesA, where: sidesB, family: family)
+        Self.split(&sidesB, where: sidesA, family: family)
+        let inB = Dictionary(uniqueKeysWithValues: sidesB.map { ($0.module, $0) })
+        let inA = Set(sidesA.map(\.module))
+        let shared = sidesA.filter { inB[$0.module] != nil }
+        onlyInA = sidesA.map(\.module).filter { inB[$0] == nil }
+        onlyInB = sidesB.map(\.module).filter { !inA.contains($0) }
+        let results = try ParallelMap.map(shared) { side -> Module? in
+            let other = inB[side.module]!
             let deltaA: DeltaWeight
             let deltaB: DeltaWeight
             do {
-                deltaA = try a.delta(of: adapter)
-                deltaB = try b.delta(of: other)
+                deltaA = try side.delta(family: family)
+                deltaB = try other.delta(family: family)
             } catch LoRAError.unsupported {
                 return nil
             }
             guard deltaA.outFeatures == deltaB.outFeatures, deltaA.inFeatures == deltaB.inFeatures
             else {
                 throw SurgeryError.inputShapeMismatch(
-                    module: adapter.stem, first: [deltaA.outFeatures, deltaA.inFeatures],
+                    module: other.adapter.stem, first: [deltaA.outFeatures, deltaA.inFeatures],
                     other: [deltaB.outFeatures, deltaB.inFeatures],
                     path: b.path)
             }
@@ -64,12 +72,46 @@ public struct LoRADiff: Sendable {
             let ab = Self.inner(deltaA, deltaB)
             let difference = Swift.max(0, aa + bb - 2 * ab)
             return Module(
-                module: adapter.module, normA: aa.squareRoot(), normB: bb.squareRoot(),
+                module: side.module, normA: aa.squareRoot(), normB: bb.squareRoot(),
                 relativeError: aa > 0 ? (difference / aa).squareRoot() : (bb > 0 ? .infinity : 0),
                 cosine: aa > 0 && bb > 0 ? ab / (aa * bb).squareRoot() : (aa == bb ? 1 : 0))
         }
         modules = results.compactMap { $0 }
         notCompared = zip(shared, results).filter { $0.1 == nil }.map(\.0.module)
+    }
+
+    /// One module's ΔW as a LoRA holds it: an adapter's, or a part's rows of a fused adapter's.
+    struct Side: Sendable {
+        var module: ModuleID
+        var lora: LoRAFile
+        var adapter: Adapter
+
+        func delta(family: any ModelFamily) throws -> DeltaWeight {
+            let delta = try lora.delta(of: adapter)
+            guard module != adapter.module,
+                let blocks = family.rowBlocks(of: module, wholeOutFeatures: delta.outFeatures)
+            else { return delta }
+            return delta.rows(blocks)
+        }
+    }
+
+    private static func sides(of lora: LoRAFile) -> [Side] {
+        lora.adapters.map { Side(module: $0.module, lora: lora, adapter: $0) }
+    }
+
+    /// Replaces each whole fused module of `sides` by its parts where `other` adapts the parts
+    /// and not the whole.
+    private static func split(_ sides: inout [Side], where other: [Side], family: any ModelFamily) {
+        let theirs = Set(other.map(\.module))
+        sides = sides.flatMap { side -> [Side] in
+            let module = side.module
+            guard module.part == nil, !theirs.contains(module),
+                let parts = family.splitParts(of: module)
+            else { return [side] }
+            let ids = parts.map { ModuleID(module.component, module.name, part: $0) }
+            guard ids.contains(where: theirs.contains) else { return [side] }
+            return ids.map { Side(module: $0, lora: side.lora, adapter: side.adapter) }
+        }
     }
 
     /// ⟨A, B⟩ in Float64 from factors, or from a dense side when there is one.

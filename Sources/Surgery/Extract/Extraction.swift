@@ -63,22 +63,23 @@ public struct Extraction: Sendable {
             }
             candidates.append((module, shape))
         }
+        // Largest first: the whole-size differences in flight are large only while few
+        // factors are kept, which bounds the peak near two differences or all the factors
+        // (Flux.1: 0.6 GiB either way), not their sum.
+        candidates.sort { $0.shape[0] * $0.shape[1] > $1.shape[0] * $1.shape[1] }
         let counter = ProgressCounter(total: candidates.count, report: progress)
         let results = try ParallelMap.map(candidates) { candidate -> DecomposedModule? in
             defer { counter.increment() }
             return try Self.decompose(candidate.module, base: base, tuned: tuned, options: options)
         }
-        modules = results.compactMap { $0 }
+        modules = results.compactMap { $0 }.sorted { $0.module < $1.module }
         unchanged = results.filter { $0 == nil }.count
     }
 
     static func decompose(
         _ module: ModuleID, base: BaseCheckpoint, tuned: BaseCheckpoint, options: Options
     ) throws -> DecomposedModule? {
-        guard let w = try base.weight(of: module), let t = try tuned.weight(of: module) else {
-            return nil
-        }
-        var difference = t - w
+        guard var difference = try base.difference(of: module, in: tuned) else { return nil }
         var largest: Float = 0
         for value in difference.elements { largest = max(largest, abs(value)) }
         guard Double(largest) >= options.minimumDifference else { return nil }

@@ -1,4 +1,5 @@
 import LoRA
+import SafeTensors
 
 /// One `lorakit bake` run: LoRAs baked into a base checkpoint, streamed to a new checkpoint.
 public struct BakeJob: Sendable {
@@ -16,12 +17,15 @@ public struct BakeJob: Sendable {
     /// Bake what matches; skip modules the checkpoint lacks and kinds that cannot be baked.
     public var allowUnmatched: Bool
     public var output: String
+    /// The dtype of every floating-point tensor of the output; nil keeps the checkpoint's.
+    public var dtype: DType?
 
     public init(
-        checkpoint: String, loras: [String], blocks: String?, allowUnmatched: Bool, output: String
+        checkpoint: String, loras: [String], blocks: String?, allowUnmatched: Bool, output: String,
+        dtype: DType? = nil
     ) {
         (self.checkpoint, self.loras, self.blocks) = (checkpoint, loras, blocks)
-        (self.allowUnmatched, self.output) = (allowUnmatched, output)
+        (self.allowUnmatched, self.output, self.dtype) = (allowUnmatched, output, dtype)
     }
 
     /// Bakes; `warning` hears about skipped modules, `progress` gets (bytes done, bytes total).
@@ -44,7 +48,7 @@ public struct BakeJob: Sendable {
         for module in bake.unmatched { warning("not in the checkpoint, skipped: \(module)") }
         for module in bake.unsupported { warning("cannot be baked, skipped: \(module)") }
         try bake.write(
-            to: output, protecting: [base.status] + inputs.map { $0.lora.status },
+            to: output, protecting: [base.status] + inputs.map { $0.lora.status }, storing: dtype,
             progress: progress)
         return Result(path: output, bakedModules: bake.bakedModules, loras: inputs.count)
     }

@@ -1,4 +1,6 @@
+import Conversions
 import LoRA
+import ModelFamilies
 import SafeTensors
 
 /// One `lorakit extract` run: a LoRA from the difference of a fine-tune and its base.
@@ -19,13 +21,17 @@ public struct ExtractJob: Sendable {
     /// Choose each module's rank with a recipe measured against the base.
     public var recipe: ResizeRecipe?
     public var minimumDifference: Double
-    public var dtype: DType
+    /// The output's dtype; nil: bf16 for bf16 or fp8 checkpoints, else fp16 (`OutputStorage`).
+    public var dtype: DType?
     public var output: String
+    /// The output's naming (kohya's when nil).
+    public var naming: TargetNaming?
 
     public init(
         base: String, tuned: String, rank: Int?, convRank: Int?, recipe: ResizeRecipe?,
-        minimumDifference: Double, dtype: DType, output: String
+        minimumDifference: Double, dtype: DType?, output: String, naming: TargetNaming? = nil
     ) {
+        self.naming = naming
         (self.base, self.tuned, self.rank, self.convRank) = (base, tuned, rank, convRank)
         (self.recipe, self.minimumDifference) = (recipe, minimumDifference)
         (self.dtype, self.output) = (dtype, output)
@@ -37,6 +43,10 @@ public struct ExtractJob: Sendable {
     ) throws -> Result {
         let baseCheckpoint = try BaseCheckpoint(path: base)
         let tunedCheckpoint = try BaseCheckpoint(path: tuned)
+        let dtype = OutputStorage.dtype(
+            requested: self.dtype,
+            inputs: OutputStorage.weightDTypes(of: baseCheckpoint)
+                + OutputStorage.weightDTypes(of: tunedCheckpoint))
         var options = Extraction.Options(
             rank: rank ?? (recipe == nil ? 32 : 64), convRank: convRank)
         options.minimumDifference = minimumDifference
@@ -66,7 +76,9 @@ public struct ExtractJob: Sendable {
         var file = resizer.output(plan, dtype: dtype)
         file.metadata["resize_params"] = nil
         file.metadata["ss_training_comment"] = metadata["ss_training_comment"]
-        try file.write(to: output, protecting: [baseCheckpoint.status, tunedCheckpoint.status])
+        try Conversion.write(
+            file, in: .kohya, as: naming ?? .kohya, to: output,
+            protecting: [baseCheckpoint.status, tunedCheckpoint.status])
         return Result(
             path: output, modules: extraction.modules.count, totalRank: plan.totalRank,
             unchanged: extraction.unchanged)

@@ -26,12 +26,13 @@ public struct MergeJob: Sendable {
     public var inputs: [String]
     public var mode: Mode
     public var output: String
-    public var dtype: DType
+    /// The output's dtype; nil: bf16 when every input is bf16, else fp16 (`OutputStorage`).
+    public var dtype: DType?
     /// The output's naming; nil: kohya's, as before.
     public var naming: TargetNaming?
 
     public init(
-        inputs: [String], mode: Mode, output: String, dtype: DType, naming: TargetNaming? = nil
+        inputs: [String], mode: Mode, output: String, dtype: DType?, naming: TargetNaming? = nil
     ) {
         (self.inputs, self.mode, self.output, self.dtype) = (inputs, mode, output, dtype)
         self.naming = naming
@@ -41,6 +42,9 @@ public struct MergeJob: Sendable {
     public func run(warning: (String) -> Void) throws -> Result {
         let given = try LoRAInput(argument: inputs.joined(separator: ","))
         var protected = given.statuses
+        let dtype = OutputStorage.dtype(
+            requested: self.dtype,
+            inputs: given.members.flatMap { OutputStorage.weightDTypes(of: $0.lora) })
         // Inputs of other namings are merged in kohya's, where a fused weight is one module
         // whichever naming adapted it (diffusers' to_q, to_k, to_v fuse into qkv): scratch
         // files next to the output, removed however the run ends.
@@ -78,16 +82,8 @@ public struct MergeJob: Sendable {
             output = resizer.output(plan, dtype: dtype)
             description = "\(resizer.modules.count) modules, total rank \(plan.totalRank)"
         }
-        if let naming, naming != .kohya {
-            let scratch = try PendingOutput(path: self.output, protecting: protected)
-            scratches.append(scratch)
-            try output.write(into: scratch)
-            try Conversion.convert(
-                scratch: scratch, reportedAs: self.output, to: naming, writingTo: self.output,
-                protecting: protected)
-        } else {
-            try output.write(to: self.output, protecting: protected)
-        }
+        try Conversion.write(
+            output, in: .kohya, as: naming ?? .kohya, to: self.output, protecting: protected)
         withExtendedLifetime(scratches) {}
         description +=
             ", "

@@ -1,3 +1,4 @@
+import Conversions
 import LoRA
 import ModelFamilies
 import SafeTensors
@@ -64,13 +65,19 @@ public struct ResizeJob: Sendable {
     public var mode: Mode
     /// A folder, or a file when there is one output; nil: next to each input.
     public var output: String?
-    public var dtype: DType
+    /// The outputs' dtype; nil: each input's (`OutputStorage`: bf16 for bf16 inputs, else fp16).
+    public var dtype: DType?
     /// Read and write the base-norm cache.
     public var useNormCache: Bool
+    /// The outputs' naming; nil: each input's (kohya's when lorakit does not write it).
+    public var naming: TargetNaming?
 
-    public init(inputs: [String], mode: Mode, output: String?, dtype: DType, useNormCache: Bool) {
+    public init(
+        inputs: [String], mode: Mode, output: String?, dtype: DType?, useNormCache: Bool,
+        naming: TargetNaming? = nil
+    ) {
         (self.inputs, self.mode, self.output) = (inputs, mode, output)
-        (self.dtype, self.useNormCache) = (dtype, useNormCache)
+        (self.dtype, self.useNormCache, self.naming) = (dtype, useNormCache, naming)
     }
 
     /// Resizes and writes every output, reporting each as it is written.
@@ -93,6 +100,9 @@ public struct ResizeJob: Sendable {
         for argument in inputs {
             let source = try LoRAInput(argument: argument)
             let resizer = try Resizer(source: source)
+            let dtype = OutputStorage.dtype(
+                requested: self.dtype,
+                inputs: source.members.flatMap { OutputStorage.weightDTypes(of: $0.lora) })
             if let table = base?.norms.table {
                 let lora = source.members[0].lora.architecture.architecture
                 guard ModelFamilies.family(of: lora).id == table.architecture.familyID else {
@@ -114,11 +124,18 @@ public struct ResizeJob: Sendable {
                 plans.append(
                     (resizer.plan(kohya.rule), "\(source.name)-\(kohya.fileSuffix).safetensors"))
             }
+            // The resizer writes PEFT inputs' own keys (a diffusers to_q stays to_q), kohya's
+            // for the rest; a comfy input, or --to, is converted on the way out.
+            let namings = Set(source.members.map { Conversion.naming(of: $0.lora) })
+            let inputNaming = namings.count == 1 ? namings.first! : nil
+            let written: TargetNaming =
+                inputNaming == .diffusers || inputNaming == .peft ? inputNaming! : .kohya
             for (plan, name) in plans {
                 let destination =
                     outputIsFile ? output! : OutputNaming.file(name, in: output ?? source.directory)
-                try resizer.output(plan, dtype: dtype).write(
-                    to: destination,
+                try Conversion.write(
+                    resizer.output(plan, dtype: dtype), in: written,
+                    as: naming ?? inputNaming ?? .kohya, to: destination,
                     protecting: source.statuses + (base?.statuses ?? []))
                 let summary = ResizeSummary(resizer: resizer, plan: plan, path: destination)
                 if !summary.modules.isEmpty, summary.modules.allSatisfy({ $0.newRank == 0 }) {

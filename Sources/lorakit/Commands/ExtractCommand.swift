@@ -2,6 +2,7 @@ import ArgumentParser
 import LinearAlgebra
 import LoRA
 import Logging
+import ModelFamilies
 import SafeTensors
 import Surgery
 
@@ -20,8 +21,15 @@ struct ExtractCommand: ParsableCommand {
             -r RECIPE selects each module's rank with a resize recipe measured against BASE, up to \
             --rank (default 64).
 
+            Flux.1 checkpoints (BFL or ComfyUI layout; fp8, bf16 or fp16) are read in pieces, a \
+            pair of weights at a time: peak memory stays under 1 GiB. The LoRA is written in \
+            kohya's naming, or in the one --to names (diffusers and PEFT split qkv and linear1 \
+            into their parts). The default dtype is bf16 when the checkpoints are bf16 or fp8, \
+            else fp16.
+
             Examples:
               lorakit extract sdxl_base.safetensors my_finetune.safetensors --rank 32 -o extracted.safetensors
+              lorakit extract flux1-dev.safetensors flux_finetune.safetensors --rank 32 --to diffusers -o flux_extracted.safetensors
               lorakit extract base.safetensors tuned.safetensors --rank 64 --conv-rank 32 -r fro_ckpt=1,thr=-3.55 -o x.safetensors
             """)
 
@@ -53,6 +61,9 @@ struct ExtractCommand: ParsableCommand {
 
     @OptionGroup var storage: OutputDType
 
+    @Option(help: "The output's naming: kohya (default), diffusers, comfy or peft.")
+    var to: TargetNaming?
+
     func validate() throws {
         if let rank { guard rank > 0 else { throw ValidationError("--rank must be positive") } }
         if let convRank {
@@ -68,7 +79,7 @@ struct ExtractCommand: ParsableCommand {
         let job = ExtractJob(
             base: base, tuned: tuned, rank: rank, convRank: convRank,
             recipe: try recipe.map { try ResizeRecipe.single($0, for: "extract") },
-            minimumDifference: minDiff, dtype: storage.type, output: output)
+            minimumDifference: minDiff, dtype: storage.type, output: output, naming: to)
         let progress = ProgressLine(label: "extract")
         let result = try job.run(warning: { logger.warning("\($0)") }) { done, total in
             progress.update(UInt64(done), of: UInt64(total))

@@ -71,7 +71,7 @@ struct PretrainCommand: ParsableCommand {
         let job = PretrainingJob(
             output: output, steps: steps, resolution: try KohyaTrainingFlags.size(resolution),
             images: images, batch: batch, learningRate: learningRate, seed: seed,
-            initial: initial, saveEvery: saveEvery, dtype: storage.type)
+            initial: initial, saveEvery: saveEvery, dtype: storage.type ?? .f16)
         try job.run(
             observer: ConsoleTrainingObserver(logger: logger), notice: { logger.notice("\($0)") })
     }

@@ -3,6 +3,7 @@ import JSON
 import LinearAlgebra
 import LoRA
 import Logging
+import ModelFamilies
 import SafeTensors
 import Surgery
 import SystemIO
@@ -47,6 +48,13 @@ struct ResizeCommand: ParsableCommand {
             ΔW. Modules whose ΔW is zero are dropped with a warning. Metadata is kept, with \
             resize_params, ss_network_dim and ss_network_alpha updated and hashes recomputed.
 
+            Outputs keep the input's naming (kohya, diffusers, ComfyUI or PEFT keys; other \
+            namings are written in kohya's) unless --to asks for another. Flux.1 LoRAs resize \
+            the same way against a Flux base (BFL or ComfyUI layout, fp8, bf16 or fp16, streamed) \
+            or its norm table: diffusers' to_q, to_k, to_v and proj_mlp are measured against \
+            their rows of the fused qkv and linear1 weights. The default dtype is bf16 for bf16 \
+            inputs, else fp16.
+
             Examples:
               lorakit resize sdxl_base.safetensors my_lora.safetensors -r fro_ckpt=1,thr=-3.55
               lorakit resize base.safetensors a.safetensors -r 'fro_ckpt=1,thr=-3.55:spn_ckpt=1,size=4'
@@ -85,6 +93,9 @@ struct ResizeCommand: ParsableCommand {
     var output: String?
 
     @OptionGroup var storage: OutputDType
+
+    @Option(help: "The outputs' naming: kohya, diffusers, comfy or peft (default: the input's).")
+    var to: TargetNaming?
 
     @Flag(name: .shortAndLong, help: "-v: a summary per output; -vv: a line per module.")
     var verbose: Int
@@ -156,7 +167,7 @@ struct ResizeCommand: ParsableCommand {
         }
         let job = ResizeJob(
             inputs: inputs, mode: mode, output: output, dtype: storage.type,
-            useNormCache: !noCache)
+            useNormCache: !noCache, naming: to)
         var summaries: [JSONValue] = []
         try job.run { event in
             switch event {

@@ -6,11 +6,11 @@ import SafeTensors
 struct OutputDType: ParsableArguments {
     @Option(
         name: [.customShort("t"), .customLong("dtype")],
-        help: "Output dtype: 16 (default), bf16 or 32.")
-    var dtype: StorageDType = .f16
+        help: "Output dtype: 16, bf16 or 32 (default: bf16 for bf16 or fp8 inputs, else 16).")
+    var dtype: StorageDType?
 
-    /// The dtype outputs are stored in.
-    var type: DType { dtype.dtype }
+    /// The dtype asked for; nil: the inputs' rule (`OutputStorage`).
+    var type: DType? { dtype?.dtype }
 }
 
 /// A float storage type as the user writes it (`16`, `fp16`, `bf16`, `32`, ...).

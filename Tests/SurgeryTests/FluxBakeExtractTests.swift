@@ -1,0 +1,186 @@
+import Conversions
+import Foundation
+import LinearAlgebra
+import LoRA
+import ModelFamilies
+import SafeTensors
+import Surgery
+import Synthesis
+import SystemIO
+import TestSupport
+import Testing
+
+/// Flux.1 bakes, extractions, diffs and resizes across namings, on the small full-depth model
+/// (every real key name, hidden 64): fp8 write-back, bf16 widening, bake-then-extract identity.
+@Suite struct FluxBakeExtractTests {
+    /// A small Flux base in `dtype`.
+    static func base(_ dtype: DType, in directory: TemporaryDirectory) throws -> String {
+        let path = directory.file("base-\(dtype.rawValue).safetensors")
+        try SyntheticFluxCheckpoint(.init(dimensions: .tinyFullDepth, dtype: dtype)).write(to: path)
+        return path
+    }
+
+    /// The small rank-4 Flux LoRA in `naming` (kohya's generated, converted as `convert` does).
+    static func lora(_ naming: TargetNaming, in directory: TemporaryDirectory) throws -> String {
+        let kohya = directory.file("lora-kohya.safetensors")
+        if (try? FileStatus.of(path: kohya)) ?? nil == nil {
+            try SyntheticFluxLoRA(.init(dimensions: .tinyFullDepth, rank: 4)).write(to: kohya)
+        }
+        guard naming != .kohya else { return kohya }
+        let path = directory.file("lora-\(naming.rawValue).safetensors")
+        try Conversion(try LoRAFile(path: kohya), to: naming).write(to: path, protecting: [])
+        return path
+    }
+
+    static func tensors(_ path: String) throws -> [String: Tensor] {
+        let file = try TensorFile(reading: SafeTensorsFile(path: path))
+        return Dictionary(uniqueKeysWithValues: file.tensors.map { ($0.name, $0.tensor) })
+    }
+
+    static func bake(_ base: String, _ lora: String, to output: String, dtype: DType? = nil) throws {
+        _ = try BakeJob(
+            checkpoint: base, loras: [lora], blocks: nil, allowUnmatched: false, output: output,
+            dtype: dtype
+        ).run(warning: { Issue.record("unexpected warning: \($0)") })
+    }
+
+    /// Into an fp8 base, every naming bakes the same bytes, and each changed weight is
+    /// W + ΔW rounded once to nearest even in E4M3 (saturating); untouched tensors are the
+    /// base's bytes.
+    @Test func fp8BakeIsTheRoundedSumWhateverTheNaming() throws {
+        let directory = TemporaryDirectory()
+        let base = try Self.base(.f8E4M3, in: directory)
+        var baked: [[String: Tensor]] = []
+        for naming in TargetNaming.allCases {
+            let output = directory.file("baked-\(naming.rawValue).safetensors")
+            try Self.bake(base, try Self.lora(naming, in: directory), to: output)
+            baked.append(try Self.tensors(output))
+        }
+        for other in baked.dropFirst() { #expect(other == baked[0]) }
+        let original = try Self.tensors(base)
+        #expect(baked[0]["img_in.weight"] == original["img_in.weight"])
+        // The oracle: kohya's qkv ΔW added to the decoded base in Float32, encoded per value.
+        let lora = try LoRAFile(path: try Self.lora(.kohya, in: directory))
+        let adapter = try #require(
+            lora.adapters.first { $0.module == ModuleID(.unet, "double_blocks_3_img_attn_qkv") })
+        let delta = try lora.delta(of: adapter).dense()
+        let key = "double_blocks.3.img_attn.qkv.weight"
+        let weight = try #require(original[key]).floats()
+        let expected = zip(weight, delta.elements).map {
+            ElementCoding.float8Bits($0 + $1, .e4m3fn)
+        }
+        #expect(baked[0][key]?.dtype == .f8E4M3)
+        #expect(baked[0][key]?.bytes == expected)
+        #expect(baked[0][key] != original[key])
+    }
+
+    /// `--dtype bf16` widens every float tensor: untouched fp8 values convert exactly, baked
+    /// ones keep what fp8 would round away.
+    @Test func bf16OutputWidensAnFP8Base() throws {
+        let directory = TemporaryDirectory()
+        let base = try Self.base(.f8E4M3, in: directory)
+        let output = directory.file("baked-bf16.safetensors")
+        try Self.bake(base, try Self.lora(.diffusers, in: directory), to: output, dtype: .bf16)
+        let (original, baked) = (try Self.tensors(base), try Self.tensors(output))
+        #expect(baked.count == original.count)
+        #expect(baked.values.allSatisfy { $0.dtype == .bf16 })
+        #expect(baked["img_in.weight"]?.floats() == original["img_in.weight"]?.floats())
+        let lora = try LoRAFile(path: try Self.lora(.kohya, in: directory))
+        let adapter = try #require(
+            lora.adapters.first { $0.module == ModuleID(.unet, "single_blocks_7_linear1") })
+        let delta = try lora.delta(of: adapter).dense().elements
+        let weight = try #require(original["single_blocks.7.linear1.weight"]).floats()
+        let stored = try #require(baked["single_blocks.7.linear1.weight"]).floats()
+        for index in stride(from: 0, to: stored.count, by: 97) {
+            let exact = weight[index] + delta[index]
+            #expect(abs(stored[index] - exact) <= abs(exact) / 256 + 1e-30)
+        }
+    }
+
+    /// Baking a LoRA into an f32 base and extracting at its rank gives its ΔW back, in any
+    /// naming asked (diffusers: qkv and linear1 as their parts).
+    @Test func bakeThenExtractGivesTheDeltaBack() throws {
+        let directory = TemporaryDirectory()
+        let base = try Self.base(.f32, in: directory)
+        let lora = try Self.lora(.kohya, in: directory)
+        let baked = directory.file("baked.safetensors")
+        try Self.bake(base, lora, to: baked)
+        let extracted = directory.file("extracted.safetensors")
+        let result = try ExtractJob(
+            base: base, tuned: baked, rank: 4, convRank: nil, recipe: nil, minimumDifference: 0,
+            dtype: .f32, output: extracted, naming: .diffusers
+        ).run(warning: { _ in })
+        #expect(result.modules == 304)
+        let file = try LoRAFile(path: extracted)
+        #expect(Conversion.naming(of: file) == .diffusers)
+        #expect(file.adapters.count == 494)
+        let diff = try LoRADiff(pathA: lora, pathB: extracted)
+        #expect(diff.modules.count == 494 && diff.onlyInA.isEmpty && diff.onlyInB.isEmpty)
+        #expect(diff.overallRelativeError < 1e-4)
+    }
+
+    /// `diff` compares a kohya Flux LoRA with its diffusers, PEFT and ComfyUI conversions part
+    /// by part: nothing only on one side, no error.
+    @Test(arguments: [TargetNaming.diffusers, .peft, .comfy])
+    func diffComparesAcrossNamings(naming: TargetNaming) throws {
+        let directory = TemporaryDirectory()
+        let kohya = try Self.lora(.kohya, in: directory)
+        let other = try Self.lora(naming, in: directory)
+        for (a, b) in [(kohya, other), (other, kohya)] {
+            let diff = try LoRADiff(pathA: a, pathB: b)
+            #expect(diff.onlyInA.isEmpty && diff.onlyInB.isEmpty)
+            #expect(diff.modules.count == (naming == .comfy ? 304 : 494))
+            #expect(diff.modules.allSatisfy { $0.relativeError < 1e-6 })
+        }
+    }
+
+    /// A resize keeps the input's naming (ComfyUI's included) and its bf16, unless asked.
+    @Test(arguments: TargetNaming.allCases)
+    func resizeKeepsTheNamingAndDType(naming: TargetNaming) throws {
+        let directory = TemporaryDirectory()
+        let input = try Self.lora(naming, in: directory)
+        let kohya = ResizeJob.KohyaResize(
+            rank: 2, convRank: nil, method: nil, parameter: nil, kohyaCompatible: false)
+        let kept = directory.file("kept.safetensors")
+        try ResizeJob(
+            inputs: [input], mode: .kohya(kohya), output: kept, dtype: nil, useNormCache: false
+        ).run { _ in }
+        let file = try LoRAFile(path: kept)
+        #expect(Conversion.naming(of: file) == naming)
+        #expect(OutputStorage.weightDTypes(of: file).allSatisfy { $0 == .bf16 })
+        let other: TargetNaming = naming == .diffusers ? .comfy : .diffusers
+        let converted = directory.file("converted.safetensors")
+        try ResizeJob(
+            inputs: [input], mode: .kohya(kohya), output: converted, dtype: .f16,
+            useNormCache: false, naming: other
+        ).run { _ in }
+        let second = try LoRAFile(path: converted)
+        #expect(Conversion.naming(of: second) == other)
+        #expect(OutputStorage.weightDTypes(of: second).allSatisfy { $0 == .f16 })
+        let error = try LoRADiff(pathA: kept, pathB: converted).overallRelativeError
+        // bf16 keeps 8 significant bits: each factor rounds by up to 2^-9 (0.2%).
+        #expect(error < 5e-3, "\(error)")
+        #expect(directory.contents().allSatisfy { !$0.hasPrefix(".") })
+    }
+
+    /// An fp8 base cut short after it was opened (a download still being written, a full
+    /// disk) fails the read that reaches the hole, naming the file, and leaves no output.
+    @Test func aBaseCutWhileBeingReadIsRefusedByName() throws {
+        let directory = TemporaryDirectory()
+        let base = try Self.base(.f8E4M3, in: directory)
+        let lora = try LoRAFile(path: try Self.lora(.kohya, in: directory))
+        let checkpoint = try BaseCheckpoint(path: base)
+        let size = try #require(try FileStatus.of(path: base)).size
+        #expect(truncate(base, off_t(size / 2)) == 0)
+        let last = ModuleID(.unet, "single_blocks_37_linear1")
+        let read = #expect(throws: SystemIOError.self) { try checkpoint.weight(of: last) }
+        #expect("\(read.map { "\($0)" } ?? "")".contains(base))
+        let output = directory.file("baked.safetensors")
+        let bake = try Bake(checkpoint: checkpoint, inputs: [.init(lora: lora, weight: 1)])
+        let failure = #expect(throws: SystemIOError.self) {
+            try bake.write(to: output, protecting: [checkpoint.status, lora.status])
+        }
+        #expect("\(failure.map { "\($0)" } ?? "")".contains(base))
+        #expect(!directory.contents().contains { $0.hasPrefix("baked") || $0.hasPrefix(".baked") })
+    }
+}

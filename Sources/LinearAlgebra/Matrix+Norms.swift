@@ -46,31 +46,56 @@ extension Matrix {
             guard info == 0 else { throw LinearAlgebraError.lapack(routine: "dsyevd", info: info) }
             return Swift.max(0, values.last ?? 0).squareRoot()
         }
-        return try lanczosSpectralNorm(
-            useRows: useRows, size: size, tolerance: tolerance, maximumSteps: maximumSteps)
+        return try converted(to: Float.self).elements.withUnsafeBufferPointer {
+            try SpectralNorm.lanczos(
+                $0, rows: rows, columns: columns, tolerance: tolerance, maximumSteps: maximumSteps)
+        }
+    }
+}
+
+/// ‖A‖₂ of a Float32 matrix held elsewhere: a weight decoded into a reused buffer, or a block of
+/// rows of a fused one, measured where it lies, without a copy.
+public enum SpectralNorm {
+    /// `Matrix.spectralNorm` of the row-major `rows × columns` matrix at `values`.
+    /// - Throws: `LinearAlgebraError.nonFinite` for NaN or infinite entries.
+    public static func of(
+        _ values: UnsafeBufferPointer<Float>, rows: Int, columns: Int, tolerance: Double = 1e-7,
+        maximumSteps: Int = 300
+    ) throws -> Double {
+        precondition(values.count >= rows * columns, "\(values.count) values for \(rows)×\(columns)")
+        let view = UnsafeBufferPointer(rebasing: values[0..<rows * columns])
+        guard view.allFinite else { throw LinearAlgebraError.nonFinite(operation: "spectral norm") }
+        guard rows > 0, columns > 0 else { return 0 }
+        if min(rows, columns) <= 384 {
+            return try Matrix(rows: rows, columns: columns, elements: Array(view)).spectralNorm(
+                tolerance: tolerance, maximumSteps: maximumSteps)
+        }
+        return try lanczos(
+            view, rows: rows, columns: columns, tolerance: tolerance, maximumSteps: maximumSteps)
     }
 
-    @inlinable
-    func lanczosSpectralNorm(
-        useRows: Bool, size: Int, tolerance: Double, maximumSteps: Int
+    /// The Lanczos method on the Gram operator (see `Matrix.spectralNorm`).
+    @usableFromInline
+    static func lanczos(
+        _ matrix: UnsafeBufferPointer<Float>, rows: Int, columns: Int, tolerance: Double,
+        maximumSteps: Int
     ) throws -> Double {
-        let a = converted(to: Float.self)
+        let useRows = rows < columns
+        let size = useRows ? rows : columns
         var inner = [Float](repeating: 0, count: useRows ? columns : rows)
         var outer = [Float](repeating: 0, count: size)
         // G·x = A(Aᵀx) or Aᵀ(Ax), never formed.
         func apply(_ x: [Double]) -> [Double] {
             let input = x.map { Float($0) }
-            a.elements.withUnsafeBufferPointer { matrix in
-                input.withUnsafeBufferPointer { input in
-                    inner.withUnsafeMutableBufferPointer { inner in
-                        outer.withUnsafeMutableBufferPointer { outer in
-                            floatMatrixVector(
-                                matrix.baseAddress!, rows: rows, columns: columns,
-                                transpose: useRows, input.baseAddress!, inner.baseAddress!)
-                            floatMatrixVector(
-                                matrix.baseAddress!, rows: rows, columns: columns,
-                                transpose: !useRows, inner.baseAddress!, outer.baseAddress!)
-                        }
+            input.withUnsafeBufferPointer { input in
+                inner.withUnsafeMutableBufferPointer { inner in
+                    outer.withUnsafeMutableBufferPointer { outer in
+                        floatMatrixVector(
+                            matrix.baseAddress!, rows: rows, columns: columns,
+                            transpose: useRows, input.baseAddress!, inner.baseAddress!)
+                        floatMatrixVector(
+                            matrix.baseAddress!, rows: rows, columns: columns,
+                            transpose: !useRows, inner.baseAddress!, outer.baseAddress!)
                     }
                 }
             }

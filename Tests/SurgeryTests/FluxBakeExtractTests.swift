@@ -183,4 +183,53 @@ import Testing
         #expect("\(failure.map { "\($0)" } ?? "")".contains(base))
         #expect(!directory.contents().contains { $0.hasPrefix("baked") || $0.hasPrefix(".baked") })
     }
+
+    /// A diffusers-layout base (fused weights stored as `to_q`, `to_k`, `to_v`, `proj_mlp`,
+    /// `norm_out` with swapped halves) takes every command as the BFL base does: a kohya LoRA
+    /// bakes its fused ΔW into the parts' rows, resizes byte for byte as against the BFL file
+    /// (whole-weight norms assembled from the parts), and extracts back in kohya's naming.
+    @Test func diffusersLayoutBaseActsAsTheBFLOne() throws {
+        let directory = TemporaryDirectory()
+        let bfl = try Self.base(.f32, in: directory)
+        let diffusers = directory.file("base-diffusers.safetensors")
+        try SyntheticFluxCheckpoint(
+            .init(dimensions: .tinyFullDepth, dtype: .f32, diffusersLayout: true)
+        ).write(to: diffusers)
+        let checkpoint = try BaseCheckpoint(path: diffusers)
+        #expect(checkpoint.architecture.architecture == .fluxDev)
+        let lora = try Self.lora(.kohya, in: directory)
+        let (bakedBFL, bakedDiffusers) = (directory.file("b1.safetensors"), directory.file("b2.safetensors"))
+        try Self.bake(bfl, lora, to: bakedBFL)
+        try Self.bake(diffusers, lora, to: bakedDiffusers)
+        let (whole, parts) = (try Self.tensors(bakedBFL), try Self.tensors(bakedDiffusers))
+        let qkv = try #require(whole["double_blocks.3.txt_attn.qkv.weight"]).floats()
+        let k = try #require(parts["transformer_blocks.3.attn.add_k_proj.weight"]).floats()
+        #expect(Array(qkv[k.count..<2 * k.count]) == k)
+        let modulation = try #require(whole["final_layer.adaLN_modulation.1.weight"]).floats()
+        let swapped = try #require(parts["norm_out.linear.weight"]).floats()
+        let half = modulation.count / 2
+        #expect(Array(modulation[half...]) + Array(modulation[..<half]) == swapped)
+        // Resize against either base, and against either base's norm table: the same bytes.
+        let recipes = "fro_ckpt=1,thr=-3.55:spn_ckpt=1,thr=-3"
+        var outputs: [[[String: Tensor]]] = []
+        for (index, base) in [ResizeJob.Base.checkpoint(bfl), .checkpoint(diffusers)].enumerated() {
+            let folder = directory.file("resized-\(index)")
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: false)
+            try ResizeJob(
+                inputs: [lora], mode: .recipes(try ResizeRecipe.parseList(recipes), base: base),
+                output: folder, dtype: nil, useNormCache: false
+            ).run { _ in }
+            let names = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
+            outputs.append(try names.map { try Self.tensors(folder + "/" + $0) })
+        }
+        #expect(outputs[0].count == 2 && outputs[0] == outputs[1])
+        let extracted = directory.file("extracted.safetensors")
+        _ = try ExtractJob(
+            base: diffusers, tuned: bakedDiffusers, rank: 4, convRank: nil, recipe: nil,
+            minimumDifference: 0, dtype: .f32, output: extracted
+        ).run(warning: { _ in })
+        let file = try LoRAFile(path: extracted)
+        #expect(Conversion.naming(of: file) == .kohya && file.adapters.count == 304)
+        #expect(try LoRADiff(pathA: lora, pathB: extracted).overallRelativeError < 1e-4)
+    }
 }

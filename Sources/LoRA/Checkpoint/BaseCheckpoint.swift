@@ -14,6 +14,9 @@ public struct BaseCheckpoint: Sendable {
     let source: SafeTensorsFile
     public let architecture: ArchitectureDetection
     private let locations: [ModuleID: Location]
+    /// Fused modules a base stores only as parts (diffusers' Flux `qkv` as `to_q`, `to_k`,
+    /// `to_v`): each part with the rows of the whole it holds, in the part's order.
+    private let composites: [ModuleID: [(part: ModuleID, rows: [Range<Int>])]]
 
     public var path: String { source.path }
     public var metadata: [String: String]? { source.metadata }
@@ -24,17 +27,20 @@ public struct BaseCheckpoint: Sendable {
     /// - Throws: `SafeTensorsError`, or `LoRAError.notACheckpoint` for a LoRA or other file.
     public init(path: String) throws {
         let file = try SafeTensorsFile(path: path)
-        guard FileContent.classify(file) == .checkpoint else {
-            throw LoRAError.notACheckpoint(
-                path: path, looksLike: FileContent.classify(file).description)
+        let content = FileContent.classify(file)
+        var locations = ModelFamilies.checkpointLayout.locations(
+            of: file.tensors.map { ($0.name, $0.shape) })
+        // A bare diffusers denoiser is a base when a family's layout names its weights
+        // (diffusers' Flux transformer); a diffusers SDXL UNet is not read as one.
+        guard content == .checkpoint || (content == .diffusersUNet && !locations.isEmpty) else {
+            throw LoRAError.notACheckpoint(path: path, looksLike: content.description)
         }
         source = file
         architecture = CheckpointSummary.detect(file)
-        var locations = ModelFamilies.checkpointLayout.locations(
-            of: file.tensors.map { ($0.name, $0.shape) })
-        Self.addParts(
-            to: &locations, family: ModelFamilies.family(of: architecture.architecture), file)
+        let family = ModelFamilies.family(of: architecture.architecture)
+        Self.addParts(to: &locations, family: family, file)
         self.locations = locations
+        composites = Self.composites(of: locations, family: family, file)
     }
 
     /// The row blocks of fused weights that other namings adapt as modules of their own
@@ -57,6 +63,26 @@ public struct BaseCheckpoint: Sendable {
         }
     }
 
+    /// The fused modules whose every part, and not the whole, has a weight.
+    private static func composites(
+        of locations: [ModuleID: Location], family: any ModelFamily, _ file: SafeTensorsFile
+    ) -> [ModuleID: [(part: ModuleID, rows: [Range<Int>])]] {
+        var result: [ModuleID: [(part: ModuleID, rows: [Range<Int>])]] = [:]
+        let wholes = Set(locations.keys.filter { $0.part != nil }.map(\.whole))
+        for whole in wholes where locations[whole] == nil {
+            guard let names = family.splitParts(of: whole) else { continue }
+            let parts = names.map { ModuleID(whole.component, whole.name, part: $0) }
+            let rows = parts.compactMap { locations[$0].flatMap { file.info(named: $0.key) } }
+                .map { Int($0.shape.first ?? 0) }
+            guard rows.count == parts.count else { continue }
+            let total = rows.reduce(0, +)
+            let blocks = parts.compactMap { family.rowBlocks(of: $0, wholeOutFeatures: total) }
+            guard blocks.count == parts.count else { continue }
+            result[whole] = Array(zip(parts, blocks).map { (part: $0, rows: $1) })
+        }
+        return result
+    }
+
     /// SHA-256 of the safetensors header (hex): the same tensors under the same names, whatever
     /// the file is called or when it was copied.
     public func headerSHA256() throws -> String {
@@ -68,8 +94,19 @@ public struct BaseCheckpoint: Sendable {
 
     public var moduleCount: Int { locations.count }
 
-    /// Every module the checkpoint has a weight for.
+    /// Every module the checkpoint has a weight for (a fused module stored as parts: the parts).
     public var modules: [ModuleID] { Array(locations.keys) }
+
+    /// The fused modules stored only as parts.
+    public var compositeModules: [ModuleID] { Array(composites.keys) }
+
+    /// The parts a fused module is stored as, when the checkpoint lacks the whole.
+    public func parts(of module: ModuleID) -> [ModuleID]? { composites[module]?.map(\.part) }
+
+    /// Whether the checkpoint holds a module's weight, in one tensor or assembled from parts.
+    public func has(_ module: ModuleID) -> Bool {
+        locations[module] != nil || composites[module] != nil
+    }
 
     /// The shape of the stored tensor holding a module's weight (`[out, in, k, k]` for a conv),
     /// from the header alone.
@@ -87,6 +124,13 @@ public struct BaseCheckpoint: Sendable {
 
     /// The flattened shape `[out, in·k·k]` of a module's weight, from the header alone.
     public func flatShape(of module: ModuleID) -> [Int]? {
+        if let parts = composites[module] {
+            let shapes = parts.compactMap { flatShape(of: $0.part) }
+            guard shapes.count == parts.count, Set(shapes.map { $0[1] }).count == 1 else {
+                return nil
+            }
+            return [shapes.reduce(0) { $0 + $1[0] }, shapes[0][1]]
+        }
         guard let location = locations[module], let info = source.info(named: location.key),
             let first = info.shape.first,
             first > 0
@@ -141,10 +185,52 @@ public struct BaseCheckpoint: Sendable {
         return result
     }
 
+    /// Calls `body` with the Float32 values of the whole stored tensor holding a module's
+    /// weight, decoded in pieces into one buffer, and its column count (`in·k·k`): the weights
+    /// of every module that tensor holds (qkv and its q, k, v rows) are views of it.
+    /// - Throws: `LoRAError.nonFiniteWeight` for a tensor holding NaN or an infinity.
+    public func withStoredWeight<Result>(
+        of module: ModuleID, _ body: (UnsafeBufferPointer<Float>, _ columns: Int) throws -> Result
+    ) throws -> Result? {
+        if composites[module] != nil {
+            guard let whole = try weight(of: module) else { return nil }
+            return try whole.elements.withUnsafeBufferPointer { try body($0, whole.columns) }
+        }
+        guard let location = locations[module] else { return nil }
+        let info = try source.requireInfo(named: location.key)
+        guard let first = info.shape.first, first > 0 else {
+            throw SafeTensorsError.unsupportedDType(path: path, tensor: info.name, dtype: info.dtype)
+        }
+        let count = Int(info.elementCount)
+        let values = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
+        defer { values.deallocate() }
+        try source.decodeFloats(of: info, elements: 0..<count, into: values.baseAddress!)
+        guard UnsafeBufferPointer(values).allFinite else {
+            throw LoRAError.nonFiniteWeight(path: path, key: info.name)
+        }
+        return try body(UnsafeBufferPointer(values), count / Int(first))
+    }
+
     /// The base weight of a module as `[out, in·k·k]` Float32 (one tensor read).
     /// - Throws: `LoRAError.nonFiniteWeight` for a weight holding NaN or an infinity (its norms,
     ///   products and differences would all be NaN).
     public func weight(of module: ModuleID) throws -> Matrix<Float>? {
+        if let parts = composites[module], let shape = flatShape(of: module) {
+            // The whole assembled from its parts, each put back at its rows.
+            var whole = Matrix<Float>(rows: shape[0], columns: shape[1])
+            for (part, rows) in parts {
+                guard let values = try weight(of: part) else { return nil }
+                var offset = 0
+                for block in rows {
+                    let count = block.count * shape[1]
+                    whole.elements.replaceSubrange(
+                        block.lowerBound * shape[1]..<block.upperBound * shape[1],
+                        with: values.elements[offset..<offset + count])
+                    offset += count
+                }
+            }
+            return whole
+        }
         guard let location = locations[module] else { return nil }
         let info = try source.requireInfo(named: location.key)
         guard info.dtype.isNumericallyReadable, let first = info.shape.first, first > 0 else {

@@ -10,7 +10,7 @@ import SystemIO
 /// (`lora_unet_double_blocks_0_img_attn_qkv[q]`):
 ///
 ///     <module>.frobenius   F64 []   ‖W‖_F (exact, Float64 sum)
-///     <module>.spectral    F64 []   ‖W‖₂ (Lanczos on WᵀW, relative tolerance 1e-9)
+///     <module>.spectral    F64 []   ‖W‖₂ (Lanczos on WᵀW, to 1e-7 relative)
 ///     <module>.shape       I64 [2]  [out, in·k·k]: the weight flattened as LoRAs see it
 ///
 /// and metadata naming the base: `lorakit.norm_table` (the format version, "1"),
@@ -38,7 +38,9 @@ public struct NormTable: Sendable {
         _ checkpoint: BaseCheckpoint, progress: @Sendable (Int, Int) -> Void = { _, _ in }
     ) throws -> NormTable {
         var norms = try BaseNorms(checkpoint: checkpoint, cacheDirectory: "")
-        let modules = checkpoint.modules.sorted()
+        // With the fused weights a base stores as parts, so a table of a diffusers-layout Flux
+        // base serves kohya's LoRAs (whole qkv) as well as diffusers' (its parts).
+        let modules = (checkpoint.modules + checkpoint.compositeModules).sorted()
         try norms.ensure(.frobenius, for: modules)
         progress(1, 2)
         try norms.ensure(.spectral, for: modules)

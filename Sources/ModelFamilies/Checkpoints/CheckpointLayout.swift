@@ -29,6 +29,10 @@ public struct CheckpointLayout: Sendable {
         /// equal row blocks they are, in order (OpenCLIP: `attn.in_proj_weight` holds q, k, v).
         case numberedLayers(
             prefix: String, component: Component, modulePrefix: String, parts: [String: [String]])
+        /// `<dotted path>.weight` for a path of `modules`, the module (or part of a fused weight)
+        /// stored there: diffusers' Flux transformer keeps Flux's fused `qkv` as `to_q`, `to_k`,
+        /// `to_v`, each the `q`, `k`, `v` part.
+        case renamed(modules: [String: ModuleID])
     }
 
     /// The parts of full checkpoints, for reports.
@@ -105,6 +109,11 @@ public struct CheckpointLayout: Sendable {
             }
             let path = name.dropLast(".weight".count)
             return [(ModuleID(component, underscored(path)), Location(key: name, rows: nil))]
+        case .renamed(let modules):
+            guard name.hasSuffix(".weight"),
+                let module = modules[String(name.dropLast(".weight".count))]
+            else { return nil }
+            return [(module, Location(key: name, rows: nil))]
         case .numberedLayers(let prefix, let component, let modulePrefix, let parts):
             guard name.hasPrefix(prefix) else { return nil }
             let rest = name.dropFirst(prefix.count)

@@ -224,6 +224,7 @@ public struct Flux: ModelFamily {
         rules: [
             .prefixed(prefix: "model.diffusion_model.", component: .unet),
             .rooted(roots: bflRoots, component: .unet),
+            .renamed(modules: FluxNames.diffusersCheckpointModules),
         ],
         denoiserPrefixes: ["double_blocks.", "model.diffusion_model.double_blocks."],
         diffusersDenoiserPrefixes: ["transformer_blocks.", "single_transformer_blocks."])

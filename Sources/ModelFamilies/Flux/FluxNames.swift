@@ -108,6 +108,15 @@ public enum FluxNames {
         return table
     }()
 
+    /// Dotted diffusers path → the module (or part) a diffusers-layout base stores there.
+    public static let diffusersCheckpointModules: [String: ModuleID] = {
+        var table: [String: ModuleID] = [:]
+        for (diffusers, bfl, part) in diffusersPairs() {
+            table[diffusers] = ModuleID(.unet, underscored(bfl), part: part)
+        }
+        return table
+    }()
+
     /// (underscored BFL path, part) → dotted diffusers path.
     static let toDiffusers: [String: String] = {
         var table: [String: String] = [:]

@@ -1,5 +1,6 @@
 import LinearAlgebra
 import LoRA
+import ModelFamilies
 import SafeTensors
 import SystemIO
 
@@ -34,6 +35,39 @@ public struct Bake: Sendable {
         var lora: LoRAFile
         var weight: Double
         var rows: Range<Int>?
+        /// The rows of the module's ΔW this tensor takes (a kohya `qkv` baked into a base that
+        /// stores `to_q`, `to_k`, `to_v`); nil: all of them.
+        var deltaRows: [Range<Int>]? = nil
+    }
+
+    /// Where a module's ΔW goes: its weight, or, in a base that stores a fused weight as its
+    /// parts (diffusers' Flux layout), each part's weight taking its rows of ΔW. The shape is the
+    /// module's as the LoRA sees it; nil when the checkpoint has neither.
+    static func targets(
+        of adapter: Adapter, in checkpoint: BaseCheckpoint
+    ) -> (shape: [Int], parts: [(location: BaseCheckpoint.Location, deltaRows: [Range<Int>]?)])? {
+        let module = adapter.module
+        if let location = checkpoint.location(of: module),
+            let shape = checkpoint.flatShape(of: module)
+        {
+            return (shape, [(location, nil)])
+        }
+        let family = ModelFamilies.family(of: checkpoint.architecture.architecture)
+        guard let names = family.splitParts(of: module) else { return nil }
+        let parts = names.map { ModuleID(module.component, module.name, part: $0) }
+        let shapes = parts.compactMap { checkpoint.flatShape(of: $0) }
+        guard shapes.count == parts.count, let columns = shapes.first?[1],
+            shapes.allSatisfy({ $0[1] == columns })
+        else { return nil }
+        let rows = shapes.reduce(0) { $0 + $1[0] }
+        var targets: [(location: BaseCheckpoint.Location, deltaRows: [Range<Int>]?)] = []
+        for part in parts {
+            guard let blocks = family.rowBlocks(of: part, wholeOutFeatures: rows),
+                let location = checkpoint.location(of: part)
+            else { return nil }
+            targets.append((location, blocks))
+        }
+        return ([rows, columns], targets)
     }
 
     public let checkpoint: BaseCheckpoint
@@ -68,24 +102,24 @@ public struct Bake: Sendable {
                         )
                     continue
                 }
-                guard let location = checkpoint.location(of: adapter.module),
-                    let shape = checkpoint.flatShape(of: adapter.module)
-                else {
+                guard let targets = Self.targets(of: adapter, in: checkpoint) else {
                     unmatched.append(label)
                     firstUnbaked = firstUnbaked ?? (input.lora.path, adapter.stem)
                     continue
                 }
                 if let out = adapter.outFeatures, let inFeatures = adapter.inFeatures,
-                    [out, inFeatures] != shape
+                    [out, inFeatures] != targets.shape
                 {
                     throw SurgeryError.shapeMismatch(
                         lora: input.lora.path, module: adapter.stem, delta: [out, inFeatures],
-                        base: shape, checkpoint: checkpoint.path)
+                        base: targets.shape, checkpoint: checkpoint.path)
                 }
-                contributions[location.key, default: []].append(
-                    Contribution(
-                        adapter: adapter, lora: input.lora, weight: input.weight * blockWeight,
-                        rows: location.rows))
+                for target in targets.parts {
+                    contributions[target.location.key, default: []].append(
+                        Contribution(
+                            adapter: adapter, lora: input.lora, weight: input.weight * blockWeight,
+                            rows: target.location.rows, deltaRows: target.deltaRows))
+                }
             }
         }
         if !allowUnmatched, let first = firstUnbaked {
@@ -138,7 +172,8 @@ public struct Bake: Sendable {
         let rows = Int(info.shape[0])
         let columns = Int(info.elementCount) / rows
         let prepared = try parts.map { part -> PreparedDelta in
-            let delta = try part.lora.delta(of: part.adapter)
+            var delta = try part.lora.delta(of: part.adapter)
+            if let blocks = part.deltaRows { delta = delta.rows(blocks) }
             let range = part.rows ?? 0..<rows
             guard delta.outFeatures == range.count, delta.inFeatures == columns else {
                 throw SurgeryError.shapeMismatch(

@@ -35,6 +35,9 @@ public struct Extraction: Sendable {
     /// Modules of the base the tuned checkpoint lacks or shapes differently.
     public private(set) var missing: [ModuleID] = []
     public private(set) var unchanged = 0
+    /// The naming the modules' stems are in: kohya's, or diffusers' when some module is a part
+    /// of a fused weight (a diffusers-layout Flux base).
+    public private(set) var naming: TargetNaming = .kohya
 
     /// - Throws: `SurgeryError.architectureMismatch` when the checkpoints differ in kind,
     ///   `SafeTensorsError`/`LinearAlgebraError` from reading and decomposing.
@@ -52,7 +55,13 @@ public struct Extraction: Sendable {
         let family = ModelFamilies.family(of: base.architecture.architecture)
         var candidates: [(module: ModuleID, shape: [Int])] = []
         for module in base.modules.sorted() {
-            guard family.isExtractionTarget(module) else { continue }
+            // A part only where the base stores a fused weight as its parts (diffusers' Flux
+            // layout); a BFL base has both, and the whole is extracted.
+            let target =
+                family.isExtractionTarget(module)
+                || (module.part != nil && base.location(of: module.whole) == nil
+                    && family.isExtractionTarget(module.whole))
+            guard target else { continue }
             guard let shape = base.flatShape(of: module), let stored = base.storedShape(of: module)
             else { continue }
             let kernel = stored.count == 4 ? stored[2] : 1
@@ -74,6 +83,20 @@ public struct Extraction: Sendable {
         }
         modules = results.compactMap { $0 }.sorted { $0.module < $1.module }
         unchanged = results.filter { $0 == nil }.count
+        // kohya's names cannot hold a part: such LoRAs are written in diffusers' (whose
+        // `to_q` is a part), which `Conversion` fuses into kohya's when that is asked for.
+        if modules.contains(where: { $0.module.part != nil }) {
+            let architecture = base.architecture.architecture
+            naming = .diffusers
+            for index in modules.indices {
+                guard
+                    let stem = family.stem(
+                        of: modules[index].module, in: .diffusers, architecture: architecture)
+                else { continue }
+                modules[index].stem = stem
+                modules[index].peftFactors = true
+            }
+        }
     }
 
     static func decompose(

@@ -77,7 +77,7 @@ public struct ExtractJob: Sendable {
         file.metadata["resize_params"] = nil
         file.metadata["ss_training_comment"] = metadata["ss_training_comment"]
         try Conversion.write(
-            file, in: .kohya, as: naming ?? .kohya, to: output,
+            file, in: extraction.naming, as: naming ?? .kohya, to: output,
             protecting: [baseCheckpoint.status, tunedCheckpoint.status])
         return Result(
             path: output, modules: extraction.modules.count, totalRank: plan.totalRank,

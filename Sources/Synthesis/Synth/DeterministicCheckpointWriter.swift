@@ -9,6 +9,9 @@ struct DeterministicTensor: Sendable {
     /// so that the same model under two prefixes holds the same values.
     var valueName: String
     var rule: DeterministicFill.Rule
+    /// The elements of the named value stream this tensor holds, in order (rows of a fused
+    /// weight that a layout stores as parts); nil: the first `count`.
+    var source: [Range<Int>]? = nil
 }
 
 /// Streams a checkpoint whose every tensor is a splitmix fill (`DeterministicFill`), for
@@ -74,13 +77,20 @@ enum DeterministicCheckpointWriter {
         let hash = DeterministicFill.fnv1a(tensor.valueName)
         let rule = tensor.rule
         let out = SharedPointer(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self))
-        Parallel.forEachChunk(of: count, chunkSize: chunkSize) { range in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: range.count) { values in
-                DeterministicFill.fill(values, hash: hash, from: range.lowerBound, rule: rule)
-                ElementCoding.encode(
-                    UnsafeBufferPointer(values), as: dtype,
-                    into: UnsafeMutableRawPointer(out.base + range.lowerBound * width))
+        var offset = 0
+        for segment in tensor.source ?? [0..<count] {
+            let (start, base) = (segment.lowerBound, offset)
+            Parallel.forEachChunk(of: segment.count, chunkSize: chunkSize) { range in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: range.count) { values in
+                    DeterministicFill.fill(
+                        values, hash: hash, from: start + range.lowerBound, rule: rule)
+                    ElementCoding.encode(
+                        UnsafeBufferPointer(values), as: dtype,
+                        into: UnsafeMutableRawPointer(
+                            out.base + (base + range.lowerBound) * width))
+                }
             }
+            offset += segment.count
         }
     }
 }

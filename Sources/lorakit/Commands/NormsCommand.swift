@@ -7,7 +7,7 @@ struct NormsCommand: ParsableCommand {
         abstract: "Measure a base checkpoint's module norms into a small shareable table.",
         discussion: """
             Writes the Frobenius norm (exact, Float64 sum) and the spectral norm (Lanczos, \
-            relative tolerance 1e-9) of every module weight a LoRA can adapt, with its flattened \
+            to 1e-7 relative) of every module weight a LoRA can adapt, with its flattened \
             shape, including the row blocks other namings adapt on their own (diffusers' to_q of \
             Flux's qkv). `lorakit resize --norms TABLE` then scores fro_ckpt and spn_ckpt recipes \
             with the same result as against the checkpoint, without reading it. The table names \

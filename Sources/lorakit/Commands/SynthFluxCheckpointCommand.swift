@@ -24,6 +24,7 @@ struct SynthFluxCheckpointCommand: ParsableCommand {
               lorakit synth flux-checkpoint /tmp/flux1-dev-fp8.safetensors
               lorakit synth flux-checkpoint /tmp/sparse.safetensors --sparse --dtype bf16
               lorakit synth flux-checkpoint tiny.safetensors --small --comfy
+              lorakit synth flux-checkpoint tiny-diffusers.safetensors --small --diffusers
             """)
 
     @Argument(help: "Output file.")
@@ -41,13 +42,23 @@ struct SynthFluxCheckpointCommand: ParsableCommand {
     @Flag(help: "Prefix every key with model.diffusion_model. (ComfyUI's single-file layout).")
     var comfy = false
 
+    @Flag(help: "diffusers' layout (transformer_blocks.N.attn.to_q, fused weights as parts).")
+    var diffusers = false
+
+    func validate() throws {
+        guard !(comfy && diffusers) else {
+            throw ValidationError("--comfy and --diffusers are two layouts; give one")
+        }
+    }
+
     @Flag(help: "Write zeros as holes: full size, instant, for header-only benchmarks.")
     var sparse = false
 
     func run() throws {
         let options = SyntheticFluxCheckpoint.Options(
             dimensions: small ? .tinyFullDepth : .flux1, variant: variant, dtype: dtype.dtype,
-            comfyUIPrefix: comfy, sparse: sparse)
+            comfyUIPrefix: comfy, sparse: sparse,
+            diffusersLayout: diffusers)
         let checkpoint = SyntheticFluxCheckpoint(options)
         let progress = ProgressLine(label: "synth")
         try checkpoint.write(to: output) { done, total in progress.update(done, of: total) }

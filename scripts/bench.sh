@@ -100,6 +100,17 @@ if [ -f "$flux" ]; then
         env XDG_CACHE_HOME="$fluxnorms" "$bin" resize "$flux" "$fluxlora" -r fro_ckpt=1,thr=-3.55 \
         -o "$cache/flux-resized.safetensors"
     rm -rf "$fluxnorms" "$cache/flux-resized.safetensors"
+    # Bake the LoRA into the fp8 base (fp8 out, rounded once), beside its floor: a copy of the
+    # base (one read, one write). Then extract it back at rank 32 from the pair.
+    measure "floor: cp the fp8 base" "$fluxdesc" cp "$flux" "$cache/flux-copy.safetensors"
+    rm -f "$cache/flux-copy.safetensors"
+    measure "bake (Flux, fp8 into fp8)" "$fluxloradesc into fp8 base" \
+        "$bin" bake "$flux" "$fluxlora" -o "$cache/flux-baked.safetensors"
+    measure "extract --rank 32 (Flux, fp8 pair)" "fp8 base + baked fp8, 2 x 11.9 GB" \
+        "$bin" extract "$flux" "$cache/flux-baked.safetensors" --rank 32 -o "$cache/flux-extracted.safetensors"
+    measure "diff (Flux LoRA vs fp8 extraction)" "$fluxloradesc vs rank-32 extraction" \
+        "$bin" diff "$fluxlora" "$cache/flux-extracted.safetensors"
+    rm -f "$cache/flux-baked.safetensors" "$cache/flux-extracted.safetensors"
 fi
 
 # The seed's LoCon: dim 8 / alpha 4, conv_dim 256 / conv_alpha 4, 1,052 modules with text encoders.

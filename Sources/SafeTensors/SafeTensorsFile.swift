@@ -124,6 +124,28 @@ public final class SafeTensorsFile: @unchecked Sendable {
         }
     }
 
+    /// Calls `body` with the bytes `bytes` of a tensor's data, 4 MiB at a time through one
+    /// buffer: a pass over a large tensor without allocating (and faulting in) its size.
+    /// - Precondition: `bytes` lies within the tensor's data.
+    public func forEachPiece(
+        of tensor: TensorInfo, bytes: Range<Int>, _ body: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
+        precondition(bytes.upperBound <= Int(tensor.byteCount), "bytes beyond the tensor")
+        let piece = 4 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(
+            byteCount: max(1, min(piece, bytes.count)), alignment: 16)
+        defer { buffer.deallocate() }
+        var start = bytes.lowerBound
+        while start < bytes.upperBound {
+            let count = min(piece, bytes.upperBound - start)
+            let view = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
+            try descriptor.read(
+                into: view, at: header.dataStart + tensor.dataOffsets.lowerBound + UInt64(start))
+            try body(UnsafeRawBufferPointer(view))
+            start += count
+        }
+    }
+
     /// Decodes elements `elements` of a tensor to Float32 into caller-owned memory, reading
     /// only their bytes (in 4 MiB pieces through one small buffer), so a slice of a large
     /// tensor costs no copy of the whole.

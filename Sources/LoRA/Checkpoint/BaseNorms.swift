@@ -203,6 +203,21 @@ extension BaseCheckpoint {
             throw SafeTensorsError.unsupportedDType(
                 path: path, tensor: info.name, dtype: info.dtype)
         }
+        if info.dtype.bitWidth == 8, info.dtype.isFloatingPoint {
+            // An fp8 weight is counted in pieces (exact counts, summed once at the end), so a
+            // 12 GB base is read through one 4 MiB buffer.
+            let rowBytes = Int(info.byteCount) / Int(rows)
+            let range = location.rows.map { $0.lowerBound * rowBytes..<$0.upperBound * rowBytes }
+            var counts = [Int](repeating: 0, count: 256)
+            try source.forEachPiece(of: info, bytes: range ?? 0..<Int(info.byteCount)) {
+                ElementCoding.countBytes($0, into: &counts)
+            }
+            let norm = ElementCoding.sumOfSquares(byteCounts: counts, dtype: info.dtype).squareRoot()
+            guard norm.isFinite else {
+                throw LoRAError.nonFiniteWeight(path: path, key: info.name)
+            }
+            return norm
+        }
         let norm = try source.withBytes(of: info) { bytes in
             let rowBytes = bytes.count / Int(rows)
             let slice =

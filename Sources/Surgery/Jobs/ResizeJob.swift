@@ -1,7 +1,9 @@
 import Conversions
+import Dispatch
 import LoRA
 import ModelFamilies
 import SafeTensors
+import SystemIO
 
 /// One `lorakit resize` run: every LoRA input resized by every recipe (or by kohya's rule), each
 /// output named as resize_lora or kohya names it and written.
@@ -99,7 +101,20 @@ public struct ResizeJob: Sendable {
         let outputIsFile = try OutputNaming.namesAFile(output, outputs: outputCount)
         for argument in inputs {
             let source = try LoRAInput(argument: argument)
-            let resizer = try Resizer(source: source)
+            // The base's norms are read while the LoRA is decomposed: the one is bound by
+            // reading the checkpoint, the other by arithmetic, and neither needs the other
+            // until the scores.
+            let prefetch = NormPrefetch(
+                base, recipes: recipes,
+                modules: source.members.flatMap { $0.lora.adapters.map(\.module) })
+            let resizer: Resizer
+            do {
+                resizer = try Resizer(source: source)
+            } catch {
+                _ = try? prefetch?.result()
+                throw error
+            }
+            if let prefetch { base = try prefetch.result() }
             let dtype = OutputStorage.dtype(
                 requested: self.dtype,
                 inputs: source.members.flatMap { OutputStorage.weightDTypes(of: $0.lora) })
@@ -153,5 +168,37 @@ public struct ResizeJob: Sendable {
                     "could not save the base-norm cache (\(error)); the next run recomputes the norms"
                 ))
         }
+    }
+}
+
+/// Measures the base norms a list of recipes needs on a background queue.
+private final class NormPrefetch: Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private let outcome = Locked<Result<ResizeBase, any Error>?>(nil)
+
+    /// Starts, or returns nil when there is nothing to measure (no checkpoint, or no recipe
+    /// measures against it).
+    init?(_ base: ResizeBase?, recipes: [ResizeRecipe], modules: [ModuleID]) {
+        guard let base, base.checkpoint != nil else { return nil }
+        let frobenius = recipes.contains { $0.weights[.froCkpt] != nil }
+        let spectral = recipes.contains { $0.weights[.spnCkpt] != nil }
+        guard frobenius || spectral else { return nil }
+        DispatchQueue.global().async { [outcome, done] in
+            outcome.withLock {
+                $0 = Result {
+                    var base = base
+                    if frobenius { try base.norms.ensure(.frobenius, for: modules) }
+                    if spectral { try base.norms.ensure(.spectral, for: modules) }
+                    return base
+                }
+            }
+            done.signal()
+        }
+    }
+
+    /// The base with the norms measured, once they are.
+    func result() throws -> ResizeBase {
+        done.wait()
+        return try outcome.withLock { $0! }.get()
     }
 }

@@ -7,7 +7,7 @@ import SystemIO
 
 /// What a recipe measures against: the base checkpoint with its norm cache, or a norm table
 /// measured on it (then `subspace`, which needs the weights, is refused).
-public struct ResizeBase {
+public struct ResizeBase: Sendable {
     public var norms: BaseNorms
     /// The checkpoint, nil when the norms come from a table.
     public var checkpoint: BaseCheckpoint? { norms.checkpoint }

@@ -9,6 +9,8 @@ public struct LoRAOutput: Sendable {
     enum Source: Sendable {
         case copy(SafeTensorsFile, TensorInfo)
         case tensor(Tensor)
+        /// One of a group's tensors, computed when the writer first reaches the group.
+        case computed(SafeTensorsWriter.Entry, ComputedGroup)
     }
 
     private var entries: [(name: String, source: Source)] = []
@@ -29,6 +31,19 @@ public struct LoRAOutput: Sendable {
     /// Adds computed tensors.
     public mutating func add(_ tensors: [(name: String, tensor: Tensor)]) {
         for (name, tensor) in tensors { add(name, tensor) }
+    }
+
+    /// Adds tensors computed only when the writer reaches them (a module's factors, made from
+    /// its decomposition at write time), so a file larger than memory can be assembled: `specs`
+    /// give their names, dtypes and shapes; `compute` returns them all and is called once, and
+    /// each is released once written. Tensors the writer lays out together (one dtype, names
+    /// sharing a stem) are computed and released together.
+    public mutating func addComputed(
+        _ specs: [SafeTensorsWriter.Entry],
+        compute: @escaping @Sendable () throws -> [(name: String, tensor: Tensor)]
+    ) {
+        let group = ComputedGroup(compute: compute)
+        for spec in specs { entries.append((spec.name, .computed(spec, group))) }
     }
 
     /// Copies every tensor of an adapter unchanged, except those in `replacing` (by key name),
@@ -93,12 +108,14 @@ public struct LoRAOutput: Sendable {
             case .tensor(let tensor):
                 SafeTensorsWriter.Entry(
                     name: entry.name, dtype: tensor.dtype, dimensions: tensor.dimensions)
+            case .computed(let spec, _): spec
             }
         }
         try writer(specs) { info in
             switch sources[info.name]! {
             case .copy(let file, let stored): .copy(file, stored)
             case .tensor(let tensor): .bytes(tensor.bytes)
+            case .computed(let spec, let group): .bytes(try group.take(spec).bytes)
             }
         }
     }
@@ -109,8 +126,39 @@ public struct LoRAOutput: Sendable {
             switch entry.source {
             case .copy(let file, let info): (entry.name, try file.tensor(info))
             case .tensor(let tensor): (entry.name, tensor)
+            case .computed(let spec, let group): (entry.name, try group.take(spec))
             }
         }
         return try TensorFile(metadata: metadata, tensors: tensors).withRecomputedHashes()
+    }
+}
+
+/// Tensors computed together on first use and released one by one as they are taken; a
+/// tensor taken again (a second write) computes the group again. Unchecked-Sendable: its state
+/// is behind a lock.
+final class ComputedGroup: @unchecked Sendable {
+    private let compute: @Sendable () throws -> [(name: String, tensor: Tensor)]
+    private let computed = Locked<[String: Tensor]>([:])
+
+    init(compute: @escaping @Sendable () throws -> [(name: String, tensor: Tensor)]) {
+        self.compute = compute
+    }
+
+    /// The tensor `spec` names.
+    /// - Precondition: the computed tensor has the spec's dtype and shape.
+    func take(_ spec: SafeTensorsWriter.Entry) throws -> Tensor {
+        try computed.withLock { computed in
+            if computed[spec.name] == nil {
+                computed = Dictionary(
+                    try compute().map { ($0.name, $0.tensor) }, uniquingKeysWith: { $1 })
+            }
+            guard let tensor = computed.removeValue(forKey: spec.name) else {
+                preconditionFailure("the group does not compute \(spec.name)")
+            }
+            precondition(
+                tensor.dtype == spec.dtype && tensor.dimensions == spec.dimensions,
+                "computed \(spec.name) differs from its declared shape")
+            return tensor
+        }
     }
 }

@@ -312,3 +312,33 @@ import Testing
         }
     }
 }
+
+/// Resizes hold at most a budget of singular vectors and at most the rank a fixed-rank plan
+/// keeps; whatever they drop is decomposed again as the output is written, to the same bytes.
+@Suite struct ResizeMemoryBoundTests {
+    @Test func droppedAndTruncatedFactorsWriteTheSameFile() throws {
+        let directory = TemporaryDirectory()
+        let a = Fixtures.path("surgery/inputs/locon_a.safetensors")
+        let b = Fixtures.path("surgery/inputs/locon_b.safetensors")
+        let source = try LoRAInput(argument: "\(a):0.7,\(b):0.3")
+        let recipe = try ResizeRecipe("fro_lora=1,thr=-1.2")
+        var outputs: [[String: Tensor]] = []
+        for (cap, budget) in [(nil, Resizer.factorBudget), (nil, 0), (6, 0), (6, Resizer.factorBudget)] {
+            let resizer = try Resizer(source: source, keepingAtMost: cap, factorBudget: budget)
+            let held = resizer.modules.filter { $0.svd != nil }.count
+            #expect(held == (budget == 0 ? 0 : resizer.modules.count))
+            var base: ResizeBase?
+            let plan =
+                cap == nil
+                ? try resizer.plan(recipe, base: &base, outputDType: .f16)
+                : resizer.plan(KohyaRankRule(rank: 6, convRank: 6))
+            let path = directory.file("out-\(outputs.count).safetensors")
+            try resizer.output(plan, dtype: .f16).write(to: path, protecting: [])
+            let file = try TensorFile(reading: SafeTensorsFile(path: path))
+            outputs.append(Dictionary(uniqueKeysWithValues: file.tensors.map { ($0.name, $0.tensor) }))
+        }
+        #expect(outputs[0] == outputs[1])
+        #expect(outputs[2] == outputs[3])
+        #expect(outputs[2].count > 0 && outputs[0] != outputs[2])
+    }
+}

@@ -34,24 +34,34 @@ public struct LowRankModule: Sendable {
         )
     }
 
-    public var downShape: [Int] {
-        kernel.map { [rank, inChannels, $0, $0] } ?? [rank, inChannels]
+    public var downShape: [Int] { Self.shapes(rank: rank, outFeatures: outFeatures, inChannels: inChannels, kernel: kernel).down }
+    public var upShape: [Int] { Self.shapes(rank: rank, outFeatures: outFeatures, inChannels: inChannels, kernel: kernel).up }
+
+    /// The factors' shapes, known before they are computed.
+    public static func shapes(
+        rank: Int, outFeatures: Int, inChannels: Int, kernel: Int?
+    ) -> (down: [Int], up: [Int]) {
+        (
+            kernel.map { [rank, inChannels, $0, $0] } ?? [rank, inChannels],
+            kernel == nil ? [outFeatures, rank] : [outFeatures, rank, 1, 1]
+        )
     }
-    public var upShape: [Int] { kernel == nil ? [outFeatures, rank] : [outFeatures, rank, 1, 1] }
+
+    /// The factors' key names: kohya's `lora_down`/`lora_up` or PEFT's `lora_A`/`lora_B`.
+    public static func factorNames(stem: String, peftFactors: Bool) -> (down: String, up: String) {
+        peftFactors
+            ? (stem + ".lora_A.weight", stem + ".lora_B.weight")
+            : (stem + ".lora_down.weight", stem + ".lora_up.weight")
+    }
 
     /// alpha, down and up (or PEFT's two factors), stored in `dtype`.
     public func tensors(dtype: DType) -> [(name: String, tensor: Tensor)] {
-        if peftFactors {
-            return [
-                (stem + ".lora_A.weight", Tensor(down, shape: downShape, dtype: dtype)),
-                (stem + ".lora_B.weight", Tensor(up, shape: upShape, dtype: dtype)),
-            ]
-        }
-        return [
-            (stem + ".alpha", AlphaTensor.make(alpha, preferring: dtype)),
-            (stem + ".lora_down.weight", Tensor(down, shape: downShape, dtype: dtype)),
-            (stem + ".lora_up.weight", Tensor(up, shape: upShape, dtype: dtype)),
+        let names = Self.factorNames(stem: stem, peftFactors: peftFactors)
+        let factors = [
+            (names.down, Tensor(down, shape: downShape, dtype: dtype)),
+            (names.up, Tensor(up, shape: upShape, dtype: dtype)),
         ]
+        return peftFactors ? factors : [(stem + ".alpha", AlphaTensor.make(alpha, preferring: dtype))] + factors
     }
 }
 

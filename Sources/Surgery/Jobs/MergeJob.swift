@@ -65,7 +65,8 @@ public struct MergeJob: Sendable {
             output = merge.output(dtype: dtype)
             description = "\(merge.moduleCount) modules merged exactly"
         case .rank(let rank, let convRank):
-            let resizer = try Resizer(source: source)
+            let resizer = try Resizer(
+                source: source, keepingAtMost: max(rank, convRank ?? rank))
             for item in resizer.warnings { warning(item) }
             let plan = resizer.plan(KohyaRankRule(rank: rank, convRank: convRank ?? rank))
             output = resizer.output(plan, dtype: dtype)

@@ -109,7 +109,11 @@ public struct ResizeJob: Sendable {
                 modules: source.members.flatMap { $0.lora.adapters.map(\.module) })
             let resizer: Resizer
             do {
-                resizer = try Resizer(source: source)
+                var cap: Int?
+                if case .kohya(let kohya) = mode {
+                    cap = max(kohya.rule.rank, kohya.rule.convRank)
+                }
+                resizer = try Resizer(source: source, keepingAtMost: cap)
             } catch {
                 _ = try? prefetch?.result()
                 throw error

@@ -14,7 +14,12 @@ public struct DecomposedModule: Sendable {
     public var module: ModuleID
     /// The key stem written for this module.
     public var stem: String
-    public var svd: LowRankSVD<Float>
+    /// The factors of the SVD; nil once dropped to bound memory (`dropFactors`), when
+    /// `factors()` decomposes the inputs again.
+    public private(set) var svd: LowRankSVD<Float>?
+    public let singularValues: [Float]
+    /// The inputs the module was decomposed from (nil: decomposed elsewhere, extraction).
+    var members: [(adapter: Adapter, lora: LoRAFile, weight: Double)]?
     public var alphaFactor: Double
     /// Rank of the input (Σ ranks for a merge).
     public var inputRank: Int
@@ -33,7 +38,38 @@ public struct DecomposedModule: Sendable {
     /// `to_q` is a block of rows of `qkv`).
     public var peftFactors = false
 
-    public var singularValues: [Float] { svd.singularValues }
+    /// The SVD with at least the singular vectors `dims`: the one kept, or the same
+    /// decomposition computed again.
+    public func factors(covering dims: [Int]? = nil) throws -> LowRankSVD<Float> {
+        if let svd, (dims ?? Array(singularValues.indices)).allSatisfy({
+            $0 < svd.singularValues.count
+        }) {
+            return svd
+        }
+        guard let members else { preconditionFailure("dropped factors of a module with no inputs") }
+        return try DecomposedModule(members: members).svd!
+    }
+
+    /// Forgets the singular vectors (kept: the values) of a module that can decompose its
+    /// inputs again: a merge of rank-128 Flux LoRAs holds gigabytes of them otherwise.
+    mutating func dropFactors() {
+        if members != nil { svd = nil }
+    }
+
+    /// Keeps only the first `count` singular vectors (every plan keeps at most that many).
+    mutating func keepFactors(upTo count: Int) {
+        guard let svd, count < svd.singularValues.count else { return }
+        let dims = Array(0..<count)
+        self.svd = LowRankSVD(
+            u: svd.u(dims), singularValues: Array(svd.singularValues.prefix(count)),
+            vt: svd.vt(dims))
+    }
+
+    /// Bytes the singular vectors take while kept.
+    var factorBytes: Int {
+        guard let svd else { return 0 }
+        return (outFeatures + inFeatures) * svd.singularValues.count * MemoryLayout<Float>.size
+    }
     /// in channels of a conv (in·k·k / k²), or in features of a linear.
     public var inChannels: Int { inFeatures / ((kernel ?? 1) * (kernel ?? 1)) }
     /// min(out, in·k·k): the most dims the full ΔW can have.
@@ -44,27 +80,56 @@ public struct DecomposedModule: Sendable {
     /// (the module is dropped).
     public func tensors(
         dims: [Int], rescale: Double = 1, dtype: DType
-    ) -> [(name: String, tensor: Tensor)] {
+    ) throws -> [(name: String, tensor: Tensor)] {
         guard !dims.isEmpty else { return [] }
+        var tensors = try lowRankModule(dims: dims, rescale: rescale).tensors(dtype: dtype)
+        if let doraScale { tensors.append(doraScale) }
+        return tensors
+    }
+
+    /// Adds the output tensors for the given dims to `output`, the factors computed only when
+    /// the file is written (from the kept SVD, or a new decomposition), so that a resize holds
+    /// at most one module's output factors at a time.
+    public func add(
+        dims: [Int], rescale: Double = 1, dtype: DType, to output: inout LoRAOutput
+    ) {
+        guard !dims.isEmpty else { return }
         let k = dims.count
+        let shapes = LowRankModule.shapes(
+            rank: k, outFeatures: outFeatures, inChannels: inChannels, kernel: kernel)
+        let names = LowRankModule.factorNames(stem: stem, peftFactors: peftFactors)
+        if !peftFactors {
+            output.add(stem + ".alpha", AlphaTensor.make(alphaFactor * Double(k), preferring: dtype))
+        }
+        let module = self
+        output.addComputed([
+            SafeTensorsWriter.Entry(name: names.down, dtype: dtype, shape: shapes.down),
+            SafeTensorsWriter.Entry(name: names.up, dtype: dtype, shape: shapes.up),
+        ]) {
+            try module.lowRankModule(dims: dims, rescale: rescale).tensors(dtype: dtype)
+                .filter { $0.name != module.stem + ".alpha" }
+        }
+        if let doraScale { output.add(doraScale.name, doraScale.tensor) }
+    }
+
+    /// The module cut to `dims`, factors √(S/f)-balanced.
+    private func lowRankModule(dims: [Int], rescale: Double) throws -> LowRankModule {
+        let svd = try factors(covering: dims)
         let f = alphaFactor
         let roots = dims.map { Float((Double(singularValues[$0]) * rescale / f).squareRoot()) }
         let up = svd.u(dims).scalingColumns(by: roots)
         let down = svd.vt(dims).scalingRows(by: roots)
-        var tensors = LowRankModule(
-            stem: stem, down: down.elements, up: up.elements, rank: k, outFeatures: outFeatures,
-            inChannels: inChannels, kernel: kernel,
-            alpha: f * Double(k), peftFactors: peftFactors
-        ).tensors(dtype: dtype)
-        if let doraScale { tensors.append(doraScale) }
-        return tensors
+        return LowRankModule(
+            stem: stem, down: down.elements, up: up.elements, rank: dims.count,
+            outFeatures: outFeatures, inChannels: inChannels, kernel: kernel,
+            alpha: f * Double(dims.count), peftFactors: peftFactors)
     }
 
     /// The first `rank` dims.
     public func tensors(
         rank: Int, rescale: Double = 1, dtype: DType
-    ) -> [(name: String, tensor: Tensor)] {
-        tensors(dims: Array(0..<min(rank, singularValues.count)), rescale: rescale, dtype: dtype)
+    ) throws -> [(name: String, tensor: Tensor)] {
+        try tensors(dims: Array(0..<min(rank, singularValues.count)), rescale: rescale, dtype: dtype)
     }
 }
 
@@ -75,6 +140,7 @@ extension DecomposedModule {
         self.module = module
         stem = module.kohyaName(singleTextEncoder: singleTextEncoder)
         self.svd = svd
+        singularValues = svd.singularValues
         alphaFactor = 1
         inputRank = svd.singularValues.count
         inputScale = 1
@@ -82,6 +148,7 @@ extension DecomposedModule {
         outFeatures = svd.outerShape.rows
         inFeatures = svd.outerShape.columns
         doraScale = nil
+        members = nil
     }
 
     /// Decomposes one adapter of a LoRA file.
@@ -120,6 +187,7 @@ extension DecomposedModule {
             logFactor += Double(rank) * Self.log(abs(weight) * (adapter.scale ?? 1))
             totalRank += rank
         }
+        let svd: LowRankSVD<Float>
         if let dense {
             var sum = dense
             for (up, down) in zip(ups, downs) { sum = sum + up * down }
@@ -130,6 +198,9 @@ extension DecomposedModule {
             let down = Self.concatenateRows(downs)
             svd = try LowRankSVD(up: up, down: down)
         }
+        self.svd = svd
+        singularValues = svd.singularValues
+        self.members = members
         module = first.module
         peftFactors = members.allSatisfy { $0.adapter.form == .peft }
         stem =

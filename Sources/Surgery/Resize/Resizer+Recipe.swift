@@ -115,9 +115,10 @@ extension Resizer {
                 base: weight.shape, checkpoint: checkpoint.path)
         }
         // (Vᵀ Wᵀ)[i, :] · U[:, i], in Float64 for the dot products.
-        let projected = module.svd.vt.multiplied(by: weight, transposingOther: true).converted(
+        let svd = try module.factors()
+        let projected = svd.vt.multiplied(by: weight, transposingOther: true).converted(
             to: Double.self)  // k × out
-        let u = module.svd.u.converted(to: Double.self)
+        let u = svd.u.converted(to: Double.self)
         return (0..<module.singularValues.count).map { i in
             var sum = 0.0
             for row in 0..<u.rows { sum += projected[i, row] * u[row, i] }

@@ -1,6 +1,7 @@
 import LinearAlgebra
 import LoRA
 import SafeTensors
+import SystemIO
 
 /// Resizes LoRAs by SVD: every module decomposed once, then any number of plans (recipes or
 /// kohya rules) cut from the same decomposition.
@@ -21,14 +22,34 @@ public struct Resizer: Sendable {
     /// Decomposes every module, one per core.
     /// - Throws: `LinearAlgebraError` for NaN/infinite factors (naming the module), `LoRAError`
     ///   and `SafeTensorsError` for bad files.
-    public init(source: LoRAInput) throws {
+    /// - Parameters:
+    ///   - keepingAtMost: the most dims any plan will keep per module (a fixed rank): singular
+    ///     vectors beyond it are not kept.
+    ///   - factorBudget: bytes of singular vectors kept; beyond it they are computed again when
+    ///     the output is written.
+    public init(
+        source: LoRAInput, keepingAtMost rank: Int? = nil, factorBudget: Int = Resizer.factorBudget
+    ) throws {
         self.source = source
         path = source.first.path
         metadata = source.first.metadata
         let groups = source.modules()
+        // Singular vectors are kept up to a budget; beyond it only the values are, and the
+        // output decomposes those modules again as it writes them (a merge of two rank-128
+        // Flux LoRAs would hold 5 GB of vectors).
+        let budget = Locked(factorBudget)
         let outcomes = try ParallelMap.map(groups) { group -> Result<DecomposedModule, Error> in
             do {
-                return .success(try DecomposedModule(members: group.members))
+                var module = try DecomposedModule(members: group.members)
+                if let rank { module.keepFactors(upTo: rank) }
+                let bytes = module.factorBytes
+                let kept = budget.withLock { left in
+                    guard left >= bytes else { return false }
+                    left -= bytes
+                    return true
+                }
+                if !kept { module.dropFactors() }
+                return .success(module)
             } catch {
                 return .failure(error)
             }
@@ -53,6 +74,10 @@ public struct Resizer: Sendable {
             }
         }
     }
+
+    /// Bytes of singular vectors a resize keeps (the rest are computed again when written):
+    /// all of a rank-32 Flux LoRA's (612 MB), so its resize recomputes nothing.
+    public static let factorBudget = 640 << 20
 
     /// Modules decomposed elsewhere (extraction from checkpoints).
     public init(modules: [DecomposedModule], path: String, metadata: [String: String]?) {
@@ -88,7 +113,7 @@ public struct Resizer: Sendable {
         }
         var output = LoRAOutput(metadata: metadata)
         for (module, dims) in zip(modules, plan.keptDims) {
-            output.add(module.tensors(dims: dims, rescale: plan.rescale, dtype: dtype))
+            module.add(dims: dims, rescale: plan.rescale, dtype: dtype, to: &output)
         }
         for (adapter, lora) in kept { output.copy(adapter, of: lora) }
         if let first = source?.first { output.copyPassThrough(of: first) }

@@ -315,6 +315,25 @@ import Testing
         #expect(encoded == values.map { ElementCoding.float8Bits($0, format) })
     }
 
+    /// The table encoder a bake writes fp8 with equals `float8Bits` on every top-16-bit
+    /// pattern with low bits zero, one, a middle value and all ones (so every tie, with and
+    /// without a sticky bit, and every NaN and infinity).
+    @Test(arguments: formats)
+    func tableEncoderEqualsTheScalarOne(dtype: DType, format: ElementCoding.Float8Encoding) {
+        var values: [Float] = []
+        for top in UInt32(0)..<65536 {
+            for low: UInt32 in [0, 1, 0x8000, 0xFFFF] {
+                values.append(Float(bitPattern: top << 16 | low))
+            }
+        }
+        let encoded = ElementCoding.encode(values, as: dtype)
+        var mismatches = 0
+        for (value, code) in zip(values, encoded) where code != ElementCoding.float8Bits(value, format) {
+            mismatches += 1
+        }
+        #expect(mismatches == 0)
+    }
+
     /// The table decoder a bake reads fp8 with gives every code's value, NaNs included.
     @Test(arguments: formats)
     func tableDecoderGivesEveryCode(dtype: DType, format: ElementCoding.Float8Encoding) {

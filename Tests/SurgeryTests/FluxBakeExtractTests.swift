@@ -232,4 +232,27 @@ import Testing
         #expect(Conversion.naming(of: file) == .kohya && file.adapters.count == 304)
         #expect(try LoRADiff(pathA: lora, pathB: extracted).overallRelativeError < 1e-4)
     }
+
+    /// A resize that keeps every direction gives the input's ΔW back, in every naming, by
+    /// kohya's rule and by a recipe measured against the fp8 base.
+    @Test(arguments: TargetNaming.allCases)
+    func fullRankResizeIsTheInput(naming: TargetNaming) throws {
+        let directory = TemporaryDirectory()
+        let input = try Self.lora(naming, in: directory)
+        let base = try Self.base(.f8E4M3, in: directory)
+        let kohya = ResizeJob.KohyaResize(
+            rank: 4, convRank: nil, method: nil, parameter: nil, kohyaCompatible: false)
+        let recipe = try ResizeRecipe.parseList("fro_ckpt=1,thr=-99")
+        for (index, mode) in [ResizeJob.Mode.kohya(kohya), .recipes(recipe, base: .checkpoint(base))]
+            .enumerated()
+        {
+            let output = directory.file("full-\(index).safetensors")
+            try ResizeJob(
+                inputs: [input], mode: mode, output: output, dtype: .f32, useNormCache: false
+            ).run { _ in }
+            let diff = try LoRADiff(pathA: input, pathB: output)
+            #expect(diff.onlyInA.isEmpty && diff.onlyInB.isEmpty)
+            #expect(diff.modules.allSatisfy { $0.relativeError < 1e-5 })
+        }
+    }
 }

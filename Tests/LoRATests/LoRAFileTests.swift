@@ -276,3 +276,39 @@ import Testing
             ).architecture == .sdxl)
     }
 }
+
+/// GLoRA modules as LyCORIS ≥ 2 writes them (a2 `[r, in]`, a1 `[in, r]`, b2 `[r, in(, k, k)]`,
+/// b1 `[out, r]`) report the rank they were trained with, not the input width.
+@Suite struct GLoRAShapeTests {
+    @Test func rankAndScaleComeFromTheSharedAxis() throws {
+        let directory = TemporaryDirectory()
+        var builder = SafeTensorsBuilder(metadata: ["ss_network_module": "lycoris.kohya"])
+        func add(_ stem: String, _ name: String, _ shape: [Int]) {
+            builder.add(
+                "\(stem).\(name).weight",
+                Tensor(builder.random(shape.reduce(1, *)), shape: shape, dtype: .f16))
+        }
+        let linear = "lora_unet_input_blocks_4_1_proj_in"
+        add(linear, "a2", [8, 640])
+        add(linear, "a1", [640, 8])
+        add(linear, "b2", [8, 640])
+        add(linear, "b1", [640, 8])
+        builder.add(linear + ".alpha", Tensor([Float(4)], shape: [], dtype: .f16))
+        let conv = "lora_unet_input_blocks_4_0_in_layers_2"
+        add(conv, "a2", [8, 320, 1, 1])
+        add(conv, "a1", [320, 8, 1, 1])
+        add(conv, "b2", [8, 320, 3, 3])
+        add(conv, "b1", [640, 8, 1, 1])
+        builder.add(conv + ".alpha", Tensor([Float(4)], shape: [], dtype: .f16))
+        let path = directory.file("glora.safetensors")
+        try builder.write(to: path)
+        let lora = try LoRAFile(path: path)
+        #expect(lora.adapters.count == 2 && lora.adapters.allSatisfy { $0.kind == .glora })
+        for adapter in lora.adapters {
+            #expect(adapter.rank == 8 && adapter.scale == 0.5, "\(adapter.stem)")
+        }
+        let convAdapter = try #require(lora.adapters.first { $0.stem == conv })
+        #expect(convAdapter.outFeatures == 640 && convAdapter.inFeatures == 320 * 9)
+        #expect(convAdapter.layer == .conv(kernel: 3))
+    }
+}

@@ -9,7 +9,10 @@ import SafeTensors
 /// - LoHa: w1_a/w2_a `[out, r]`, w1_b/w2_b `[r, in*k*k]` (2-D even for convs); with Tucker
 ///   cores t1/t2 `[r, r, k, k]`, w*_a `[r, out]` and w*_b `[r, in]`.
 /// - LoKr: w1 `[a, b]` (or w1_a `[a, r]`·w1_b `[r, b]`), w2 `[c, d(, k, k)]` (or w2_a `[c, r]`·w2_b `[r, d*k*k]`).
-/// - full: diff `[out, in(, k, k)]`. GLoRA: a1 `[r, in]`. OFT: blocks `[n, b, b]`.
+/// - full: diff `[out, in(, k, k)]`. OFT: blocks `[n, b, b]`.
+/// - GLoRA (LyCORIS ≥ 2, `modules/glora.py`): a2 `[r, in(, 1, 1)]`, a1 `[in, r(, 1, 1)]`,
+///   b2 `[r, in(, k, k)]`, b1 `[out, r(, 1, 1)]`; LyCORIS 1.x stored b as b1 `[r, in]`,
+///   b2 `[out, r]`. The rank is the axis b1 and b2 share.
 struct AdapterShapes {
     let tensors: [TensorRole: TensorInfo]
     let module: String
@@ -29,15 +32,27 @@ struct AdapterShapes {
                     ? .conv(kernel: diff[2]) : (diff.count == 2 ? .linear : .unknown)
             }
         case .glora:
-            if let a1 = shape(.gloraA1), a1.count >= 2 {
-                adapter.rank = a1[0]
-                adapter.inFeatures = a1.dropFirst().reduce(1, *)
-            }
+            glora(&adapter)
         case .oft:
             if let blocks = shape(.oftBlocks), let first = blocks.first { adapter.rank = first }
         case .ia3, .unknown:
             break
         }
+    }
+
+    /// GLoRA's rank, features and layer, from the B pair (the A pair is [in, in] in rank r).
+    private func glora(_ adapter: inout Adapter) {
+        guard let b1 = shape(.gloraB1), let b2 = shape(.gloraB2), b1.count >= 2, b2.count >= 2
+        else {
+            if let a2 = shape(.gloraA2), a2.count >= 2 { adapter.rank = a2[0] }
+            return
+        }
+        let (up, down) = b1[1] == b2[0] ? (b1, b2) : (b2, b1)
+        adapter.rank = down[0]
+        adapter.outFeatures = up[0]
+        adapter.inFeatures = down.dropFirst().reduce(1, *)
+        adapter.layer =
+            down.count == 4 && down[2] == down[3] ? .conv(kernel: down[2]) : (down.count == 2 ? .linear : .unknown)
     }
 
     private func shape(_ role: TensorRole) -> [Int]? {

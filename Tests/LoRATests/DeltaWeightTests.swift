@@ -2,6 +2,7 @@ import Foundation
 import LinearAlgebra
 import LoRA
 import ModelFamilies
+import SafeTensors
 import TestSupport
 import Testing
 
@@ -64,5 +65,58 @@ import Testing
         let dense = delta.dense()
         #expect(dense.rows == 32 && dense.columns == 32 * 9)
         #expect(relativeError(dense.squaredSum(), delta.squaredNorm()) < 1e-5)
+    }
+}
+
+/// LoKr with LyCORIS's Tucker core on a 3×3 conv (`lokr_t2`, `lokr_w2_a` `[r, out₂]`,
+/// `lokr_w2_b` `[r, in₂]`): ΔW = scale·kron(w1, rebuild_tucker(t2, w2_a, w2_b)), element by
+/// element against the definition.
+@Suite struct LoKrTuckerTests {
+    @Test func deltaIsTheKroneckerOfTheTuckerRebuild() throws {
+        let directory = TemporaryDirectory()
+        var builder = SafeTensorsBuilder(metadata: ["ss_network_module": "lycoris.kohya"])
+        let stem = "lora_unet_input_blocks_4_0_in_layers_2"
+        let (out1, in1, out2, in2, rank, k) = (8, 4, 10, 6, 3, 3)
+        let w1 = builder.random(out1 * in1, scale: 0.5)
+        let t2 = builder.random(rank * rank * k * k, scale: 0.5)
+        let wa = builder.random(rank * out2, scale: 0.5)
+        let wb = builder.random(rank * in2, scale: 0.5)
+        builder.add(stem + ".lokr_w1", Tensor(w1, shape: [out1, in1], dtype: .f32))
+        builder.add(stem + ".lokr_t2", Tensor(t2, shape: [rank, rank, k, k], dtype: .f32))
+        builder.add(stem + ".lokr_w2_a", Tensor(wa, shape: [rank, out2], dtype: .f32))
+        builder.add(stem + ".lokr_w2_b", Tensor(wb, shape: [rank, in2], dtype: .f32))
+        builder.add(stem + ".alpha", Tensor([Float(6)], shape: [], dtype: .f32))
+        let path = directory.file("lokr-tucker.safetensors")
+        try builder.write(to: path)
+        let lora = try LoRAFile(path: path)
+        let adapter = try #require(lora.adapters.first)
+        #expect(adapter.kind == .lokr && adapter.rank == rank && adapter.layer == .conv(kernel: k))
+        let delta = try lora.delta(of: adapter)
+        #expect(delta.outFeatures == out1 * out2 && delta.inFeatures == in1 * in2 * k * k)
+        let dense = delta.dense()
+        let scale = 6.0 / Double(rank)
+        var worst = 0.0
+        for a in 0..<out1 {
+            for b in 0..<in1 {
+                for p in 0..<out2 {
+                    for c in 0..<in2 {
+                        for tap in 0..<k * k {
+                            var w2 = 0.0
+                            for i in 0..<rank {
+                                for j in 0..<rank {
+                                    w2 += Double(t2[(i * rank + j) * k * k + tap])
+                                        * Double(wa[i * out2 + p]) * Double(wb[j * in2 + c])
+                                }
+                            }
+                            let expected = scale * Double(w1[a * in1 + b]) * w2
+                            let row = a * out2 + p
+                            let column = (b * in2 + c) * k * k + tap
+                            worst = max(worst, abs(Double(dense[row, column]) - expected))
+                        }
+                    }
+                }
+            }
+        }
+        #expect(worst < 1e-5)
     }
 }

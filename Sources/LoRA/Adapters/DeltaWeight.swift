@@ -9,7 +9,8 @@ import SafeTensors
 /// - LoRA/LoCon/DoRA: the stored factors (DoRA's magnitude is not part of ΔW's low-rank term).
 /// - Tucker: `lora_mid` contracted into down: down'[a, (i,kh,kw)] = Σ_b mid[a,b,kh,kw]·down[b,i].
 /// - LoHa: (A₁B₁) ⊙ (A₂B₂) = (A₁ • A₂)(B₁ • B₂), the row-wise (face-splitting) product, rank r₁r₂.
-/// - LoKr: kron(U₁V₁, U₂V₂) = kron(U₁, U₂)·kron(V₁, V₂).
+/// - LoKr: kron(U₁V₁, U₂V₂) = kron(U₁, U₂)·kron(V₁, V₂); with a Tucker core, U₂V₂ is its
+///   contraction as for LoHa.
 /// - full: the stored difference itself (`dense`).
 public struct DeltaWeight: Sendable {
     public enum Storage: Sendable {
@@ -218,8 +219,10 @@ private struct DeltaReader {
             let w = try matrix(full)
             return (w, .identity(w.columns))
         }
-        if adapter.tensors[.lokrT2] != nil && a == .lokrW2A {
-            throw LoRAError.unsupported(path: file.path, module: adapter.stem, kind: .lokr)
+        if a == .lokrW2A, adapter.tensors[.lokrT2] != nil {
+            // LyCORIS `use_tucker`: w2 = rebuild_tucker(t2, w2_a, w2_b), the contraction of
+            // LoHa's Tucker halves (w2_a `[r, out]`, w2_b `[r, in]`, t2 `[r, r, k, k]`).
+            return try hadamardPair(a: a, b: b, tucker: .lokrT2)
         }
         return (try matrix(a), try matrix(b))
     }

@@ -52,9 +52,27 @@ public enum LoRAError: Error, Equatable, Sendable, CustomStringConvertible {
         case .inputWeight(let argument):
             "\(argument): the weight after ':' must be a finite number"
         case .unsupported(let path, let module, let kind):
-            "\(path): module \(module) is \(kind.rawValue), whose weight difference lorakit cannot form without its base weight"
+            "\(path): module \(module) is \(kind.rawValue), \(Self.whyNoDelta(kind))"
         }
     }
 }
 
 extension LoRAError: UserFacingError {}
+
+extension LoRAError {
+    /// Why a kind has no weight difference lorakit can form from the LoRA alone: said as it is.
+    static func whyNoDelta(_ kind: AdapterKind) -> String {
+        switch kind {
+        case .ia3, .glora, .oft:
+            "whose weight difference is a function of the base weight (W·diag(s), W·A + B, R·W), "
+                + "so it has none without the checkpoint"
+        case .full:
+            "holding only 1-D differences (train_norm's w_norm/b_norm, or bias differences), "
+                + "which lorakit does not combine yet"
+        case .unknown:
+            "of a kind lorakit does not know"
+        case .lora, .tucker, .dora, .loha, .lokr:
+            "whose factors do not form a weight difference"
+        }
+    }
+}

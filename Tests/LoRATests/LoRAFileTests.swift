@@ -312,3 +312,23 @@ import Testing
         #expect(convAdapter.layer == .conv(kernel: 3))
     }
 }
+
+/// A module lorakit cannot form a ΔW for is refused with the reason that applies: train_norm's
+/// 1-D differences are not "a function of the base weight".
+@Suite struct UnsupportedReasonTests {
+    @Test func normDifferencesAreNotBlamedOnTheBaseWeight() throws {
+        let directory = TemporaryDirectory()
+        var builder = SafeTensorsBuilder(metadata: ["ss_network_module": "lycoris.kohya"])
+        let stem = "lora_unet_input_blocks_4_0_in_layers_0"
+        builder.add(stem + ".w_norm", Tensor(builder.random(320), shape: [320], dtype: .f16))
+        builder.add(stem + ".b_norm", Tensor(builder.random(320), shape: [320], dtype: .f16))
+        builder.lora("lora_unet_input_blocks_4_1_proj_in", out: 640, in: 640, rank: 4, alpha: 2)
+        let path = directory.file("train-norm.safetensors")
+        try builder.write(to: path)
+        let lora = try LoRAFile(path: path)
+        let norm = try #require(lora.adapters.first { $0.stem == stem })
+        let error = #expect(throws: LoRAError.self) { try lora.delta(of: norm) }
+        let text = error.map { "\($0)" } ?? ""
+        #expect(text.contains("1-D differences") && !text.contains("base weight"), "\(text)")
+    }
+}

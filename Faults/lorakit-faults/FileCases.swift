@@ -227,6 +227,17 @@ enum FileCases {
                 ])
             },
             FaultCase(
+                group: .files, name: "exact merge of a LoKr past 4x its inputs",
+                expected: "exit 1, names the output and --allow-large; then writes with it"
+            ) { lab in
+                let i = lab.inputs
+                let arguments = ["merge", i.lokr + ":0.5", i.lokr + ":0.5", "-o", "out/x.safetensors"]
+                return .all([
+                    lab.refuses(arguments, naming: ["out/x.safetensors", "--allow-large", "--rank"]),
+                    lab.succeeds(arguments + ["--allow-large"], creates: ["out/x.safetensors"]),
+                ])
+            },
+            FaultCase(
                 group: .files, name: "truncated fp8 Flux base", expected: "exit 1, names the file"
             ) { lab in
                 let i = lab.inputs

@@ -23,6 +23,9 @@ struct Inputs {
     let fluxBase = "in/flux-fp8.safetensors"
     /// `base` with `lora` baked in: a fine-tuned checkpoint to extract from.
     let tuned = "in/tuned.safetensors"
+    /// A LoKr on TinyXL's middle-block proj_in (128 × 128: w1 full 8×8, w2 16×16 of rank 4):
+    /// under 1 KiB of factors whose exact merge writes rank-32 LoRA factors (16 KiB).
+    let lokr = "in/lokr.safetensors"
     /// A small captioned dataset in kohya's layout (4 images, 32×32).
     let dataset = "in/dataset"
 
@@ -54,6 +57,21 @@ struct Inputs {
         try Self.writeSD1LoRA(to: scratch + "/" + sd1LoRA)
         try Self.writeFluxLoRA(to: scratch + "/" + fluxLoRA)
         try Self.writeFluxLoRA(to: scratch + "/" + fluxOdd, odd: true)
+        try Self.writeLoKr(to: scratch + "/" + lokr)
+    }
+
+    /// `lokr`: kron(w1 [8, 8], w2_a [16, 4]·w2_b [4, 16]) on the linear module.
+    static func writeLoKr(to path: String) throws {
+        let stem = linearModule
+        try SafeTensorsWriter.write(
+            TensorFile(
+                metadata: ["ss_network_module": "lycoris.kohya"],
+                tensors: [
+                    (stem + ".alpha", Tensor([Float(4)], shape: [])),
+                    (stem + ".lokr_w1", ramp(count: 64, shape: [8, 8])),
+                    (stem + ".lokr_w2_a", ramp(count: 64, shape: [16, 4])),
+                    (stem + ".lokr_w2_b", ramp(count: 64, shape: [4, 16])),
+                ]), to: path)
     }
 
     /// A LoRA with kohya's Flux names: one double-block qkv and one single-block linear2, at the

@@ -54,6 +54,8 @@ public enum SurgeryError: Error, Equatable, Sendable, CustomStringConvertible {
     )
     /// Nothing differs between the checkpoints.
     case nothingChanged(base: String, tuned: String)
+    /// An exact merge would write a file far larger than its inputs (LoHa, LoKr expanded).
+    case mergeTooLarge(output: String, predicted: UInt64, inputs: UInt64, suggestedRank: Int)
 
     /// What is wrong with a recipe.
     public enum RecipeProblem: Sendable, Equatable {
@@ -116,6 +118,8 @@ public enum SurgeryError: Error, Equatable, Sendable, CustomStringConvertible {
             "\(tuned): is \(tunedArchitecture.rawValue) but the base \(base) is \(baseArchitecture.rawValue)"
         case .nothingChanged(let base, let tuned):
             "\(tuned): no module differs from \(base) by more than --min-diff; nothing to extract"
+        case .mergeTooLarge(let output, let predicted, let inputs, let rank):
+            "\(output): an exact merge would write \(Format.bytes(predicted)), \(Format.number(Double(predicted) / Double(max(inputs, 1))))× its inputs' \(Format.bytes(inputs)) (LoHa and LoKr products become full-rank LoRA factors); merge to a rank (--rank \(rank)) or a recipe (-r), or give --allow-large"
         }
     }
 

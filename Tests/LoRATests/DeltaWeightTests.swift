@@ -91,6 +91,8 @@ import Testing
         let lora = try LoRAFile(path: path)
         let adapter = try #require(lora.adapters.first)
         #expect(adapter.kind == .lokr && adapter.rank == rank && adapter.layer == .conv(kernel: k))
+        #expect(adapter.outFeatures == out1 * out2 && adapter.inFeatures == in1 * in2 * k * k)
+        #expect(adapter.formedRank == in1 * rank)
         let delta = try lora.delta(of: adapter)
         #expect(delta.outFeatures == out1 * out2 && delta.inFeatures == in1 * in2 * k * k)
         let dense = delta.dense()

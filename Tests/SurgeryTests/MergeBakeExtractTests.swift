@@ -284,3 +284,37 @@ func worstDeltaError(
         #expect(diff.modules.count == 168 && diff.onlyInA.count == 620 && diff.onlyInB.isEmpty)
     }
 }
+
+/// An exact merge of LoKr files writes each Kronecker product as LoRA factors of rank r₁·r₂:
+/// the size is predicted from the headers, said, and past 4× the inputs refused unless asked.
+@Suite struct MergeSizeTests {
+    @Test func expandedLoKrMergeIsRefusedUnlessAllowed() throws {
+        let directory = TemporaryDirectory()
+        var builder = SafeTensorsBuilder(metadata: ["ss_network_module": "lycoris.kohya"])
+        for block in 0..<4 {
+            let stem = "lora_unet_input_blocks_4_1_transformer_blocks_\(block)_attn1_to_q"
+            builder.add(stem + ".lokr_w1", Tensor(builder.random(64), shape: [8, 8], dtype: .f16))
+            builder.add(stem + ".lokr_w2_a", Tensor(builder.random(320), shape: [80, 4], dtype: .f16))
+            builder.add(stem + ".lokr_w2_b", Tensor(builder.random(320), shape: [4, 80], dtype: .f16))
+            builder.add(stem + ".alpha", Tensor([Float(4)], shape: [], dtype: .f16))
+        }
+        let input = directory.file("lokr.safetensors")
+        try builder.write(to: input)
+        let output = directory.file("merged.safetensors")
+        var warnings: [String] = []
+        var job = MergeJob(inputs: [input + ":0.5", input + ":0.5"], mode: .exact, output: output, dtype: .f16)
+        let refusal = #expect(throws: SurgeryError.self) { try job.run { warnings.append($0) } }
+        guard case .mergeTooLarge(_, let predicted, let inputs, let rank)? = refusal else {
+            Issue.record("expected mergeTooLarge, got \(String(describing: refusal))")
+            return
+        }
+        #expect(predicted > 4 * inputs && rank >= 16)
+        #expect(warnings.contains { $0.contains("will be") })
+        #expect(!directory.contents().contains("merged.safetensors"))
+        job.allowLarge = true
+        _ = try job.run { _ in }
+        let written = try SafeTensorsFile(path: output)
+        let data = written.tensors.reduce(UInt64(0)) { $0 + $1.byteCount }
+        #expect(Double(data) > 0.99 * Double(predicted) && Double(data) < 1.01 * Double(predicted))
+    }
+}

@@ -55,6 +55,23 @@ struct AdapterShapes {
             down.count == 4 && down[2] == down[3] ? .conv(kernel: down[2]) : (down.count == 2 ? .linear : .unknown)
     }
 
+    private func lokrSide1() -> (rows: Int, columns: Int)? {
+        if let w1 = shape(.lokrW1), w1.count == 2 { return (w1[0], w1[1]) }
+        guard let a = shape(.lokrW1A), let b = shape(.lokrW1B), a.count == 2, b.count == 2 else {
+            return nil
+        }
+        return (a[0], b[1])
+    }
+
+    private func lokrSide2() -> (rows: Int, columns: Int)? {
+        if let w2 = shape(.lokrW2), w2.count >= 2 { return (w2[0], w2.dropFirst().reduce(1, *)) }
+        guard let a = shape(.lokrW2A), let b = shape(.lokrW2B), a.count == 2, b.count >= 2 else {
+            return nil
+        }
+        if let t2 = shape(.lokrT2), t2.count == 4 { return (a[1], b[1] * t2[2] * t2[3]) }
+        return (a[0], b.dropFirst().reduce(1, *))
+    }
+
     private func shape(_ role: TensorRole) -> [Int]? {
         tensors[role].map { $0.shape.map { Int(clamping: $0) } }
     }
@@ -149,9 +166,44 @@ struct AdapterShapes {
     private func lokr(_ adapter: inout Adapter) {
         if let w1b = shape(.lokrW1B), let first = w1b.first { adapter.rank = first }
         if let w2b = shape(.lokrW2B), let first = w2b.first { adapter.rank = first }
+        // ΔW = kron(w1, w2): each side's rows and columns (w2_a is [r, out₂] with a Tucker core).
+        if let side1 = lokrSide1(), let side2 = lokrSide2() {
+            adapter.outFeatures = side1.rows * side2.rows
+            adapter.inFeatures = side1.columns * side2.columns
+        }
         if let t2 = shape(.lokrT2), t2.count == 4 { adapter.layer = .conv(kernel: t2[2]) }
         if let w2 = shape(.lokrW2), w2.count == 4, w2[2] == w2[3] {
             adapter.layer = .conv(kernel: w2[2])
+        }
+    }
+}
+
+extension Adapter {
+    /// The inner rank of the factored ΔW lorakit forms for this adapter, from the header alone:
+    /// the rank for LoRA kinds, r₁·r₂ for LoHa (the face-splitting product), and the product of
+    /// the two sides' inner widths for LoKr (a full side counts its columns). Nil when ΔW is
+    /// dense (full differences) or not formed at all (IA3, GLoRA, OFT).
+    public var formedRank: Int? {
+        func first(_ role: TensorRole, axis: Int) -> Int? {
+            tensors[role].flatMap { axis < $0.shape.count ? Int(clamping: $0.shape[axis]) : nil }
+        }
+        switch kind {
+        case .lora, .tucker, .dora:
+            return rank
+        case .loha:
+            guard let r1 = first(.hadaW1B, axis: 0), let r2 = first(.hadaW2B, axis: 0) else {
+                return nil
+            }
+            return r1 * r2
+        case .lokr:
+            let side1 = first(.lokrW1B, axis: 0) ?? first(.lokrW1, axis: 1)
+            let side2 =
+                first(.lokrW2B, axis: 0)
+                ?? tensors[.lokrW2].map { $0.shape.dropFirst().reduce(1) { $0 * Int(clamping: $1) } }
+            guard let side1, let side2 else { return nil }
+            return side1 * side2
+        case .full, .ia3, .glora, .oft, .unknown:
+            return nil
         }
     }
 }

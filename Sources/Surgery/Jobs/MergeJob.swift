@@ -30,6 +30,8 @@ public struct MergeJob: Sendable {
     public var dtype: DType?
     /// The output's naming; nil: kohya's, as before.
     public var naming: TargetNaming?
+    /// Write an exact merge however large it would be.
+    public var allowLarge = false
 
     public init(
         inputs: [String], mode: Mode, output: String, dtype: DType?, naming: TargetNaming? = nil
@@ -60,6 +62,21 @@ public struct MergeJob: Sendable {
         var description: String
         switch mode {
         case .exact:
+            // LoHa and LoKr products are written expanded: say how large before writing, and
+            // refuse past 4× the inputs unless asked.
+            let predicted = Merge.predictedBytes(of: source, dtype: dtype)
+            let inputBytes = given.members.reduce(UInt64(0)) { $0 + $1.lora.status.size }
+            if predicted > inputBytes {
+                warning(
+                    "the merged file will be \(Format.bytes(predicted)) (inputs \(Format.bytes(inputBytes)))"
+                )
+            }
+            if predicted > 4 * inputBytes, !allowLarge {
+                let ranks = source.members.flatMap { $0.lora.adapters.compactMap(\.rank) }
+                throw SurgeryError.mergeTooLarge(
+                    output: self.output, predicted: predicted, inputs: inputBytes,
+                    suggestedRank: max(16, ranks.max() ?? 16))
+            }
             let merge = try Merge(source: source, dtype: dtype)
             for item in merge.warnings { warning(item) }
             output = merge.output(dtype: dtype)

@@ -126,6 +126,33 @@ public struct Merge: Sendable {
             alpha: alpha)
     }
 
+    /// The bytes an exact merge of `source` writes, from the headers alone: a module's output
+    /// rank is the sum of its inputs' formed ranks (r₁·r₂ for LoHa and LoKr, whose products the
+    /// merge writes as LoRA factors), a dense difference when one input is full, and modules
+    /// that are copied keep their size.
+    public static func predictedBytes(of source: LoRAInput, dtype: DType) -> UInt64 {
+        let linear: Set<AdapterKind> = [.lora, .tucker, .loha, .lokr, .full]
+        let width = UInt64(dtype.bitWidth / 8)
+        var total: UInt64 = 0
+        for group in source.modules() {
+            let adapters = group.members.map(\.adapter)
+            guard Set(adapters.map(\.kind)).isSubset(of: linear),
+                let out = adapters[0].outFeatures, let inFeatures = adapters[0].inFeatures
+            else {
+                total += adapters.reduce(0) { $0 + $1.parameterCount * width }
+                continue
+            }
+            let ranks = adapters.map(\.formedRank)
+            if ranks.contains(where: { $0 == nil }) {
+                total += UInt64(out * inFeatures) * width
+            } else {
+                let rank = ranks.reduce(0) { $0 + $1! }
+                total += UInt64(rank * (out + inFeatures)) * width + 4
+            }
+        }
+        return total
+    }
+
     /// The base weight's shape: `[out, in]` or `[out, in, k, k]`.
     static func weightShape(_ adapter: Adapter, inFeatures: Int) -> [Int] {
         if case .conv(let kernel) = adapter.layer {

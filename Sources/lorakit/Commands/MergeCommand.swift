@@ -22,6 +22,10 @@ struct MergeCommand: ParsableCommand {
             --rank N [--conv-rank M] then keeps the best rank-N approximation of that sum per module \
             (the SVD merge); -r RECIPE --base CKPT resizes it with a resize recipe instead.
 
+            LoHa and LoKr modules merge exactly as LoRA factors of rank r₁·r₂: an exact merge of \
+            such files can be far larger than its inputs. Its size is said before writing, and \
+            past 4× the inputs the merge is refused (suggesting a rank) unless --allow-large.
+
             The output has the first input's metadata, merged_from listing the inputs and their \
             weights, updated ss_network_dim/ss_network_alpha, and recomputed hashes.
 
@@ -62,6 +66,9 @@ struct MergeCommand: ParsableCommand {
     @Option(help: "The output's naming: kohya (default), diffusers, comfy or peft.")
     var to: TargetNaming?
 
+    @Flag(help: "Write an exact merge even when it is over 4x its inputs' size.")
+    var allowLarge = false
+
     func validate() throws {
         guard !inputs.isEmpty else { throw ValidationError("give at least one LoRA") }
         guard !(rank != nil && recipe != nil) else {
@@ -89,9 +96,10 @@ struct MergeCommand: ParsableCommand {
         } else {
             mode = .exact
         }
-        let result = try MergeJob(
+        var job = MergeJob(
             inputs: inputs, mode: mode, output: output, dtype: storage.type, naming: to)
-            .run { logger.warning("\($0)") }
+        job.allowLarge = allowLarge
+        let result = try job.run { logger.warning("\($0)") }
         print("\(result.path): \(result.description)")
     }
 }

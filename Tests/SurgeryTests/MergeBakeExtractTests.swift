@@ -318,3 +318,40 @@ func worstDeltaError(
         #expect(Double(data) > 0.99 * Double(predicted) && Double(data) < 1.01 * Double(predicted))
     }
 }
+
+/// LyCORIS `train_norm` modules (`w_norm`, `b_norm`: additive differences of a norm layer's
+/// weight and bias) merge as weighted sums and are compared by `diff`, as `.diff` modules are.
+@Suite struct TrainNormTests {
+    static func write(seed: UInt64, to path: String) throws {
+        var builder = SafeTensorsBuilder(metadata: ["ss_network_module": "lycoris.kohya"], seed: seed)
+        let norm = "lora_unet_input_blocks_4_0_in_layers_0"
+        builder.add(norm + ".w_norm", Tensor(builder.random(320), shape: [320], dtype: .f32))
+        builder.add(norm + ".b_norm", Tensor(builder.random(320), shape: [320], dtype: .f32))
+        builder.lora("lora_unet_input_blocks_4_1_proj_in", out: 640, in: 640, rank: 4, alpha: 2)
+        try builder.write(to: path)
+    }
+
+    @Test func normDifferencesMergeAsWeightedSumsAndDiff() throws {
+        let directory = TemporaryDirectory()
+        let (a, b) = (directory.file("a.safetensors"), directory.file("b.safetensors"))
+        try Self.write(seed: 1, to: a)
+        try Self.write(seed: 2, to: b)
+        let merged = directory.file("merged.safetensors")
+        _ = try MergeJob(inputs: [a + ":0.7", b + ":0.3"], mode: .exact, output: merged, dtype: .f32)
+            .run { _ in }
+        let (fa, fb, fm) = try (SafeTensorsFile(path: a), SafeTensorsFile(path: b), SafeTensorsFile(path: merged))
+        for suffix in [".w_norm", ".b_norm"] {
+            let name = "lora_unet_input_blocks_4_0_in_layers_0" + suffix
+            let x = try fa.tensor(named: name).doubles()
+            let y = try fb.tensor(named: name).doubles()
+            let z = try fm.tensor(named: name).doubles()
+            let worst = zip(z, zip(x, y)).map { abs($0 - (0.7 * $1.0 + 0.3 * $1.1)) }.max() ?? 1
+            #expect(worst < 1e-6, "\(suffix): \(worst)")
+        }
+        let same = try LoRADiff(pathA: a, pathB: a)
+        #expect(same.notCompared.isEmpty && same.modules.count == 2)
+        #expect(same.modules.allSatisfy { $0.relativeError < 1e-12 })
+        let other = try LoRADiff(pathA: a, pathB: b)
+        #expect(other.modules.allSatisfy { $0.relativeError > 0.1 })
+    }
+}

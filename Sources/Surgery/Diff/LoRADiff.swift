@@ -19,6 +19,15 @@ public struct LoRADiff: Sendable {
         public var relativeError: Double
         /// ⟨ΔW_A, ΔW_B⟩ / (‖ΔW_A‖‖ΔW_B‖).
         public var cosine: Double
+
+        /// From ‖A‖², ‖B‖² and ⟨A, B⟩.
+        init(_ module: ModuleID, aa: Double, bb: Double, ab: Double) {
+            let difference = Swift.max(0, aa + bb - 2 * ab)
+            self.module = module
+            (normA, normB) = (aa.squareRoot(), bb.squareRoot())
+            relativeError = aa > 0 ? (difference / aa).squareRoot() : (bb > 0 ? .infinity : 0)
+            cosine = aa > 0 && bb > 0 ? ab / (aa * bb).squareRoot() : (aa == bb ? 1 : 0)
+        }
     }
 
     public var pathA: String
@@ -52,6 +61,9 @@ public struct LoRADiff: Sendable {
         onlyInB = sidesB.map(\.module).filter { !inA.contains($0) }
         let results = try ParallelMap.map(shared) { side -> Module? in
             let other = inB[side.module]!
+            if Merge.isVectorOnly(side.adapter), Merge.isVectorOnly(other.adapter) {
+                return try Self.compareVectors(side, other)
+            }
             let deltaA: DeltaWeight
             let deltaB: DeltaWeight
             do {
@@ -67,17 +79,30 @@ public struct LoRADiff: Sendable {
                     other: [deltaB.outFeatures, deltaB.inFeatures],
                     path: b.path)
             }
-            let aa = deltaA.squaredNorm()
-            let bb = deltaB.squaredNorm()
-            let ab = Self.inner(deltaA, deltaB)
-            let difference = Swift.max(0, aa + bb - 2 * ab)
             return Module(
-                module: side.module, normA: aa.squareRoot(), normB: bb.squareRoot(),
-                relativeError: aa > 0 ? (difference / aa).squareRoot() : (bb > 0 ? .infinity : 0),
-                cosine: aa > 0 && bb > 0 ? ab / (aa * bb).squareRoot() : (aa == bb ? 1 : 0))
+                side.module, aa: deltaA.squaredNorm(), bb: deltaB.squaredNorm(),
+                ab: Self.inner(deltaA, deltaB))
         }
         modules = results.compactMap { $0 }
         notCompared = zip(shared, results).filter { $0.1 == nil }.map(\.0.module)
+    }
+
+    /// Two modules of 1-D differences (train_norm's `w_norm`/`b_norm`, `diff_b`) compared as one
+    /// vector each, role by role (a role one side lacks is zeros there).
+    static func compareVectors(_ a: Side, _ b: Side) throws -> Module {
+        var (aa, bb, ab) = (0.0, 0.0, 0.0)
+        for role in Merge.vectorRoles {
+            let x = try a.lora.tensor(role, of: a.adapter)?.doubles()
+            let y = try b.lora.tensor(role, of: b.adapter)?.doubles()
+            if let x, let y, x.count != y.count {
+                throw SurgeryError.inputShapeMismatch(
+                    module: b.adapter.stem, first: [x.count], other: [y.count], path: b.lora.path)
+            }
+            aa += (x ?? []).reduce(0) { $0 + $1 * $1 }
+            bb += (y ?? []).reduce(0) { $0 + $1 * $1 }
+            if let x, let y { ab += zip(x, y).reduce(0) { $0 + $1.0 * $1.1 } }
+        }
+        return Module(a.module, aa: aa, bb: bb, ab: ab)
     }
 
     /// One module's ΔW as a LoRA holds it: an adapter's, or a part's rows of a fused adapter's.

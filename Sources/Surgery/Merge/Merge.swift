@@ -16,8 +16,9 @@ import SystemIO
 /// instead, so each input's strength becomes |wᵢ|·dᵢ/Σd of what was asked (half, for two inputs
 /// of equal rank); lorakit does not.
 ///
-/// Tucker modules are collapsed, LoHa and LoKr modules merged through their low-rank form, and a
-/// full (`diff`) member makes the module a full difference. DoRA, IA3, GLoRA and OFT modules are
+/// Tucker modules are collapsed, LoHa and LoKr modules merged through their low-rank form, a
+/// full (`diff`) member makes the module a full difference, and 1-D differences (LyCORIS
+/// `train_norm`'s `w_norm`/`b_norm`, `diff_b`) are summed. DoRA, IA3, GLoRA and OFT modules are
 /// not linear in their factors: they are copied when only one input has the module, refused
 /// otherwise.
 public struct Merge: Sendable {
@@ -30,6 +31,17 @@ public struct Merge: Sendable {
     enum MergedModule: Sendable {
         case factored(stem: String, up: Tensor, down: Tensor, alpha: Double)
         case full(stem: String, diff: Tensor)
+        /// 1-D differences (train_norm's `w_norm`/`b_norm`, `diff_b`), each summed: Σ w·d.
+        case vectors(stem: String, [(suffix: String, tensor: Tensor)])
+    }
+
+    /// The roles of additive 1-D differences, merged by weighted sum.
+    static let vectorRoles: [TensorRole] = [.normWeight, .normBias, .diffBias]
+
+    /// Whether an adapter holds only additive 1-D differences (a norm layer's, or a bias's).
+    static func isVectorOnly(_ adapter: Adapter) -> Bool {
+        adapter.kind == .full && !adapter.roles.isEmpty
+            && adapter.roles.allSatisfy { vectorRoles.contains($0) }
     }
 
     /// Plans the merge; factors are read and combined here (one module per core).
@@ -77,6 +89,9 @@ public struct Merge: Sendable {
         let first = members[0].adapter
         let stem =
             first.form == .kohya || first.form == .lycoris ? first.stem : first.module.kohyaName()
+        if members.allSatisfy({ isVectorOnly($0.adapter) }) {
+            return .vectors(stem: stem, try sumVectors(members, dtype: dtype))
+        }
         var deltas: [(delta: DeltaWeight, weight: Double, rank: Int)] = []
         for (adapter, lora, weight) in members {
             let delta = try lora.delta(of: adapter)
@@ -124,6 +139,30 @@ public struct Merge: Sendable {
             stem: stem, up: Tensor(up.elements, shape: upShape, dtype: dtype),
             down: Tensor(down.elements, shape: downShape, dtype: dtype),
             alpha: alpha)
+    }
+
+    /// Σ w·d for each 1-D role any member has (a member without it adds nothing), in Float64.
+    static func sumVectors(
+        _ members: [(adapter: Adapter, lora: LoRAFile, weight: Double)], dtype: DType
+    ) throws -> [(suffix: String, tensor: Tensor)] {
+        try vectorRoles.compactMap { role -> (suffix: String, tensor: Tensor)? in
+            var sum: [Double]?
+            var shape: [Int] = []
+            for (adapter, lora, weight) in members {
+                guard let tensor = try lora.tensor(role, of: adapter) else { continue }
+                let values = tensor.doubles()
+                guard sum == nil || sum!.count == values.count else {
+                    throw SurgeryError.inputShapeMismatch(
+                        module: adapter.stem, first: shape, other: tensor.shape, path: lora.path)
+                }
+                shape = tensor.shape
+                sum = zip(sum ?? Array(repeating: 0, count: values.count), values).map {
+                    $0 + weight * $1
+                }
+            }
+            guard let sum else { return nil }
+            return (role.kohyaSuffix, Tensor(sum, shape: shape, dtype: dtype))
+        }
     }
 
     /// The bytes an exact merge of `source` writes, from the headers alone: a module's output
@@ -188,6 +227,8 @@ public struct Merge: Sendable {
                     stem + TensorRole.alpha.kohyaSuffix, AlphaTensor.make(alpha, preferring: dtype))
             case .full(let stem, let diff):
                 output.add(stem + TensorRole.diff.kohyaSuffix, diff)
+            case .vectors(let stem, let tensors):
+                for (suffix, tensor) in tensors { output.add(stem + suffix, tensor) }
             }
         }
         for (adapter, lora) in copied { output.copy(adapter, of: lora) }

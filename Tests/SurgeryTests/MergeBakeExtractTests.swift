@@ -354,4 +354,22 @@ func worstDeltaError(
         let other = try LoRADiff(pathA: a, pathB: b)
         #expect(other.modules.allSatisfy { $0.relativeError > 0.1 })
     }
+
+    /// `chop` weights a norm module's block by scaling its differences themselves.
+    @Test func chopScalesNormDifferences() throws {
+        let directory = TemporaryDirectory()
+        let a = directory.file("a.safetensors")
+        try Self.write(seed: 1, to: a)
+        let half = directory.file("half.safetensors")
+        _ = try ChopJob(
+            lora: a, selection: .vector("1,0.5", preferBlockWeightForm: false), output: half
+        ).run()
+        let (original, chopped) = try (SafeTensorsFile(path: a), SafeTensorsFile(path: half))
+        for suffix in [".w_norm", ".b_norm"] {
+            let name = "lora_unet_input_blocks_4_0_in_layers_0" + suffix
+            let x = try original.tensor(named: name).doubles()
+            let y = try chopped.tensor(named: name).doubles()
+            #expect(zip(x, y).allSatisfy { $1 == 0.5 * $0 }, "\(suffix)")
+        }
+    }
 }

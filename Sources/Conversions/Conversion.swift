@@ -113,9 +113,7 @@ public struct Conversion: Sendable {
     public static func inKohyaNaming(
         _ lora: LoRAFile, near: String, scratches: inout [PendingOutput]
     ) throws -> LoRAFile {
-        guard lora.adapters.contains(where: { $0.form != .kohya && $0.form != .lycoris }) else {
-            return lora
-        }
+        guard naming(of: lora) != .kohya else { return lora }
         let scratch = try PendingOutput(path: near, protecting: [lora.status])
         scratches.append(scratch)
         try Conversion(lora, to: .kohya).write(into: scratch)

@@ -16,7 +16,7 @@ public struct BaseCheckpoint: Sendable {
     private let locations: [ModuleID: Location]
     /// Fused modules a base stores only as parts (diffusers' Flux `qkv` as `to_q`, `to_k`,
     /// `to_v`): each part with the rows of the whole it holds, in the part's order.
-    private let composites: [ModuleID: [(part: ModuleID, rows: [Range<Int>])]]
+    let composites: [ModuleID: [(part: ModuleID, rows: [Range<Int>])]]
 
     public var path: String { source.path }
     public var metadata: [String: String]? { source.metadata }
@@ -99,9 +99,6 @@ public struct BaseCheckpoint: Sendable {
 
     /// The fused modules stored only as parts.
     public var compositeModules: [ModuleID] { Array(composites.keys) }
-
-    /// The parts a fused module is stored as, when the checkpoint lacks the whole.
-    public func parts(of module: ModuleID) -> [ModuleID]? { composites[module]?.map(\.part) }
 
     /// Whether the checkpoint holds a module's weight, in one tensor or assembled from parts.
     public func has(_ module: ModuleID) -> Bool {
@@ -233,18 +230,20 @@ public struct BaseCheckpoint: Sendable {
         }
         guard let location = locations[module] else { return nil }
         let info = try source.requireInfo(named: location.key)
-        guard info.dtype.isNumericallyReadable, let first = info.shape.first, first > 0 else {
+        guard info.dtype.isNumericallyReadable, let shape = flatShape(of: module) else {
             throw SafeTensorsError.unsupportedDType(
                 path: path, tensor: info.name, dtype: info.dtype)
         }
-        let values = try source.floats(of: info)
-        guard values.allFinite else {
+        // Only the module's rows are read (a `to_q` of a fused `qkv`: a third of it).
+        let first = (location.rows?.lowerBound ?? 0) * shape[1]
+        var matrix = Matrix<Float>(rows: shape[0], columns: shape[1])
+        try matrix.elements.withUnsafeMutableBufferPointer {
+            try source.decodeFloats(
+                of: info, elements: first..<first + $0.count, into: $0.baseAddress!)
+        }
+        guard matrix.elements.allFinite else {
             throw LoRAError.nonFiniteWeight(path: path, key: info.name)
         }
-        let rows = Int(first)
-        let columns = values.count / rows
-        let matrix = Matrix(rows: rows, columns: columns, elements: values)
-        guard let range = location.rows else { return matrix }
-        return matrix.rows(range)
+        return matrix
     }
 }

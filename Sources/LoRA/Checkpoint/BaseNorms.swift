@@ -121,17 +121,7 @@ public struct BaseNorms: Sendable {
     ) throws -> [(ModuleID, Double)] {
         switch kind {
         case .frobenius:
-            return try group.map { module in
-                if checkpoint.location(of: module) == nil, let parts = checkpoint.parts(of: module) {
-                    // ‖W‖²_F of a stacked weight is the sum over its row blocks.
-                    let squares = try parts.map { part -> Double in
-                        let norm = try checkpoint.frobeniusNorm(of: part) ?? 0
-                        return norm * norm
-                    }
-                    return (module, squares.reduce(0, +).squareRoot())
-                }
-                return (module, try checkpoint.frobeniusNorm(of: module) ?? 0)
-            }
+            return try group.map { ($0, try checkpoint.frobeniusNorm(of: $0) ?? 0) }
         case .spectral:
             return try checkpoint.withStoredWeight(of: group[0]) { values, columns in
                 try group.map { module in
@@ -197,6 +187,14 @@ public struct BaseNorms: Sendable {
 extension BaseCheckpoint {
     /// ‖W‖_F of a module's weight, streamed from the stored bytes (no Float copy).
     public func frobeniusNorm(of module: ModuleID) throws -> Double? {
+        if let parts = composites[module] {
+            // ‖W‖²_F of a stacked weight is the sum over its row blocks.
+            let squares = try parts.map { part -> Double in
+                let norm = try frobeniusNorm(of: part.part) ?? 0
+                return norm * norm
+            }
+            return squares.reduce(0, +).squareRoot()
+        }
         guard let location = location(of: module) else { return nil }
         let info = try source.requireInfo(named: location.key)
         guard info.dtype.isNumericallyReadable, let rows = info.shape.first, rows > 0 else {

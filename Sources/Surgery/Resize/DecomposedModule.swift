@@ -75,21 +75,10 @@ public struct DecomposedModule: Sendable {
     /// min(out, in·k·k): the most dims the full ΔW can have.
     public var fullRank: Int { min(outFeatures, inFeatures) }
 
-    /// The output tensors for the given dims (ascending; a subspace recipe need not keep a
-    /// prefix), with every kept singular value multiplied by `rescale`. No dims: no tensors
-    /// (the module is dropped).
-    public func tensors(
-        dims: [Int], rescale: Double = 1, dtype: DType
-    ) throws -> [(name: String, tensor: Tensor)] {
-        guard !dims.isEmpty else { return [] }
-        var tensors = try lowRankModule(dims: dims, rescale: rescale).tensors(dtype: dtype)
-        if let doraScale { tensors.append(doraScale) }
-        return tensors
-    }
-
-    /// Adds the output tensors for the given dims to `output`, the factors computed only when
-    /// the file is written (from the kept SVD, or a new decomposition), so that a resize holds
-    /// at most one module's output factors at a time.
+    /// Adds the output tensors for the given dims (ascending; a subspace recipe need not keep a
+    /// prefix; none: the module is dropped), every kept singular value multiplied by `rescale`,
+    /// to `output`, the factors computed only when the file is written (from the kept SVD, or a
+    /// new decomposition), so that a resize holds at most one module's output factors at a time.
     public func add(
         dims: [Int], rescale: Double = 1, dtype: DType, to output: inout LoRAOutput
     ) {
@@ -123,13 +112,6 @@ public struct DecomposedModule: Sendable {
             stem: stem, down: down.elements, up: up.elements, rank: dims.count,
             outFeatures: outFeatures, inChannels: inChannels, kernel: kernel,
             alpha: f * Double(dims.count), peftFactors: peftFactors)
-    }
-
-    /// The first `rank` dims.
-    public func tensors(
-        rank: Int, rescale: Double = 1, dtype: DType
-    ) throws -> [(name: String, tensor: Tensor)] {
-        try tensors(dims: Array(0..<min(rank, singularValues.count)), rescale: rescale, dtype: dtype)
     }
 }
 

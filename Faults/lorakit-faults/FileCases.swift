@@ -238,6 +238,35 @@ enum FileCases {
                 ])
             },
             FaultCase(
+                group: .files, name: "ComfyUI-saved LoRA with norm and bias differences",
+                expected: "every command takes it; diffusers naming refused, naming the norm"
+            ) { lab in
+                let i = lab.inputs
+                return .all([
+                    lab.succeeds(["inspect", i.comfy]),
+                    lab.succeeds(["bake", i.base, i.comfy, "-o", "out/b.safetensors"], creates: ["out/b.safetensors"]),
+                    lab.succeeds(["resize", i.comfy, "--rank", "2", "-o", "out/r.safetensors"], creates: ["out/r.safetensors"]),
+                    lab.succeeds(["merge", i.comfy, i.comfy, "-o", "out/m.safetensors"], creates: ["out/m.safetensors"]),
+                    lab.refuses(
+                        ["convert", i.comfy, "--to", "diffusers", "-o", "out/x.safetensors"],
+                        naming: [i.comfy, "diffusion_model.middle_block.1.norm", "diffusers"]),
+                ])
+            },
+            FaultCase(
+                group: .files, name: "bias difference of the wrong length",
+                expected: "exit 1, names the file, the tensor and both lengths"
+            ) { lab in
+                let i = lab.inputs
+                return .all([
+                    lab.refuses(
+                        ["bake", i.base, i.comfyBadBias, "-o", "out/x.safetensors"],
+                        naming: [i.comfyBadBias, "proj_in.diff_b", "[127]", "[128]"]),
+                    lab.refuses(
+                        ["merge", i.comfy, i.comfyBadBias, "-o", "out/x.safetensors"],
+                        naming: [i.comfyBadBias, "proj_in", "[127]"]),
+                ])
+            },
+            FaultCase(
                 group: .files, name: "truncated fp8 Flux base", expected: "exit 1, names the file"
             ) { lab in
                 let i = lab.inputs

@@ -26,6 +26,11 @@ struct Inputs {
     /// A LoKr on TinyXL's middle-block proj_in (128 × 128: w1 full 8×8, w2 16×16 of rank 4):
     /// under 1 KiB of factors whose exact merge writes rank-32 LoRA factors (16 KiB).
     let lokr = "in/lokr.safetensors"
+    /// As ComfyUI's LoraSave writes for `base`: a LoRA pair with no alpha and a bias difference
+    /// (`diff_b`) on the middle block's proj_in, a norm's weight and bias differences (`diff`).
+    let comfy = "in/comfy.safetensors"
+    /// `comfy` with a 127-long bias difference on proj_in (128 outputs).
+    let comfyBadBias = "in/comfy-bad-bias.safetensors"
     /// A small captioned dataset in kohya's layout (4 images, 32×32).
     let dataset = "in/dataset"
 
@@ -58,6 +63,21 @@ struct Inputs {
         try Self.writeFluxLoRA(to: scratch + "/" + fluxLoRA)
         try Self.writeFluxLoRA(to: scratch + "/" + fluxOdd, odd: true)
         try Self.writeLoKr(to: scratch + "/" + lokr)
+        try Self.writeComfy(to: scratch + "/" + comfy, biasLength: 128)
+        try Self.writeComfy(to: scratch + "/" + comfyBadBias, biasLength: 127)
+    }
+
+    /// `comfy`, or with another bias length `comfyBadBias`.
+    static func writeComfy(to path: String, biasLength: Int) throws {
+        let block = "diffusion_model.middle_block.1."
+        try SafeTensorsWriter.write(
+            TensorFile(tensors: [
+                (block + "proj_in.lora_up.weight", ramp(count: 512, shape: [128, 4])),
+                (block + "proj_in.lora_down.weight", ramp(count: 512, shape: [4, 128])),
+                (block + "proj_in.diff_b", ramp(count: biasLength, shape: [biasLength])),
+                (block + "norm.diff", ramp(count: 128, shape: [128])),
+                (block + "norm.diff_b", ramp(count: 128, shape: [128])),
+            ]), to: path)
     }
 
     /// `lokr`: kron(w1 [8, 8], w2_a [16, 4]·w2_b [4, 16]) on the linear module.

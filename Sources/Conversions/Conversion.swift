@@ -178,7 +178,7 @@ public struct Conversion: Sendable {
             return
         }
         guard adapter.kind == .lora || adapter.kind == .dora else {
-            throw problem(adapter, .kind(adapter.kind))
+            throw problem(adapter, adapter.isVectorOnly ? .oneDimensional : .kind(adapter.kind))
         }
         if let role = adapter.roles.first(where: { $0 != .alpha && $0.suffix(in: naming) == nil }) {
             throw problem(adapter, .role(role))

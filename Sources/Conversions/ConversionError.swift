@@ -13,6 +13,9 @@ public enum ConversionError: Error, Equatable, Sendable, CustomStringConvertible
     public enum Problem: Sendable, Equatable {
         /// The naming holds only LoRA factors (PEFT's `lora_A`/`lora_B`).
         case kind(AdapterKind)
+        /// The module holds only 1-D differences (a norm's weight or bias), which PEFT's
+        /// namings have no key for.
+        case oneDimensional
         /// The naming has no key for one of the module's tensors (`lora_mid` in PEFT).
         case role(TensorRole)
         /// A PEFT model state dict holds one model: the denoiser.
@@ -39,6 +42,8 @@ public enum ConversionError: Error, Equatable, Sendable, CustomStringConvertible
         switch problem {
         case .kind(let kind):
             "it is \(kind.rawValue), and \(naming.rawValue) files hold only LoRA factors (use --to kohya or comfy)"
+        case .oneDimensional:
+            "it holds only 1-D differences (a norm's weight or a bias), which \(naming.rawValue) files have no key for (use --to kohya or comfy)"
         case .role(let role):
             "it has a \(role.rawValue) tensor, which \(naming.rawValue) files have no key for"
         case .textEncoder:

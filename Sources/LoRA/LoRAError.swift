@@ -67,8 +67,8 @@ extension LoRAError {
             "whose weight difference is a function of the base weight (W·diag(s), W·A + B, R·W), "
                 + "so it has none without the checkpoint"
         case .full:
-            "holding only 1-D differences (train_norm's w_norm/b_norm, or bias differences), "
-                + "which lorakit does not combine yet"
+            "holding only 1-D differences (norm weights and biases: train_norm's w_norm/b_norm, "
+                + "diff, diff_b), which change no weight matrix"
         case .unknown:
             "of a kind lorakit does not know"
         case .lora, .tucker, .dora, .loha, .lokr:

@@ -105,13 +105,13 @@ public enum SurgeryError: Error, Equatable, Sendable, CustomStringConvertible {
         case .moduleNotInBase(let lora, let module, let base):
             "\(lora): module \(module) is not in the base checkpoint \(base) (a LoRA for another architecture?)"
         case .shapeMismatch(let lora, let module, let delta, let base, let checkpoint):
-            "\(lora): module \(module) has ΔW of shape \(delta) but \(checkpoint) holds \(base) (a LoRA for another model?)"
+            "\(lora): module \(module) has \(delta.count == 1 ? "a difference" : "ΔW") of shape \(delta) but \(checkpoint) holds \(base) (a LoRA for another model?)"
         case .unmatched(let lora, let module, let checkpoint, let count):
             "\(lora): module \(module) has no weight in \(checkpoint)\(count > 1 ? " (nor do \(count - 1) more)" : ""); is the LoRA for another model? --allow-unmatched bakes the rest"
         case .notLinear(let path, let module, let kind):
             "\(path): module \(module) is \(kind.rawValue) and another input has it too; its difference is not linear in its factors, so it cannot be merged"
         case .inputShapeMismatch(let module, let first, let other, let path):
-            "\(path): module \(module) has ΔW of shape \(other), but the first input's is \(first) (LoRAs for different models?)"
+            "\(path): module \(module) has \(other.count == 1 ? "a difference" : "ΔW") of shape \(other), but the first input's is \(first) (LoRAs for different models?)"
         case .differentModels(let path, let architecture, let first, let firstArchitecture):
             "\(path): a LoRA for \(architecture.rawValue), but \(first) is for \(firstArchitecture.rawValue); LoRAs of different models cannot be merged"
         case .architectureMismatch(let base, let baseArchitecture, let tuned, let tunedArchitecture):

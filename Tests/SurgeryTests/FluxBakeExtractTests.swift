@@ -233,6 +233,33 @@ import Testing
         #expect(try LoRADiff(pathA: lora, pathB: extracted).overallRelativeError < 1e-4)
     }
 
+    /// A bias difference (`diff_b`, as ComfyUI saves it) on a fused `qkv` bakes into the BFL
+    /// base's `qkv.bias` whole, and into the diffusers base's `to_q`/`to_k`/`to_v` biases by rows.
+    @Test func biasDifferencesBakeIntoEitherLayout() throws {
+        let directory = TemporaryDirectory()
+        let bfl = try Self.base(.f32, in: directory)
+        let diffusers = directory.file("base-diffusers.safetensors")
+        try SyntheticFluxCheckpoint(
+            .init(dimensions: .tinyFullDepth, dtype: .f32, diffusersLayout: true)
+        ).write(to: diffusers)
+        var file = try TensorFile(reading: SafeTensorsFile(path: Self.lora(.kohya, in: directory)))
+        let bias = (0..<192).map { Float($0 % 7 - 3) / 64 }
+        file.tensors.append(
+            ("lora_unet_double_blocks_2_img_attn_qkv.diff_b", Tensor(bias, shape: [192])))
+        let lora = directory.file("with-bias.safetensors")
+        try SafeTensorsWriter.write(file, to: lora)
+        let (bakedBFL, bakedDiffusers) = (directory.file("b1.safetensors"), directory.file("b2.safetensors"))
+        try Self.bake(bfl, lora, to: bakedBFL)
+        try Self.bake(diffusers, lora, to: bakedDiffusers)
+        let key = "double_blocks.2.img_attn.qkv.bias"
+        let before = try #require(try Self.tensors(bfl)[key]).floats()
+        let after = try #require(try Self.tensors(bakedBFL)[key]).floats()
+        #expect(zip(after, zip(before, bias)).allSatisfy { $0 == $1.0 + $1.1 })
+        let parts = try Self.tensors(bakedDiffusers)
+        let k = try #require(parts["transformer_blocks.2.attn.to_k.bias"]).floats()
+        #expect(k == Array(after[64..<128]))
+    }
+
     /// A resize that keeps every direction gives the input's ΔW back, in every naming, by
     /// kohya's rule and by a recipe measured against the fp8 base.
     @Test(arguments: TargetNaming.allCases)

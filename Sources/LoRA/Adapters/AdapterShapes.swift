@@ -23,6 +23,9 @@ struct AdapterShapes {
         case .lora, .tucker, .dora: try lowRank(&adapter)
         case .loha: try loha(&adapter)
         case .lokr: lokr(&adapter)
+        case .full where adapter.isVectorOnly:
+            adapter.layer = .vector
+            adapter.outFeatures = adapter.vectorRoles.compactMap { shape($0)?.first }.first
         case .full:
             if let diff = shape(.diff) {
                 adapter.outFeatures = diff.first
@@ -183,6 +186,19 @@ extension Adapter {
     /// the rank for LoRA kinds, r₁·r₂ for LoHa (the face-splitting product), and the product of
     /// the two sides' inner widths for LoKr (a full side counts its columns). Nil when ΔW is
     /// dense (full differences) or not formed at all (IA3, GLoRA, OFT).
+    /// Whether the module's ΔW has no factored form smaller than itself: a full difference, or
+    /// a LoKr whose formed rank reaches the weight's (both sides full), which `DeltaWeight`
+    /// keeps as a Kronecker product and a merge writes as a `diff`.
+    public var hasDenseDelta: Bool {
+        switch kind {
+        case .full: return !isVectorOnly
+        case .lokr:
+            guard let rank = formedRank, let out = outFeatures, let inFeatures else { return false }
+            return rank >= min(out, inFeatures)
+        default: return false
+        }
+    }
+
     public var formedRank: Int? {
         func first(_ role: TensorRole, axis: Int) -> Int? {
             tensors[role].flatMap { axis < $0.shape.count ? Int(clamping: $0.shape[axis]) : nil }

@@ -16,6 +16,9 @@ public struct DeltaWeight: Sendable {
     public enum Storage: Sendable {
         case factored(up: Matrix<Float>, down: Matrix<Float>)
         case dense(Matrix<Float>)
+        /// ΔW = A ⊗ B: a LoKr whose product has no smaller factored form (both sides full, as
+        /// LyCORIS writes large factors), kept as its two small factors.
+        case kronecker(Matrix<Float>, Matrix<Float>)
     }
 
     public var storage: Storage
@@ -24,6 +27,13 @@ public struct DeltaWeight: Sendable {
     public var outFeatures: Int
     /// Columns of the flattened weight: in·k·k for convs.
     public var inFeatures: Int
+
+    public init(storage: Storage, scale: Double, outFeatures: Int, inFeatures: Int) {
+        self.storage = storage
+        self.scale = scale
+        self.outFeatures = outFeatures
+        self.inFeatures = inFeatures
+    }
 
     /// ‖ΔW‖²_F from the factors: scale²·Σ (upᵀup ⊙ down·downᵀ), in Float64, never forming ΔW.
     public func squaredNorm() -> Double {
@@ -34,6 +44,8 @@ public struct DeltaWeight: Sendable {
             return scale * scale * upGram.dot(downGram)
         case .dense(let matrix):
             return scale * scale * matrix.squaredSum()
+        case .kronecker(let a, let b):
+            return scale * scale * a.squaredSum() * b.squaredSum()
         }
     }
 
@@ -45,7 +57,31 @@ public struct DeltaWeight: Sendable {
         case .dense(let matrix):
             let svd = try matrix.scaled(by: Float(scale)).svd()
             return LowRankSVD(u: svd.u, singularValues: svd.singularValues, vt: svd.vt)
+        case .kronecker:
+            return try decomposition(leading: .max)
         }
+    }
+
+    /// The leading `count` singular triplets of ΔW: for a Kronecker product from its factors'
+    /// SVDs, forming only those vectors; otherwise the whole decomposition, cut.
+    public func decomposition(leading count: Int) throws -> LowRankSVD<Float> {
+        guard case .kronecker(let a, let b) = storage else {
+            let svd = try decomposition()
+            guard count < svd.singularValues.count else { return svd }
+            let dims = Array(0..<count)
+            return LowRankSVD(
+                u: svd.u(dims), singularValues: Array(svd.singularValues.prefix(count)),
+                vt: svd.vt(dims))
+        }
+        return try KroneckerSVD(a.scaled(by: Float(scale)), b).leading(count)
+    }
+
+    /// Every singular value of ΔW, descending (for a Kronecker product, without any vector).
+    public func singularValues() throws -> [Float] {
+        guard case .kronecker(let a, let b) = storage else {
+            return try decomposition().singularValues
+        }
+        return try KroneckerSVD(a.scaled(by: Float(scale)), b).singularValues
     }
 
     /// ΔW itself, `[out, in·k·k]`: for baking into a checkpoint and as a test oracle.
@@ -53,6 +89,7 @@ public struct DeltaWeight: Sendable {
         switch storage {
         case .factored(let up, let down): up.scaled(by: Float(scale)) * down  // scale the small factor
         case .dense(let matrix): matrix.scaled(by: Float(scale))
+        case .kronecker(let a, let b): Self.kronecker(a.scaled(by: Float(scale)), b)
         }
     }
 
@@ -70,9 +107,27 @@ public struct DeltaWeight: Sendable {
         switch storage {
         case .factored(let up, let down): result.storage = .factored(up: take(up), down: down)
         case .dense(let matrix): result.storage = .dense(take(matrix))
+        case .kronecker(let a, let b): result.storage = .dense(take(Self.kronecker(a, b)))
         }
         result.outFeatures = blocks.reduce(0) { $0 + $1.count }
         return result
+    }
+
+    /// A ⊗ B, formed.
+    static func kronecker(_ a: Matrix<Float>, _ b: Matrix<Float>) -> Matrix<Float> {
+        var out = Matrix<Float>(rows: a.rows * b.rows, columns: a.columns * b.columns)
+        for i in 0..<a.rows {
+            for j in 0..<a.columns {
+                let value = a[i, j]
+                if value == 0 { continue }
+                for k in 0..<b.rows {
+                    for l in 0..<b.columns {
+                        out[i * b.rows + k, j * b.columns + l] = value * b[k, l]
+                    }
+                }
+            }
+        }
+        return out
     }
 
     /// Inner rank R of the factored form (columns of up).
@@ -203,9 +258,20 @@ private struct DeltaReader {
     private func lokr() throws -> DeltaWeight {
         let (u1, v1) = try kroneckerSide(full: .lokrW1, a: .lokrW1A, b: .lokrW1B)
         let (u2, v2) = try kroneckerSide(full: .lokrW2, a: .lokrW2A, b: .lokrW2B)
-        let up = Self.kronecker(u1, u2)
-        let down = Self.kronecker(v1, v2)
         let decomposed = adapter.tensors[.lokrW2A] != nil || adapter.tensors[.lokrW1A] != nil
+        let (rows, columns) = (u1.rows * u2.rows, v1.columns * v2.columns)
+        // Factored, kron(U₁, U₂)·kron(V₁, V₂) has rank r₁r₂; past the ΔW's own rank it is larger
+        // than ΔW (both sides full: up is ΔW, down an identity), so the two factors are kept.
+        if u1.columns * u2.columns >= min(rows, columns) {
+            func side(_ u: Matrix<Float>, _ v: Matrix<Float>) -> Matrix<Float> {
+                v.rows == v.columns && v == .identity(v.rows) ? u : u * v
+            }
+            return DeltaWeight(
+                storage: .kronecker(side(u1, v1), side(u2, v2)), scale: decomposed ? scale : 1,
+                outFeatures: rows, inFeatures: columns)
+        }
+        let up = DeltaWeight.kronecker(u1, u2)
+        let down = DeltaWeight.kronecker(v1, v2)
         return DeltaWeight(
             storage: .factored(up: up, down: down), scale: decomposed ? scale : 1,
             outFeatures: up.rows, inFeatures: down.columns)
@@ -228,7 +294,7 @@ private struct DeltaReader {
     }
 
     private func full() throws -> DeltaWeight {
-        guard adapter.tensors[.diff] != nil else {
+        guard adapter.tensors[.diff] != nil, !adapter.isVectorOnly else {
             throw LoRAError.unsupported(path: file.path, module: adapter.stem, kind: .full)
         }
         let diff = try matrix(.diff)
@@ -248,19 +314,4 @@ private struct DeltaReader {
         return out
     }
 
-    static func kronecker(_ a: Matrix<Float>, _ b: Matrix<Float>) -> Matrix<Float> {
-        var out = Matrix<Float>(rows: a.rows * b.rows, columns: a.columns * b.columns)
-        for i in 0..<a.rows {
-            for j in 0..<a.columns {
-                let value = a[i, j]
-                if value == 0 { continue }
-                for k in 0..<b.rows {
-                    for l in 0..<b.columns {
-                        out[i * b.rows + k, j * b.columns + l] = value * b[k, l]
-                    }
-                }
-            }
-        }
-        return out
-    }
 }

@@ -14,6 +14,8 @@ public struct BaseCheckpoint: Sendable {
     let source: SafeTensorsFile
     public let architecture: ArchitectureDetection
     private let locations: [ModuleID: Location]
+    /// The 1-D weights of norm layers, by module.
+    private let vectorLocations: [ModuleID: Location]
     /// Fused modules a base stores only as parts (diffusers' Flux `qkv` as `to_q`, `to_k`,
     /// `to_v`): each part with the rows of the whole it holds, in the part's order.
     let composites: [ModuleID: [(part: ModuleID, rows: [Range<Int>])]]
@@ -28,8 +30,8 @@ public struct BaseCheckpoint: Sendable {
     public init(path: String) throws {
         let file = try SafeTensorsFile(path: path)
         let content = FileContent.classify(file)
-        var locations = ModelFamilies.checkpointLayout.locations(
-            of: file.tensors.map { ($0.name, $0.shape) })
+        let tensors = file.tensors.map { ($0.name, $0.shape) }
+        var locations = ModelFamilies.checkpointLayout.locations(of: tensors)
         // A bare diffusers denoiser is a base when a family's layout names its weights
         // (diffusers' Flux transformer); a diffusers SDXL UNet is not read as one.
         guard content == .checkpoint || (content == .diffusersUNet && !locations.isEmpty) else {
@@ -40,6 +42,7 @@ public struct BaseCheckpoint: Sendable {
         let family = ModelFamilies.family(of: architecture.architecture)
         Self.addParts(to: &locations, family: family, file)
         self.locations = locations
+        vectorLocations = ModelFamilies.checkpointLayout.locations(of: tensors, vectors: true)
         composites = Self.composites(of: locations, family: family, file)
     }
 
@@ -91,6 +94,31 @@ public struct BaseCheckpoint: Sendable {
 
     /// The weight location of a module, if the checkpoint has it.
     public func location(of module: ModuleID) -> Location? { locations[module] }
+
+    /// Where a 1-D difference of a module goes: a norm layer's 1-D weight, or the bias beside a
+    /// module's weight (the same rows of a fused weight's bias); nil when the checkpoint has
+    /// none, as for a fused module stored only as parts (see `compositeModules`).
+    public func location(of module: ModuleID, _ target: VectorTarget) -> Location? {
+        switch target {
+        case .weight:
+            return vectorLocations[module]
+        case .bias:
+            guard let weight = locations[module] ?? vectorLocations[module],
+                let key = CheckpointLayout.biasKey(ofWeight: weight.key),
+                let info = source.info(named: key), info.shape.count == 1,
+                Int(info.shape[0]) >= weight.rows?.upperBound ?? 0
+            else { return nil }
+            return Location(key: key, rows: weight.rows)
+        }
+    }
+
+    /// The length of the 1-D tensor a difference goes to, rows of a fused bias counted.
+    public func vectorLength(of module: ModuleID, _ target: VectorTarget) -> Int? {
+        guard let location = location(of: module, target),
+            let info = source.info(named: location.key)
+        else { return nil }
+        return location.rows?.count ?? Int(info.elementCount)
+    }
 
     public var moduleCount: Int { locations.count }
 

@@ -78,11 +78,14 @@ public struct CheckpointLayout: Sendable {
         }
     }
 
-    /// Every module weight among `tensors` (name and shape, from the header alone). Only tensors
-    /// of two or more dimensions are weights; a later tensor for the same module wins.
-    public func locations(of tensors: [(name: String, shape: [UInt64])]) -> [ModuleID: Location] {
+    /// Every module weight among `tensors` (name and shape, from the header alone): matrix
+    /// weights (two or more dimensions), or with `vectors` the 1-D weights of norm layers; a
+    /// later tensor for the same module wins.
+    public func locations(
+        of tensors: [(name: String, shape: [UInt64])], vectors: Bool = false
+    ) -> [ModuleID: Location] {
         var locations: [ModuleID: Location] = [:]
-        for tensor in tensors where tensor.shape.count >= 2 {
+        for tensor in tensors where vectors ? tensor.shape.count == 1 : tensor.shape.count >= 2 {
             for rule in rules {
                 guard let found = Self.apply(rule, to: tensor.name, rows: tensor.shape[0]) else {
                     continue
@@ -133,6 +136,14 @@ public struct CheckpointLayout: Sendable {
                 )
             }
         }
+    }
+
+    /// The key of the bias beside a weight: `proj_in.bias` for `proj_in.weight`, OpenCLIP's
+    /// `attn.in_proj_bias` for `attn.in_proj_weight`.
+    public static func biasKey(ofWeight key: String) -> String? {
+        if key.hasSuffix(".weight") { return key.dropLast(".weight".count) + ".bias" }
+        if key.hasSuffix("_weight") { return key.dropLast("_weight".count) + "_bias" }
+        return nil
     }
 
     private static func underscored(_ text: Substring) -> String {

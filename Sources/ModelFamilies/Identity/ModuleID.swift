@@ -79,6 +79,9 @@ public enum LayerType: Sendable, Hashable, Comparable, CustomStringConvertible {
     case linear
     /// A 2-D convolution with a square `kernel` (1 for 1×1 convs).
     case conv(kernel: Int)
+    /// A layer whose weight is a vector (GroupNorm, LayerNorm), or a module that changes only
+    /// 1-D tensors (norm scales, biases).
+    case vector
     /// Not determinable from the adapter's tensors.
     case unknown
 
@@ -92,6 +95,7 @@ public enum LayerType: Sendable, Hashable, Comparable, CustomStringConvertible {
         switch self {
         case .linear: "linear"
         case .conv(let kernel): "conv\(kernel)x\(kernel)"
+        case .vector: "1-D"
         case .unknown: "unknown"
         }
     }

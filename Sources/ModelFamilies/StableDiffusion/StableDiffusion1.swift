@@ -18,7 +18,9 @@ public struct StableDiffusion1: ModelFamily {
 
     public let componentPrefixes =
         StableDiffusionUNet.componentPrefixes + [
-            ComponentPrefix("lora_te_", .te1, form: .kohya, singleTextEncoder: true)
+            ComponentPrefix("lora_te_", .te1, form: .kohya, singleTextEncoder: true),
+            // SD2.x's OpenCLIP ViT-H, as ComfyUI's LoraSave names it.
+            ComponentPrefix("text_encoders.clip_h.transformer.", .te1, form: .comfy),
         ]
     public var unprefixedDenoiserRoots: [String] { StableDiffusionUNet.unprefixedRoots }
 

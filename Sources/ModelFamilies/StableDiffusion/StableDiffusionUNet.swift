@@ -210,6 +210,7 @@ struct StableDiffusionUNet: Sendable {
         ComponentPrefix("text_encoder.", .te1, form: .peft),
         ComponentPrefix("lora_unet.", .unet, form: .peft),
         ComponentPrefix("lora_te1.", .te1, form: .peft),
+        ComponentPrefix("text_encoders.clip_l.transformer.", .te1, form: .comfy),
     ]
 
     /// LDM paths (`input_blocks.4.1.transformer_blocks.0.attn1.to_q`).

@@ -38,36 +38,74 @@ public struct Bake: Sendable {
         /// The rows of the module's ΔW this tensor takes (a kohya `qkv` baked into a base that
         /// stores `to_q`, `to_k`, `to_v`); nil: all of them.
         var deltaRows: [Range<Int>]? = nil
+        /// The 1-D difference added (a bias's `diff_b`, a norm's weight); nil: the module's ΔW.
+        var vector: TensorRole? = nil
     }
 
-    /// Where a module's ΔW goes: its weight, or, in a base that stores a fused weight as its
-    /// parts (diffusers' Flux layout), each part's weight taking its rows of ΔW. The shape is the
-    /// module's as the LoRA sees it; nil when the checkpoint has neither.
+    /// A module's destination: one stored tensor, or, in a base that stores a fused weight as
+    /// its parts (diffusers' Flux layout), each part taking its rows of the difference.
+    typealias Targets = [(location: BaseCheckpoint.Location, deltaRows: [Range<Int>]?)]
+
+    /// Where a module's ΔW goes, with the shape `[out, in·k·k]` the LoRA must have; nil when the
+    /// checkpoint has neither the weight nor all its parts.
     static func targets(
         of adapter: Adapter, in checkpoint: BaseCheckpoint
-    ) -> (shape: [Int], parts: [(location: BaseCheckpoint.Location, deltaRows: [Range<Int>]?)])? {
+    ) -> (shape: [Int], parts: Targets)? {
         let module = adapter.module
         if let location = checkpoint.location(of: module),
             let shape = checkpoint.flatShape(of: module)
         {
             return (shape, [(location, nil)])
         }
-        let family = ModelFamilies.family(of: checkpoint.architecture.architecture)
-        guard let names = family.splitParts(of: module) else { return nil }
-        let parts = names.map { ModuleID(module.component, module.name, part: $0) }
-        let shapes = parts.compactMap { checkpoint.flatShape(of: $0) }
-        guard shapes.count == parts.count, let columns = shapes.first?[1],
-            shapes.allSatisfy({ $0[1] == columns })
+        let shapes = partNames(of: module, checkpoint).compactMap { checkpoint.flatShape(of: $0) }
+        guard let columns = shapes.first?[1], shapes.allSatisfy({ $0[1] == columns }),
+            let split = splitTargets(
+                of: module, in: checkpoint, location: { checkpoint.location(of: $0) },
+                rows: { checkpoint.flatShape(of: $0)?[0] })
         else { return nil }
-        let rows = shapes.reduce(0) { $0 + $1[0] }
-        var targets: [(location: BaseCheckpoint.Location, deltaRows: [Range<Int>]?)] = []
+        return ([split.rows, columns], split.parts)
+    }
+
+    /// Where a module's 1-D difference goes, with the length it must have.
+    static func targets(
+        of module: ModuleID, _ target: VectorTarget, in checkpoint: BaseCheckpoint
+    ) -> (length: Int, parts: Targets)? {
+        if let location = checkpoint.location(of: module, target),
+            let length = checkpoint.vectorLength(of: module, target)
+        {
+            return (length, [(location, nil)])
+        }
+        return splitTargets(
+            of: module, in: checkpoint, location: { checkpoint.location(of: $0, target) },
+            rows: { checkpoint.vectorLength(of: $0, target) }
+        ).map { ($0.rows, $0.parts) }
+    }
+
+    private static func partNames(of module: ModuleID, _ checkpoint: BaseCheckpoint) -> [ModuleID] {
+        let family = ModelFamilies.family(of: checkpoint.architecture.architecture)
+        return (family.splitParts(of: module) ?? []).map {
+            ModuleID(module.component, module.name, part: $0)
+        }
+    }
+
+    /// The parts of a fused module the checkpoint stores, each with its rows of the whole.
+    private static func splitTargets(
+        of module: ModuleID, in checkpoint: BaseCheckpoint,
+        location: (ModuleID) -> BaseCheckpoint.Location?, rows: (ModuleID) -> Int?
+    ) -> (rows: Int, parts: Targets)? {
+        let family = ModelFamilies.family(of: checkpoint.architecture.architecture)
+        let parts = partNames(of: module, checkpoint)
+        let heights = parts.compactMap(rows)
+        guard !parts.isEmpty, heights.count == parts.count else { return nil }
+        let total = heights.reduce(0, +)
+        var targets: Targets = []
         for part in parts {
-            guard let blocks = family.rowBlocks(of: part, wholeOutFeatures: rows),
-                let location = checkpoint.location(of: part)
+            guard let blocks = family.rowBlocks(of: part, wholeOutFeatures: total),
+                let location = location(part)
             else { return nil }
             targets.append((location, blocks))
         }
-        return ([rows, columns], targets)
+        return (total, targets)
     }
 
     public let checkpoint: BaseCheckpoint
@@ -78,7 +116,11 @@ public struct Bake: Sendable {
     public private(set) var unsupported: [String] = []
     private var contributions: [String: [Contribution]] = [:]
 
-    public var bakedModules: Int { contributions.values.reduce(0) { $0 + $1.count } }
+    /// Modules baked, each counted once however many tensors it changes (a weight and its bias,
+    /// the three parts of a fused `qkv`).
+    public var bakedModules: Int {
+        Set(contributions.values.joined().map { "\($0.lora.path)\u{0}\($0.adapter.stem)" }).count
+    }
 
     /// Matches every LoRA module to a checkpoint weight.
     /// - Throws: `SurgeryError.unmatched` naming the first module the checkpoint lacks (unless
@@ -102,23 +144,51 @@ public struct Bake: Sendable {
                         )
                     continue
                 }
-                guard let targets = Self.targets(of: adapter, in: checkpoint) else {
+                var found: [(targets: Targets, vector: TensorRole?)] = []
+                var missing = false
+                if adapter.hasWeightDelta {
+                    if let targets = Self.targets(of: adapter, in: checkpoint) {
+                        if let out = adapter.outFeatures, let inFeatures = adapter.inFeatures,
+                            [out, inFeatures] != targets.shape
+                        {
+                            throw SurgeryError.shapeMismatch(
+                                lora: input.lora.path, module: adapter.stem,
+                                delta: [out, inFeatures], base: targets.shape,
+                                checkpoint: checkpoint.path)
+                        }
+                        found.append((targets.parts, nil))
+                    } else {
+                        missing = true
+                    }
+                }
+                for role in adapter.vectorRoles {
+                    let target = role.vectorTarget!
+                    guard let targets = Self.targets(of: adapter.module, target, in: checkpoint)
+                    else {
+                        missing = true
+                        continue
+                    }
+                    let length = try input.lora.tensor(role, of: adapter)!.shape.reduce(1, *)
+                    guard length == targets.length else {
+                        throw SurgeryError.shapeMismatch(
+                            lora: input.lora.path, module: adapter.key(of: role)!,
+                            delta: [length], base: [targets.length], checkpoint: checkpoint.path)
+                    }
+                    found.append((targets.parts, role))
+                }
+                if missing {
                     unmatched.append(label)
                     firstUnbaked = firstUnbaked ?? (input.lora.path, adapter.stem)
                     continue
                 }
-                if let out = adapter.outFeatures, let inFeatures = adapter.inFeatures,
-                    [out, inFeatures] != targets.shape
-                {
-                    throw SurgeryError.shapeMismatch(
-                        lora: input.lora.path, module: adapter.stem, delta: [out, inFeatures],
-                        base: targets.shape, checkpoint: checkpoint.path)
-                }
-                for target in targets.parts {
-                    contributions[target.location.key, default: []].append(
-                        Contribution(
-                            adapter: adapter, lora: input.lora, weight: input.weight * blockWeight,
-                            rows: target.location.rows, deltaRows: target.deltaRows))
+                for (targets, vector) in found {
+                    for target in targets {
+                        contributions[target.location.key, default: []].append(
+                            Contribution(
+                                adapter: adapter, lora: input.lora,
+                                weight: input.weight * blockWeight, rows: target.location.rows,
+                                deltaRows: target.deltaRows, vector: vector))
+                    }
                 }
             }
         }
@@ -164,6 +234,19 @@ public struct Bake: Sendable {
         var path: String
     }
 
+    /// A 1-D difference as a one-column ΔW, added to its tensor as it is.
+    private static func vectorDelta(_ role: TensorRole, of part: Contribution) throws -> DeltaWeight {
+        let tensor = try part.lora.tensor(role, of: part.adapter)!
+        let values = tensor.floats()
+        guard values.allSatisfy(\.isFinite) else {
+            throw LoRAError.nonFinite(
+                path: part.lora.path, module: part.adapter.stem, key: part.adapter.key(of: role)!)
+        }
+        return DeltaWeight(
+            storage: .dense(Matrix(rows: values.count, columns: 1, elements: values)), scale: 1,
+            outFeatures: values.count, inFeatures: 1)
+    }
+
     /// W[rows] += Σ w·ΔW for one stored tensor (then DoRA's renormalization), as a change
     /// applied block by block; the factors are read and checked here, once.
     static func change(
@@ -172,7 +255,8 @@ public struct Bake: Sendable {
         let rows = Int(info.shape[0])
         let columns = Int(info.elementCount) / rows
         let prepared = try parts.map { part -> PreparedDelta in
-            var delta = try part.lora.delta(of: part.adapter)
+            var delta = try part.vector.map { try vectorDelta($0, of: part) }
+                ?? part.lora.delta(of: part.adapter)
             if let blocks = part.deltaRows { delta = delta.rows(blocks) }
             let range = part.rows ?? 0..<rows
             guard delta.outFeatures == range.count, delta.inFeatures == columns else {
@@ -182,7 +266,8 @@ public struct Bake: Sendable {
                     checkpoint: checkpoint)
             }
             let magnitude =
-                part.adapter.kind == .dora ? try part.lora.doraMagnitude(of: part.adapter) : nil
+                part.adapter.kind == .dora && part.vector == nil
+                ? try part.lora.doraMagnitude(of: part.adapter) : nil
             return PreparedDelta(
                 delta: delta, factor: Float(part.weight * delta.scale), rows: range,
                 magnitude: magnitude, module: part.adapter.stem, path: part.lora.path)
@@ -206,6 +291,16 @@ public struct Bake: Sendable {
                                 a: a.baseAddress! + firstRow * up.columns, lda: up.columns,
                                 b: b.baseAddress! + blockColumns.lowerBound, ldb: columns,
                                 beta: 1, c: target, ldc: stride)
+                        }
+                    }
+                case .kronecker(let a, let b):
+                    // W[i, j] += f·A[i / c, j / d]·B[i mod c, j mod d], from the factors.
+                    let (c, d) = (b.rows, b.columns)
+                    for row in 0..<overlap.count {
+                        let (i, target) = (firstRow + row, target + row * stride)
+                        for column in 0..<blockColumns.count {
+                            let j = blockColumns.lowerBound + column
+                            target[column] += part.factor * a[i / c, j / d] * b[i % c, j % d]
                         }
                     }
                 case .dense(let matrix):

@@ -78,32 +78,21 @@ public struct Chop: Sendable {
         return zip(tensors, original).filter { $0.0.2 != $0.1 }.map { ($0.0.1, $0.0.2) }
     }
 
-    /// Scales one module's ΔW by `weight` through a single tensor.
+    /// Scales one module's ΔW by `weight` through a single tensor, and its 1-D differences
+    /// (a bias's `diff_b` beside a LoRA), which loaders add as they are, themselves.
     static func scale(
         _ tensors: inout [(TensorRole, String, Tensor)], of adapter: Adapter, by weight: Double,
         path: String
     ) throws {
         func index(_ role: TensorRole) -> Int? { tensors.firstIndex { $0.0 == role } }
+        var scaled = adapter.kind == .full ? [] : adapter.vectorRoles
         let alphaScales: Set<AdapterKind> = [.lora, .tucker, .dora, .loha, .glora]
         if alphaScales.contains(adapter.kind), let alpha = index(.alpha) {
             tensors[alpha].2 = scaledAlpha(tensors[alpha].2, by: weight)
-            return
+        } else {
+            scaled += try linearFactors(of: adapter, path: path) { index($0) != nil }
         }
-        // The one factor each kind's ΔW is linear in (LoKr: w1, which no alpha reaches when
-        // both sides are full; GLoRA without alpha: both terms, through a2 and b2).
-        let factors: [TensorRole]
-        switch adapter.kind {
-        case .lora, .tucker, .dora: factors = [.up]
-        case .loha: factors = [.hadaW1A]
-        case .lokr: factors = index(.lokrW1) != nil ? [.lokrW1] : [.lokrW1A]
-        case .full:
-            factors = [.diff, .diffBias, .normWeight, .normBias].filter { index($0) != nil }
-        case .ia3: factors = [.ia3Weight]
-        case .glora: factors = [.gloraA2, .gloraB2]
-        case .oft, .unknown:
-            throw SurgeryError.cannotScale(path: path, module: adapter.stem, kind: adapter.kind)
-        }
-        for role in factors {
+        for role in scaled {
             guard let position = index(role) else {
                 throw SurgeryError.cannotScale(path: path, module: adapter.stem, kind: adapter.kind)
             }
@@ -113,6 +102,24 @@ public struct Chop: Sendable {
             }
             tensors[position].2 = Tensor(
                 tensor.doubles().map { $0 * weight }, shape: tensor.shape, dtype: tensor.dtype)
+        }
+    }
+
+    /// The one factor each kind's ΔW is linear in (LoKr: w1, which no alpha reaches when both
+    /// sides are full; GLoRA without alpha: both terms, through a2 and b2; full: every
+    /// difference).
+    private static func linearFactors(
+        of adapter: Adapter, path: String, present: (TensorRole) -> Bool
+    ) throws -> [TensorRole] {
+        switch adapter.kind {
+        case .lora, .tucker, .dora: return [.up]
+        case .loha: return [.hadaW1A]
+        case .lokr: return present(.lokrW1) ? [.lokrW1] : [.lokrW1A]
+        case .full: return [.diff, .diffBias, .normWeight, .normBias].filter(present)
+        case .ia3: return [.ia3Weight]
+        case .glora: return [.gloraA2, .gloraB2]
+        case .oft, .unknown:
+            throw SurgeryError.cannotScale(path: path, module: adapter.stem, kind: adapter.kind)
         }
     }
 

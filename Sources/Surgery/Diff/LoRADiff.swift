@@ -61,39 +61,63 @@ public struct LoRADiff: Sendable {
         onlyInB = sidesB.map(\.module).filter { !inA.contains($0) }
         let results = try ParallelMap.map(shared) { side -> Module? in
             let other = inB[side.module]!
-            if Merge.isVectorOnly(side.adapter), Merge.isVectorOnly(other.adapter) {
-                return try Self.compareVectors(side, other)
+            // A whole module's 1-D differences count with its ΔW, as one vector of its changes.
+            var products = try Self.compareVectors(side, other)
+            let (weightA, weightB) = (side.adapter.hasWeightDelta, other.adapter.hasWeightDelta)
+            if weightA != weightB {
+                do {
+                    if weightA {
+                        products.aa += try side.delta(family: family).squaredNorm()
+                    } else {
+                        products.bb += try other.delta(family: family).squaredNorm()
+                    }
+                } catch LoRAError.unsupported {
+                    return nil
+                }
+            } else if weightA {
+                let deltaA: DeltaWeight
+                let deltaB: DeltaWeight
+                do {
+                    deltaA = try side.delta(family: family)
+                    deltaB = try other.delta(family: family)
+                } catch LoRAError.unsupported {
+                    return nil
+                }
+                guard deltaA.outFeatures == deltaB.outFeatures,
+                    deltaA.inFeatures == deltaB.inFeatures
+                else {
+                    throw SurgeryError.inputShapeMismatch(
+                        module: other.adapter.stem,
+                        first: [deltaA.outFeatures, deltaA.inFeatures],
+                        other: [deltaB.outFeatures, deltaB.inFeatures],
+                        path: b.path)
+                }
+                products.aa += deltaA.squaredNorm()
+                products.bb += deltaB.squaredNorm()
+                products.ab += Self.inner(deltaA, deltaB)
             }
-            let deltaA: DeltaWeight
-            let deltaB: DeltaWeight
-            do {
-                deltaA = try side.delta(family: family)
-                deltaB = try other.delta(family: family)
-            } catch LoRAError.unsupported {
-                return nil
-            }
-            guard deltaA.outFeatures == deltaB.outFeatures, deltaA.inFeatures == deltaB.inFeatures
-            else {
-                throw SurgeryError.inputShapeMismatch(
-                    module: other.adapter.stem, first: [deltaA.outFeatures, deltaA.inFeatures],
-                    other: [deltaB.outFeatures, deltaB.inFeatures],
-                    path: b.path)
-            }
-            return Module(
-                side.module, aa: deltaA.squaredNorm(), bb: deltaB.squaredNorm(),
-                ab: Self.inner(deltaA, deltaB))
+            return Module(side.module, aa: products.aa, bb: products.bb, ab: products.ab)
         }
         modules = results.compactMap { $0 }
         notCompared = zip(shared, results).filter { $0.1 == nil }.map(\.0.module)
     }
 
-    /// Two modules of 1-D differences (train_norm's `w_norm`/`b_norm`, `diff_b`) compared as one
-    /// vector each, role by role (a role one side lacks is zeros there).
-    static func compareVectors(_ a: Side, _ b: Side) throws -> Module {
+    /// The inner products of two modules' 1-D differences (norm weights and biases, `diff_b`),
+    /// target by target (one a side lacks is zeros there). A part of a fused module (a `to_q`
+    /// cut from `qkv`) has none: its bias rows are not compared.
+    static func compareVectors(
+        _ a: Side, _ b: Side
+    ) throws -> (aa: Double, bb: Double, ab: Double) {
+        func values(_ side: Side, _ target: VectorTarget) throws -> [Double]? {
+            guard side.module == side.adapter.module,
+                let role = side.adapter.vectorRoles.first(where: { $0.vectorTarget == target })
+            else { return nil }
+            return try side.lora.tensor(role, of: side.adapter)?.doubles()
+        }
         var (aa, bb, ab) = (0.0, 0.0, 0.0)
-        for role in Merge.vectorRoles {
-            let x = try a.lora.tensor(role, of: a.adapter)?.doubles()
-            let y = try b.lora.tensor(role, of: b.adapter)?.doubles()
+        for target in VectorTarget.allCases {
+            let x = try values(a, target)
+            let y = try values(b, target)
             if let x, let y, x.count != y.count {
                 throw SurgeryError.inputShapeMismatch(
                     module: b.adapter.stem, first: [x.count], other: [y.count], path: b.lora.path)
@@ -102,7 +126,7 @@ public struct LoRADiff: Sendable {
             bb += (y ?? []).reduce(0) { $0 + $1 * $1 }
             if let x, let y { ab += zip(x, y).reduce(0) { $0 + $1.0 * $1.1 } }
         }
-        return Module(a.module, aa: aa, bb: bb, ab: ab)
+        return (aa, bb, ab)
     }
 
     /// One module's ΔW as a LoRA holds it: an adapter's, or a part's rows of a fused adapter's.
@@ -149,6 +173,11 @@ public struct LoRADiff: Sendable {
             let downs = downA.converted(to: Double.self).multiplied(
                 by: downB.converted(to: Double.self), transposingOther: true)
             return scale * ups.dot(downs)
+        case (.kronecker(let a, let b), .kronecker(let c, let d))
+        where a.rows == c.rows && a.columns == c.columns:
+            // ⟨A ⊗ B, C ⊗ D⟩ = ⟨A, C⟩·⟨B, D⟩.
+            return scale * a.converted(to: Double.self).dot(c.converted(to: Double.self))
+                * b.converted(to: Double.self).dot(d.converted(to: Double.self))
         default:
             return a.dense().converted(to: Double.self).dot(b.dense().converted(to: Double.self))
         }

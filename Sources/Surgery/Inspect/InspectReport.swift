@@ -148,6 +148,7 @@ public struct InspectReport: Sendable {
                 switch adapter.layer {
                 case .conv(let kernel) where kernel > 1: "conv\(kernel)x\(kernel)"
                 case .unknown: "unknown"
+                case .vector: "1-D"
                 default: "linear"
                 }
             let row = RankRow(

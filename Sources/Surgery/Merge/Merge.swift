@@ -28,20 +28,19 @@ public struct Merge: Sendable {
     /// Adapters copied unchanged, with their files.
     private var copied: [(adapter: Adapter, lora: LoRAFile)] = []
 
-    enum MergedModule: Sendable {
-        case factored(stem: String, up: Tensor, down: Tensor, alpha: Double)
-        case full(stem: String, diff: Tensor)
-        /// 1-D differences (train_norm's `w_norm`/`b_norm`, `diff_b`), each summed: Σ w·d.
-        case vectors(stem: String, [(suffix: String, tensor: Tensor)])
-    }
-
-    /// The roles of additive 1-D differences, merged by weighted sum.
-    static let vectorRoles: [TensorRole] = [.normWeight, .normBias, .diffBias]
-
-    /// Whether an adapter holds only additive 1-D differences (a norm layer's, or a bias's).
-    static func isVectorOnly(_ adapter: Adapter) -> Bool {
-        adapter.kind == .full && !adapter.roles.isEmpty
-            && adapter.roles.allSatisfy { vectorRoles.contains($0) }
+    /// One merged module: its weight difference (none for a module of 1-D differences only)
+    /// and its summed 1-D differences.
+    struct MergedModule: Sendable {
+        enum Weight: Sendable {
+            case factored(up: Tensor, down: Tensor, alpha: Double)
+            /// A dense difference, made when the output is written (one module's at a time: a
+            /// merge of full-matrix LoKr files is as large as the model).
+            case full(shape: [Int], compute: @Sendable () throws -> Tensor)
+        }
+        var stem: String
+        var weight: Weight?
+        /// Σ w·d of each 1-D difference (norm weights and biases, `diff_b`).
+        var vectors: [(role: TensorRole, tensor: Tensor)]
     }
 
     /// Plans the merge; factors are read and combined here (one module per core).
@@ -89,8 +88,28 @@ public struct Merge: Sendable {
         let first = members[0].adapter
         let stem =
             first.form == .kohya || first.form == .lycoris ? first.stem : first.module.kohyaName()
-        if members.allSatisfy({ isVectorOnly($0.adapter) }) {
-            return .vectors(stem: stem, try sumVectors(members, dtype: dtype))
+        let vectors = try VectorSum.of(members, dtype: dtype)
+        let weighted = members.filter(\.adapter.hasWeightDelta)
+        guard !weighted.isEmpty else {
+            return MergedModule(stem: stem, weight: nil, vectors: vectors)
+        }
+        return MergedModule(
+            stem: stem, weight: try mergeWeights(weighted, dtype: dtype), vectors: vectors)
+    }
+
+    /// Σ wᵢ·ΔWᵢ of the members that change the weight: factors concatenated, or a dense sum
+    /// when one member is a full difference.
+    private static func mergeWeights(
+        _ members: [(adapter: Adapter, lora: LoRAFile, weight: Double)], dtype: DType
+    ) throws -> MergedModule.Weight {
+        let first = members[0].adapter
+        if members.contains(where: \.adapter.hasDenseDelta), let out = first.outFeatures,
+            let inFeatures = first.inFeatures
+        {
+            let shape = Self.weightShape(first, inFeatures: inFeatures)
+            return .full(shape: [out] + shape.dropFirst()) {
+                try denseSum(members, dtype: dtype, shape: [out] + shape.dropFirst())
+            }
         }
         var deltas: [(delta: DeltaWeight, weight: Double, rank: Int)] = []
         for (adapter, lora, weight) in members {
@@ -107,12 +126,8 @@ public struct Merge: Sendable {
         }
         let shape = Self.weightShape(first, inFeatures: deltas[0].delta.inFeatures)
         if deltas.contains(where: { $0.delta.innerRank == nil }) {
-            var sum = Matrix<Float>(
-                rows: deltas[0].delta.outFeatures, columns: deltas[0].delta.inFeatures)
-            for (delta, weight, _) in deltas { sum = sum + delta.dense().scaled(by: Float(weight)) }
-            return .full(
-                stem: stem,
-                diff: Tensor(sum.elements, shape: [sum.rows] + shape.dropFirst(), dtype: dtype))
+            let full = [deltas[0].delta.outFeatures] + shape.dropFirst()
+            return .full(shape: full) { try denseSum(members, dtype: dtype, shape: full) }
         }
         let totalRank = deltas.reduce(0) { $0 + $1.rank }
         var logAlpha = 0.0
@@ -136,33 +151,27 @@ public struct Merge: Sendable {
         let downShape = kernel.map { [totalRank, shape[1], $0, $0] } ?? [totalRank, down.columns]
         let upShape = kernel == nil ? [up.rows, totalRank] : [up.rows, totalRank, 1, 1]
         return .factored(
-            stem: stem, up: Tensor(up.elements, shape: upShape, dtype: dtype),
-            down: Tensor(down.elements, shape: downShape, dtype: dtype),
-            alpha: alpha)
+            up: Tensor(up.elements, shape: upShape, dtype: dtype),
+            down: Tensor(down.elements, shape: downShape, dtype: dtype), alpha: alpha)
     }
 
-    /// Σ w·d for each 1-D role any member has (a member without it adds nothing), in Float64.
-    static func sumVectors(
-        _ members: [(adapter: Adapter, lora: LoRAFile, weight: Double)], dtype: DType
-    ) throws -> [(suffix: String, tensor: Tensor)] {
-        try vectorRoles.compactMap { role -> (suffix: String, tensor: Tensor)? in
-            var sum: [Double]?
-            var shape: [Int] = []
-            for (adapter, lora, weight) in members {
-                guard let tensor = try lora.tensor(role, of: adapter) else { continue }
-                let values = tensor.doubles()
-                guard sum == nil || sum!.count == values.count else {
-                    throw SurgeryError.inputShapeMismatch(
-                        module: adapter.stem, first: shape, other: tensor.shape, path: lora.path)
-                }
-                shape = tensor.shape
-                sum = zip(sum ?? Array(repeating: 0, count: values.count), values).map {
-                    $0 + weight * $1
-                }
+    /// Σ wᵢ·ΔWᵢ formed, as a tensor of the weight's shape.
+    private static func denseSum(
+        _ members: [(adapter: Adapter, lora: LoRAFile, weight: Double)], dtype: DType,
+        shape: [Int]
+    ) throws -> Tensor {
+        var sum: Matrix<Float>?
+        for (adapter, lora, weight) in members {
+            let delta = try lora.delta(of: adapter)
+            let term = delta.dense().scaled(by: Float(weight))
+            guard sum == nil || (sum!.rows == term.rows && sum!.columns == term.columns) else {
+                throw SurgeryError.inputShapeMismatch(
+                    module: adapter.stem, first: [sum!.rows, sum!.columns],
+                    other: [term.rows, term.columns], path: lora.path)
             }
-            guard let sum else { return nil }
-            return (role.kohyaSuffix, Tensor(sum, shape: shape, dtype: dtype))
+            sum = sum.map { $0 + term } ?? term
         }
+        return Tensor(sum!.elements, shape: shape, dtype: dtype)
     }
 
     /// The bytes an exact merge of `source` writes, from the headers alone: a module's output
@@ -182,7 +191,7 @@ public struct Merge: Sendable {
                 continue
             }
             let ranks = adapters.map(\.formedRank)
-            if ranks.contains(where: { $0 == nil }) {
+            if ranks.contains(where: { $0 == nil }) || adapters.contains(where: \.hasDenseDelta) {
                 total += UInt64(out * inFeatures) * width
             } else {
                 let rank = ranks.reduce(0) { $0 + $1! }
@@ -210,7 +219,7 @@ public struct Merge: Sendable {
             "\(LoRAInput.stem($0.lora.path)):\(Format.number($0.weight))"
         }.joined(separator: ",")
         for module in modules {
-            if case .factored(_, _, let down, let alpha) = module {
+            if case .factored(_, let down, let alpha) = module.weight {
                 ranks.insert(down.shape[0])
                 alphas.insert(alpha)
             }
@@ -219,17 +228,22 @@ public struct Merge: Sendable {
         metadata["ss_network_alpha"] = alphas.count == 1 ? Format.number(alphas.first!) : "Dynamic"
         var output = LoRAOutput(metadata: metadata)
         for module in modules {
-            switch module {
-            case .factored(let stem, let up, let down, let alpha):
+            let stem = module.stem
+            switch module.weight {
+            case .factored(let up, let down, let alpha):
                 output.add(stem + TensorRole.up.kohyaSuffix, up)
                 output.add(stem + TensorRole.down.kohyaSuffix, down)
                 output.add(
                     stem + TensorRole.alpha.kohyaSuffix, AlphaTensor.make(alpha, preferring: dtype))
-            case .full(let stem, let diff):
-                output.add(stem + TensorRole.diff.kohyaSuffix, diff)
-            case .vectors(let stem, let tensors):
-                for (suffix, tensor) in tensors { output.add(stem + suffix, tensor) }
+            case .full(let shape, let compute):
+                let name = stem + TensorRole.diff.kohyaSuffix
+                output.addComputed([SafeTensorsWriter.Entry(name: name, dtype: dtype, shape: shape)]) {
+                    [(name, try compute())]
+                }
+            case nil:
+                break
             }
+            for (role, tensor) in module.vectors { output.add(stem + role.kohyaSuffix, tensor) }
         }
         for (adapter, lora) in copied { output.copy(adapter, of: lora) }
         output.copyPassThrough(of: source.first)

@@ -33,6 +33,8 @@ public struct DecomposedModule: Sendable {
     public var inFeatures: Int
     /// Copied unchanged when present (DoRA).
     public var doraScale: (name: String, tensor: Tensor)?
+    /// The module's 1-D differences (a bias's `diff_b`), written whatever dims are kept.
+    var vectors: ModuleVectors?
     /// Written in the input's PEFT naming (`lora_A`/`lora_B`, no alpha, so `alphaFactor` is 1):
     /// diffusers and PEFT inputs keep their names, which kohya's cannot always express (Flux's
     /// `to_q` is a block of rows of `qkv`).
@@ -41,14 +43,15 @@ public struct DecomposedModule: Sendable {
     /// The SVD with at least the singular vectors `dims`: the one kept, or the same
     /// decomposition computed again.
     public func factors(covering dims: [Int]? = nil) throws -> LowRankSVD<Float> {
-        if let svd, (dims ?? Array(singularValues.indices)).allSatisfy({
-            $0 < svd.singularValues.count
-        }) {
-            return svd
-        }
+        let needed = dims ?? Array(singularValues.indices)
+        if let svd, needed.allSatisfy({ $0 < svd.singularValues.count }) { return svd }
         guard let members else { preconditionFailure("dropped factors of a module with no inputs") }
-        return try DecomposedModule(members: members).svd!
+        return try DecomposedModule(members: members, leading: (needed.max() ?? -1) + 1).svd!
     }
+
+    /// Singular vectors a Kronecker-product module forms at first (more are formed when a plan
+    /// keeps more): a full-matrix LoKr's ΔW has as many as it has rows.
+    static let kroneckerVectors = 256
 
     /// Forgets the singular vectors (kept: the values) of a module that can decompose its
     /// inputs again: a merge of rank-128 Flux LoRAs holds gigabytes of them otherwise.
@@ -82,6 +85,7 @@ public struct DecomposedModule: Sendable {
     public func add(
         dims: [Int], rescale: Double = 1, dtype: DType, to output: inout LoRAOutput
     ) {
+        vectors?.add(dtype: dtype, to: &output)
         guard !dims.isEmpty else { return }
         let k = dims.count
         let shapes = LowRankModule.shapes(
@@ -122,7 +126,7 @@ extension DecomposedModule {
         self.module = module
         stem = module.kohyaName(singleTextEncoder: singleTextEncoder)
         self.svd = svd
-        singularValues = svd.singularValues
+        singularValues = values ?? svd.singularValues
         alphaFactor = 1
         inputRank = svd.singularValues.count
         inputScale = 1
@@ -130,6 +134,7 @@ extension DecomposedModule {
         outFeatures = svd.outerShape.rows
         inFeatures = svd.outerShape.columns
         doraScale = nil
+        vectors = nil
         members = nil
     }
 
@@ -146,14 +151,23 @@ extension DecomposedModule {
     /// The alpha factor of the result is the rank-weighted geometric mean of |wᵢ·fᵢ|, which is
     /// resize_lora's choice for merged inputs (`ConcatLoRAsDict`: output alpha
     /// Σd·Π(wᵢαᵢ/dᵢ)^(dᵢ/Σd)).
-    public init(members: [(adapter: Adapter, lora: LoRAFile, weight: Double)]) throws {
-        precondition(!members.isEmpty)
-        let first = members[0].adapter
+    /// - Parameter leading: the singular vectors needed at most; a Kronecker-product module (a
+    ///   full-matrix LoKr) forms only these, from its factors' SVDs (all values are kept).
+    public init(
+        members all: [(adapter: Adapter, lora: LoRAFile, weight: Double)], leading: Int? = nil
+    ) throws {
+        // Members holding only 1-D differences add to `vectors`, not to ΔW.
+        let members = all.filter(\.adapter.hasWeightDelta)
+        guard let first = members.first?.adapter else {
+            throw LoRAError.unsupported(
+                path: all[0].lora.path, module: all[0].adapter.stem, kind: all[0].adapter.kind)
+        }
         var ups: [Matrix<Float>] = []
         var downs: [Matrix<Float>] = []
         var logFactor = 0.0
         var totalRank = 0
         var dense: Matrix<Float>?
+        var kronecker: DeltaWeight?
         for (adapter, lora, weight) in members {
             let delta = try lora.delta(of: adapter)
             let factor = weight * delta.scale
@@ -162,15 +176,22 @@ extension DecomposedModule {
             case .factored(let up, let down):
                 ups.append(up.scaled(by: Float(factor)))
                 downs.append(down)
-            case .dense(let matrix):
-                let scaled = matrix.scaled(by: Float(factor))
+            case .kronecker where members.count == 1:
+                kronecker = delta
+                kronecker!.scale *= weight
+            case .dense, .kronecker:
+                let scaled = delta.dense().scaled(by: Float(weight))
                 dense = dense.map { $0 + scaled } ?? scaled
             }
             logFactor += Double(rank) * Self.log(abs(weight) * (adapter.scale ?? 1))
             totalRank += rank
         }
         let svd: LowRankSVD<Float>
-        if let dense {
+        var values: [Float]?
+        if let kronecker {
+            svd = try kronecker.decomposition(leading: leading ?? Self.kroneckerVectors)
+            values = try kronecker.singularValues()
+        } else if let dense {
             var sum = dense
             for (up, down) in zip(ups, downs) { sum = sum + up * down }
             let full = try sum.svd()
@@ -181,7 +202,7 @@ extension DecomposedModule {
             svd = try LowRankSVD(up: up, down: down)
         }
         self.svd = svd
-        singularValues = svd.singularValues
+        singularValues = values ?? svd.singularValues
         self.members = members
         module = first.module
         peftFactors = members.allSatisfy { $0.adapter.form == .peft }
@@ -195,6 +216,7 @@ extension DecomposedModule {
         if case .conv(let kernel) = first.layer { self.kernel = kernel } else { kernel = nil }
         outFeatures = svd.outerShape.rows
         inFeatures = svd.outerShape.columns
+        vectors = try ModuleVectors(members: all, stem: stem, peftFactors: peftFactors)
         if members.count == 1, let name = first.key(of: .doraScale),
             let magnitude = try members[0].lora.tensor(.doraScale, of: first)
         {

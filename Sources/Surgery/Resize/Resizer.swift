@@ -1,5 +1,6 @@
 import LinearAlgebra
 import LoRA
+import ModelFamilies
 import SafeTensors
 import SystemIO
 
@@ -18,6 +19,9 @@ public struct Resizer: Sendable {
     public private(set) var kept: [(adapter: Adapter, lora: LoRAFile)] = []
     /// Things the user should know (zero modules dropped, kinds kept unchanged, ...).
     public private(set) var warnings: [String] = []
+    /// Modules of 1-D differences only (norm weights and biases): nothing to decompose, written
+    /// as they are (summed, for a merge).
+    private(set) var vectorModules: [ModuleVectors] = []
 
     /// Decomposes every module, one per core.
     /// - Throws: `LinearAlgebraError` for NaN/infinite factors (naming the module), `LoRAError`
@@ -33,14 +37,30 @@ public struct Resizer: Sendable {
         self.source = source
         path = source.first.path
         metadata = source.first.metadata
-        let groups = source.modules()
+        var groups: [(module: ModuleID, members: [(adapter: Adapter, lora: LoRAFile, weight: Double)])] = []
+        for group in source.modules() {
+            if group.members.allSatisfy(\.adapter.isVectorOnly) {
+                let first = group.members[0].adapter
+                let peft = group.members.allSatisfy { $0.adapter.form == .peft }
+                let stem =
+                    first.form == .kohya || first.form == .lycoris || peft
+                    ? first.stem : first.module.kohyaName()
+                if let vectors = try ModuleVectors(
+                    members: group.members, stem: stem, peftFactors: peft)
+                {
+                    vectorModules.append(vectors)
+                }
+            } else {
+                groups.append(group)
+            }
+        }
         // Singular vectors are kept up to a budget; beyond it only the values are, and the
         // output decomposes those modules again as it writes them (a merge of two rank-128
         // Flux LoRAs would hold 5 GB of vectors).
         let budget = Locked(factorBudget)
         let outcomes = try ParallelMap.map(groups) { group -> Result<DecomposedModule, Error> in
             do {
-                var module = try DecomposedModule(members: group.members)
+                var module = try DecomposedModule(members: group.members, leading: rank)
                 if let rank { module.keepFactors(upTo: rank) }
                 let bytes = module.factorBytes
                 let kept = budget.withLock { left in
@@ -59,6 +79,7 @@ public struct Resizer: Sendable {
             case .success(let module):
                 if (module.singularValues.first ?? 0) < 1e-6 {
                     warnings.append("module \(module.stem) is all zeros; it is dropped")
+                    if let vectors = module.vectors { vectorModules.append(vectors) }
                 } else {
                     modules.append(module)
                 }
@@ -116,6 +137,7 @@ public struct Resizer: Sendable {
         for (module, dims) in zip(modules, plan.keptDims) {
             module.add(dims: dims, rescale: plan.rescale, dtype: dtype, to: &output)
         }
+        for vectors in vectorModules { vectors.add(dtype: dtype, to: &output) }
         for (adapter, lora) in kept { output.copy(adapter, of: lora) }
         if let first = source?.first { output.copyPassThrough(of: first) }
         return output

@@ -14,7 +14,9 @@ struct BakeCommand: ParsableCommand {
             included) gets w·ΔW added, computed in Float32 and stored in the checkpoint's dtype. \
             The checkpoint is streamed one tensor at a time, so memory stays near the largest \
             tensor, never the whole model; tensors no LoRA touches are copied byte for byte. \
-            DoRA modules are re-normalized to their stored magnitude, as LyCORIS applies them.
+            DoRA modules are re-normalized to their stored magnitude, as LyCORIS applies them. \
+            1-D differences are added as they are: diff_b and b_norm to the layer's bias, \
+            w_norm and a 1-D diff (ComfyUI's LoraSave) to a norm's weight.
 
             Flux.1 checkpoints in BFL's or ComfyUI's layout take LoRAs of any naming: kohya's \
             fused qkv and linear1 go to the whole weight, diffusers' to_q, to_k, to_v and \

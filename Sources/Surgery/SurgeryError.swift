@@ -119,7 +119,7 @@ public enum SurgeryError: Error, Equatable, Sendable, CustomStringConvertible {
         case .nothingChanged(let base, let tuned):
             "\(tuned): no module differs from \(base) by more than --min-diff; nothing to extract"
         case .mergeTooLarge(let output, let predicted, let inputs, let rank):
-            "\(output): an exact merge would write \(Format.bytes(predicted)), \(Format.number(Double(predicted) / Double(max(inputs, 1))))× its inputs' \(Format.bytes(inputs)) (LoHa and LoKr products become full-rank LoRA factors); merge to a rank (--rank \(rank)) or a recipe (-r), or give --allow-large"
+            "\(output): an exact merge would write \(Format.bytes(predicted)), \(Format.number(Double(predicted) / Double(max(inputs, 1))))× its inputs' \(Format.bytes(inputs)) (LoHa and LoKr products are written expanded: as LoRA factors of rank r₁·r₂, or dense); merge to a rank (--rank \(rank)) or a recipe (-r), or give --allow-large"
         }
     }
 

@@ -126,7 +126,7 @@ extension DecomposedModule {
         self.module = module
         stem = module.kohyaName(singleTextEncoder: singleTextEncoder)
         self.svd = svd
-        singularValues = values ?? svd.singularValues
+        singularValues = svd.singularValues
         alphaFactor = 1
         inputRank = svd.singularValues.count
         inputScale = 1
@@ -195,7 +195,12 @@ extension DecomposedModule {
             var sum = dense
             for (up, down) in zip(ups, downs) { sum = sum + up * down }
             let full = try sum.svd()
-            svd = LowRankSVD(u: full.u, singularValues: full.singularValues, vt: full.vt)
+            // Only the vectors a plan can keep: a dense module's are as large as its ΔW.
+            let kept = min(leading ?? full.singularValues.count, full.singularValues.count)
+            values = full.singularValues
+            svd = LowRankSVD(
+                u: full.u.columns(0..<kept), singularValues: Array(full.singularValues.prefix(kept)),
+                vt: full.vt.rows(0..<kept))
         } else {
             let up = Self.concatenateColumns(ups)
             let down = Self.concatenateRows(downs)

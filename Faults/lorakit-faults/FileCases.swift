@@ -267,6 +267,23 @@ enum FileCases {
                 ])
             },
             FaultCase(
+                group: .files, name: "GLoRA in two merged inputs, and baked",
+                expected: "exit 1, names the module, GLoRA and why"
+            ) { lab in
+                let i = lab.inputs
+                return .all([
+                    lab.refuses(
+                        ["merge", i.glora, i.glora, "-o", "out/x.safetensors"],
+                        naming: [i.glora, "lora_unet_middle_block_1_proj_in", "GLoRA"]),
+                    lab.refuses(
+                        ["merge", i.glora, i.lora, "-o", "out/x.safetensors"],
+                        naming: [i.glora, "GLoRA", "not linear"]),
+                    lab.refuses(
+                        ["bake", i.base, i.glora, "-o", "out/x.safetensors"],
+                        naming: [i.glora, "GLoRA", "--allow-unmatched"]),
+                ])
+            },
+            FaultCase(
                 group: .files, name: "truncated fp8 Flux base", expected: "exit 1, names the file"
             ) { lab in
                 let i = lab.inputs

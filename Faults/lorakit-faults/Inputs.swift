@@ -31,6 +31,9 @@ struct Inputs {
     let comfy = "in/comfy.safetensors"
     /// `comfy` with a 127-long bias difference on proj_in (128 outputs).
     let comfyBadBias = "in/comfy-bad-bias.safetensors"
+    /// A GLoRA (LyCORIS ≥ 2 layout, rank 4) on the middle block's proj_in: ΔW = W·A + B needs
+    /// the base weight, so it merges only where a single input has it.
+    let glora = "in/glora.safetensors"
     /// A small captioned dataset in kohya's layout (4 images, 32×32).
     let dataset = "in/dataset"
 
@@ -64,7 +67,23 @@ struct Inputs {
         try Self.writeFluxLoRA(to: scratch + "/" + fluxOdd, odd: true)
         try Self.writeLoKr(to: scratch + "/" + lokr)
         try Self.writeComfy(to: scratch + "/" + comfy, biasLength: 128)
+        try Self.writeGLoRA(to: scratch + "/" + glora)
         try Self.writeComfy(to: scratch + "/" + comfyBadBias, biasLength: 127)
+    }
+
+    /// `glora`: a1 [128, 4], a2 [4, 128], b1 [128, 4], b2 [4, 128].
+    static func writeGLoRA(to path: String) throws {
+        let stem = linearModule
+        try SafeTensorsWriter.write(
+            TensorFile(
+                metadata: ["ss_network_module": "lycoris.kohya"],
+                tensors: [
+                    (stem + ".alpha", Tensor([Float(4)], shape: [])),
+                    (stem + ".a1.weight", ramp(count: 512, shape: [128, 4])),
+                    (stem + ".a2.weight", ramp(count: 512, shape: [4, 128])),
+                    (stem + ".b1.weight", ramp(count: 512, shape: [128, 4])),
+                    (stem + ".b2.weight", ramp(count: 512, shape: [4, 128])),
+                ]), to: path)
     }
 
     /// `comfy`, or with another bias length `comfyBadBias`.

@@ -1,5 +1,4 @@
 import LinearAlgebra
-import LoRA
 import ModelFamilies
 import RealModule
 import SafeTensors
@@ -19,7 +18,7 @@ public struct DecomposedModule: Sendable {
     public private(set) var svd: LowRankSVD<Float>?
     public let singularValues: [Float]
     /// The inputs the module was decomposed from (nil: decomposed elsewhere, extraction).
-    var members: [(adapter: Adapter, lora: LoRAFile, weight: Double)]?
+    public private(set) var members: [(adapter: Adapter, lora: LoRAFile, weight: Double)]?
     public var alphaFactor: Double
     /// Rank of the input (Σ ranks for a merge).
     public var inputRank: Int
@@ -34,7 +33,7 @@ public struct DecomposedModule: Sendable {
     /// Copied unchanged when present (DoRA).
     public var doraScale: (name: String, tensor: Tensor)?
     /// The module's 1-D differences (a bias's `diff_b`), written whatever dims are kept.
-    var vectors: ModuleVectors?
+    public var vectors: ModuleVectors?
     /// Written in the input's PEFT naming (`lora_A`/`lora_B`, no alpha, so `alphaFactor` is 1):
     /// diffusers and PEFT inputs keep their names, which kohya's cannot always express (Flux's
     /// `to_q` is a block of rows of `qkv`).
@@ -51,16 +50,16 @@ public struct DecomposedModule: Sendable {
 
     /// Singular vectors a Kronecker-product module forms at first (more are formed when a plan
     /// keeps more): a full-matrix LoKr's ΔW has as many as it has rows.
-    static let kroneckerVectors = 256
+    public static let kroneckerVectors = 256
 
     /// Forgets the singular vectors (kept: the values) of a module that can decompose its
     /// inputs again: a merge of rank-128 Flux LoRAs holds gigabytes of them otherwise.
-    mutating func dropFactors() {
+    public mutating func dropFactors() {
         if members != nil { svd = nil }
     }
 
     /// Keeps only the first `count` singular vectors (every plan keeps at most that many).
-    mutating func keepFactors(upTo count: Int) {
+    public mutating func keepFactors(upTo count: Int) {
         guard let svd, count < svd.singularValues.count else { return }
         let dims = Array(0..<count)
         self.svd = LowRankSVD(
@@ -69,7 +68,7 @@ public struct DecomposedModule: Sendable {
     }
 
     /// Bytes the singular vectors take while kept.
-    var factorBytes: Int {
+    public var factorBytes: Int {
         guard let svd else { return 0 }
         return (outFeatures + inFeatures) * svd.singularValues.count * MemoryLayout<Float>.size
     }
@@ -229,7 +228,7 @@ extension DecomposedModule {
         }
     }
 
-    static func concatenateColumns(_ matrices: [Matrix<Float>]) -> Matrix<Float> {
+    public static func concatenateColumns(_ matrices: [Matrix<Float>]) -> Matrix<Float> {
         guard matrices.count > 1 else { return matrices[0] }
         let rows = matrices[0].rows
         let columns = matrices.reduce(0) { $0 + $1.columns }
@@ -244,7 +243,7 @@ extension DecomposedModule {
         return out
     }
 
-    static func concatenateRows(_ matrices: [Matrix<Float>]) -> Matrix<Float> {
+    public static func concatenateRows(_ matrices: [Matrix<Float>]) -> Matrix<Float> {
         guard matrices.count > 1 else { return matrices[0] }
         return Matrix(
             rows: matrices.reduce(0) { $0 + $1.rows }, columns: matrices[0].columns,

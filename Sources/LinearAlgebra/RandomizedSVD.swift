@@ -11,14 +11,17 @@ extension Matrix {
     ///   - powerIterations: passes of A·Aᵀ over the sample (q).
     ///   - seed: the random projection's seed; the same seed gives the same result.
     /// - Throws: `LinearAlgebraError` from QR or SVD.
+    ///   - sketch: A·Ω already computed with Ω = `gaussianTest(columns:samples:seed:)` (the
+    ///     extraction forms it while the matrix is made, saving a pass over it); nil: computed.
     @inlinable
     public func truncatedSVD(
-        rank: Int, oversampling: Int = 10, powerIterations: Int = 2, seed: UInt64 = 0x5EED
+        rank: Int, oversampling: Int = 10, powerIterations: Int = 2, seed: UInt64 = 0x5EED,
+        sketch: Matrix? = nil
     ) throws
         -> LowRankSVD<Scalar>
     {
         let smaller = Swift.min(rows, columns)
-        let samples = Swift.min(rank + oversampling, smaller)
+        let samples = Self.sketchWidth(rank: rank, oversampling: oversampling, rows: rows, columns: columns)
         let keep = Swift.min(rank, smaller)
         guard keep > 0 else {
             return LowRankSVD(
@@ -26,17 +29,14 @@ extension Matrix {
                 vt: Matrix(rows: 0, columns: columns))
         }
         // Small problems: the exact SVD is as cheap.
-        if samples * 2 >= smaller {
+        if samples == smaller {
             let full = try svd()
             return LowRankSVD(
                 u: full.u.columns(0..<keep), singularValues: Array(full.singularValues[0..<keep]),
                 vt: full.vt.rows(0..<keep))
         }
-        var random = SplitMix64(seed: seed)
-        let omega = Matrix(
-            rows: columns, columns: samples,
-            elements: (0..<columns * samples).map { _ in Scalar(random.gaussian()) })
-        var q = try multiplied(by: omega).qr().q  // m × l
+        let y = sketch ?? multiplied(by: Self.gaussianTest(columns: columns, samples: samples, seed: seed))
+        var q = try y.qr().q  // m × l
         for _ in 0..<powerIterations {
             let z = try multiplied(by: q, transposingSelf: true).qr().q  // n × l
             q = try multiplied(by: z).qr().q
@@ -47,5 +47,23 @@ extension Matrix {
             u: q.multiplied(by: small.u.columns(0..<keep)),
             singularValues: Array(small.singularValues[0..<keep]),
             vt: small.vt.rows(0..<keep))
+    }
+
+    /// Columns of the random sketch A·Ω for a target rank; `min(rows, columns)` when the
+    /// exact SVD is as cheap (then no sketch is used).
+    @inlinable
+    public static func sketchWidth(rank: Int, oversampling: Int, rows: Int, columns: Int) -> Int {
+        let smaller = Swift.min(rows, columns)
+        let samples = Swift.min(rank + oversampling, smaller)
+        return samples * 2 >= smaller ? smaller : samples
+    }
+
+    /// The Gaussian test matrix Ω (`columns × samples`) of a seed.
+    @inlinable
+    public static func gaussianTest(columns: Int, samples: Int, seed: UInt64) -> Matrix {
+        var random = SplitMix64(seed: seed)
+        return Matrix(
+            rows: columns, columns: samples,
+            elements: (0..<columns * samples).map { _ in Scalar(random.gaussian()) })
     }
 }

@@ -169,7 +169,12 @@ public struct BaseCheckpoint: Sendable {
     /// in pieces straight into the result (only the module's rows of a fused weight): the
     /// difference is the only whole-size matrix a fine-tune's extraction holds per module.
     /// - Throws: `LoRAError.nonFiniteWeight` for a weight holding NaN or an infinity.
-    public func difference(of module: ModuleID, in other: BaseCheckpoint) throws -> Matrix<Float>? {
+    /// - Parameter eachPiece: called with each block of rows once it is computed, while it is
+    ///   still in cache (the extraction's first sketch and largest difference are taken there).
+    public func difference(
+        of module: ModuleID, in other: BaseCheckpoint,
+        eachPiece: (_ rows: Range<Int>, _ values: UnsafeBufferPointer<Float>) -> Void = { _, _ in }
+    ) throws -> Matrix<Float>? {
         guard let shape = flatShape(of: module), other.flatShape(of: module) == shape,
             let mine = locations[module], let theirs = other.locations[module]
         else { return nil }
@@ -195,14 +200,23 @@ public struct BaseCheckpoint: Sendable {
                         elements: otherFirst * columns..<(otherFirst + count) * columns,
                         into: target)
                     let values = UnsafeBufferPointer(rebasing: piece[0..<count * columns])
-                    guard values.allFinite else {
-                        throw LoRAError.nonFiniteWeight(path: path, key: mineInfo.name)
+                    // One pass: a NaN or infinity on either side leaves a non-finite difference,
+                    // and only then are the sides checked, to name the file that holds it.
+                    var exponentAllOnes: UInt32 = 0
+                    for index in 0..<count * columns {
+                        let difference = target[index] - values[index]
+                        target[index] = difference
+                        // Branch-free (so the loop vectorizes): all-ones exponent = NaN or ±∞.
+                        exponentAllOnes |= ~difference.bitPattern & 0x7F80_0000 == 0 ? 1 : 0
                     }
-                    guard UnsafeBufferPointer(start: target, count: count * columns).allFinite
-                    else {
+                    if exponentAllOnes != 0 {
+                        guard values.allFinite else {
+                            throw LoRAError.nonFiniteWeight(path: path, key: mineInfo.name)
+                        }
                         throw LoRAError.nonFiniteWeight(path: other.path, key: theirInfo.name)
                     }
-                    for index in 0..<count * columns { target[index] -= values[index] }
+                    eachPiece(
+                        row..<row + count, UnsafeBufferPointer(start: target, count: count * columns))
                     row += count
                 }
             }

@@ -26,6 +26,8 @@ public struct ExtractJob: Sendable {
     public var output: String
     /// The output's naming (kohya's when nil).
     public var naming: TargetNaming?
+    /// Passes of A·Aᵀ sharpening the random sketch (`Extraction.Options.powerIterations`).
+    public var powerIterations = Extraction.Options.defaultPowerIterations
 
     public init(
         base: String, tuned: String, rank: Int?, convRank: Int?, recipe: ResizeRecipe?,
@@ -50,6 +52,7 @@ public struct ExtractJob: Sendable {
         var options = Extraction.Options(
             rank: rank ?? (recipe == nil ? 32 : 64), convRank: convRank)
         options.minimumDifference = minimumDifference
+        options.powerIterations = powerIterations
         let extraction = try Extraction(
             base: baseCheckpoint, tuned: tunedCheckpoint, options: options, progress: progress)
         if !extraction.missing.isEmpty {

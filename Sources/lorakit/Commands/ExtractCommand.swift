@@ -12,9 +12,13 @@ struct ExtractCommand: ParsableCommand {
         abstract: "Extract a LoRA from a base and a fine-tuned checkpoint.",
         discussion: """
             For every module in the UNet blocks and the text encoders' layers, the rank-N factors \
-            that best approximate TUNED − BASE (truncated SVD, by random projection with 10 extra \
-            directions and 2 power iterations where that is cheaper than the exact SVD). The \
-            checkpoints are read one pair of tensors at a time. 3x3 convs are extracted only with \
+            that best approximate TUNED − BASE: a truncated SVD by random projection (10 extra \
+            directions, the first sketch taken as the difference is read, then \
+            --power-iterations passes) where that is cheaper than the exact SVD. With the default \
+            1, each module's residual ‖A − A_N‖ is within 1.4% of the exact truncated SVD's and \
+            its leading singular values within 1% of the largest (measured on a LoCon baked into \
+            TinyXL with a full-rank drift); 2 halves that at 1.5x the time. The checkpoints are \
+            read one pair of tensors at a time on both cores. 3x3 convs are extracted only with \
             --conv-rank (as kohya's --conv_dim). Modules whose largest difference is below \
             --min-diff are skipped (kohya's default is 0.01; lorakit's 1e-6 keeps small tunes).
 
@@ -59,6 +63,11 @@ struct ExtractCommand: ParsableCommand {
         parsing: .unconditional, help: "Skip modules whose largest |tuned − base| is below this.")
     var minDiff: Double = 1e-6
 
+    @Option(
+        parsing: .unconditional,
+        help: "Passes of A·Aᵀ sharpening the random sketch (more: closer to the exact SVD, slower).")
+    var powerIterations: Int = Extraction.Options.defaultPowerIterations
+
     @OptionGroup var storage: OutputDType
 
     @Option(help: "The output's naming: kohya (default), diffusers, comfy or peft.")
@@ -69,6 +78,9 @@ struct ExtractCommand: ParsableCommand {
         if let convRank {
             guard convRank > 0 else { throw ValidationError("--conv-rank must be positive") }
         }
+        guard (0...8).contains(powerIterations) else {
+            throw ValidationError("--power-iterations must be 0 to 8")
+        }
         guard minDiff.isFinite, minDiff >= 0 else {
             throw ValidationError("--min-diff must be a number ≥ 0")
         }
@@ -76,10 +88,11 @@ struct ExtractCommand: ParsableCommand {
 
     func run() throws {
         let logger = Logger(label: "lorakit.extract")
-        let job = ExtractJob(
+        var job = ExtractJob(
             base: base, tuned: tuned, rank: rank, convRank: convRank,
             recipe: try recipe.map { try ResizeRecipe.single($0, for: "extract") },
             minimumDifference: minDiff, dtype: storage.type, output: output, naming: to)
+        job.powerIterations = powerIterations
         let progress = ProgressLine(label: "extract")
         let result = try job.run(warning: { logger.warning("\($0)") }) { done, total in
             progress.update(UInt64(done), of: UInt64(total))

@@ -16,9 +16,12 @@ if ! [ -x /usr/bin/time ]; then
 fi
 
 json_rows=()
+last_seconds=0
 # measure NAME INPUT-DESCRIPTION COMMAND...: runs COMMAND once, prints and records wall time and
 # peak RSS. With THROUGHPUT_OF=FILE set for the call, also MB/s over FILE's size once the command
-# has run (the input a command reads, or the output it writes).
+# has run (the input a command reads, or the output it writes). With FLOOR=SECONDS (a floor row
+# measured just before in the same run: cat or cp of the same inputs), also the ratio to it, so
+# a loaded machine moves both and the ratio stays comparable. Sets last_seconds.
 measure() {
     local name=$1 input=$2; shift 2
     local stats; stats=$(mktemp)
@@ -27,7 +30,15 @@ measure() {
     fi
     read -r seconds kilobytes <"$(echo "$stats")"
     rm -f "$stats"
+    last_seconds=$seconds
     local mib; mib=$(awk -v k="$kilobytes" 'BEGIN { printf "%.1f", k / 1024 }')
+    local floor=${FLOOR:-}
+    if [ -n "$floor" ]; then
+        local ratio; ratio=$(awk -v s="$seconds" -v f="$floor" 'BEGIN { printf "%.1f", (f > 0 ? s / f : 0) }')
+        printf '%-42s %-48s %8.2f s %9s MiB  (%sx floor)\n' "$name" "$input" "$seconds" "$mib" "$ratio"
+        json_rows+=("{\"command\": \"$name\", \"input\": \"$input\", \"seconds\": $seconds, \"floor_seconds\": $floor, \"ratio_to_floor\": $ratio, \"peak_mib\": $mib}")
+        return
+    fi
     local of=${THROUGHPUT_OF:-}
     if [ -n "$of" ]; then
         local rate; rate=$(awk -v b="$(stat -c %s "$of")" -v s="$seconds" \
@@ -93,7 +104,8 @@ if [ -f "$flux" ]; then
     fluxnorms=$cache/flux-norms-cache
     rm -rf "$fluxnorms"
     measure "floor: cat the fp8 base" "$fluxdesc" sh -c "cat '$flux' > /dev/null"
-    measure "resize fro_ckpt=1,thr=-3.55 (Flux, cold cache)" "$fluxloradesc + fp8 base" \
+    fluxcat=$last_seconds
+    FLOOR=$fluxcat measure "resize fro_ckpt=1,thr=-3.55 (Flux, cold cache)" "$fluxloradesc + fp8 base" \
         env XDG_CACHE_HOME="$fluxnorms" "$bin" resize "$flux" "$fluxlora" -r fro_ckpt=1,thr=-3.55 \
         -o "$cache/flux-resized.safetensors"
     measure "resize fro_ckpt=1,thr=-3.55 (Flux, warm cache)" "$fluxloradesc + fp8 base" \
@@ -104,9 +116,11 @@ if [ -f "$flux" ]; then
     # base (one read, one write). Then extract it back at rank 32 from the pair.
     measure "floor: cp the fp8 base" "$fluxdesc" cp "$flux" "$cache/flux-copy.safetensors"
     rm -f "$cache/flux-copy.safetensors"
-    measure "bake (Flux, fp8 into fp8)" "$fluxloradesc into fp8 base" \
+    FLOOR=$last_seconds measure "bake (Flux, fp8 into fp8)" "$fluxloradesc into fp8 base" \
         "$bin" bake "$flux" "$fluxlora" -o "$cache/flux-baked.safetensors"
-    measure "extract --rank 32 (Flux, fp8 pair)" "fp8 base + baked fp8, 2 x 11.9 GB" \
+    measure "floor: cat the fp8 base and the baked one" "2 x 11.9 GB" \
+        sh -c "cat '$flux' '$cache/flux-baked.safetensors' > /dev/null"
+    FLOOR=$last_seconds measure "extract --rank 32 (Flux, fp8 pair)" "fp8 base + baked fp8, 2 x 11.9 GB" \
         "$bin" extract "$flux" "$cache/flux-baked.safetensors" --rank 32 -o "$cache/flux-extracted.safetensors"
     measure "diff (Flux LoRA vs fp8 extraction)" "$fluxloradesc vs rank-32 extraction" \
         "$bin" diff "$fluxlora" "$cache/flux-extracted.safetensors"
@@ -133,7 +147,8 @@ rm -f "$cache/chop-out01.safetensors" "$cache/chop-half.safetensors" "$cache/cop
 norms=$cache/norms
 rm -rf "$norms"
 mkdir -p "$cache/resized"
-measure "resize fro_ckpt=1,thr=-3.55 (cold cache)" "$desc + 6.1 GiB base" \
+measure "floor: cat the base" "SDXL base fp16, 6.1 GiB" sh -c "cat '$full' > /dev/null"
+FLOOR=$last_seconds measure "resize fro_ckpt=1,thr=-3.55 (cold cache)" "$desc + 6.1 GiB base" \
     env XDG_CACHE_HOME="$norms" "$bin" resize "$full" "$locon" -r fro_ckpt=1,thr=-3.55 -o "$cache/resized"
 measure "resize fro_ckpt=1,thr=-3.55 (warm cache)" "$desc + 6.1 GiB base" \
     env XDG_CACHE_HOME="$norms" "$bin" resize "$full" "$locon" -r fro_ckpt=1,thr=-3.55 -o "$cache/resized"
@@ -148,11 +163,30 @@ rm -rf "$cache/resized" "$table"
 
 # Bake the LoCon into the 6 GiB base (streamed), then extract rank 32 back from the pair.
 baked=$cache/sdxl-baked.safetensors
-measure "bake (streamed)" "$desc into 6.1 GiB base" "$bin" bake "$full" "$locon" -o "$baked"
-measure "extract --rank 32 --conv-rank 32" "6.1 GiB base + 6.1 GiB tuned" "$bin" extract "$full" "$baked" --rank 32 --conv-rank 32 -o "$cache/extracted.safetensors"
+measure "floor: cp + sync of the base" "SDXL base fp16, 6.1 GiB" \
+    sh -c "cp '$full' '$cache/copy.safetensors' && sync '$cache/copy.safetensors'"
+rm -f "$cache/copy.safetensors"
+FLOOR=$last_seconds measure "bake (streamed)" "$desc into 6.1 GiB base" "$bin" bake "$full" "$locon" -o "$baked"
+measure "floor: cat base + tuned" "2 x 6.1 GiB" sh -c "cat '$full' '$baked' > /dev/null"
+sdxlpair=$last_seconds
+FLOOR=$sdxlpair measure "extract --rank 8" "6.1 GiB base + 6.1 GiB tuned" "$bin" extract "$full" "$baked" --rank 8 -o "$cache/extracted.safetensors"
+FLOOR=$sdxlpair measure "extract --rank 32 --conv-rank 32" "6.1 GiB base + 6.1 GiB tuned" "$bin" extract "$full" "$baked" --rank 32 --conv-rank 32 -o "$cache/extracted.safetensors"
 measure "diff (LoCon vs extracted)" "$desc vs rank-32 extraction" "$bin" diff "$locon" "$cache/extracted.safetensors"
 measure "merge (exact, two LoCons)" "$desc x2" "$bin" merge "$locon:0.7" "$locon:0.3" -o "$cache/merged.safetensors"
 rm -f "$baked" "$cache/extracted.safetensors" "$cache/merged.safetensors"
+
+# A full-matrix LoKr (both Kronecker sides full: every ΔW has full rank) on the LoCon's modules:
+# decomposed from the factors' SVDs, merged exactly one dense module at a time, baked from the
+# factors.
+lokr=$cache/sdxl-lokr-full.safetensors
+[ -f "$lokr" ] || "$bin" synth lora "$lokr" --kind lokr-full >/dev/null
+lokrdesc="SDXL full-matrix LoKr, 1052 modules, 7.5 MiB"
+measure "resize --rank 4 (full-matrix LoKr)" "$lokrdesc" "$bin" resize "$lokr" --rank 4 -o "$cache/lokr-r4.safetensors"
+measure "merge --allow-large (full-matrix LoKr)" "$lokrdesc x2 -> 6.5 GB dense" \
+    "$bin" merge "$lokr:0.5" "$lokr:0.5" --allow-large -o "$cache/lokr-merged.safetensors"
+rm -f "$cache/lokr-merged.safetensors"
+measure "bake (full-matrix LoKr)" "$lokrdesc into 6.1 GiB base" "$bin" bake "$full" "$lokr" -o "$baked"
+rm -f "$baked" "$cache/lokr-r4.safetensors"
 
 # One training step of the embedded trainer: a dim-8 / conv-dim-8 LoCon on TinyXL at 32x32,
 # batch 4, SAVEUS (forward, backward, optimizer; median of 10 steps after 2 warm-up steps).

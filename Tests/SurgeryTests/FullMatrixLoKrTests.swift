@@ -2,6 +2,7 @@ import Foundation
 import LinearAlgebra
 import ModelFamilies
 import SafeTensors
+import Synthesis
 import TestSupport
 import Testing
 
@@ -25,6 +26,34 @@ import Testing
         builder.add(conv + ".lokr_w2", Tensor(builder.random(576), shape: [8, 8, 3, 3], dtype: .f32))
         builder.add(conv + ".alpha", Tensor([Float(1)], shape: [], dtype: .f32))
         try builder.write(to: path)
+    }
+
+    /// `synth lora --kind lokr-full` writes a full-matrix LoKr on every LoCon module, each ΔW of
+    /// its weight's shape and full rank, and a resize to rank 2 keeps every module.
+    @Test func synthesizedFullMatrixLoKrResizes() throws {
+        var options = SyntheticLoRA.Options()
+        options.kind = .lokrFull
+        options.widths = .tinyXL
+        options.textEncoders = false
+        let directory = TemporaryDirectory()
+        let path = directory.file("lokr.safetensors")
+        try SyntheticLoRA(options).write(to: path)
+        let lora = try LoRAFile(path: path)
+        #expect(lora.adapters.count == 788)
+        #expect(lora.adapters.allSatisfy { $0.kind == .lokr && $0.hasDenseDelta })
+        let base = TinyXLBase.checkpoint
+        for adapter in lora.adapters {
+            #expect(base.flatShape(of: adapter.module) == [adapter.outFeatures!, adapter.inFeatures!])
+        }
+        let resized = directory.file("r2.safetensors")
+        try ResizeJob(
+            inputs: [path],
+            mode: .kohya(
+                .init(rank: 2, convRank: 2, method: nil, parameter: nil, kohyaCompatible: false)),
+            output: resized, dtype: nil, useNormCache: false
+        ).run { _ in }
+        let small = try LoRAFile(path: resized)
+        #expect(small.adapters.count == 788 && small.adapters.allSatisfy { $0.rank == 2 })
     }
 
     /// The Kronecker product's SVD from its factors' equals the SVD of the formed product:

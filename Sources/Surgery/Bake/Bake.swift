@@ -294,13 +294,26 @@ public struct Bake: Sendable {
                         }
                     }
                 case .kronecker(let a, let b):
-                    // W[i, j] += f·A[i / c, j / d]·B[i mod c, j mod d], from the factors.
+                    // W[i, j] += f·A[i / c, j / d]·B[i mod c, j mod d], from the factors: along a
+                    // row, runs of d columns share one A value and walk one row of B.
                     let (c, d) = (b.rows, b.columns)
-                    for row in 0..<overlap.count {
-                        let (i, target) = (firstRow + row, target + row * stride)
-                        for column in 0..<blockColumns.count {
-                            let j = blockColumns.lowerBound + column
-                            target[column] += part.factor * a[i / c, j / d] * b[i % c, j % d]
+                    a.elements.withUnsafeBufferPointer { a in
+                        b.elements.withUnsafeBufferPointer { b in
+                            for row in 0..<overlap.count {
+                                let i = firstRow + row
+                                let (aRow, bRow) = (a.baseAddress! + (i / c) * (columns / d), b.baseAddress! + (i % c) * d)
+                                var column = 0
+                                var j = blockColumns.lowerBound
+                                while column < blockColumns.count {
+                                    let run = min(d - j % d, blockColumns.count - column)
+                                    let scale = part.factor * aRow[j / d]
+                                    let source = bRow + j % d
+                                    let out = target + row * stride + column
+                                    for t in 0..<run { out[t] += scale * source[t] }
+                                    column += run
+                                    j += run
+                                }
+                            }
                         }
                     }
                 case .dense(let matrix):

@@ -19,6 +19,10 @@ public struct SyntheticLoRA: Sendable {
         case lora
         /// LyCORIS `algo=locon preset=full`: every UNet module, 3×3 convs at `convDim`.
         case locon
+        /// LyCORIS `algo=lokr factor=-1 full_matrix=True` on the LoCon's modules: both Kronecker
+        /// sides full (`lokr_w1` [a, b], `lokr_w2` [c, d(, k, k)] with a·c = out, b·d = in, each
+        /// pair the divisors nearest √), so every ΔW has the weight's full rank.
+        case lokrFull = "lokr-full"
     }
 
     public struct Options: Sendable {
@@ -52,7 +56,7 @@ public struct SyntheticLoRA: Sendable {
         self.options = options
         var modules: [Module] = []
         for module in SDXLLayout(options.widths).modules {
-            let included = options.kind == .locon ? module.loconTarget : module.inTransformer
+            let included = options.kind == .lora ? module.inTransformer : module.loconTarget
             guard included else { continue }
             let conv = module.layer.usesConvDim
             let rank = min(
@@ -91,7 +95,7 @@ public struct SyntheticLoRA: Sendable {
             Self.tensors(for: module, options: options)
         }
         var metadata: [String: String] = [
-            "ss_network_module": options.kind == .locon ? "lycoris.kohya" : "networks.lora",
+            "ss_network_module": options.kind == .lora ? "networks.lora" : "lycoris.kohya",
             "ss_network_dim": String(options.dim),
             "ss_network_alpha": Format.number(options.alpha),
             "ss_base_model_version": StableDiffusionXL.kohyaBaseModelVersion,
@@ -101,7 +105,10 @@ public struct SyntheticLoRA: Sendable {
             "modelspec.architecture": StableDiffusionXL.modelSpecArchitecture,
             "modelspec.title": "lorakit-synth",
         ]
-        if options.kind == .locon {
+        if options.kind == .lokrFull {
+            metadata["ss_network_args"] =
+                "{\"algo\": \"lokr\", \"factor\": \"-1\", \"full_matrix\": \"True\"}"
+        } else if options.kind == .locon {
             metadata["ss_network_args"] =
                 "{\"algo\": \"locon\", \"preset\": \"full\", \"conv_dim\": \"\(options.convDim)\", \"conv_alpha\": \"\(Format.number(options.convAlpha))\"}"
         }
@@ -115,6 +122,7 @@ public struct SyntheticLoRA: Sendable {
     }
 
     static func tensors(for module: Module, options: Options) -> [(name: String, tensor: Tensor)] {
+        if options.kind == .lokrFull { return kronecker(module, options: options) }
         let r = module.rank
         let factors = TrainedLikeFactors(
             name: module.id.kohyaName(), seed: options.seed,
@@ -137,5 +145,39 @@ public struct SyntheticLoRA: Sendable {
             ),
             (stem + ".lora_up.weight", Tensor(factors.up, shape: upShape, dtype: options.dtype)),
         ]
+    }
+
+    /// A full-matrix LoKr module: Gaussian sides scaled so ‖ΔW‖ is near a LoRA's (alpha 1).
+    static func kronecker(_ module: Module, options: Options) -> [(name: String, tensor: Tensor)] {
+        let (a, c) = nearestDivisors(module.outFeatures)
+        let (b, d) = nearestDivisors(module.inFeatures)
+        let taps = taps(module.layer)
+        var random = SplitMix64(seed: options.seed ^ UInt64(DeterministicFill.fnv1a(module.id.kohyaName())))
+        func side(_ count: Int, _ scale: Double) -> [Float] {
+            (0..<count).map { _ in Float(scale * random.gaussian()) }
+        }
+        let stem = module.id.kohyaName()
+        let kernel: [Int] = taps > 1 ? [Int(Double(taps).squareRoot()), Int(Double(taps).squareRoot())] : []
+        return [
+            (stem + ".alpha", Tensor([Float(1)], shape: [], dtype: options.dtype)),
+            (stem + ".lokr_w1", Tensor(side(a * b, 0.1), shape: [a, b], dtype: options.dtype)),
+            (
+                stem + ".lokr_w2",
+                Tensor(
+                    side(c * d * taps, 0.1 / Double(d * taps).squareRoot()), shape: [c, d] + kernel,
+                    dtype: options.dtype)
+            ),
+        ]
+    }
+
+    /// LyCORIS's `factorization(n, -1)`: the divisor pair of n nearest √n, smaller first.
+    static func nearestDivisors(_ n: Int) -> (Int, Int) {
+        var best = (1, n)
+        var a = 1
+        while a * a <= n {
+            if n % a == 0 { best = (a, n / a) }
+            a += 1
+        }
+        return best
     }
 }

@@ -82,7 +82,9 @@ struct SynthLoRACommand: ParsableCommand {
     @Argument(help: "Output file.")
     var output: String
 
-    @Option(help: "lora (kohya networks.lora) or locon (LyCORIS preset=full).")
+    @Option(
+        help:
+            "lora (kohya networks.lora), locon (LyCORIS preset=full) or lokr-full (LoKr, both Kronecker sides full).")
     var kind: SyntheticLoRA.Kind = .locon
 
     @Option(parsing: .unconditional, help: "Rank of linears and 1x1 convs (network_dim).")

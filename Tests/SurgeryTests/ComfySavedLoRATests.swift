@@ -132,6 +132,46 @@ import Testing
         #expect(worst < 1e-6, "\(worst)")
     }
 
+    /// LyCORIS `train_norm` (`w_norm`, `b_norm` in kohya names) bakes as ComfyUI's `diff`/`diff_b`
+    /// do: into the norm's weight and bias; an SD1.x file in ComfyUI's naming is read as SD1.
+    @Test func trainNormBakesAndSD1NamesAreRead() throws {
+        let directory = TemporaryDirectory()
+        var builder = SafeTensorsBuilder(metadata: ["ss_network_module": "lycoris.kohya"], seed: 5)
+        let norm = "lora_unet_middle_block_1_norm"
+        let (w, b) = (builder.random(128), builder.random(128))
+        builder.add(norm + ".w_norm", Tensor(w, shape: [128], dtype: .f32))
+        builder.add(norm + ".b_norm", Tensor(b, shape: [128], dtype: .f32))
+        let path = directory.file("train_norm.safetensors")
+        try builder.write(to: path)
+        let baked = directory.file("baked.safetensors")
+        _ = try BakeJob(
+            checkpoint: TinyXLBase.path, loras: [path], blocks: nil, allowUnmatched: false,
+            output: baked
+        ).run(warning: { Issue.record("unexpected warning: \($0)") })
+        let (before, after) = (try Self.tensors(TinyXLBase.path), try Self.tensors(baked))
+        for (suffix, difference) in [("weight", w), ("bias", b)] {
+            let key = "model.diffusion_model.middle_block.1.norm." + suffix
+            let change = zip(after[key]!.floats(), before[key]!.floats()).map { $0 - $1 }
+            #expect(zip(change, difference).allSatisfy { abs($0 - $1) < 1e-6 }, "\(key)")
+        }
+
+        var sd1 = SafeTensorsBuilder(metadata: nil, seed: 6)
+        sd1.lora(
+            "diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q", out: 320, in: 320,
+            rank: 4)
+        sd1.add(
+            "diffusion_model.input_blocks.1.1.norm.diff", Tensor(sd1.random(320), shape: [320], dtype: .f16))
+        sd1.lora(
+            "text_encoders.clip_l.transformer.text_model.encoder.layers.0.mlp.fc1", out: 3072,
+            in: 768, rank: 4)
+        let sd1Path = directory.file("sd1.safetensors")
+        try sd1.write(to: sd1Path)
+        let lora = try LoRAFile(path: sd1Path)
+        #expect(lora.architecture.architecture.familyID == StableDiffusion1.id)
+        #expect(lora.adapters.count == 3 && lora.passThrough.isEmpty)
+        #expect(lora.adapter(for: ModuleID(.te1, "text_model_encoder_layers_0_mlp_fc1")) != nil)
+    }
+
     /// resize, merge (exact and ranked) and chop keep each 1-D difference exactly: copied by a
     /// resize, summed by a merge, scaled by a block weight with its module.
     @Test func oneDimensionalDifferencesSurviveEveryCommand() throws {

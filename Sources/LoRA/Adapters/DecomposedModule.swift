@@ -210,9 +210,7 @@ extension DecomposedModule {
         self.members = members
         module = first.module
         peftFactors = members.allSatisfy { $0.adapter.form == .peft }
-        stem =
-            first.form == .kohya || first.form == .lycoris || peftFactors
-            ? first.stem : first.module.kohyaName()
+        stem = Self.outputStem(of: first, peftFactors: peftFactors)
         alphaFactor = totalRank > 0 ? Self.exp(logFactor / Double(totalRank)) : 1
         if !(alphaFactor.isFinite && alphaFactor > 0) || peftFactors { alphaFactor = 1 }
         inputRank = totalRank
@@ -241,6 +239,13 @@ extension DecomposedModule {
             }
         }
         return out
+    }
+
+    /// The key stem a module is written under: its own when kohya's or LyCORIS's (so kohya's
+    /// scripts load the output) or PEFT's kept as such, else its kohya name.
+    public static func outputStem(of adapter: Adapter, peftFactors: Bool = false) -> String {
+        adapter.form == .kohya || adapter.form == .lycoris || peftFactors
+            ? adapter.stem : adapter.module.kohyaName()
     }
 
     public static func concatenateRows(_ matrices: [Matrix<Float>]) -> Matrix<Float> {

@@ -86,8 +86,7 @@ public struct Merge: Sendable {
         _ members: [(adapter: Adapter, lora: LoRAFile, weight: Double)], dtype: DType
     ) throws -> MergedModule {
         let first = members[0].adapter
-        let stem =
-            first.form == .kohya || first.form == .lycoris ? first.stem : first.module.kohyaName()
+        let stem = DecomposedModule.outputStem(of: first)
         let vectors = try VectorSum.of(members, dtype: dtype)
         let weighted = members.filter(\.adapter.hasWeightDelta)
         guard !weighted.isEmpty else {

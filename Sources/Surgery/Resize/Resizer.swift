@@ -40,11 +40,8 @@ public struct Resizer: Sendable {
         var groups: [(module: ModuleID, members: [(adapter: Adapter, lora: LoRAFile, weight: Double)])] = []
         for group in source.modules() {
             if group.members.allSatisfy(\.adapter.isVectorOnly) {
-                let first = group.members[0].adapter
                 let peft = group.members.allSatisfy { $0.adapter.form == .peft }
-                let stem =
-                    first.form == .kohya || first.form == .lycoris || peft
-                    ? first.stem : first.module.kohyaName()
+                let stem = DecomposedModule.outputStem(of: group.members[0].adapter, peftFactors: peft)
                 if let vectors = try ModuleVectors(
                     members: group.members, stem: stem, peftFactors: peft)
                 {
@@ -78,8 +75,13 @@ public struct Resizer: Sendable {
             switch outcome {
             case .success(let module):
                 if (module.singularValues.first ?? 0) < 1e-6 {
-                    warnings.append("module \(module.stem) is all zeros; it is dropped")
-                    if let vectors = module.vectors { vectorModules.append(vectors) }
+                    if let vectors = module.vectors {
+                        warnings.append(
+                            "module \(module.stem)'s ΔW is all zeros; only its 1-D differences are kept")
+                        vectorModules.append(vectors)
+                    } else {
+                        warnings.append("module \(module.stem) is all zeros; it is dropped")
+                    }
                 } else {
                     modules.append(module)
                 }

@@ -22,9 +22,12 @@ struct MergeCommand: ParsableCommand {
             --rank N [--conv-rank M] then keeps the best rank-N approximation of that sum per module \
             (the SVD merge); -r RECIPE --base CKPT resizes it with a resize recipe instead.
 
-            LoHa and LoKr modules merge exactly as LoRA factors of rank r₁·r₂: an exact merge of \
-            such files can be far larger than its inputs. Its size is said before writing, and \
-            past 4× the inputs the merge is refused (suggesting a rank) unless --allow-large.
+            LoHa and LoKr modules merge exactly as LoRA factors of rank r₁·r₂ (a full-matrix LoKr, \
+            whose product has no smaller factored form, as a dense diff made one module at a time \
+            as it is written): an exact merge of such files can be far larger than its inputs. \
+            Its size is said before writing, and past 4× the inputs the merge is refused \
+            (suggesting a rank) unless --allow-large. 1-D differences (ComfyUI's diff and diff_b, \
+            train_norm's w_norm and b_norm) are summed with the inputs' weights.
 
             The output has the first input's metadata, merged_from listing the inputs and their \
             weights, updated ss_network_dim/ss_network_alpha, and recomputed hashes.

@@ -45,7 +45,9 @@ struct ResizeCommand: ParsableCommand {
             dora_scale and the tensors it cannot decompose (IA3, GLoRA, OFT) unchanged, and writes \
             Tucker (lora_mid) modules as plain LoCon with their 3x3 kernel (resize_lora drops \
             lora_mid and writes them as 1x1). LoHa and LoKr modules become LoRA modules of the same \
-            ΔW. Modules whose ΔW is zero are dropped with a warning. Metadata is kept, with \
+            ΔW (a full-matrix LoKr is decomposed from its Kronecker factors' SVDs). 1-D \
+            differences (norm weights and biases: diff, diff_b, w_norm, b_norm) are kept unchanged. \
+            Modules whose ΔW is zero are dropped with a warning. Metadata is kept, with \
             resize_params, ss_network_dim and ss_network_alpha updated and hashes recomputed.
 
             Outputs keep the input's naming (kohya, diffusers, ComfyUI or PEFT keys; other \

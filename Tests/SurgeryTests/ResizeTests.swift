@@ -57,6 +57,49 @@ import Testing
         #expect(reloaded.frobenius == norms.frobenius)
     }
 
+    /// With every base norm known before decomposing (a warm cache, a table), each module keeps
+    /// only the singular vectors its recipes can keep, and the output is the same bytes.
+    @Test func knownNormsKeepOnlyTheVectorsAPlanCanKeep() throws {
+        let source = try LoRAInput(argument: Fixtures.path("surgery/inputs/locon_a.safetensors"))
+        var base: ResizeBase? = try ResizeBase(checkpoint: TinyXLBase.checkpoint, cacheDirectory: "")
+        let modules = source.first.adapters.map(\.module)
+        try base!.norms.ensure(.frobenius, for: modules)
+        let recipes = try ResizeRecipe.parseList("fro_ckpt=1,thr=-3.55:fro_ckpt=1,thr=-2.5")
+        let needed = try #require(
+            Resizer.vectorsNeeded(by: recipes, norms: base!.norms, modules: modules))
+        #expect(
+            Resizer.vectorsNeeded(
+                by: try ResizeRecipe.parseList("fro_ckpt=1,size=0.5"), norms: base!.norms,
+                modules: modules) == nil)
+        let all = try Resizer(source: source)
+        let capped = try Resizer(source: source, vectorsNeeded: needed)
+        let (allBytes, cappedBytes) = (
+            all.modules.reduce(0) { $0 + $1.factorBytes },
+            capped.modules.reduce(0) { $0 + $1.factorBytes }
+        )
+        #expect(cappedBytes < allBytes, "\(cappedBytes) of \(allBytes) bytes")
+        // Each module keeps exactly as many vectors as the larger of the two plans keeps.
+        let plans = try recipes.map { try all.plan($0, base: &base, outputDType: .f16) }
+        for (index, module) in capped.modules.enumerated() {
+            let kept = plans.map { $0.keptDims[index].count }.max()!
+            #expect(try module.factors().singularValues.count >= kept)
+            #expect(module.factorBytes == kept * (module.outFeatures + module.inFeatures) * 4)
+        }
+        for recipe in recipes {
+            let (planA, planB) = (
+                try all.plan(recipe, base: &base, outputDType: .f16),
+                try capped.plan(recipe, base: &base, outputDType: .f16)
+            )
+            #expect(planA.keptDims == planB.keptDims)
+            let (a, b) = (
+                try all.output(planA, dtype: .f16).content(),
+                try capped.output(planB, dtype: .f16).content()
+            )
+            #expect(a.tensors.map(\.name) == b.tensors.map(\.name))
+            #expect(zip(a.tensors, b.tensors).allSatisfy { $0.tensor == $1.tensor })
+        }
+    }
+
     @Test(arguments: cases)
     func ranksThresholdsAndSingularValuesMatch(name: String) throws {
         let spec = try #require(Self.index[name])

@@ -104,16 +104,23 @@ public struct ResizeJob: Sendable {
             // The base's norms are read while the LoRA is decomposed: the one is bound by
             // reading the checkpoint, the other by arithmetic, and neither needs the other
             // until the scores.
-            let prefetch = NormPrefetch(
-                base, recipes: recipes,
-                modules: source.members.flatMap { $0.lora.adapters.map(\.module) })
+            let modules = source.members.flatMap { $0.lora.adapters.map(\.module) }
+            // With every norm known already (a warm cache, a table), each module keeps only the
+            // singular vectors its recipes can keep: memory for the output, not the input.
+            let vectorsNeeded = Resizer.vectorsNeeded(
+                by: recipes, norms: base?.norms,
+                modules: source.members.flatMap {
+                    $0.lora.adapters.filter(\.hasWeightDelta).map(\.module)
+                })
+            let prefetch = NormPrefetch(base, recipes: recipes, modules: modules)
             let resizer: Resizer
             do {
                 var cap: Int?
                 if case .kohya(let kohya) = mode {
                     cap = max(kohya.rule.rank, kohya.rule.convRank)
                 }
-                resizer = try Resizer(source: source, keepingAtMost: cap)
+                resizer = try Resizer(
+                    source: source, keepingAtMost: cap, vectorsNeeded: vectorsNeeded)
             } catch {
                 _ = try? prefetch?.result()
                 throw error

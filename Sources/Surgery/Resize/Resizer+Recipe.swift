@@ -3,6 +3,7 @@ import LinearAlgebra
 import LoRA
 import RealModule
 import SafeTensors
+import ModelFamilies
 import SystemIO
 
 /// What a recipe measures against: the base checkpoint with its norm cache, or a norm table
@@ -58,28 +59,71 @@ extension Resizer {
         }
         let norms = base?.norms
         return modules.enumerated().map { index, module in
-            let s = module.singularValues.map(Double.init)
-            var constant = Double.log10(recipe.rescale)
-            if let weight = w[.spnCkpt] {
-                constant -= weight * Double.log10(norms!.spectral[module.module]!)
+            Self.scores(
+                of: module, recipe, spectral: norms?.spectral[module.module],
+                frobenius: norms?.frobenius[module.module],
+                subspace: subspace.isEmpty ? nil : subspace[index])
+        }
+    }
+
+    /// One module's scores (see `scores(_:base:)`), from its singular values and its base
+    /// weight's norms (those the recipe weighs must be given).
+    static func scores(
+        of module: DecomposedModule, _ recipe: ResizeRecipe, spectral: Double?, frobenius: Double?,
+        subspace: [Double]?
+    ) -> [Double] {
+        let w = recipe.weights
+        let s = module.singularValues.map(Double.init)
+        var constant = Double.log10(recipe.rescale)
+        if let weight = w[.spnCkpt] { constant -= weight * Double.log10(spectral!) }
+        if let weight = w[.froCkpt] { constant -= weight * Double.log10(frobenius!) }
+        if let weight = w[.spnLora] { constant -= weight * Double.log10(s[0]) }
+        if let weight = w[.froLora] {
+            constant -= weight * Double.log10(s.reduce(0) { $0 + $1 * $1 }.squareRoot())
+        }
+        if let weight = w[.params] {
+            constant -= weight * Double.log10(Double(module.outFeatures + module.inFeatures))
+        }
+        return s.indices.map { i in
+            var score = Double.log10(s[i]) + constant
+            if let weight = w[.subspace], let subspace {
+                score -= weight * Double.log10(abs(subspace[i]))
             }
-            if let weight = w[.froCkpt] {
-                constant -= weight * Double.log10(norms!.frobenius[module.module]!)
-            }
-            if let weight = w[.spnLora] { constant -= weight * Double.log10(s[0]) }
-            if let weight = w[.froLora] {
-                constant -= weight * Double.log10(s.reduce(0) { $0 + $1 * $1 }.squareRoot())
-            }
-            if let weight = w[.params] {
-                constant -= weight * Double.log10(Double(module.outFeatures + module.inFeatures))
-            }
-            return s.indices.map { i in
-                var score = Double.log10(s[i]) + constant
-                if let weight = w[.subspace] {
-                    score -= weight * Double.log10(abs(subspace[index][i]))
-                }
-                return score
-            }
+            return score
+        }
+    }
+
+    /// For threshold recipes without a subspace term, whose base norms are all known before the
+    /// LoRA is decomposed (a warm norm cache, a norm table): how many leading singular vectors of
+    /// a module any of them can keep (their scores fall with the singular values, so each keeps
+    /// a prefix). A resize keeps only those; nil when that cannot be known yet.
+    public static func vectorsNeeded(
+        by recipes: [ResizeRecipe], norms: BaseNorms?, modules: [ModuleID]
+    ) -> (@Sendable (DecomposedModule) -> Int)? {
+        guard !recipes.isEmpty, let norms,
+            recipes.allSatisfy({
+                guard case .threshold = $0.selector else { return false }
+                return $0.weights[.subspace] == nil
+            })
+        else { return nil }
+        let frobenius = recipes.contains { $0.weights[.froCkpt] != nil } ? norms.frobenius : [:]
+        let spectral = recipes.contains { $0.weights[.spnCkpt] != nil } ? norms.spectral : [:]
+        let known = modules.allSatisfy { module in
+            (recipes.allSatisfy { $0.weights[.froCkpt] == nil } || frobenius[module] != nil)
+                && (recipes.allSatisfy { $0.weights[.spnCkpt] == nil } || spectral[module] != nil)
+        }
+        guard known else { return nil }
+        return { module in
+            recipes.map { recipe -> Int in
+                guard case .threshold(let threshold) = recipe.selector,
+                    (recipe.weights[.froCkpt] == nil || frobenius[module.module] != nil),
+                    (recipe.weights[.spnCkpt] == nil || spectral[module.module] != nil)
+                else { return module.singularValues.count }
+                return Self.scores(
+                    of: module, recipe, spectral: spectral[module.module],
+                    frobenius: frobenius[module.module], subspace: nil
+                ).filter { $0 >= threshold }.count
+            }.max() ?? module.singularValues.count
         }
     }
 

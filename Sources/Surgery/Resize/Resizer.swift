@@ -31,8 +31,12 @@ public struct Resizer: Sendable {
     ///     vectors beyond it are not kept.
     ///   - factorBudget: bytes of singular vectors kept; beyond it they are computed again when
     ///     the output is written.
+    ///   - vectorsNeeded: how many leading singular vectors of a module any plan can keep, when
+    ///     that is known before planning (`vectorsNeeded(by:norms:modules:)`); the rest are not
+    ///     kept (and are computed again should a plan ask for them).
     public init(
-        source: LoRAInput, keepingAtMost rank: Int? = nil, factorBudget: Int = Resizer.factorBudget
+        source: LoRAInput, keepingAtMost rank: Int? = nil, factorBudget: Int = Resizer.factorBudget,
+        vectorsNeeded: (@Sendable (DecomposedModule) -> Int)? = nil
     ) throws {
         self.source = source
         path = source.first.path
@@ -59,6 +63,7 @@ public struct Resizer: Sendable {
             do {
                 var module = try DecomposedModule(members: group.members, leading: rank)
                 if let rank { module.keepFactors(upTo: rank) }
+                if let vectorsNeeded { module.keepFactors(upTo: vectorsNeeded(module)) }
                 let bytes = module.factorBytes
                 let kept = budget.withLock { left in
                     guard left >= bytes else { return false }

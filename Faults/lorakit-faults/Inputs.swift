@@ -73,17 +73,22 @@ struct Inputs {
 
     /// `glora`: a1 [128, 4], a2 [4, 128], b1 [128, 4], b2 [4, 128].
     static func writeGLoRA(to path: String) throws {
+        try writeLyCORISModule(
+            [
+                (".a1.weight", [128, 4]), (".a2.weight", [4, 128]), (".b1.weight", [128, 4]),
+                (".b2.weight", [4, 128]),
+            ], to: path)
+    }
+
+    /// One LyCORIS module on `linearModule`, alpha 4, ramp tensors of the given suffixes and shapes.
+    static func writeLyCORISModule(_ tensors: [(suffix: String, shape: [Int])], to path: String) throws {
         let stem = linearModule
         try SafeTensorsWriter.write(
             TensorFile(
                 metadata: ["ss_network_module": "lycoris.kohya"],
-                tensors: [
-                    (stem + ".alpha", Tensor([Float(4)], shape: [])),
-                    (stem + ".a1.weight", ramp(count: 512, shape: [128, 4])),
-                    (stem + ".a2.weight", ramp(count: 512, shape: [4, 128])),
-                    (stem + ".b1.weight", ramp(count: 512, shape: [128, 4])),
-                    (stem + ".b2.weight", ramp(count: 512, shape: [4, 128])),
-                ]), to: path)
+                tensors: [(stem + ".alpha", Tensor([Float(4)], shape: []))]
+                    + tensors.map { (stem + $0.suffix, ramp(count: $0.shape.reduce(1, *), shape: $0.shape)) }),
+            to: path)
     }
 
     /// `comfy`, or with another bias length `comfyBadBias`.
@@ -101,16 +106,8 @@ struct Inputs {
 
     /// `lokr`: kron(w1 [8, 8], w2_a [16, 4]·w2_b [4, 16]) on the linear module.
     static func writeLoKr(to path: String) throws {
-        let stem = linearModule
-        try SafeTensorsWriter.write(
-            TensorFile(
-                metadata: ["ss_network_module": "lycoris.kohya"],
-                tensors: [
-                    (stem + ".alpha", Tensor([Float(4)], shape: [])),
-                    (stem + ".lokr_w1", ramp(count: 64, shape: [8, 8])),
-                    (stem + ".lokr_w2_a", ramp(count: 64, shape: [16, 4])),
-                    (stem + ".lokr_w2_b", ramp(count: 64, shape: [4, 16])),
-                ]), to: path)
+        try writeLyCORISModule(
+            [(".lokr_w1", [8, 8]), (".lokr_w2_a", [16, 4]), (".lokr_w2_b", [4, 16])], to: path)
     }
 
     /// A LoRA with kohya's Flux names: one double-block qkv and one single-block linear2, at the

@@ -20,6 +20,15 @@ import Testing
         return path
     }
 
+    /// The small Flux base in diffusers' layout (fused weights stored as their parts), in F32.
+    static func diffusersBase(in directory: TemporaryDirectory) throws -> String {
+        let path = directory.file("base-diffusers.safetensors")
+        try SyntheticFluxCheckpoint(
+            .init(dimensions: .tinyFullDepth, dtype: .f32, diffusersLayout: true)
+        ).write(to: path)
+        return path
+    }
+
     /// The small rank-4 Flux LoRA in `naming` (kohya's generated, converted as `convert` does).
     static func lora(_ naming: TargetNaming, in directory: TemporaryDirectory) throws -> String {
         let kohya = directory.file("lora-kohya.safetensors")
@@ -191,10 +200,7 @@ import Testing
     @Test func diffusersLayoutBaseActsAsTheBFLOne() throws {
         let directory = TemporaryDirectory()
         let bfl = try Self.base(.f32, in: directory)
-        let diffusers = directory.file("base-diffusers.safetensors")
-        try SyntheticFluxCheckpoint(
-            .init(dimensions: .tinyFullDepth, dtype: .f32, diffusersLayout: true)
-        ).write(to: diffusers)
+        let diffusers = try Self.diffusersBase(in: directory)
         let checkpoint = try BaseCheckpoint(path: diffusers)
         #expect(checkpoint.architecture.architecture == .fluxDev)
         let lora = try Self.lora(.kohya, in: directory)
@@ -238,10 +244,7 @@ import Testing
     @Test func biasDifferencesBakeIntoEitherLayout() throws {
         let directory = TemporaryDirectory()
         let bfl = try Self.base(.f32, in: directory)
-        let diffusers = directory.file("base-diffusers.safetensors")
-        try SyntheticFluxCheckpoint(
-            .init(dimensions: .tinyFullDepth, dtype: .f32, diffusersLayout: true)
-        ).write(to: diffusers)
+        let diffusers = try Self.diffusersBase(in: directory)
         var file = try TensorFile(reading: SafeTensorsFile(path: Self.lora(.kohya, in: directory)))
         let bias = (0..<192).map { Float($0 % 7 - 3) / 64 }
         file.tensors.append(

@@ -92,4 +92,9 @@ public struct Adapter: Sendable {
 
     /// The key of the tensor playing `role`, if any.
     public func key(of role: TensorRole) -> String? { tensors[role]?.name }
+
+    /// The stored shape of the tensor playing `role`, from the header.
+    public func shape(of role: TensorRole) -> [Int]? {
+        tensors[role].map { $0.shape.map { Int(clamping: $0) } }
+    }
 }

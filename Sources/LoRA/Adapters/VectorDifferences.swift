@@ -31,6 +31,11 @@ extension Adapter {
         }
     }
 
+    /// The role holding the module's 1-D difference for `target`, if it has one.
+    public func vectorRole(_ target: VectorTarget) -> TensorRole? {
+        vectorRoles.first { $0.vectorTarget == target }
+    }
+
     /// Whether the module holds nothing but 1-D differences (a norm layer's, or a bias alone):
     /// loaders add them as they are, and no command decomposes them.
     public var isVectorOnly: Bool {

@@ -20,7 +20,7 @@ public enum VectorSum {
             var sum: [Double]?
             var first: (role: TensorRole, shape: [Int])?
             for (adapter, lora, weight) in members {
-                guard let role = adapter.vectorRoles.first(where: { $0.vectorTarget == target }),
+                guard let role = adapter.vectorRole(target),
                     let tensor = try lora.tensor(role, of: adapter)
                 else { continue }
                 let values = tensor.doubles()

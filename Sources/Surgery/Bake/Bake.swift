@@ -108,6 +108,38 @@ public struct Bake: Sendable {
         return (total, targets)
     }
 
+    /// Every tensor a module changes: its weight's (ΔW, when it has one) and each 1-D
+    /// difference's; nil when the checkpoint lacks one of them.
+    /// - Throws: `SurgeryError.shapeMismatch` for a difference of another shape than its tensor.
+    static func destinations(
+        of adapter: Adapter, lora: String, in checkpoint: BaseCheckpoint
+    ) throws -> [(targets: Targets, vector: TensorRole?)]? {
+        var found: [(targets: Targets, vector: TensorRole?)] = []
+        if adapter.hasWeightDelta {
+            guard let targets = targets(of: adapter, in: checkpoint) else { return nil }
+            if let out = adapter.outFeatures, let inFeatures = adapter.inFeatures,
+                [out, inFeatures] != targets.shape
+            {
+                throw SurgeryError.shapeMismatch(
+                    lora: lora, module: adapter.stem, delta: [out, inFeatures],
+                    base: targets.shape, checkpoint: checkpoint.path)
+            }
+            found.append((targets.parts, nil))
+        }
+        for role in adapter.vectorRoles {
+            guard let targets = targets(of: adapter.module, role.vectorTarget!, in: checkpoint)
+            else { return nil }
+            let length = adapter.shape(of: role)!.reduce(1, *)
+            guard length == targets.length else {
+                throw SurgeryError.shapeMismatch(
+                    lora: lora, module: adapter.key(of: role)!, delta: [length],
+                    base: [targets.length], checkpoint: checkpoint.path)
+            }
+            found.append((targets.parts, role))
+        }
+        return found
+    }
+
     public let checkpoint: BaseCheckpoint
     public let inputs: [Input]
     /// Modules of the LoRAs that the checkpoint lacks, as `lora: module`.
@@ -144,39 +176,10 @@ public struct Bake: Sendable {
                         )
                     continue
                 }
-                var found: [(targets: Targets, vector: TensorRole?)] = []
-                var missing = false
-                if adapter.hasWeightDelta {
-                    if let targets = Self.targets(of: adapter, in: checkpoint) {
-                        if let out = adapter.outFeatures, let inFeatures = adapter.inFeatures,
-                            [out, inFeatures] != targets.shape
-                        {
-                            throw SurgeryError.shapeMismatch(
-                                lora: input.lora.path, module: adapter.stem,
-                                delta: [out, inFeatures], base: targets.shape,
-                                checkpoint: checkpoint.path)
-                        }
-                        found.append((targets.parts, nil))
-                    } else {
-                        missing = true
-                    }
-                }
-                for role in adapter.vectorRoles {
-                    let target = role.vectorTarget!
-                    guard let targets = Self.targets(of: adapter.module, target, in: checkpoint)
-                    else {
-                        missing = true
-                        continue
-                    }
-                    let length = try input.lora.tensor(role, of: adapter)!.shape.reduce(1, *)
-                    guard length == targets.length else {
-                        throw SurgeryError.shapeMismatch(
-                            lora: input.lora.path, module: adapter.key(of: role)!,
-                            delta: [length], base: [targets.length], checkpoint: checkpoint.path)
-                    }
-                    found.append((targets.parts, role))
-                }
-                if missing {
+                guard
+                    let found = try Self.destinations(
+                        of: adapter, lora: input.lora.path, in: checkpoint)
+                else {
                     unmatched.append(label)
                     firstUnbaked = firstUnbaked ?? (input.lora.path, adapter.stem)
                     continue
@@ -238,7 +241,7 @@ public struct Bake: Sendable {
     private static func vectorDelta(_ role: TensorRole, of part: Contribution) throws -> DeltaWeight {
         let tensor = try part.lora.tensor(role, of: part.adapter)!
         let values = tensor.floats()
-        guard values.allSatisfy(\.isFinite) else {
+        guard values.allFinite else {
             throw LoRAError.nonFinite(
                 path: part.lora.path, module: part.adapter.stem, key: part.adapter.key(of: role)!)
         }

@@ -63,26 +63,15 @@ public struct LoRADiff: Sendable {
             let other = inB[side.module]!
             // A whole module's 1-D differences count with its ΔW, as one vector of its changes.
             var products = try Self.compareVectors(side, other)
-            let (weightA, weightB) = (side.adapter.hasWeightDelta, other.adapter.hasWeightDelta)
-            if weightA != weightB {
-                do {
-                    if weightA {
-                        products.aa += try side.delta(family: family).squaredNorm()
-                    } else {
-                        products.bb += try other.delta(family: family).squaredNorm()
-                    }
-                } catch LoRAError.unsupported {
-                    return nil
-                }
-            } else if weightA {
-                let deltaA: DeltaWeight
-                let deltaB: DeltaWeight
-                do {
-                    deltaA = try side.delta(family: family)
-                    deltaB = try other.delta(family: family)
-                } catch LoRAError.unsupported {
-                    return nil
-                }
+            let deltaA: DeltaWeight?
+            let deltaB: DeltaWeight?
+            do {
+                deltaA = side.adapter.hasWeightDelta ? try side.delta(family: family) : nil
+                deltaB = other.adapter.hasWeightDelta ? try other.delta(family: family) : nil
+            } catch LoRAError.unsupported {
+                return nil
+            }
+            if let deltaA, let deltaB {
                 guard deltaA.outFeatures == deltaB.outFeatures,
                     deltaA.inFeatures == deltaB.inFeatures
                 else {
@@ -92,10 +81,10 @@ public struct LoRADiff: Sendable {
                         other: [deltaB.outFeatures, deltaB.inFeatures],
                         path: b.path)
                 }
-                products.aa += deltaA.squaredNorm()
-                products.bb += deltaB.squaredNorm()
                 products.ab += Self.inner(deltaA, deltaB)
             }
+            products.aa += deltaA?.squaredNorm() ?? 0
+            products.bb += deltaB?.squaredNorm() ?? 0
             return Module(side.module, aa: products.aa, bb: products.bb, ab: products.ab)
         }
         modules = results.compactMap { $0 }
@@ -110,7 +99,7 @@ public struct LoRADiff: Sendable {
     ) throws -> (aa: Double, bb: Double, ab: Double) {
         func values(_ side: Side, _ target: VectorTarget) throws -> [Double]? {
             guard side.module == side.adapter.module,
-                let role = side.adapter.vectorRoles.first(where: { $0.vectorTarget == target })
+                let role = side.adapter.vectorRole(target)
             else { return nil }
             return try side.lora.tensor(role, of: side.adapter)?.doubles()
         }

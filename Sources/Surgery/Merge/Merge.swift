@@ -102,13 +102,11 @@ public struct Merge: Sendable {
         _ members: [(adapter: Adapter, lora: LoRAFile, weight: Double)], dtype: DType
     ) throws -> MergedModule.Weight {
         let first = members[0].adapter
-        if members.contains(where: \.adapter.hasDenseDelta), let out = first.outFeatures,
+        if members.contains(where: \.adapter.hasDenseDelta), first.outFeatures != nil,
             let inFeatures = first.inFeatures
         {
             let shape = Self.weightShape(first, inFeatures: inFeatures)
-            return .full(shape: [out] + shape.dropFirst()) {
-                try denseSum(members, dtype: dtype, shape: [out] + shape.dropFirst())
-            }
+            return .full(shape: shape) { try denseSum(members, dtype: dtype, shape: shape) }
         }
         var deltas: [(delta: DeltaWeight, weight: Double, rank: Int)] = []
         for (adapter, lora, weight) in members {

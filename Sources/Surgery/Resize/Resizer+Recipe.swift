@@ -106,18 +106,23 @@ extension Resizer {
                 return $0.weights[.subspace] == nil
             })
         else { return nil }
-        let frobenius = recipes.contains { $0.weights[.froCkpt] != nil } ? norms.frobenius : [:]
-        let spectral = recipes.contains { $0.weights[.spnCkpt] != nil } ? norms.spectral : [:]
-        let known = modules.allSatisfy { module in
-            (recipes.allSatisfy { $0.weights[.froCkpt] == nil } || frobenius[module] != nil)
-                && (recipes.allSatisfy { $0.weights[.spnCkpt] == nil } || spectral[module] != nil)
-        }
-        guard known else { return nil }
+        let (needsFrobenius, needsSpectral) = (
+            recipes.contains { $0.weights[.froCkpt] != nil },
+            recipes.contains { $0.weights[.spnCkpt] != nil }
+        )
+        let frobenius = needsFrobenius ? norms.frobenius : [:]
+        let spectral = needsSpectral ? norms.spectral : [:]
+        guard
+            modules.allSatisfy({
+                (!needsFrobenius || frobenius[$0] != nil) && (!needsSpectral || spectral[$0] != nil)
+            })
+        else { return nil }
         return { module in
             recipes.map { recipe -> Int in
+                // A module the check above did not see (none should be) keeps every vector.
                 guard case .threshold(let threshold) = recipe.selector,
-                    (recipe.weights[.froCkpt] == nil || frobenius[module.module] != nil),
-                    (recipe.weights[.spnCkpt] == nil || spectral[module.module] != nil)
+                    !needsFrobenius || frobenius[module.module] != nil,
+                    !needsSpectral || spectral[module.module] != nil
                 else { return module.singularValues.count }
                 return Self.scores(
                     of: module, recipe, spectral: spectral[module.module],

@@ -21,7 +21,8 @@ last_seconds=0
 # peak RSS. With THROUGHPUT_OF=FILE set for the call, also MB/s over FILE's size once the command
 # has run (the input a command reads, or the output it writes). With FLOOR=SECONDS (a floor row
 # measured just before in the same run: cat or cp of the same inputs), also the ratio to it, so
-# a loaded machine moves both and the ratio stays comparable. Sets last_seconds.
+# a loaded machine moves both and the ratio stays comparable. With PEER=SECONDS (the tool we
+# replace, timed just before on the same input), also how many times faster. Sets last_seconds.
 measure() {
     local name=$1 input=$2; shift 2
     local stats; stats=$(mktemp)
@@ -32,11 +33,21 @@ measure() {
     rm -f "$stats"
     last_seconds=$seconds
     local mib; mib=$(awk -v k="$kilobytes" 'BEGIN { printf "%.1f", k / 1024 }')
-    local floor=${FLOOR:-}
-    if [ -n "$floor" ]; then
-        local ratio; ratio=$(awk -v s="$seconds" -v f="$floor" 'BEGIN { printf "%.1f", (f > 0 ? s / f : 0) }')
-        printf '%-42s %-48s %8.2f s %9s MiB  (%sx floor)\n' "$name" "$input" "$seconds" "$mib" "$ratio"
-        json_rows+=("{\"command\": \"$name\", \"input\": \"$input\", \"seconds\": $seconds, \"floor_seconds\": $floor, \"ratio_to_floor\": $ratio, \"peak_mib\": $mib}")
+    local floor=${FLOOR:-} peer=${PEER:-}
+    if [ -n "$floor" ] || [ -n "$peer" ]; then
+        local notes="" fields=""
+        if [ -n "$floor" ]; then
+            local ratio; ratio=$(awk -v s="$seconds" -v f="$floor" 'BEGIN { printf "%.1f", (f > 0 ? s / f : 0) }')
+            notes="${ratio}x floor"
+            fields="\"floor_seconds\": $floor, \"ratio_to_floor\": $ratio, "
+        fi
+        if [ -n "$peer" ]; then
+            local speedup; speedup=$(awk -v s="$seconds" -v p="$peer" 'BEGIN { printf "%.1f", (s > 0 ? p / s : 0) }')
+            notes="${notes:+$notes, }${speedup}x faster than ${PEER_NAME:-the peer}"
+            fields="$fields\"peer_seconds\": $peer, \"speedup_over_peer\": $speedup, "
+        fi
+        printf '%-42s %-48s %8.2f s %9s MiB  (%s)\n' "$name" "$input" "$seconds" "$mib" "$notes"
+        json_rows+=("{\"command\": \"$name\", \"input\": \"$input\", \"seconds\": $seconds, $fields\"peak_mib\": $mib}")
         return
     fi
     local of=${THROUGHPUT_OF:-}
@@ -147,10 +158,28 @@ rm -f "$cache/chop-out01.safetensors" "$cache/chop-half.safetensors" "$cache/cop
 norms=$cache/norms
 rm -rf "$norms"
 mkdir -p "$cache/resized"
+# The peer, elias-gaeros/resize_lora, when RESIZE_LORA names its resize_lora.py (it needs PyTorch:
+# RESIZE_LORA_PYTHON names a python that has it): cold (its norms_cache.json set aside, put back
+# after) and warm, on CPU, just before lorakit's same two runs.
+peer_cold="" peer_warm=""
+if [ -n "${RESIZE_LORA:-}" ]; then
+    peer_python=${RESIZE_LORA_PYTHON:-python3}
+    peer_cache=$(dirname "$RESIZE_LORA")/norms_cache.json
+    [ -f "$peer_cache" ] && mv "$peer_cache" "$cache/peer-norms-cache.json"
+    mkdir -p "$cache/peer-resized"
+    measure "peer: resize_lora.py (cold cache)" "$desc + 6.1 GiB base" \
+        "$peer_python" "$RESIZE_LORA" "$full" "$locon" -r fro_ckpt=1,thr=-3.55 -d cpu -o "$cache/peer-resized"
+    peer_cold=$last_seconds
+    measure "peer: resize_lora.py (warm cache)" "$desc + 6.1 GiB base" \
+        "$peer_python" "$RESIZE_LORA" "$full" "$locon" -r fro_ckpt=1,thr=-3.55 -d cpu -o "$cache/peer-resized"
+    peer_warm=$last_seconds
+    rm -rf "$cache/peer-resized" "$peer_cache"
+    [ -f "$cache/peer-norms-cache.json" ] && mv "$cache/peer-norms-cache.json" "$peer_cache"
+fi
 measure "floor: cat the base" "SDXL base fp16, 6.1 GiB" sh -c "cat '$full' > /dev/null"
-FLOOR=$last_seconds measure "resize fro_ckpt=1,thr=-3.55 (cold cache)" "$desc + 6.1 GiB base" \
+PEER_NAME=resize_lora PEER=$peer_cold FLOOR=$last_seconds measure "resize fro_ckpt=1,thr=-3.55 (cold cache)" "$desc + 6.1 GiB base" \
     env XDG_CACHE_HOME="$norms" "$bin" resize "$full" "$locon" -r fro_ckpt=1,thr=-3.55 -o "$cache/resized"
-measure "resize fro_ckpt=1,thr=-3.55 (warm cache)" "$desc + 6.1 GiB base" \
+PEER_NAME=resize_lora PEER=$peer_warm measure "resize fro_ckpt=1,thr=-3.55 (warm cache)" "$desc + 6.1 GiB base" \
     env XDG_CACHE_HOME="$norms" "$bin" resize "$full" "$locon" -r fro_ckpt=1,thr=-3.55 -o "$cache/resized"
 measure "resize --rank 8 --conv-rank 32 (kohya)" "$desc" "$bin" resize "$locon" --rank 8 --conv-rank 32 -o "$cache/resized"
 # A shareable norm table of the base (every module, both norms), then the seed's resize with it

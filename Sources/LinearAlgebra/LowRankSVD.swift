@@ -74,7 +74,7 @@ public struct LowRankSVD<Scalar: BLASScalar>: Sendable {
     {
         let order = wide.rows
         if wide.columns >= order {
-            var r = wide.converted(to: Double.self).rowGram().elements
+            var r = wide.rowGramInDouble().elements
             if choleskyUpper(&r, order: order) == 0 {
                 for i in 0..<order { for j in 0..<i { r[i * order + j] = 0 } }
                 if upperTriangularReciprocalCondition(r, order: order) > 1e-4 {

@@ -44,6 +44,37 @@ extension Matrix {
     @inlinable
     public func rowGram() -> Matrix { symmetricProduct(transposed: false) }
 
+    /// self·selfᵀ in Float64, converting a block of columns at a time: no Float64 copy of the
+    /// whole matrix (a rank-256 conv factor is 24 MB of it, mostly page faults), and each block
+    /// is multiplied while it is in cache.
+    @inlinable
+    public func rowGramInDouble() -> Matrix<Double> {
+        var out = Matrix<Double>(rows: rows, columns: rows)
+        guard rows > 0, columns > 0 else { return out }
+        let width = Swift.min(columns, Swift.max(256, 262_144 / rows))
+        var block = [Double](repeating: 0, count: rows * width)
+        elements.withUnsafeBufferPointer { a in
+            block.withUnsafeMutableBufferPointer { b in
+                out.elements.withUnsafeMutableBufferPointer { c in
+                    var start = 0
+                    while start < columns {
+                        let count = Swift.min(width, columns - start)
+                        for row in 0..<rows {
+                            let source = row * columns + start
+                            for j in 0..<count { b[row * count + j] = Double(a[source + j]) }
+                        }
+                        Double.syrk(
+                            transpose: false, n: rows, k: count, alpha: 1, a: b.baseAddress!,
+                            lda: count, beta: start == 0 ? 0 : 1, c: c.baseAddress!, ldc: rows)
+                        start += count
+                    }
+                }
+            }
+        }
+        for i in 0..<rows { for j in 0..<i { out[i, j] = out[j, i] } }
+        return out
+    }
+
     @inlinable
     func symmetricProduct(transposed: Bool) -> Matrix {
         let order = transposed ? columns : rows

@@ -101,18 +101,21 @@ public struct ResizeJob: Sendable {
         let outputIsFile = try OutputNaming.namesAFile(output, outputs: outputCount)
         for argument in inputs {
             let source = try LoRAInput(argument: argument)
-            // The base's norms are read while the LoRA is decomposed: the one is bound by
-            // reading the checkpoint, the other by arithmetic, and neither needs the other
-            // until the scores.
             let modules = source.members.flatMap { $0.lora.adapters.map(\.module) }
-            // With every norm known already (a warm cache, a table), each module keeps only the
-            // singular vectors its recipes can keep: memory for the output, not the input.
+            var prefetch = NormPrefetch(base, recipes: recipes, modules: modules)
+            // Threshold recipes can tell, once the norms are known, how many singular vectors
+            // each module may keep: the norms are measured first (both cores stream the
+            // checkpoint), so that only those are held. Other recipes need every vector until
+            // planning, and the norms are read while the LoRA is decomposed.
+            if let pending = prefetch, Resizer.boundsVectors(recipes) {
+                base = try pending.result()
+                prefetch = nil
+            }
             let vectorsNeeded = Resizer.vectorsNeeded(
                 by: recipes, norms: base?.norms,
                 modules: source.members.flatMap {
                     $0.lora.adapters.filter(\.hasWeightDelta).map(\.module)
                 })
-            let prefetch = NormPrefetch(base, recipes: recipes, modules: modules)
             let resizer: Resizer
             do {
                 var cap: Int?

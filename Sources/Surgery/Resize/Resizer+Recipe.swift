@@ -93,6 +93,17 @@ extension Resizer {
         }
     }
 
+    /// Whether the recipes' kept dims per module follow from its singular values and the base
+    /// norms alone (thresholds without a subspace term), so that the vectors beyond them need
+    /// never be held.
+    public static func boundsVectors(_ recipes: [ResizeRecipe]) -> Bool {
+        !recipes.isEmpty
+            && recipes.allSatisfy {
+                guard case .threshold = $0.selector else { return false }
+                return $0.weights[.subspace] == nil
+            }
+    }
+
     /// For threshold recipes without a subspace term, whose base norms are all known before the
     /// LoRA is decomposed (a warm norm cache, a norm table): how many leading singular vectors of
     /// a module any of them can keep (their scores fall with the singular values, so each keeps
@@ -100,12 +111,7 @@ extension Resizer {
     public static func vectorsNeeded(
         by recipes: [ResizeRecipe], norms: BaseNorms?, modules: [ModuleID]
     ) -> (@Sendable (DecomposedModule) -> Int)? {
-        guard !recipes.isEmpty, let norms,
-            recipes.allSatisfy({
-                guard case .threshold = $0.selector else { return false }
-                return $0.weights[.subspace] == nil
-            })
-        else { return nil }
+        guard boundsVectors(recipes), let norms else { return nil }
         let (needsFrobenius, needsSpectral) = (
             recipes.contains { $0.weights[.froCkpt] != nil },
             recipes.contains { $0.weights[.spnCkpt] != nil }

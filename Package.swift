@@ -18,7 +18,7 @@ let package = Package(
             name: "LoRAKit",
             targets: [
                 "SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "ModelFamilies", "LoRA",
-                "Conversions", "Surgery", "TensorOps", "TrainingNumerics", "TinyXLModel",
+                "Conversions", "Surgery", "Library", "TensorOps", "TrainingNumerics", "TinyXLModel",
                 "TrainingIO", "Trainer", "Synthesis",
             ]),
     ],
@@ -64,6 +64,12 @@ let package = Package(
                 "SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "ModelFamilies", "LoRA",
                 "Conversions", realModule,
             ]),
+        // Many LoRAs at once: a folder as rows, duplicate groups, hashes cached.
+        .target(
+            name: "Library",
+            dependencies: [
+                "SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "ModelFamilies", "LoRA", "Surgery",
+            ]),
 
         // The trainer, in layers: kernels, the numerics of training, the model, data in and logs
         // out, then the loop that joins them.
@@ -101,7 +107,8 @@ let package = Package(
             name: "lorakit",
             dependencies: [
                 "SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "ModelFamilies", "LoRA",
-                "Conversions", "Surgery", "TrainingNumerics", "TinyXLModel", "TrainingIO", "Trainer",
+                "Conversions", "Surgery", "Library", "TrainingNumerics", "TinyXLModel", "TrainingIO",
+                "Trainer",
                 "Synthesis", argumentParser, .product(name: "Logging", package: "swift-log"),
             ]),
 
@@ -146,6 +153,11 @@ let package = Package(
             dependencies: [
                 "Surgery", "Conversions", "Synthesis", "LoRA", "ModelFamilies", "LinearAlgebra", "SafeTensors",
                 "SystemIO", "TestSupport",
+            ]),
+        .testTarget(
+            name: "LibraryTests",
+            dependencies: [
+                "Library", "Surgery", "Synthesis", "LoRA", "SafeTensors", "SystemIO", "TestSupport",
             ]),
         .testTarget(
             name: "TensorOpsTests",

@@ -12,6 +12,8 @@ public enum Hashes {
         public var model: String
         /// First 8 hex of SHA-256 over bytes 0x100000..<0x110000 of that re-serialization.
         public var legacy: String
+
+        public init(model: String, legacy: String) { (self.model, self.legacy) = (model, legacy) }
     }
 
     /// Whole-file hashes as model sites show them.
@@ -21,6 +23,8 @@ public enum Hashes {
         public var autoV2: String { String(sha256.prefix(10)) }
         /// A1111 "AutoV1" (legacy): 8 hex of SHA-256 over file bytes 0x100000..<0x110000.
         public var autoV1: String
+
+        public init(sha256: String, autoV1: String) { (self.sha256, self.autoV1) = (sha256, autoV1) }
     }
 
     static let legacyWindow: Range<UInt64> = 0x100000..<0x110000

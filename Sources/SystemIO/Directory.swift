@@ -15,6 +15,21 @@ public enum Directory {
         }
     }
 
+    /// `path` made absolute against the working directory (unchanged when it already is, or
+    /// when the working directory cannot be named): what a cache keys files by.
+    public static func absolute(_ path: String) -> String {
+        guard !path.hasPrefix("/"), let current = Syscall.currentDirectory() else { return path }
+        var components = current.split(separator: "/").map(String.init)
+        for component in path.split(separator: "/") {
+            switch component {
+            case ".": continue
+            case "..": if !components.isEmpty { components.removeLast() }
+            default: components.append(String(component))
+            }
+        }
+        return "/" + components.joined(separator: "/")
+    }
+
     /// The entries of one directory, read once: names sorted by their UTF-8 bytes (so the order
     /// does not depend on the file system), `.` and `..` left out.
     public struct Listing: Sendable {

@@ -129,6 +129,14 @@ enum Syscall {
         retrying { lorakit_copy_file_range(input, &inputOffset, output, UInt(count)) }
     }
 
+    /// Wraps `getcwd(3)`: the working directory, or nil when it cannot be named (deleted, or
+    /// longer than PATH_MAX).
+    static func currentDirectory() -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard Glibc.getcwd(&buffer, buffer.count) != nil else { return nil }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// Wraps `opendir(3)`, `readdir(3)` and `closedir(3)`: every entry name of a directory, as
     /// bytes, `.` and `..` included.
     static func directoryEntries(_ path: String) -> Result<[[UInt8]], Errno> {

@@ -10,12 +10,15 @@ final class ProgressLine: Sendable {
     }
 
     private let label: String
+    /// "bytes" (shown as sizes) or what is counted ("files", "modules").
+    private let unit: String
     private let enabled: Bool
     private let start = ProgressLine.now()
     private let state = Locked(State())
 
-    init(label: String) {
+    init(label: String, unit: String = "bytes") {
         self.label = label
+        self.unit = unit
         enabled = Terminal.standardErrorIsTerminal
     }
 
@@ -31,9 +34,25 @@ final class ProgressLine: Sendable {
         }
         guard draw else { return }
         let percent = total == 0 ? 100 : Double(done) * 100 / Double(total)
+        let elapsed = now - start
+        let rate = Double(done) / elapsed
+        let amount =
+            unit == "bytes"
+            ? "\(Format.bytes(done)) of \(Format.bytes(total)), \(Format.bytes(UInt64(rate)))/s"
+            : "\(done) of \(total) \(unit), \(Format.decimal(rate, places: rate < 10 ? 1 : 0)) \(unit)/s"
+        let eta = rate > 0 && done < total ? ", ETA \(Self.duration(Double(total - done) / rate))" : ""
         Lorakit.printError(
-            "\r\(label): \(Format.decimal(percent, places: 1))% (\(done) of \(total))   ",
+            "\r\(label): \(Format.decimal(percent, places: 1))% (\(amount)\(eta))   ",
             newline: false)
+    }
+
+    /// `42 s`, `3 min 05 s`, `1 h 02 min`.
+    static func duration(_ seconds: Double) -> String {
+        let whole = Int(seconds.rounded(.up))
+        if whole < 60 { return "\(whole) s" }
+        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        if whole < 3600 { return "\(whole / 60) min \(two(whole % 60)) s" }
+        return "\(whole / 3600) h \(two(whole % 3600 / 60)) min"
     }
 
     func finish() {

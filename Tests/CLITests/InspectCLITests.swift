@@ -78,7 +78,7 @@ import Testing
             "/nonexistent.safetensors",
             "lorakit: /nonexistent.safetensors: cannot open: No such file or directory\n"
         ),
-        ("fixtures", "lorakit: fixtures: is a directory or device, not a file\n"),
+        ("/dev/null", "lorakit: /dev/null: is a directory or device, not a file\n"),
     ])
     func unreadableInputs(path: String, message: String) throws {
         let result = try CommandRunner.run(["inspect", path])
@@ -114,10 +114,47 @@ import Testing
         #expect(hashed.stdout.contains("SHA-256"))
     }
 
+    @Test func aFolderIsATableAndADamagedFileExitsOneAfterTheOthers() throws {
+        let directory = TemporaryDirectory()
+        let cache = TemporaryDirectory()
+        for name in ["a", "b"] {
+            try FileManager.default.copyItem(
+                atPath: Fixtures.path("surgery/inputs/locon_a.safetensors"),
+                toPath: directory.file("\(name).safetensors"))
+        }
+        try Data("not a safetensors file".utf8).write(
+            to: URL(fileURLWithPath: directory.file("c.safetensors")))
+        let environment = ["XDG_CACHE_HOME": cache.path]
+        let table = try CommandRunner.run(["inspect", directory.path], environment: environment)
+        #expect(table.status == 1)
+        #expect(table.stderr.isEmpty, "\(table.stderr)")
+        #expect(table.stdout.hasPrefix("FILE"))
+        #expect(table.stdout.contains("3 files"))
+        #expect(table.stdout.contains("1 file could not be read:"))
+        #expect(
+            table.stdout.contains(
+                "identical tensors: \(directory.file("a.safetensors")) = \(directory.file("b.safetensors"))"
+            ))
+        // The hashes are now cached, keyed by path, size and modification time.
+        #expect(FileManager.default.fileExists(atPath: cache.file("lorakit/file-hashes.json")))
+        let lines = try CommandRunner.run(
+            ["inspect", "--json", directory.path], environment: environment)
+        #expect(lines.status == 1)
+        #expect(lines.stdout.split(separator: "\n").count == 3)
+        let csv = try CommandRunner.run(
+            ["inspect", "--csv", "--no-hash", directory.file("a.safetensors")],
+            environment: environment)
+        #expect(csv.status == 0, "\(csv.stderr)")
+        #expect(csv.stdout.split(separator: "\r\n").count == 2)
+        let keys = try CommandRunner.run(["inspect", "--keys", directory.path])
+        #expect(keys.status == 2)
+        #expect(keys.stderr.contains("--keys lists the tensors of one file"))
+    }
+
     @Test func usageErrorsExitTwo() throws {
         let missing = try CommandRunner.run(["inspect"])
         #expect(missing.status == 2)
-        #expect(missing.stderr.contains("Missing expected argument '<file>'"))
+        #expect(missing.stderr.contains("Missing expected argument '<files> ...'"))
         let unknown = try CommandRunner.run(["inspect", "--bogus", "x"])
         #expect(unknown.status == 2)
         let negative = try CommandRunner.run(["inspect", "--tags=-1", "x"])

@@ -40,7 +40,7 @@ public struct BaseNorms: Sendable {
     public init(checkpoint: BaseCheckpoint, cacheDirectory: String? = nil) throws {
         self.checkpoint = checkpoint
         table = nil
-        let directory = cacheDirectory ?? Self.defaultDirectory()
+        let directory = cacheDirectory ?? CacheDirectory.path
         guard let directory, !directory.isEmpty else {
             cachePath = nil
             return
@@ -67,16 +67,6 @@ public struct BaseNorms: Sendable {
         checkpoint?.flatShape(of: module) ?? table?.entries[module]?.shape
     }
 
-    /// `$XDG_CACHE_HOME/lorakit` or `$HOME/.cache/lorakit`.
-    static func defaultDirectory() -> String? {
-        if let xdg = Environment.value("XDG_CACHE_HOME"), !xdg.isEmpty {
-            return xdg + "/lorakit"
-        }
-        if let home = Environment.value("HOME"), !home.isEmpty {
-            return home + "/.cache/lorakit"
-        }
-        return nil
-    }
 
     /// size, mtime and header hash, hashed into 24 hex digits.
     static func identity(of file: SafeTensorsFile) throws -> String {
@@ -227,15 +217,16 @@ extension BaseCheckpoint {
             }
             return norm
         }
-        let norm = try source.withBytes(of: info) { bytes in
-            let rowBytes = bytes.count / Int(rows)
-            let slice =
-                location.rows.map {
-                    UnsafeRawBufferPointer(
-                        rebasing: bytes[$0.lowerBound * rowBytes..<$0.upperBound * rowBytes])
-                } ?? bytes
-            return ElementCoding.sumOfSquares(slice, dtype: info.dtype).squareRoot()
+        // In 4 MiB pieces through one buffer: a whole-tensor copy would fault in fresh pages
+        // for every weight (6 GiB of zeroed pages for an SDXL base). Pieces hold whole
+        // 1,024-element blocks, so the sum is the one a single pass gives.
+        let rowBytes = Int(info.byteCount) / Int(rows)
+        let range = location.rows.map { $0.lowerBound * rowBytes..<$0.upperBound * rowBytes }
+        var sum = 0.0
+        try source.forEachPiece(of: info, bytes: range ?? 0..<Int(info.byteCount)) {
+            sum += ElementCoding.sumOfSquares($0, dtype: info.dtype)
         }
+        let norm = sum.squareRoot()
         // Squares of finite Float32 values cannot overflow a Float64 sum: only NaN or an
         // infinity in the weight makes the norm non-finite.
         guard norm.isFinite else { throw LoRAError.nonFiniteWeight(path: path, key: info.name) }

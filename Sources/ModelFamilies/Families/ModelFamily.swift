@@ -9,6 +9,8 @@
 public protocol ModelFamily: Sendable {
     /// Stable identifier: `sdxl`, `sd1`.
     var id: String { get }
+    /// As reports name the family: `SDXL`, `SD1.x/2.x`, `Flux.1`.
+    var displayName: String { get }
     /// The architectures (variants) files of this family are detected as.
     var architectures: [Architecture] { get }
 

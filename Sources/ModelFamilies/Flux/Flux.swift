@@ -21,6 +21,7 @@ extension Architecture {
 public struct Flux: ModelFamily {
     public static let id = "flux"
     public var id: String { Self.id }
+    public var displayName: String { "Flux.1" }
     public var architectures: [Architecture] {
         [.flux, .fluxDev, .fluxSchnell, .fluxKontext, .fluxFill, .fluxControl, .chroma]
     }

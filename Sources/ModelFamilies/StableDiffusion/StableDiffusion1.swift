@@ -12,6 +12,7 @@ extension Architecture {
 public struct StableDiffusion1: ModelFamily {
     public static let id = "sd1"
     public var id: String { Self.id }
+    public var displayName: String { "SD1.x/2.x" }
     public var architectures: [Architecture] { [.sd1, .sd2, .sd1or2] }
 
     public init() {}

@@ -9,6 +9,7 @@ extension Architecture {
 public struct StableDiffusionXL: ModelFamily {
     public static let id = "sdxl"
     public var id: String { Self.id }
+    public var displayName: String { "SDXL" }
     public var architectures: [Architecture] { [.sdxl] }
 
     public init() {}

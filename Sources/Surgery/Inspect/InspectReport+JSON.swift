@@ -99,7 +99,8 @@ extension InspectReport {
         return .object(members)
     }
 
-    private var contentName: String {
+    /// What the file is, as JSON and library tables name it.
+    public var contentName: String {
         switch content {
         case .lora: "lora"
         case .checkpoint: "checkpoint"

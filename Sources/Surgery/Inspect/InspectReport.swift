@@ -12,11 +12,17 @@ public struct InspectReport: Sendable {
         public var computeHashes: Bool? = nil
         /// How many of the most frequent tags to keep.
         public var topTags = 12
+        /// Where hashes come from: a cache that knows the file, else one read of it.
+        public var hashCache: FileHashCache?
 
-        public init(listKeys: Bool = false, computeHashes: Bool? = nil, topTags: Int = 12) {
+        public init(
+            listKeys: Bool = false, computeHashes: Bool? = nil, topTags: Int = 12,
+            hashCache: FileHashCache? = nil
+        ) {
             self.listKeys = listKeys
             self.computeHashes = computeHashes
             self.topTags = topTags
+            self.hashCache = hashCache
         }
     }
 
@@ -63,6 +69,8 @@ public struct InspectReport: Sendable {
     public var format: String?
     public var kinds: [(kind: AdapterKind, modules: Int)] = []
     public var keyForms: [KeyForm] = []
+    /// The naming the keys follow, when one does (`kohya`, `diffusers`, `comfy`, `peft`).
+    public var naming: TargetNaming?
     /// Modules per part of the model, in module order (`unet`, `te1`; Flux: `double img`, ...).
     public var modulesPerPart: [(part: String, modules: Int)] = []
     public var rankTable: [RankRow] = []
@@ -85,14 +93,23 @@ public struct InspectReport: Sendable {
     public var topTags: [(tag: String, count: Int)]
     public var hashes: [HashCheck] = []
     public var fileSHA256: String?
+    /// kohya's hash of the tensor data (`sshs_model_hash`, computed): equal for files whose
+    /// tensors are identical, whatever their metadata.
+    public var tensorHash: String? {
+        hashes.first { $0.key == "sshs_model_hash" }?.computed
+    }
     public var autoV2: String? { fileSHA256.map { String($0.prefix(10)) } }
     public var keys: [TensorInfo]?
 
     /// Builds the report for any `.safetensors` file.
     /// - Throws: `SafeTensorsError` (malformed or unreadable file), `LoRAError` (contradictory modules).
     public init(path: String, options: Options = Options()) throws {
-        let file = try SafeTensorsFile(path: path)
-        self.path = path
+        try self.init(file: SafeTensorsFile(path: path), options: options)
+    }
+
+    /// The report of a file already open.
+    public init(file: SafeTensorsFile, options: Options = Options()) throws {
+        path = file.path
         fileSize = file.status.size
         headerLength = file.header.length
         tensorCount = file.tensors.count
@@ -117,6 +134,7 @@ public struct InspectReport: Sendable {
             let lora = try LoRAFile(file)
             architecture = lora.architecture
             summarize(lora)
+            naming = Conversion.naming(of: lora)
         case .checkpoint, .diffusersUNet:
             let summary = CheckpointSummary(file)
             checkpoint = summary
@@ -126,7 +144,7 @@ public struct InspectReport: Sendable {
         }
         let hashByDefault = content == .lora
         if options.computeHashes ?? hashByDefault {
-            try computeHashes(file)
+            try computeHashes(file, cache: options.hashCache)
         }
     }
 
@@ -206,9 +224,10 @@ public struct InspectReport: Sendable {
         return kinds.count == 1 ? main.rawValue : "mixed (mostly \(main.rawValue))"
     }
 
-    private mutating func computeHashes(_ file: SafeTensorsFile) throws {
+    private mutating func computeHashes(_ file: SafeTensorsFile, cache: FileHashCache?) throws {
         let metadata = file.metadata ?? [:]
-        let (whole, kohya) = try Hashes.allHashes(of: file)
+        let entry = try cache?.hashes(of: file) ?? FileHashCache.Entry(hashing: file)
+        let (whole, kohya) = (entry.file, entry.model)
         hashes.append(
             Self.check(
                 "sshs_model_hash", stored: metadata["sshs_model_hash"], computed: kohya.model))

@@ -84,7 +84,10 @@ public struct BaseNorms: Sendable {
 
     /// Computes every missing norm of `kind` for `modules` (those the checkpoint has), one
     /// stored tensor per core: modules sharing a tensor (CLIP-G's fused q, k, v) read it once.
-    public mutating func ensure(_ kind: Kind, for modules: [ModuleID]) throws {
+    /// - Parameter progress: modules measured and to measure, from worker threads.
+    public mutating func ensure(
+        _ kind: Kind, for modules: [ModuleID], progress: @Sendable (Int, Int) -> Void = { _, _ in }
+    ) throws {
         guard let base = checkpoint else { return }  // a table has what it has
         let missing = modules.filter { value(kind, of: $0) == nil && base.has($0) }
         guard !missing.isEmpty else { return }
@@ -93,8 +96,11 @@ public struct BaseNorms: Sendable {
             base.location(of: $0)?.key ?? $0.description
         }
         let groups = byTensor.keys.sorted().map { byTensor[$0]! }
+        let done = Locked(0)
         let results = try ParallelMap.map(groups) { group -> [(ModuleID, Double)] in
-            try Self.norms(kind, of: group, in: base)
+            let norms = try Self.norms(kind, of: group, in: base)
+            progress(done.withLock { $0 += group.count; return $0 }, missing.count)
+            return norms
         }
         for (module, norm) in results.joined() {
             if kind == .frobenius { frobenius[module] = norm } else { spectral[module] = norm }

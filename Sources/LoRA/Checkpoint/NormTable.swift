@@ -41,10 +41,9 @@ public struct NormTable: Sendable {
         // With the fused weights a base stores as parts, so a table of a diffusers-layout Flux
         // base serves kohya's LoRAs (whole qkv) as well as diffusers' (its parts).
         let modules = (checkpoint.modules + checkpoint.compositeModules).sorted()
+        // Spectral norms are the work (power iterations); Frobenius norms one pass each.
         try norms.ensure(.frobenius, for: modules)
-        progress(1, 2)
-        try norms.ensure(.spectral, for: modules)
-        progress(2, 2)
+        try norms.ensure(.spectral, for: modules, progress: progress)
         var entries: [ModuleID: Entry] = [:]
         for module in modules {
             guard let shape = checkpoint.flatShape(of: module),

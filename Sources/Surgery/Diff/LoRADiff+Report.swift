@@ -47,6 +47,23 @@ extension LoRADiff {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// One line per B when many LoRAs are compared with one A; `rowHeader` names the columns.
+    public func row() -> String {
+        let errors = modules.map(\.relativeError).filter(\.isFinite).sorted()
+        let cosine = modules.map(\.cosine).min()
+        let cells = [
+            String(modules.count), errors.isEmpty ? "-" : Self.percent(overallRelativeError),
+            errors.isEmpty ? "-" : Self.percent(errors[errors.count / 2]),
+            errors.last.map(Self.percent) ?? "-",
+            cosine.map { Format.decimal($0, places: 4) } ?? "-",
+            errors.isEmpty ? "-" : Self.percent(energyRatio),
+        ]
+        return cells.map { $0.padding(to: 10) }.joined(separator: " ") + " " + pathB
+    }
+
+    public static let rowHeader = ["shared", "error", "median", "max", "min cos", "energy"]
+        .map { $0.padding(to: 10) }.joined(separator: " ") + " B"
+
     static func percent(_ value: Double) -> String {
         value.isFinite ? Format.decimal(value * 100, places: 4) + "%" : "∞"
     }
@@ -76,5 +93,12 @@ extension LoRADiff {
             JSONMember("only_in_b", .array(onlyInB.map { .string($0.description) })),
             JSONMember("not_compared", .array(notCompared.map { .string($0.description) })),
         ])
+    }
+}
+
+extension String {
+    /// Left-aligned in `width` columns (longer text is kept whole).
+    fileprivate func padding(to width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
     }
 }

@@ -17,9 +17,10 @@ public struct NormsJob: Sendable {
         (self.base, self.output) = (base, output)
     }
 
-    public func run() throws -> Result {
+    /// - Parameter progress: modules measured and in all, from worker threads.
+    public func run(progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws -> Result {
         let checkpoint = try BaseCheckpoint(path: base)
-        let table = try NormTable.measure(checkpoint)
+        let table = try NormTable.measure(checkpoint, progress: progress)
         let destination = output ?? OutputNaming.sibling(of: base, suffix: ".norms")
         try table.write(to: destination, protecting: [checkpoint.status])
         return Result(

@@ -60,6 +60,8 @@ public struct ResizeJob: Sendable {
         case warning(String)
         /// An output was written.
         case wrote(ResizeSummary)
+        /// One input of several failed (the message names it); the others go on.
+        case failed(input: String, message: String)
     }
 
     /// LoRA inputs, each `PATH` or a weighted sum `a:0.7,b:0.3`.
@@ -83,8 +85,12 @@ public struct ResizeJob: Sendable {
     }
 
     /// Resizes and writes every output, reporting each as it is written.
-    /// - Throws: the first error of any input (outputs already written stay, whole).
-    public func run(report: (Event) -> Void) throws {
+    /// - Throws: the error of the base or of a single input; with several inputs, one that
+    ///   fails is reported (`.failed`) and the others go on.
+    /// - Parameter progress: modules decomposed and in all (per input), from worker threads.
+    public func run(
+        progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }, report: (Event) -> Void
+    ) throws {
         var base: ResizeBase?
         var recipes: [ResizeRecipe] = []
         if case .recipes(let list, let source) = mode {
@@ -99,81 +105,18 @@ public struct ResizeJob: Sendable {
         }
         let outputCount = inputs.count * (recipes.isEmpty ? 1 : recipes.count)
         let outputIsFile = try OutputNaming.namesAFile(output, outputs: outputCount)
+        if let output, !outputIsFile, inputs.count > 1 { try Directory.create(output) }
         for argument in inputs {
-            let source = try LoRAInput(argument: argument)
-            let modules = source.members.flatMap { $0.lora.adapters.map(\.module) }
-            var prefetch = NormPrefetch(base, recipes: recipes, modules: modules)
-            // Threshold recipes can tell, once the norms are known, how many singular vectors
-            // each module may keep: the norms are measured first (both cores stream the
-            // checkpoint), so that only those are held. Other recipes need every vector until
-            // planning, and the norms are read while the LoRA is decomposed.
-            if let pending = prefetch, Resizer.boundsVectors(recipes) {
-                base = try pending.result()
-                prefetch = nil
-            }
-            let vectorsNeeded = Resizer.vectorsNeeded(
-                by: recipes, norms: base?.norms,
-                modules: source.members.flatMap {
-                    $0.lora.adapters.filter(\.hasWeightDelta).map(\.module)
-                })
-            let resizer: Resizer
             do {
-                var cap: Int?
-                if case .kohya(let kohya) = mode {
-                    cap = max(kohya.rule.rank, kohya.rule.convRank)
-                }
-                resizer = try Resizer(
-                    source: source, keepingAtMost: cap, vectorsNeeded: vectorsNeeded)
-            } catch {
-                _ = try? prefetch?.result()
-                throw error
-            }
-            if let prefetch { base = try prefetch.result() }
-            let dtype = OutputStorage.dtype(
-                requested: self.dtype,
-                inputs: source.members.flatMap { OutputStorage.weightDTypes(of: $0.lora) })
-            if let table = base?.norms.table {
-                let lora = source.members[0].lora.architecture.architecture
-                guard ModelFamilies.family(of: lora).id == table.architecture.familyID else {
-                    throw SurgeryError.normTableForAnotherModel(
-                        table: table.path, tableModel: table.architecture.rawValue,
-                        lora: argument, loraModel: lora.rawValue)
-                }
-            }
-            for warning in resizer.warnings { report(.warning("\(argument): \(warning)")) }
-            var plans: [(plan: ResizePlan, name: String)] = []
-            switch mode {
-            case .recipes:
-                for recipe in recipes {
-                    let plan = try resizer.plan(recipe, base: &base, outputDType: dtype)
-                    plans.append(
-                        (plan, recipe.fileName(stem: source.name, threshold: plan.threshold ?? 0)))
-                }
-            case .kohya(let kohya):
-                plans.append(
-                    (resizer.plan(kohya.rule), "\(source.name)-\(kohya.fileSuffix).safetensors"))
-            }
-            // The resizer writes PEFT inputs' own keys (a diffusers to_q stays to_q), kohya's
-            // for the rest; a comfy input, or --to, is converted on the way out.
-            let namings = Set(source.members.map { Conversion.naming(of: $0.lora) })
-            let inputNaming = namings.count == 1 ? namings.first! : nil
-            let written: TargetNaming =
-                inputNaming == .diffusers || inputNaming == .peft ? inputNaming! : .kohya
-            for (plan, name) in plans {
-                let destination =
-                    outputIsFile ? output! : OutputNaming.file(name, in: output ?? source.directory)
-                try Conversion.write(
-                    resizer.output(plan, dtype: dtype), in: written,
-                    as: naming ?? inputNaming ?? .kohya, to: destination,
-                    protecting: source.statuses + (base?.statuses ?? []))
-                let summary = ResizeSummary(resizer: resizer, plan: plan, path: destination)
-                if !summary.modules.isEmpty, summary.modules.allSatisfy({ $0.newRank == 0 }) {
-                    report(
-                        .warning(
-                            "\(destination): the recipe keeps no direction of any module; the LoRA is empty"
-                        ))
-                }
-                report(.wrote(summary))
+                try resize(
+                    argument, base: &base, recipes: recipes, outputIsFile: outputIsFile,
+                    progress: progress, report: report)
+            } catch where inputs.count > 1 {
+                let message = (error as? UserFacingError)?.description ?? "\(error)"
+                report(
+                    .failed(
+                        input: argument,
+                        message: message.contains(argument) ? message : "\(argument): \(message)"))
             }
         }
         if var base, let error = base.norms.save() {
@@ -181,6 +124,88 @@ public struct ResizeJob: Sendable {
                 .warning(
                     "could not save the base-norm cache (\(error)); the next run recomputes the norms"
                 ))
+        }
+    }
+
+    /// One input, resized by every recipe (or kohya's rule) and written.
+    private func resize(
+        _ argument: String, base: inout ResizeBase?, recipes: [ResizeRecipe], outputIsFile: Bool,
+        progress: @escaping @Sendable (Int, Int) -> Void, report: (Event) -> Void
+    ) throws {
+        let source = try LoRAInput(argument: argument)
+        let modules = source.members.flatMap { $0.lora.adapters.map(\.module) }
+        var prefetch = NormPrefetch(base, recipes: recipes, modules: modules)
+        // Threshold recipes can tell, once the norms are known, how many singular vectors
+        // each module may keep: the norms are measured first (both cores stream the
+        // checkpoint), so that only those are held. Other recipes need every vector until
+        // planning, and the norms are read while the LoRA is decomposed.
+        if let pending = prefetch, Resizer.boundsVectors(recipes) {
+            base = try pending.result()
+            prefetch = nil
+        }
+        let vectorsNeeded = Resizer.vectorsNeeded(
+            by: recipes, norms: base?.norms,
+            modules: source.members.flatMap {
+                $0.lora.adapters.filter(\.hasWeightDelta).map(\.module)
+            })
+        let resizer: Resizer
+        do {
+            var cap: Int?
+            if case .kohya(let kohya) = mode {
+                cap = max(kohya.rule.rank, kohya.rule.convRank)
+            }
+            resizer = try Resizer(
+                source: source, keepingAtMost: cap, vectorsNeeded: vectorsNeeded, progress: progress)
+        } catch {
+            _ = try? prefetch?.result()
+            throw error
+        }
+        if let prefetch { base = try prefetch.result() }
+        let dtype = OutputStorage.dtype(
+            requested: self.dtype,
+            inputs: source.members.flatMap { OutputStorage.weightDTypes(of: $0.lora) })
+        if let table = base?.norms.table {
+            let lora = source.members[0].lora.architecture.architecture
+            guard ModelFamilies.family(of: lora).id == table.architecture.familyID else {
+                throw SurgeryError.normTableForAnotherModel(
+                    table: table.path, tableModel: table.architecture.rawValue,
+                    lora: argument, loraModel: lora.rawValue)
+            }
+        }
+        for warning in resizer.warnings { report(.warning("\(argument): \(warning)")) }
+        var plans: [(plan: ResizePlan, name: String)] = []
+        switch mode {
+        case .recipes:
+            for recipe in recipes {
+                let plan = try resizer.plan(recipe, base: &base, outputDType: dtype)
+                plans.append(
+                    (plan, recipe.fileName(stem: source.name, threshold: plan.threshold ?? 0)))
+            }
+        case .kohya(let kohya):
+            plans.append(
+                (resizer.plan(kohya.rule), "\(source.name)-\(kohya.fileSuffix).safetensors"))
+        }
+        // The resizer writes PEFT inputs' own keys (a diffusers to_q stays to_q), kohya's
+        // for the rest; a comfy input, or --to, is converted on the way out.
+        let namings = Set(source.members.map { Conversion.naming(of: $0.lora) })
+        let inputNaming = namings.count == 1 ? namings.first! : nil
+        let written: TargetNaming =
+            inputNaming == .diffusers || inputNaming == .peft ? inputNaming! : .kohya
+        for (plan, name) in plans {
+            let destination =
+                outputIsFile ? output! : OutputNaming.file(name, in: output ?? source.directory)
+            try Conversion.write(
+                resizer.output(plan, dtype: dtype), in: written,
+                as: naming ?? inputNaming ?? .kohya, to: destination,
+                protecting: source.statuses + (base?.statuses ?? []))
+            let summary = ResizeSummary(resizer: resizer, plan: plan, path: destination)
+            if !summary.modules.isEmpty, summary.modules.allSatisfy({ $0.newRank == 0 }) {
+                report(
+                    .warning(
+                        "\(destination): the recipe keeps no direction of any module; the LoRA is empty"
+                    ))
+            }
+            report(.wrote(summary))
         }
     }
 }

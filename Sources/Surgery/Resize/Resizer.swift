@@ -36,7 +36,8 @@ public struct Resizer: Sendable {
     ///     kept (and are computed again should a plan ask for them).
     public init(
         source: LoRAInput, keepingAtMost rank: Int? = nil, factorBudget: Int = Resizer.factorBudget,
-        vectorsNeeded: (@Sendable (DecomposedModule) -> Int)? = nil
+        vectorsNeeded: (@Sendable (DecomposedModule) -> Int)? = nil,
+        progress: @Sendable (Int, Int) -> Void = { _, _ in }
     ) throws {
         self.source = source
         path = source.first.path
@@ -59,7 +60,10 @@ public struct Resizer: Sendable {
         // output decomposes those modules again as it writes them (a merge of two rank-128
         // Flux LoRAs would hold 5 GB of vectors).
         let budget = Locked(factorBudget)
+        let done = Locked(0)
+        let total = groups.count
         let outcomes = try ParallelMap.map(groups) { group -> Result<DecomposedModule, Error> in
+            defer { progress(done.withLock { $0 += 1; return $0 }, total) }
             do {
                 var module = try DecomposedModule(members: group.members, leading: rank)
                 if let rank { module.keepFactors(upTo: rank) }

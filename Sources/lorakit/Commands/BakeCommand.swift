@@ -54,6 +54,9 @@ struct BakeCommand: ParsableCommand {
         help: "Store every float tensor as 16, bf16 or 32 (default: each keeps its dtype).")
     var dtype: StorageDType?
 
+    @Flag(name: .shortAndLong, help: "No notes or warnings; only the result.")
+    var quiet = false
+
     func validate() throws {
         guard paths.count >= 2 else {
             throw ValidationError("give the checkpoint, then at least one LoRA")
@@ -66,7 +69,7 @@ struct BakeCommand: ParsableCommand {
             checkpoint: paths[0], loras: Array(paths.dropFirst()), blocks: blocks,
             allowUnmatched: allowUnmatched, output: output, dtype: dtype?.dtype)
         let progress = ProgressLine(label: "bake")
-        let result = try job.run(warning: { logger.warning("\($0)") }) { done, total in
+        let result = try job.run(warning: { if !quiet { logger.warning("\($0)") } }) { done, total in
             progress.update(done, of: total)
         }
         progress.finish()

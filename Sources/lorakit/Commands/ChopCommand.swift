@@ -1,5 +1,7 @@
 import ArgumentParser
+import Library
 import LoRA
+import SystemIO
 import SafeTensors
 import Surgery
 
@@ -41,13 +43,20 @@ struct ChopCommand: ParsableCommand {
               lorakit chop flux_lora.safetensors --keep D07-D12,S00
               lorakit chop flux_lora.safetensors --preset single
               lorakit chop my_lora.safetensors 1,1,1,1,1,0.5,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1
+              lorakit chop ~/loras/sdxl --keep OUT01 -o ~/loras/out01/
+
+            Several LoRAs or a folder (its .safetensors files) are chopped one by one, two at a \
+            time, with the same selection: each output keeps its input's name with -chop added, \
+            in -o DIR/ or next to its input; a file that fails is named in the summary and the \
+            others go on (exit status 1).
             """)
 
-    @Argument(help: "The LoRA file.")
-    var lora: String
-
-    @Argument(help: "Weights: global, then one per block (see `lorakit blocks`).")
-    var vector: String?
+    @Argument(
+        help: """
+            The LoRA file (or several files and folders), then the weights: global, then one per \
+            block (see `lorakit blocks`), unless --keep, --keep-strongest or --preset is given.
+            """)
+    var arguments: [String]
 
     @Option(
         help:
@@ -67,13 +76,32 @@ struct ChopCommand: ParsableCommand {
 
     @Option(
         name: .shortAndLong,
-        help: "Output file (default: <input>-chop.safetensors next to the input).")
+        help:
+            "Output file, or folder for several inputs (default: <input>-chop.safetensors next to each input)."
+    )
     var output: String?
+
+    @Flag(help: "Also chop the LoRAs in the folders inside the folders given.")
+    var recursive = false
+
+    @Flag(name: .shortAndLong, help: "Print only failures and the summary.")
+    var quiet = false
 
     @Flag(help: "Read a vector whose length fits both forms as a web-UI block-weight vector.")
     var blockWeightForm = false
 
+    /// The weights vector: the last argument, when there are several and it names no file.
+    private var vector: String? {
+        guard arguments.count > 1, let last = arguments.last, !last.hasSuffix(".safetensors"),
+            (try? FileStatus.of(path: last)) ?? nil == nil
+        else { return nil }
+        return last
+    }
+
+    private var loras: [String] { vector == nil ? arguments : Array(arguments.dropLast()) }
+
     func validate() throws {
+        guard !arguments.isEmpty else { throw ValidationError("give a LoRA file") }
         guard [vector != nil, keep != nil, keepStrongest != nil, preset != nil].filter({ $0 }).count == 1
         else {
             throw ValidationError("give one of VECTOR, --keep BLOCKS, --keep-strongest N or --preset NAME")
@@ -90,14 +118,23 @@ struct ChopCommand: ParsableCommand {
             } else if let keep {
                 .keep(keep)
             } else { .vector(vector!, preferBlockWeightForm: blockWeightForm) }
-        let result = try ChopJob(lora: lora, selection: selection, output: output).run()
-        if let form = result.vectorForm { print("vector read as: \(form)") }
-        if let strongest = result.strongest {
-            print("strongest: \(strongest.joined(separator: ", "))")
+        try BatchCommand.run(
+            loras, recursive: recursive, output: output, quiet: quiet, verb: "chopped",
+            parallel: true
+        ) { input, folder in
+            let destination =
+                folder.map { Batch.output(for: input, suffix: "-chop", folder: $0) } ?? output
+            let result = try ChopJob(lora: input, selection: selection, output: destination).run()
+            var lines: [String] = []
+            if let form = result.vectorForm { lines.append("vector read as: \(form)") }
+            if let strongest = result.strongest {
+                lines.append("strongest: \(strongest.joined(separator: ", "))")
+            }
+            let s = result.summary
+            lines.append(
+                "\(result.path): kept \(s.keptModules) modules, scaled \(s.scaledModules), dropped \(s.droppedModules) (\(s.keptKeys) keys kept, \(s.droppedKeys) dropped)"
+            )
+            return lines.joined(separator: "\n")
         }
-        let s = result.summary
-        print(
-            "\(result.path): kept \(s.keptModules) modules, scaled \(s.scaledModules), dropped \(s.droppedModules) (\(s.keptKeys) keys kept, \(s.droppedKeys) dropped)"
-        )
     }
 }

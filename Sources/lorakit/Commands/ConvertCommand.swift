@@ -1,4 +1,5 @@
 import ArgumentParser
+import Library
 import ModelFamilies
 import Surgery
 
@@ -42,10 +43,16 @@ struct ConvertCommand: ParsableCommand {
               lorakit convert flux_lora.safetensors --to diffusers
               lorakit convert ai_toolkit_lora.safetensors --to kohya -o flux_kohya.safetensors
               lorakit convert split_qkv_lora.safetensors --to kohya --restore-split-strength
+              lorakit convert ~/loras/flux --to kohya -o ~/loras/flux-kohya/
+
+            Several LoRAs or a folder (its .safetensors files) convert one by one, two at a \
+            time: each output keeps its input's name with -<naming> added, in -o DIR/ or next \
+            to its input; a file that fails is named in the summary and the others go on (exit \
+            status 1).
             """)
 
-    @Argument(help: "The LoRA file.")
-    var lora: String
+    @Argument(help: "The LoRA file, or several files and folders.")
+    var loras: [String]
 
     @Option(help: "The naming to write: kohya, diffusers, comfy or peft.")
     var to: TargetNaming
@@ -55,10 +62,29 @@ struct ConvertCommand: ParsableCommand {
 
     @Option(
         name: .shortAndLong,
-        help: "Output file (default: <input>-<naming>.safetensors next to the input).")
+        help:
+            "Output file, or folder for several inputs (default: <input>-<naming>.safetensors next to each input)."
+    )
     var output: String?
 
+    @Flag(help: "Also convert the LoRAs in the folders inside the folders given.")
+    var recursive = false
+
+    @Flag(name: .shortAndLong, help: "Print only failures and the summary.")
+    var quiet = false
+
     func run() throws {
+        try BatchCommand.run(
+            loras, recursive: recursive, output: output, quiet: quiet, verb: "converted",
+            parallel: true
+        ) { input, folder in
+            try convert(input, output: folder.map {
+                Batch.output(for: input, suffix: "-" + to.rawValue, folder: $0)
+            } ?? output)
+        }
+    }
+
+    private func convert(_ lora: String, output: String?) throws -> String {
         let result = try ConvertJob(
             lora: lora, naming: to, restoreSplitStrength: restoreSplitStrength, output: output
         ).run()
@@ -68,9 +94,10 @@ struct ConvertCommand: ParsableCommand {
         if s.fused > 0 { parts.append("\(s.fusedParts) parts fused into \(s.fused)") }
         if s.restored > 0 { parts.append("\(s.restored) restored to trained strength") }
         if s.passThrough > 0 { parts.append("\(s.passThrough) other keys kept") }
-        print("\(result.path) (\(result.architecture), \(to.rawValue)): " + parts.joined(separator: ", "))
+        var report = "\(result.path) (\(result.architecture), \(to.rawValue)): " + parts.joined(separator: ", ")
         if s.roundedFolds > 0 {
-            print("note: alpha/rank folded into \(s.roundedFolds) up factors with one rounding each")
+            report += "\nnote: alpha/rank folded into \(s.roundedFolds) up factors with one rounding each"
         }
+        return report
     }
 }

@@ -1,7 +1,9 @@
 import ArgumentParser
+import Library
 import LinearAlgebra
 import LoRA
 import Surgery
+import SystemIO
 
 struct DiffCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,13 +19,22 @@ struct DiffCommand: ParsableCommand {
             Examples:
               lorakit diff my_lora.safetensors my_lora_frockpt1_th-3.55.safetensors
               lorakit diff a.safetensors b.safetensors --all --json
+              lorakit diff my_lora.safetensors resized/
+
+            With several LoRAs B (or a folder), each is compared with A and the report is one \
+            row per B: shared modules, the whole LoRA's error, the median and largest module \
+            error, the smallest cosine and the energy kept; a B that fails is named in the \
+            summary and the others go on (exit status 1).
             """)
 
     @Argument(help: "The reference LoRA (A).")
     var a: String
 
-    @Argument(help: "The LoRA compared with it (B).")
-    var b: String
+    @Argument(help: "The LoRA compared with it (B), or several files and folders.")
+    var b: [String]
+
+    @Flag(help: "Also compare the LoRAs in the folders inside the folders given.")
+    var recursive = false
 
     @Flag(help: "List every module, not only the ten largest errors.")
     var all = false
@@ -32,9 +43,32 @@ struct DiffCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let diff = try LoRADiff(pathA: a, pathB: b)
-        print(
-            json ? diff.json().serialized(pretty: true) : diff.text(allModules: all),
-            terminator: json ? "\n" : "")
+        let isFolder = (try? FileStatus.of(path: b[0]))??.isDirectory == true
+        guard b.count > 1 || isFolder else {
+            let diff = try LoRADiff(pathA: a, pathB: b[0])
+            print(
+                json ? diff.json().serialized(pretty: true) : diff.text(allModules: all),
+                terminator: json ? "\n" : "")
+            return
+        }
+        let batch = Batch(arguments: b, recursive: recursive)
+        let outcomes = batch.run(parallel: true) { other in
+            let diff = try LoRADiff(pathA: a, pathB: other)
+            return json ? diff.json().serialized() : diff.row()
+        }
+        var rows: [String] = []
+        for outcome in outcomes {
+            if case .success(let row) = outcome.result { rows.append(row) }
+        }
+        if json {
+            print("[" + rows.joined(separator: ",\n") + "]")
+        } else {
+            print("A: \(a)")
+            print(LoRADiff.rowHeader + rows.map { "\n" + $0 }.joined())
+        }
+        for line in Batch.summary(outcomes, verb: "compared") { Lorakit.printError(line) }
+        if outcomes.contains(where: { if case .failure = $0.result { true } else { false } }) {
+            throw ExitCode(1)
+        }
     }
 }

@@ -73,6 +73,9 @@ struct ExtractCommand: ParsableCommand {
     @Option(help: "The output's naming: kohya (default), diffusers, comfy or peft.")
     var to: TargetNaming?
 
+    @Flag(name: .shortAndLong, help: "No notes or warnings; only the result.")
+    var quiet = false
+
     func validate() throws {
         if let rank { guard rank > 0 else { throw ValidationError("--rank must be positive") } }
         if let convRank {
@@ -94,7 +97,7 @@ struct ExtractCommand: ParsableCommand {
             minimumDifference: minDiff, dtype: storage.type, output: output, naming: to)
         job.powerIterations = powerIterations
         let progress = ProgressLine(label: "extract")
-        let result = try job.run(warning: { logger.warning("\($0)") }) { done, total in
+        let result = try job.run(warning: { if !quiet { logger.warning("\($0)") } }) { done, total in
             progress.update(UInt64(done), of: UInt64(total))
         }
         progress.finish()

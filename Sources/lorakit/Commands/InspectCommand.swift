@@ -52,7 +52,7 @@ struct InspectCommand: ParsableCommand {
     @Flag(help: "Print one CSV row per file (for a spreadsheet).")
     var csv = false
 
-    @Flag(name: .shortAndLong, help: "Also read the folders inside the folders given.")
+    @Flag(help: "Also read the folders inside the folders given.")
     var recursive = false
 
     @Flag(

@@ -72,6 +72,9 @@ struct MergeCommand: ParsableCommand {
     @Flag(help: "Write an exact merge even when it is over 4x its inputs' size.")
     var allowLarge = false
 
+    @Flag(name: .shortAndLong, help: "No notes or warnings; only the result.")
+    var quiet = false
+
     func validate() throws {
         guard !inputs.isEmpty else { throw ValidationError("give at least one LoRA") }
         guard !(rank != nil && recipe != nil) else {
@@ -102,7 +105,7 @@ struct MergeCommand: ParsableCommand {
         var job = MergeJob(
             inputs: inputs, mode: mode, output: output, dtype: storage.type, naming: to)
         job.allowLarge = allowLarge
-        let result = try job.run { logger.warning("\($0)") }
+        let result = try job.run { if !quiet { logger.warning("\($0)") } }
         print("\(result.path): \(result.description)")
     }
 }

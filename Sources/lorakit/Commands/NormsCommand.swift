@@ -28,7 +28,11 @@ struct NormsCommand: ParsableCommand {
     var output: String?
 
     func run() throws {
-        let result = try NormsJob(base: base, output: output).run()
+        let progress = ProgressLine(label: "norms", unit: "modules")
+        let result = try NormsJob(base: base, output: output).run { done, total in
+            progress.update(UInt64(done), of: UInt64(total))
+        }
+        progress.finish()
         print("\(result.path): \(result.modules) modules of \(result.architecture)")
     }
 }

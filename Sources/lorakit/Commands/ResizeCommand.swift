@@ -1,5 +1,6 @@
 import ArgumentParser
 import JSON
+import Library
 import LinearAlgebra
 import LoRA
 import Logging
@@ -63,11 +64,26 @@ struct ResizeCommand: ParsableCommand {
               lorakit resize --norms sdxl_base.norms.safetensors my_lora.safetensors -r fro_ckpt=1,thr=-3.55
               lorakit resize my_lora.safetensors --rank 4 --conv-rank 4
               lorakit resize my_lora.safetensors --dynamic sv_fro --param 0.9 --rank 16
+              lorakit resize sdxl_base.safetensors ~/loras/sdxl -r fro_ckpt=1,thr=-3.55 -o small/
+
+            A folder stands for its .safetensors files (--recursive: and its subfolders'). Many \
+            LoRAs share one read of the base: its norms are measured once (and cached) for the \
+            whole batch; each LoRA is then decomposed on both cores, one after another. A file \
+            that fails is named in the summary and the others go on (exit status 1).
             """)
 
     @Argument(
-        help: "With -r: CKPT then LoRAs; without: LoRAs. A LoRA may be a:w,b:w to merge first.")
+        help: """
+            With -r: CKPT then LoRAs; without: LoRAs. A folder stands for its LoRAs; a LoRA may \
+            be a:w,b:w to merge first.
+            """)
     var paths: [String]
+
+    @Flag(help: "Also resize the LoRAs in the folders inside the folders given.")
+    var recursive = false
+
+    @Flag(name: .shortAndLong, help: "No warnings; only outputs, failures and the summary.")
+    var quiet = false
 
     @Option(
         name: [.customShort("r"), .customLong("recipes")],
@@ -167,13 +183,27 @@ struct ResizeCommand: ParsableCommand {
                     rank: rank, convRank: convRank, method: dynamic, parameter: param,
                     kohyaCompatible: kohyaCompat))
         }
+        // A folder stands for its LoRAs; a weighted sum (a:0.7,b:0.3) is one input.
+        inputs = inputs.flatMap { input -> [String] in
+            guard (try? FileStatus.of(path: input))??.isDirectory == true else { return [input] }
+            let batch = Batch(arguments: [input], recursive: recursive)
+            return batch.inputs + batch.missing.map(\.path)
+        }
+        guard !inputs.isEmpty else {
+            throw ValidationError("no .safetensors files in \(paths.joined(separator: ", "))")
+        }
         let job = ResizeJob(
             inputs: inputs, mode: mode, output: output, dtype: storage.type,
             useNormCache: !noCache, naming: to)
         var summaries: [JSONValue] = []
-        try job.run { event in
+        var failures: [String] = []
+        let progress = ProgressLine(label: "resize", unit: "modules")
+        defer { progress.finish() }
+        try job.run(progress: { done, total in progress.update(UInt64(done), of: UInt64(total)) }) {
+            event in
             switch event {
-            case .warning(let message): logger.warning("\(message)")
+            case .warning(let message): if !quiet { logger.warning("\(message)") }
+            case .failed(_, let message): failures.append(message)
             case .wrote(let summary) where json: summaries.append(summary.json())
             case .wrote(let summary):
                 print(summary.line())
@@ -181,6 +211,14 @@ struct ResizeCommand: ParsableCommand {
             }
         }
         if json { print(JSONValue.array(summaries).serialized(pretty: true)) }
+        if inputs.count > 1 {
+            let done = inputs.count - failures.count
+            Lorakit.printError(
+                "\(done) of \(inputs.count) LoRAs resized"
+                    + (failures.isEmpty ? "" : "; \(failures.count) failed:"))
+            for failure in failures { Lorakit.printError("  " + failure) }
+        }
+        if !failures.isEmpty { throw ExitCode(1) }
     }
 }
 

@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+        // kohya's --config_file and --dataset_config are TOML: a maintained parser (toml++).
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // C system libraries, each entered through one file (docs/architecture.md, "Where C
@@ -110,6 +112,7 @@ let package = Package(
                 "Conversions", "Surgery", "Library", "TrainingNumerics", "TinyXLModel", "TrainingIO",
                 "Trainer",
                 "Synthesis", argumentParser, .product(name: "Logging", package: "swift-log"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
             ]),
 
         // make bench's timings that no command exposes (a training step); not part of swift test.

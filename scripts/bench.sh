@@ -217,6 +217,40 @@ rm -f "$cache/lokr-merged.safetensors"
 measure "bake (full-matrix LoKr)" "$lokrdesc into 6.1 GiB base" "$bin" bake "$full" "$lokr" -o "$baked"
 rm -f "$baked" "$cache/lokr-r4.safetensors"
 
+# A folder of LoRAs: 500 SDXL-size LoRAs, each a real header over a hole (a sparse file, no
+# disk), listed header-only; 100 TinyXL LoCons (20 distinct, each 5 times under other names)
+# hashed with an empty hash cache, then with a warm one; a batch resize of 20 SDXL LoRAs
+# against the 6 GiB base (its norms read once for the batch).
+library=$cache/library
+rm -rf "$library"
+mkdir -p "$library/headers" "$library/tiny" "$library/batch"
+"$bin" synth lora "$library/one.safetensors" --kind lora >/dev/null
+header_bytes=$((8 + $(od -An -tu8 -N8 "$library/one.safetensors" | tr -d ' ')))
+lora_size=$(stat -c %s "$library/one.safetensors")
+for i in $(seq -w 1 500); do
+    head -c "$header_bytes" "$library/one.safetensors" >"$library/headers/lora-$i.safetensors"
+    truncate -s "$lora_size" "$library/headers/lora-$i.safetensors"
+done
+measure "inspect a folder --no-hash" "500 SDXL LoRA headers (sparse files)" \
+    "$bin" inspect --no-hash "$library/headers"
+for seed in $(seq 1 20); do
+    "$bin" synth lora "$library/tiny/style-$seed.safetensors" --tinyxl --no-text-encoders --seed "$seed" >/dev/null
+    for copy in 1 2 3 4; do
+        cp "$library/tiny/style-$seed.safetensors" "$library/tiny/style-$seed-copy$copy.safetensors"
+    done
+done
+tinysize=$(du -sm "$library/tiny" | cut -f1)
+measure "inspect a folder, hashed (cold cache)" "100 TinyXL LoCons, $tinysize MB" \
+    env XDG_CACHE_HOME="$library/hashes" "$bin" inspect "$library/tiny"
+measure "inspect a folder, hashed (warm cache)" "100 TinyXL LoCons, $tinysize MB" \
+    env XDG_CACHE_HOME="$library/hashes" "$bin" inspect "$library/tiny"
+for seed in $(seq 1 20); do
+    "$bin" synth lora "$library/batch/lora-$seed.safetensors" --kind lora --seed "$seed" >/dev/null
+done
+measure "resize a folder fro_ckpt=1,thr=-3.55 (cold)" "20 SDXL LoRAs (r8, 55 MiB each) + 6.1 GiB base" \
+    env XDG_CACHE_HOME="$library/norms" "$bin" resize "$full" "$library/batch" -r fro_ckpt=1,thr=-3.55 -o "$library/resized"
+rm -rf "$library"
+
 # One training step of the embedded trainer: a dim-8 / conv-dim-8 LoCon on TinyXL at 32x32,
 # batch 4, SAVEUS (forward, backward, optimizer; median of 10 steps after 2 warm-up steps).
 stats=$(mktemp)

@@ -36,7 +36,7 @@ struct FaultSuite: ParsableCommand {
             .filter { $0.hasSuffix(".safetensors") }.sorted().map { rejectFolder + "/" + $0 }
         let cases =
             (FileCases.all(referenceRejects: rejects) + ArgumentCases.all() + FaultCases.all()
-            + DatasetCases.all()).filter { fault in
+            + DatasetCases.all() + LibraryCases.all()).filter { fault in
                 guard let filter else { return true }
                 return fault.group.rawValue.contains(filter) || fault.name.contains(filter)
             }

@@ -84,18 +84,19 @@ public struct Batch: Sendable {
             }
     }
 
-    /// The summary line after a batch: `4 of 5 files done; 1 failed:` and one line per failure.
+    /// What stderr shows after a batch, each line lorakit's own: one per failure (naming the
+    /// file), then `4 of 5 files converted, 1 failed`.
     public static func summary(_ outcomes: [Outcome], verb: String) -> [String] {
         let failures = outcomes.compactMap { outcome -> String? in
             guard case .failure(let failure) = outcome.result else { return nil }
-            return "  " + failure.message
+            return "lorakit: " + failure.message
         }
         guard outcomes.count > 1 || !failures.isEmpty else { return [] }
         let done = outcomes.count - failures.count
-        var lines = ["\(done) of \(outcomes.count) files \(verb)"
-            + (failures.isEmpty ? "" : "; \(failures.count) failed:")]
-        lines += failures
-        return lines
+        return failures + [
+            "lorakit: \(done) of \(outcomes.count) files \(verb)"
+                + (failures.isEmpty ? "" : ", \(failures.count) failed")
+        ]
     }
 }
 

@@ -83,6 +83,8 @@ public struct LibraryEntry: Sendable {
         sha256 = report.fileSHA256
         tensorHash = report.tensorHash
         notes = report.notes
+        // Only a hashed file takes part in the duplicate search.
+        guard sha256 != nil else { return }
         let tensors = file.tensors.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
         structure = Hashes.sha256Hex(
             Array(tensors.map { "\($0.name):\($0.shape)" }.joined(separator: "\n").utf8))

@@ -33,8 +33,12 @@ struct Lorakit: ParsableCommand {
         LoggingSystem.bootstrap { label in StderrLogHandler(label: label) }
         Interruption.process.install { printError($0) }
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(
+                KohyaArguments.expand(Array(CommandLine.arguments.dropFirst())))
             try command.run()
+        } catch let error as KohyaConfigError {
+            printError("lorakit: \(error.description)")
+            Terminal.exit(error.isUsage ? 2 : 1)
         } catch let error as UserFacingError {
             printError("lorakit: \(error.description)")
             Terminal.exit(1)

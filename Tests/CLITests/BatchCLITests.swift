@@ -30,8 +30,8 @@ import Testing
         #expect(
             output.contents().sorted()
                 == ["locon_a-chop.safetensors", "locon_b-chop.safetensors", "lora_kohya-chop.safetensors"])
-        #expect(result.stderr.contains("3 of 4 files chopped; 1 failed:"))
-        #expect(result.stderr.contains("\(folder.path)/broken.safetensors: "))
+        #expect(result.stderr.hasSuffix("lorakit: 3 of 4 files chopped, 1 failed\n"))
+        #expect(result.stderr.hasPrefix("lorakit: \(folder.path)/broken.safetensors: "))
         // Each output is what the single-file command writes.
         let single = TemporaryDirectory()
         let one = try CommandRunner.run([
@@ -62,7 +62,7 @@ import Testing
         let result = try CommandRunner.run(["convert", folder.path, "--to", "diffusers", "--quiet"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.isEmpty)
-        #expect(result.stderr.contains("3 of 3 files converted"))
+        #expect(result.stderr.contains("lorakit: 3 of 3 files converted"))
         #expect(folder.directory.contents().contains("locon_a-diffusers.safetensors"))
     }
 
@@ -79,7 +79,7 @@ import Testing
                     "locon_a-rank2.safetensors", "locon_b-rank2.safetensors",
                     "lora_kohya-rank2.safetensors",
                 ])
-        #expect(result.stderr.contains("3 of 4 LoRAs resized; 1 failed:"))
+        #expect(result.stderr.contains("lorakit: 3 of 4 LoRAs resized, 1 failed"))
         #expect(result.stderr.contains("broken.safetensors"))
     }
 
@@ -94,7 +94,7 @@ import Testing
         #expect(rows.count == 4)
         #expect(rows[1].hasPrefix("shared"))
         #expect(rows[2].hasPrefix("788        0.0000%"))
-        #expect(result.stderr.contains("2 of 2 files compared"))
+        #expect(result.stderr.contains("lorakit: 2 of 2 files compared"))
     }
 
     @Test func severalInputsIntoOneFileIsRefused() throws {

@@ -20,8 +20,14 @@ public enum FileContent: Sendable, Hashable, CustomStringConvertible {
         }
         // Flux control LoRAs carry a few whole base tensors (`img_in.weight`) beside their
         // adapters, under the bare BFL names a checkpoint uses: adapters in the majority decide.
-        let adapterKeys = names.lazy.filter { KeyParser.parse($0) != nil }.count
-        if adapterKeys > 0 && adapterKeys * 2 >= names.count { return .lora }
+        // Counting stops once the majority is reached, or cannot be and one adapter was seen.
+        let majority = (names.count + 1) / 2
+        var adapterKeys = 0
+        for (index, name) in names.enumerated() {
+            if KeyParser.parse(name) != nil { adapterKeys += 1 }
+            if adapterKeys > 0 && adapterKeys >= majority { return .lora }
+            if adapterKeys > 0 && adapterKeys + (names.count - index - 1) < majority { break }
+        }
         if anyHasPrefix(layout.denoiserPrefixes) { return .checkpoint }
         if adapterKeys > 0 { return .lora }
         if anyHasPrefix(layout.diffusersDenoiserPrefixes) { return .diffusersUNet }

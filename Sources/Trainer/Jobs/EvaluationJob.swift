@@ -47,7 +47,7 @@ public struct EvaluationJob: Sendable {
     public var checkpoint: String
     /// Each `PATH` or `PATH:WEIGHT`; empty measures the base alone.
     public var loras: [String]
-    /// kohya's dataset layout (`<repeats>_<name>/` folders with images and captions).
+    /// A folder of images and captions, or kohya's layout (`<repeats>_<name>/` folders).
     public var dataDirectory: String
     public var resolution: Buckets.Size
     public var captionExtension: String
@@ -67,7 +67,8 @@ public struct EvaluationJob: Sendable {
         configuration.resolution = resolution
         configuration.captionExtension = captionExtension
         let data = try TrainingData.prepare(
-            directory: dataDirectory, configuration: configuration, warning: { _ in })
+            source: .folderOrKohyaFolders(dataDirectory), configuration: configuration,
+            warning: { _ in })
         let base = evaluation.run(
             unet: try TrainableUNet.frozen(checkpoint: checkpoint, loras: []),
             examples: data.examples)

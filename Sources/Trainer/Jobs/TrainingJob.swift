@@ -10,17 +10,17 @@ public struct TrainingJob: Sendable {
     public var configuration: TrainingConfiguration
     /// The TinyXL base checkpoint.
     public var baseModel: String
-    /// kohya's dataset layout: `<repeats>_<name>/` folders of images and captions.
-    public var dataDirectory: String
+    /// kohya's `train_data_dir` (`<repeats>_<name>/` folders) or a dataset config's subsets.
+    public var data: DatasetSource
     /// A state saved by `--save_state` to continue from.
     public var resume: String?
 
     public init(
-        configuration: TrainingConfiguration, baseModel: String, dataDirectory: String,
+        configuration: TrainingConfiguration, baseModel: String, data: DatasetSource,
         resume: String?
     ) {
         (self.configuration, self.baseModel) = (configuration, baseModel)
-        (self.dataDirectory, self.resume) = (dataDirectory, resume)
+        (self.data, self.resume) = (data, resume)
     }
 
     /// Trains until `--max_train_steps` or until `shouldStop` returns true after a step.
@@ -45,7 +45,7 @@ public struct TrainingJob: Sendable {
         let model = TinyXL()
         let base = try BaseWeights.load(baseModel, table: model.parameters)
         let data = try TrainingData.prepare(
-            directory: dataDirectory, configuration: c, warning: { observer.warning($0) })
+            source: data, configuration: c, warning: { observer.warning($0) })
         notice(
             "\(data.dataset.imageCount) images, \(data.examples.reduce(0) { $0 + $1.repeats }) per epoch with repeats, buckets \(data.dataset.buckets.keys.sorted().map(\.description).joined(separator: ", "))"
         )

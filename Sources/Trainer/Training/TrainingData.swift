@@ -11,15 +11,16 @@ public struct TrainingData: Sendable {
         self.dataset = dataset
     }
 
-    /// Scans a kohya dataset folder and prepares each image at its bucket.
+    /// Scans a dataset (kohya's folders, a dataset config's subsets, or a plain folder) and
+    /// prepares each image at its bucket.
     /// - Throws: `DataError` naming the file or folder at fault; `TrainingOptionError` for
     ///   bucket settings that contradict each other or give sizes TinyXL cannot take.
     public static func prepare(
-        directory: String, configuration c: TrainingConfiguration,
+        source: DatasetSource, configuration c: TrainingConfiguration,
         warning: (String) -> Void
     ) throws -> TrainingData {
         let scanned = try TrainingDataset(
-            directory: directory, captionExtension: c.captionExtension,
+            source, captionExtension: c.captionExtension,
             datasetRepeats: c.datasetRepeats)
         for item in scanned.warnings { warning("\(item)") }
         let buckets =

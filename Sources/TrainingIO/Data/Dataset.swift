@@ -14,6 +14,34 @@ public struct DatasetFolder: Sendable, Equatable {
     public var imageCount: Int
 }
 
+/// Where a run's images come from.
+public enum DatasetSource: Sendable, Equatable {
+    /// kohya's `train_data_dir`: images in `<repeats>_<name>/` subfolders.
+    case kohyaFolders(String)
+    /// The subsets of a kohya `--dataset_config` file, each a folder with its repeats.
+    case subsets([DatasetSubset])
+    /// kohya's layout when the folder has `<repeats>_<name>/` subfolders, else the folder's own
+    /// images, seen once each (a held-out set has no repeats).
+    case folderOrKohyaFolders(String)
+}
+
+/// A folder of images with its repeats, as a `[[datasets.subsets]]` table gives it.
+public struct DatasetSubset: Sendable, Equatable {
+    public var path: String
+    /// The key of `ss_tag_frequency` and `ss_dataset_dirs`: the folder's base name, as kohya's
+    /// own metadata names a subset.
+    public var name: String
+    /// The caption of images without a caption file (`class_tokens`).
+    public var classToken: String
+    public var repeats: Int
+
+    public init(path: String, name: String? = nil, classToken: String = "", repeats: Int = 1) {
+        self.path = path
+        self.name = name ?? path.split(separator: "/").last.map(String.init) ?? path
+        (self.classToken, self.repeats) = (classToken, repeats)
+    }
+}
+
 /// One training image and its caption.
 public struct DatasetItem: Sendable, Equatable {
     /// The image file.
@@ -64,43 +92,54 @@ public struct TrainingDataset: Sendable {
     public init(
         directory: String, captionExtension: String = ".txt", datasetRepeats: Int = 1
     ) throws(DataError) {
-        precondition(datasetRepeats >= 1, "TrainingDataset: dataset_repeats below 1")
-        guard let status = try Self.status(directory) else {
-            throw .directoryNotFound(path: directory)
-        }
-        guard status.isDirectory else { throw .notADirectory(path: directory) }
+        try self.init(
+            .kohyaFolders(directory), captionExtension: captionExtension,
+            datasetRepeats: datasetRepeats)
+    }
 
+    /// Scans a source: kohya's folders, a dataset config's subsets, or a plain folder.
+    public init(
+        _ source: DatasetSource, captionExtension: String = ".txt", datasetRepeats: Int = 1
+    ) throws(DataError) {
+        precondition(datasetRepeats >= 1, "TrainingDataset: dataset_repeats below 1")
+        var warnings: [DataWarning] = []
+        let subsets: [DatasetSubset]
+        let directory: String
+        switch source {
+        case .kohyaFolders(let path):
+            directory = path
+            subsets = try Self.kohyaSubsets(of: path, warnings: &warnings)
+            guard !subsets.isEmpty else { throw .noTrainingFolders(path: path) }
+        case .subsets(let list):
+            directory = list.first?.path ?? ""
+            subsets = list
+            for subset in list {
+                guard let status = try Self.status(subset.path) else {
+                    throw .directoryNotFound(path: subset.path)
+                }
+                guard status.isDirectory else { throw .notADirectory(path: subset.path) }
+            }
+        case .folderOrKohyaFolders(let path):
+            directory = path
+            var ignored: [DataWarning] = []
+            let kohya = try Self.kohyaSubsets(of: path, warnings: &ignored)
+            subsets = kohya.isEmpty ? [DatasetSubset(path: path)] : kohya
+            if !kohya.isEmpty { warnings += ignored }
+        }
         let extensions = Self.captionExtensions(captionExtension)
         var folders: [DatasetFolder] = []
         var items: [DatasetItem] = []
-        var warnings: [DataWarning] = []
-        let root = try DataError.listing(directory)
-        for name in root.names {
-            let path = Self.join(directory, name)
-            guard try Self.status(path)?.isDirectory == true else { continue }
-            // kohya: `int(name.split("_")[0])`, the rest joined back is the class token.
-            let parts = name.split(separator: "_", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let first = parts.first, !first.isEmpty,
-                first.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let repeats = Int(first)
-            else {
-                warnings.append(.skippedFolder(path: path))
-                continue
-            }
-            guard repeats > 0 else {
-                warnings.append(.zeroRepeats(path: path))
-                continue
-            }
-            let (total, overflow) = repeats.multipliedReportingOverflow(by: datasetRepeats)
-            guard !overflow else { throw .repeatsTooLarge(path: path) }
-            let classToken = parts.count > 1 ? String(parts[1]) : ""
+        for subset in subsets {
+            let (total, overflow) = subset.repeats.multipliedReportingOverflow(by: datasetRepeats)
+            guard !overflow else { throw .repeatsTooLarge(path: subset.path) }
             let scanned = try Self.scanFolder(
-                path, name: name, classToken: classToken, repeats: total,
+                subset.path, name: subset.name, classToken: subset.classToken, repeats: total,
                 captionExtensions: extensions, warnings: &warnings)
-            if scanned.isEmpty { warnings.append(.emptyFolder(path: path)) }
+            if scanned.isEmpty { warnings.append(.emptyFolder(path: subset.path)) }
             folders.append(
                 DatasetFolder(
-                    path: path, name: name, classToken: classToken, repeats: total,
-                    imageCount: scanned.count))
+                    path: subset.path, name: subset.name, classToken: subset.classToken,
+                    repeats: total, imageCount: scanned.count))
             items += scanned
         }
         guard !folders.isEmpty else { throw .noTrainingFolders(path: directory) }
@@ -123,6 +162,39 @@ public struct TrainingDataset: Sendable {
         self.warnings = warnings
         self.tagFrequency = frequency
         self.totalImages = sum
+    }
+
+    /// The `<repeats>_<name>` folders of kohya's `train_data_dir`, sorted by name.
+    /// - Throws: `.directoryNotFound`, `.notADirectory`, `.unreadable`.
+    static func kohyaSubsets(
+        of directory: String, warnings: inout [DataWarning]
+    ) throws(DataError) -> [DatasetSubset] {
+        guard let status = try Self.status(directory) else {
+            throw .directoryNotFound(path: directory)
+        }
+        guard status.isDirectory else { throw .notADirectory(path: directory) }
+        var subsets: [DatasetSubset] = []
+        for name in try DataError.listing(directory).names {
+            let path = Self.join(directory, name)
+            guard try Self.status(path)?.isDirectory == true else { continue }
+            // kohya: `int(name.split("_")[0])`, the rest joined back is the class token.
+            let parts = name.split(separator: "_", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let first = parts.first, !first.isEmpty,
+                first.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let repeats = Int(first)
+            else {
+                warnings.append(.skippedFolder(path: path))
+                continue
+            }
+            guard repeats > 0 else {
+                warnings.append(.zeroRepeats(path: path))
+                continue
+            }
+            subsets.append(
+                DatasetSubset(
+                    path: path, name: name, classToken: parts.count > 1 ? String(parts[1]) : "",
+                    repeats: repeats))
+        }
+        return subsets
     }
 
     /// Images found.

@@ -22,7 +22,10 @@ struct EvalCommand: ParsableCommand {
     @Argument(help: "The TinyXL checkpoint, then LoRAs (each PATH or PATH:WEIGHT).")
     var paths: [String]
 
-    @Option(help: "Dataset folder (<repeats>_<name>/ subfolders with images and captions).")
+    @Option(
+        help:
+            "Folder of images and captions (each image seen once), or kohya's layout (<repeats>_<name>/ subfolders)."
+    )
     var data: String
 
     @Option(

@@ -212,11 +212,11 @@ struct ResizeCommand: ParsableCommand {
         }
         if json { print(JSONValue.array(summaries).serialized(pretty: true)) }
         if inputs.count > 1 {
+            for failure in failures { Lorakit.printError("lorakit: " + failure) }
             let done = inputs.count - failures.count
             Lorakit.printError(
-                "\(done) of \(inputs.count) LoRAs resized"
-                    + (failures.isEmpty ? "" : "; \(failures.count) failed:"))
-            for failure in failures { Lorakit.printError("  " + failure) }
+                "lorakit: \(done) of \(inputs.count) LoRAs resized"
+                    + (failures.isEmpty ? "" : ", \(failures.count) failed"))
         }
         if !failures.isEmpty { throw ExitCode(1) }
     }

@@ -4,6 +4,7 @@ import Logging
 import SafeTensors
 import SystemIO
 import Trainer
+import TrainingIO
 
 /// `lorakit train`: kohya's `sdxl_train_network.py` command line, on TinyXL.
 struct TrainCommand: ParsableCommand {
@@ -26,6 +27,15 @@ struct TrainCommand: ParsableCommand {
             --sample_every_n_steps (Euler ancestral), TensorBoard event files under \
             --logging_dir. With --save_state, Ctrl-C saves OUTPUT_NAME-state.safetensors and \
             --resume continues from it exactly as if the run had not stopped.
+
+            Config files: --config_file FILE.toml reads kohya's training TOML (sections such as \
+            [model_arguments] only group keys), with the flags given on the command line \
+            overriding it; --dataset_config FILE.toml reads kohya's dataset TOML ([general], \
+            one [[datasets]] with its resolution, batch_size and buckets, and its \
+            [[datasets.subsets]] with image_dir, num_repeats, class_tokens), whose settings \
+            replace the matching flags. kohya options lorakit does not have (--noise_offset, \
+            --min_snr_gamma, --network_weights, ...) are refused with the reason, on the command \
+            line and in either file.
 
             Flags that only matter on a GPU (--sdpa, --xformers, --mixed_precision, \
             --gradient_checkpointing, --no_half_vae, --max_data_loader_n_workers, ...) are \
@@ -51,10 +61,23 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         let logger = Logger(label: "lorakit.train")
         for note in flags.notes() { logger.notice("note: \(note)") }
-        let configuration = try flags.configuration()
+        var configuration = try flags.configuration()
+        let data: DatasetSource
+        if let path = flags.datasetConfig {
+            let dataset = try KohyaDatasetConfig(path: path)
+            try dataset.apply(to: &configuration)
+            if flags.trainDataDirectory != nil {
+                logger.notice("note: --train_data_dir is ignored: --dataset_config gives the data")
+            }
+            data = .subsets(dataset.subsets)
+        } else if let directory = flags.trainDataDirectory {
+            data = .kohyaFolders(directory)
+        } else {
+            throw ValidationError("give --train_data_dir or --dataset_config")
+        }
         let job = TrainingJob(
-            configuration: configuration, baseModel: flags.pretrainedModel,
-            dataDirectory: flags.trainDataDirectory, resume: flags.resume)
+            configuration: configuration, baseModel: flags.pretrainedModel, data: data,
+            resume: flags.resume)
         // With --save_state, Ctrl-C stops after the current step and saves; without, it ends
         // the run at once (nothing would be saved to resume from).
         let stop = configuration.saveState ? Interruption.process.stopAfterStep() : { false }

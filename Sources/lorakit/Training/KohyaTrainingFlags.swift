@@ -12,7 +12,19 @@ struct KohyaTrainingFlags: ParsableArguments {
     var pretrainedModel: String
 
     @Option(name: .customLong("train_data_dir"), help: "Folder of <repeats>_<name>/ image folders.")
-    var trainDataDirectory: String
+    var trainDataDirectory: String?
+
+    @Option(
+        name: .customLong("dataset_config"),
+        help:
+            "kohya's dataset TOML: [general], one [[datasets]] and its [[datasets.subsets]] (image_dir, num_repeats, class_tokens); replaces --train_data_dir."
+    )
+    var datasetConfig: String?
+
+    @Option(
+        name: .customLong("config_file"),
+        help: "kohya's training TOML: its keys are read as these flags; flags given here win.")
+    var configFile: String?
 
     @Option(
         name: .customLong("resolution"), parsing: .unconditional,

@@ -160,7 +160,8 @@ let package = Package(
         .testTarget(
             name: "LibraryTests",
             dependencies: [
-                "Library", "Surgery", "Synthesis", "LoRA", "SafeTensors", "SystemIO", "TestSupport",
+                "Library", "Surgery", "Synthesis", "JSON", "LoRA", "SafeTensors", "SystemIO",
+                "TestSupport",
             ]),
         .testTarget(
             name: "TensorOpsTests",

@@ -38,15 +38,12 @@ public struct Batch: Sendable {
         return nil
     }
 
-    /// `folder/<input's name><suffix>.safetensors`, or next to the input without a folder.
-    public static func output(for input: String, suffix: String, folder: String?) -> String {
+    /// `folder/<input's name><suffix>.safetensors` (next to the input, without a folder, is
+    /// each job's own default).
+    public static func output(for input: String, suffix: String, folder: String) -> String {
         let name = input.split(separator: "/").last.map(String.init) ?? input
         let extensionName = ".safetensors"
         let stem = name.hasSuffix(extensionName) ? String(name.dropLast(extensionName.count)) : name
-        guard let folder else {
-            let directory = input.hasSuffix(name) ? String(input.dropLast(name.count)) : ""
-            return directory + stem + suffix + extensionName
-        }
         return folder + (folder.hasSuffix("/") ? "" : "/") + stem + suffix + extensionName
     }
 

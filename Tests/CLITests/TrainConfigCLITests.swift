@@ -160,7 +160,8 @@ import Testing
 /// The refusal table and lorakit's own flags never name the same option.
 @Suite struct KohyaOptionTableTests {
     @Test func noRefusedOptionIsOneLorakitHas() throws {
-        let help = try CommandRunner.run(["train", "--help"]).stdout
+        let full = try CommandRunner.run(["train", "--help"]).stdout
+        let help = try #require(full.split(separator: "OPTIONS:").last)
         let flags = Set(
             help.split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") })
                 .filter { $0.hasPrefix("--") }.map { String($0.dropFirst(2)) })

@@ -40,8 +40,11 @@ public struct MergeJob: Sendable {
         self.naming = naming
     }
 
-    /// Merges and writes the output; `warning` hears about modules copied or dropped.
-    public func run(warning: (String) -> Void) throws -> Result {
+    /// Merges and writes the output; `warning` hears about modules copied or dropped,
+    /// `progress` about modules merged or decomposed (from worker threads).
+    public func run(
+        warning: (String) -> Void, progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }
+    ) throws -> Result {
         let given = try LoRAInput(argument: inputs.joined(separator: ","))
         var protected = given.statuses
         let dtype = OutputStorage.dtype(
@@ -77,19 +80,19 @@ public struct MergeJob: Sendable {
                     output: self.output, predicted: predicted, inputs: inputBytes,
                     suggestedRank: max(16, ranks.max() ?? 16))
             }
-            let merge = try Merge(source: source, dtype: dtype)
+            let merge = try Merge(source: source, dtype: dtype, progress: progress)
             for item in merge.warnings { warning(item) }
             output = merge.output(dtype: dtype)
             description = "\(merge.moduleCount) modules merged exactly"
         case .rank(let rank, let convRank):
             let resizer = try Resizer(
-                source: source, keepingAtMost: max(rank, convRank ?? rank))
+                source: source, keepingAtMost: max(rank, convRank ?? rank), progress: progress)
             for item in resizer.warnings { warning(item) }
             let plan = resizer.plan(KohyaRankRule(rank: rank, convRank: convRank ?? rank))
             output = resizer.output(plan, dtype: dtype)
             description = "\(resizer.modules.count) modules, total rank \(plan.totalRank)"
         case .recipe(let recipe, let basePath):
-            let resizer = try Resizer(source: source)
+            let resizer = try Resizer(source: source, progress: progress)
             for item in resizer.warnings { warning(item) }
             var base: ResizeBase? = try ResizeBase(checkpoint: BaseCheckpoint(path: basePath))
             protected += base!.statuses

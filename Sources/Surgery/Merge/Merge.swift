@@ -45,7 +45,10 @@ public struct Merge: Sendable {
 
     /// Plans the merge; factors are read and combined here (one module per core).
     /// - Throws: `SurgeryError` for modules that cannot be merged, `LoRAError`/`SafeTensorsError`.
-    public init(source: LoRAInput, dtype: DType) throws {
+    /// - Parameter progress: modules merged and in all, from worker threads.
+    public init(
+        source: LoRAInput, dtype: DType, progress: @Sendable (Int, Int) -> Void = { _, _ in }
+    ) throws {
         self.source = source
         let first = source.first
         for member in source.members.dropFirst()
@@ -77,8 +80,11 @@ public struct Merge: Sendable {
                     path: member.lora.path, module: member.adapter.stem, kind: kind)
             }
         }
+        let done = Locked(0)
+        let total = mergeable.count
         modules = try ParallelMap.map(mergeable) { group in
-            try Self.merge(group.members, dtype: dtype)
+            defer { progress(done.withLock { $0 += 1; return $0 }, total) }
+            return try Self.merge(group.members, dtype: dtype)
         }
     }
 

@@ -105,7 +105,11 @@ struct MergeCommand: ParsableCommand {
         var job = MergeJob(
             inputs: inputs, mode: mode, output: output, dtype: storage.type, naming: to)
         job.allowLarge = allowLarge
-        let result = try job.run { if !quiet { logger.warning("\($0)") } }
+        let progress = ProgressLine(label: "merge", unit: "modules")
+        let result = try job.run(warning: { if !quiet { logger.warning("\($0)") } }) {
+            progress.update(UInt64($0), of: UInt64($1))
+        }
+        progress.finish()
         print("\(result.path): \(result.description)")
     }
 }

@@ -5,8 +5,9 @@ enum KohyaOptions {
     /// The options of `lorakit train` (kohya's names), read off its own definition.
     static let lorakitNames: Set<String> = {
         var names = Set<String>()
+        // The option list only: the discussion above it names refused options too.
         let help = TrainCommand.helpMessage(includeHidden: true, columns: 10_000)
-        var rest = Substring(help)
+        var rest = help.firstRange(of: "OPTIONS:").map { help[$0.upperBound...] } ?? Substring(help)
         while let start = rest.range(of: "--") {
             let name = rest[start.upperBound...].prefix { $0.isLetter || $0.isNumber || $0 == "_" }
             if !name.isEmpty { names.insert(String(name)) }

@@ -122,14 +122,15 @@ public enum Hashes {
     /// Whole-file and kohya hashes together. A file already in reference order (every file
     /// kohya, LyCORIS, diffusers or lorakit writes) is read once: its data section is then
     /// exactly the data of kohya's re-serialization.
+    /// - Parameter progress: bytes read and the file's size, after each 8 MiB.
     public static func allHashes(
-        of file: SafeTensorsFile
+        of file: SafeTensorsFile, progress: (UInt64, UInt64) -> Void = { _, _ in }
     ) throws -> (file: FileHashes, model: ModelHashes) {
         let reference = file.tensors.sorted {
             SafeTensorsWriter.referenceOrder(($0.name, $0.dtype), ($1.name, $1.dtype))
         }
         guard reference.map(\.name) == file.tensors.map(\.name) else {
-            return (try fileHashes(of: file), try modelHashes(of: file))
+            return (try fileHashes(of: file, progress: progress), try modelHashes(of: file))
         }
         let kohyaHeader = try SafeTensorsWriter.headerBytes(
             layout: file.tensors, metadata: kohyaHashMetadata(file.metadata))
@@ -139,6 +140,7 @@ public enum Hashes {
         var kohyaWindow = LegacyWindow()
         kohyaWindow.feed(kohyaHeader)
         try readChunks(of: file) { offset, bytes in
+            defer { progress(offset + UInt64(bytes.count), file.status.size) }
             whole.update(data: bytes)
             fileWindow.feed(bytes)
             let dataStart = file.header.dataStart
@@ -174,10 +176,13 @@ public enum Hashes {
     }
 
     /// SHA-256 of a whole file and its AutoV1 window, reading 8 MiB at a time.
-    public static func fileHashes(of file: SafeTensorsFile) throws -> FileHashes {
+    public static func fileHashes(
+        of file: SafeTensorsFile, progress: (UInt64, UInt64) -> Void = { _, _ in }
+    ) throws -> FileHashes {
         var whole = SHA256()
         var legacy = LegacyWindow()
-        try readChunks(of: file) { _, bytes in
+        try readChunks(of: file) { offset, bytes in
+            defer { progress(offset + UInt64(bytes.count), file.status.size) }
             whole.update(data: bytes)
             legacy.feed(bytes)
         }

@@ -17,8 +17,10 @@ public final class FileHashCache: Sendable {
         }
 
         /// Reads the whole file once.
-        public init(hashing file: SafeTensorsFile) throws {
-            (self.file, self.model) = try Hashes.allHashes(of: file)
+        public init(
+            hashing file: SafeTensorsFile, progress: (UInt64, UInt64) -> Void = { _, _ in }
+        ) throws {
+            (self.file, self.model) = try Hashes.allHashes(of: file, progress: progress)
         }
     }
 
@@ -68,9 +70,11 @@ public final class FileHashCache: Sendable {
     }
 
     /// The hashes of an open file: recorded ones when still valid, else read and recorded.
-    public func hashes(of file: SafeTensorsFile) throws -> Entry {
+    public func hashes(
+        of file: SafeTensorsFile, progress: (UInt64, UInt64) -> Void = { _, _ in }
+    ) throws -> Entry {
         if let known = entry(for: file.path, status: file.status) { return known }
-        let entry = try Entry(hashing: file)
+        let entry = try Entry(hashing: file, progress: progress)
         record(entry, for: file.path, status: file.status)
         return entry
     }

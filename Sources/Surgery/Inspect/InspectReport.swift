@@ -14,6 +14,8 @@ public struct InspectReport: Sendable {
         public var topTags = 12
         /// Where hashes come from: a cache that knows the file, else one read of it.
         public var hashCache: FileHashCache?
+        /// Bytes hashed and the file's size, while a file is read for its hashes.
+        public var hashProgress: @Sendable (UInt64, UInt64) -> Void = { _, _ in }
 
         public init(
             listKeys: Bool = false, computeHashes: Bool? = nil, topTags: Int = 12,
@@ -144,7 +146,7 @@ public struct InspectReport: Sendable {
         }
         let hashByDefault = content == .lora
         if options.computeHashes ?? hashByDefault {
-            try computeHashes(file, cache: options.hashCache)
+            try computeHashes(file, cache: options.hashCache, progress: options.hashProgress)
         }
     }
 
@@ -224,9 +226,13 @@ public struct InspectReport: Sendable {
         return kinds.count == 1 ? main.rawValue : "mixed (mostly \(main.rawValue))"
     }
 
-    private mutating func computeHashes(_ file: SafeTensorsFile, cache: FileHashCache?) throws {
+    private mutating func computeHashes(
+        _ file: SafeTensorsFile, cache: FileHashCache?, progress: (UInt64, UInt64) -> Void
+    ) throws {
         let metadata = file.metadata ?? [:]
-        let entry = try cache?.hashes(of: file) ?? FileHashCache.Entry(hashing: file)
+        let entry =
+            try cache?.hashes(of: file, progress: progress)
+            ?? FileHashCache.Entry(hashing: file, progress: progress)
         let (whole, kohya) = (entry.file, entry.model)
         hashes.append(
             Self.check(

@@ -90,9 +90,12 @@ struct InspectCommand: ParsableCommand {
             }
         }
         guard isLibrary else {
-            let options = InspectReport.Options(
+            var options = InspectReport.Options(
                 listKeys: keys, computeHashes: hash, topTags: tags ?? 12, hashCache: cache)
+            let progress = ProgressLine(label: "hashing")
+            options.hashProgress = { progress.update($0, of: $1) }
             let report = try InspectReport(path: files[0], options: options)
+            progress.finish()
             print(
                 json ? report.json().serialized(pretty: true) : report.text(),
                 terminator: json ? "\n" : "")

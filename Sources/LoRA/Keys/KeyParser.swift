@@ -96,13 +96,12 @@ public enum KeyParser {
     static func strip(suffix: String, from key: String) -> String? {
         // Compared from the end without copying either string: a key is tried against every
         // rule, so a folder of 500 SDXL LoRAs makes tens of millions of these calls.
+        let bytes = key.utf8
         let suffixCount = suffix.utf8.count
-        guard key.utf8.count > suffixCount,
-            key.utf8.reversed().starts(with: suffix.utf8.reversed())
-        else {
-            return nil
-        }
-        return String(decoding: key.utf8.dropLast(suffixCount), as: UTF8.self)
+        guard bytes.count > suffixCount else { return nil }
+        let start = bytes.index(bytes.endIndex, offsetBy: -suffixCount)
+        guard bytes[start...].elementsEqual(suffix.utf8) else { return nil }
+        return String(decoding: bytes[..<start], as: UTF8.self)
     }
 
     /// The module a key stem names, with its spelling family. UNet names stay in the spelling of

@@ -168,12 +168,9 @@ public enum FluxNames {
 
     /// XLabs' `double_blocks_N_processor_qkv_lora1` and friends.
     private static func xlabs(_ name: String) -> (name: String, part: String?)? {
-        let marker = "_processor_"
-        guard let start = name.indices.first(where: { name[$0...].hasPrefix(marker) }) else {
-            return nil
-        }
-        let block = name[..<start]
-        let adapter = name[name.index(start, offsetBy: marker.count)...]
+        guard let marker = name.byteRange(of: "_processor_") else { return nil }
+        let block = name[..<marker.lowerBound]
+        let adapter = name[marker.upperBound...]
         if block.hasPrefix("double_blocks_") {
             let table = [
                 "qkv_lora1": "img_attn_qkv", "qkv_lora2": "txt_attn_qkv",

@@ -9,9 +9,17 @@ public enum Component: String, Sendable, Hashable, CaseIterable, Comparable {
     /// Flux's T5-XXL text encoder (kohya `lora_te3_`; diffusers' and OneTrainer's second one).
     case te3
 
-    public static func < (lhs: Component, rhs: Component) -> Bool {
-        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    /// Declaration order (`allCases` would build an array at every comparison of a sort).
+    private var order: Int {
+        switch self {
+        case .unet: 0
+        case .te1: 1
+        case .te2: 2
+        case .te3: 3
+        }
     }
+
+    public static func < (lhs: Component, rhs: Component) -> Bool { lhs.order < rhs.order }
 }
 
 /// One targeted base module, whatever the spelling of the file it came from.

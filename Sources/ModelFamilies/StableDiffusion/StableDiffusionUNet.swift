@@ -162,21 +162,9 @@ struct StableDiffusionUNet: Sendable {
 
     /// The decimal number right after `marker` in `name`, if any.
     static func integer(after marker: String, in name: String) -> Int? {
-        // A byte search: detection asks this of every key of every file, and the generic
-        // `firstRange(of:)` was most of the cost of recognizing a LoRA's architecture.
-        let text = name.utf8
-        let pattern = marker.utf8
-        guard let first = pattern.first, text.count >= pattern.count else { return nil }
-        var index = text.startIndex
-        while let found = text[index...].firstIndex(of: first) {
-            let rest = text[found...]
-            if rest.starts(with: pattern) {
-                let digits = rest.dropFirst(pattern.count).prefix { $0 >= 0x30 && $0 <= 0x39 }
-                return Int(String(decoding: digits, as: UTF8.self))
-            }
-            index = text.index(after: found)
-        }
-        return nil
+        guard let range = name.byteRange(of: marker) else { return nil }
+        let digits = name.utf8[range.upperBound...].prefix { $0 >= 0x30 && $0 <= 0x39 }
+        return Int(String(decoding: digits, as: UTF8.self))
     }
 
     /// In-features of a cross-attention key or value projection: the text context width.

@@ -19,10 +19,10 @@ extension Conversion {
     /// or fused as `target` needs) and removed however the run ends.
     public static func write(
         _ output: LoRAOutput, in naming: TargetNaming, as target: TargetNaming, to path: String,
-        protecting inputs: [FileStatus]
+        protecting inputs: [FileStatus], progress: @escaping (UInt64, UInt64) -> Void = { _, _ in }
     ) throws {
         guard naming != target else {
-            try output.write(to: path, protecting: inputs)
+            try output.write(to: path, protecting: inputs, progress: progress)
             return
         }
         let scratch = try PendingOutput(path: path, protecting: inputs)

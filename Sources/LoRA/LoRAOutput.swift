@@ -76,9 +76,15 @@ public struct LoRAOutput: Sendable {
 
     /// Writes the file through a temporary file, one tensor at a time (copies stream from
     /// their files), with the hashes recomputed.
-    /// - Parameter inputs: files the run reads, which the output may not replace.
-    public func write(to path: String, protecting inputs: [FileStatus]) throws {
-        try write { specs, produce in
+    /// - Parameters:
+    ///   - inputs: files the run reads, which the output may not replace.
+    ///   - progress: bytes of tensors produced and in all, after each tensor (a merged dense
+    ///     module is computed when the writer reaches it: this is the long part of a merge).
+    public func write(
+        to path: String, protecting inputs: [FileStatus],
+        progress: @escaping (UInt64, UInt64) -> Void = { _, _ in }
+    ) throws {
+        try write(progress: progress) { specs, produce in
             try SafeTensorsWriter.writeStreaming(
                 entries: specs, metadata: metadata, to: path, protecting: inputs,
                 recomputeHashes: true, produce: produce)
@@ -95,6 +101,7 @@ public struct LoRAOutput: Sendable {
     }
 
     private func write(
+        progress: @escaping (UInt64, UInt64) -> Void = { _, _ in },
         with writer: (
             [SafeTensorsWriter.Entry], (TensorInfo) throws -> SafeTensorsWriter.StreamedData
         ) throws -> Void
@@ -111,8 +118,19 @@ public struct LoRAOutput: Sendable {
             case .computed(let spec, _): spec
             }
         }
+        // Wrapping arithmetic: sizes that overflow are refused by the writer before any byte
+        // is produced, so the total only has to be right for a header that is written.
+        let total = specs.reduce(UInt64(0)) { sum, spec in
+            let elements = spec.dimensions.reduce(UInt64(1)) { $0 &* $1 }
+            return sum &+ elements &* UInt64(spec.dtype.bitWidth) / 8
+        }
+        var done: UInt64 = 0
         try writer(specs) { info in
-            switch sources[info.name]! {
+            defer {
+                done &+= info.byteCount
+                progress(done, total)
+            }
+            return switch sources[info.name]! {
             case .copy(let file, let stored): .copy(file, stored)
             case .tensor(let tensor): .bytes(tensor.bytes)
             case .computed(let spec, let group): .bytes(try group.take(spec).bytes)

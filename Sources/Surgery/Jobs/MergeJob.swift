@@ -42,8 +42,11 @@ public struct MergeJob: Sendable {
 
     /// Merges and writes the output; `warning` hears about modules copied or dropped,
     /// `progress` about modules merged or decomposed (from worker threads).
+    /// `writing` hears bytes of the output produced (dense modules are computed as they are
+    /// written).
     public func run(
-        warning: (String) -> Void, progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }
+        warning: (String) -> Void, progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in },
+        writing: @escaping (UInt64, UInt64) -> Void = { _, _ in }
     ) throws -> Result {
         let given = try LoRAInput(argument: inputs.joined(separator: ","))
         var protected = given.statuses
@@ -104,7 +107,8 @@ public struct MergeJob: Sendable {
             description = "\(resizer.modules.count) modules, total rank \(plan.totalRank)"
         }
         try Conversion.write(
-            output, in: .kohya, as: naming ?? .kohya, to: self.output, protecting: protected)
+            output, in: .kohya, as: naming ?? .kohya, to: self.output, protecting: protected,
+            progress: writing)
         withExtendedLifetime(scratches) {}
         description +=
             ", "

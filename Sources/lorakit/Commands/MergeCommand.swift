@@ -106,10 +106,20 @@ struct MergeCommand: ParsableCommand {
             inputs: inputs, mode: mode, output: output, dtype: storage.type, naming: to)
         job.allowLarge = allowLarge
         let progress = ProgressLine(label: "merge", unit: "modules")
-        let result = try job.run(warning: { if !quiet { logger.warning("\($0)") } }) {
-            progress.update(UInt64($0), of: UInt64($1))
-        }
-        progress.finish()
+        let writing = ProgressLine(label: "writing")
+        var merged = false
+        let result = try job.run(
+            warning: { if !quiet { logger.warning("\($0)") } },
+            progress: { progress.update(UInt64($0), of: UInt64($1)) },
+            writing: { done, total in
+                if !merged {
+                    progress.finish()
+                    merged = true
+                }
+                writing.update(done, of: total)
+            })
+        if !merged { progress.finish() }
+        writing.finish()
         print("\(result.path): \(result.description)")
     }
 }

@@ -96,9 +96,12 @@ public struct Conversion: Sendable {
         return arguments.contains("split_qkv:true") || arguments.contains("split_qkv=true")
     }
 
-    /// Writes the file one tensor at a time, hashes recomputed.
-    public func write(to path: String, protecting inputs: [FileStatus]) throws {
-        try output.write(to: path, protecting: inputs)
+    /// Writes the file one tensor at a time, hashes recomputed; `progress` hears bytes written.
+    public func write(
+        to path: String, protecting inputs: [FileStatus],
+        progress: @escaping (UInt64, UInt64) -> Void = { _, _ in }
+    ) throws {
+        try output.write(to: path, protecting: inputs, progress: progress)
     }
 
     /// Writes the file into an output the caller owns (a scratch file).

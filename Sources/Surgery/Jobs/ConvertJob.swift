@@ -24,13 +24,14 @@ public struct ConvertJob: Sendable {
             (lora, naming, restoreSplitStrength, output)
     }
 
-    public func run() throws -> Result {
+    /// - Parameter progress: bytes written and in all.
+    public func run(progress: @escaping (UInt64, UInt64) -> Void = { _, _ in }) throws -> Result {
         let file = try LoRAFile(path: lora)
         let conversion = try Conversion(
             file, to: naming, restoreSplitStrength: restoreSplitStrength)
         let destination =
             output ?? OutputNaming.sibling(of: lora, suffix: "-" + naming.rawValue)
-        try conversion.write(to: destination, protecting: [file.status])
+        try conversion.write(to: destination, protecting: [file.status], progress: progress)
         return Result(
             path: destination, architecture: file.architecture.architecture,
             summary: conversion.summary)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Library
 import ModelFamilies
 import Surgery
+import SystemIO
 
 extension TargetNaming: ExpressibleByArgument {}
 
@@ -74,20 +75,28 @@ struct ConvertCommand: ParsableCommand {
     var quiet = false
 
     func run() throws {
+        // One file shows its bytes; a batch shows files.
+        let single =
+            loras.count == 1 && (try? FileStatus.of(path: loras[0]))??.isDirectory != true
         try BatchCommand.run(
             loras, recursive: recursive, output: output, quiet: quiet, verb: "converted",
             parallel: true
         ) { input, folder in
-            try convert(input, output: folder.map {
-                Batch.output(for: input, suffix: "-" + to.rawValue, folder: $0)
-            } ?? output)
+            try convert(
+                input,
+                output: folder.map {
+                    Batch.output(for: input, suffix: "-" + to.rawValue, folder: $0)
+                } ?? output, showProgress: single)
         }
     }
 
-    private func convert(_ lora: String, output: String?) throws -> String {
+    /// - Parameter showProgress: a line of bytes written (one file; a batch counts files).
+    private func convert(_ lora: String, output: String?, showProgress: Bool) throws -> String {
+        let progress = ProgressLine(label: "convert")
         let result = try ConvertJob(
             lora: lora, naming: to, restoreSplitStrength: restoreSplitStrength, output: output
-        ).run()
+        ).run { done, total in if showProgress { progress.update(done, of: total) } }
+        progress.finish()
         let s = result.summary
         var parts = ["\(s.renamed) renamed"]
         if s.split > 0 { parts.append("\(s.split) split into \(s.splitParts)") }

@@ -2,6 +2,7 @@ import LinearAlgebra
 import LoRA
 import ModelFamilies
 import SafeTensors
+import SystemIO
 
 /// How two LoRAs' weight differences compare, module by module (`lorakit diff`): what a resize or
 /// a chop cost.
@@ -39,14 +40,19 @@ public struct LoRADiff: Sendable {
     public var notCompared: [ModuleID]
 
     /// Compares the LoRAs at two paths.
-    public init(pathA: String, pathB: String) throws {
-        try self.init(LoRAFile(path: pathA), LoRAFile(path: pathB))
+    public init(
+        pathA: String, pathB: String, progress: @Sendable (Int, Int) -> Void = { _, _ in }
+    ) throws {
+        try self.init(LoRAFile(path: pathA), LoRAFile(path: pathB), progress: progress)
     }
 
     /// Compares two LoRAs module by module. LoRAs of different namings compare too: where one
     /// adapts a fused weight whole (kohya's Flux `qkv`) and the other its parts (diffusers'
     /// `to_q`, `to_k`, `to_v`), the whole one's ΔW is cut into the same row blocks.
-    public init(_ a: LoRAFile, _ b: LoRAFile) throws {
+    /// - Parameter progress: modules compared and in all, from worker threads.
+    public init(
+        _ a: LoRAFile, _ b: LoRAFile, progress: @Sendable (Int, Int) -> Void = { _, _ in }
+    ) throws {
         pathA = a.path
         pathB = b.path
         let family = ModelFamilies.family(of: a.architecture.architecture)
@@ -59,7 +65,10 @@ public struct LoRADiff: Sendable {
         let shared = sidesA.filter { inB[$0.module] != nil }
         onlyInA = sidesA.map(\.module).filter { inB[$0] == nil }
         onlyInB = sidesB.map(\.module).filter { !inA.contains($0) }
+        let done = Locked(0)
+        let total = shared.count
         let results = try ParallelMap.map(shared) { side -> Module? in
+            defer { progress(done.withLock { $0 += 1; return $0 }, total) }
             let other = inB[side.module]!
             // A whole module's 1-D differences count with its ΔW, as one vector of its changes.
             var products = try Self.compareVectors(side, other)

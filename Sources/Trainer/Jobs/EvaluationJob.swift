@@ -62,22 +62,28 @@ public struct EvaluationJob: Sendable {
         self.evaluation = evaluation
     }
 
-    public func run() throws -> Report {
+    /// - Parameter progress: images evaluated and in all, the base's and the LoRAs' passes
+    ///   counted together.
+    public func run(progress: (Int, Int) -> Void = { _, _ in }) throws -> Report {
         var configuration = TrainingConfiguration()
         configuration.resolution = resolution
         configuration.captionExtension = captionExtension
         let data = try TrainingData.prepare(
             source: .folderOrKohyaFolders(dataDirectory), configuration: configuration,
             warning: { _ in })
+        let passes = loras.isEmpty ? 1 : 2
+        let count = data.examples.count
         let base = evaluation.run(
             unet: try TrainableUNet.frozen(checkpoint: checkpoint, loras: []),
-            examples: data.examples)
+            examples: data.examples
+        ) { done, _ in progress(done, passes * count) }
         let adapted =
             loras.isEmpty
             ? nil
             : evaluation.run(
                 unet: try TrainableUNet.frozen(checkpoint: checkpoint, loras: loras),
-                examples: data.examples)
+                examples: data.examples
+            ) { done, _ in progress(count + done, passes * count) }
         return Report(
             images: data.examples.count, draws: evaluation.drawsPerImage, seed: evaluation.seed,
             baseLoss: base.meanLoss, loraLoss: adapted?.meanLoss)

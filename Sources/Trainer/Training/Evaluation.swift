@@ -24,10 +24,14 @@ public struct Evaluation: Sendable {
     }
 
     /// Evaluates `unet` on `examples` (captions used in file order, no augmentation).
-    public func run(unet: TrainableUNet, examples: [TrainingExample]) -> Result {
+    /// - Parameter progress: images done and in all.
+    public func run(
+        unet: TrainableUNet, examples: [TrainingExample], progress: (Int, Int) -> Void = { _, _ in }
+    ) -> Result {
         let ddpm = DDPMSchedule()
         var perImage: [Double] = []
         for (index, example) in examples.enumerated() {
+            defer { progress(index + 1, examples.count) }
             var generator = StepRandomness.generator(seed: seed, stream: .evaluation, index: index)
             let n = drawsPerImage
             let latents = Array([[Float]](repeating: example.latent, count: n).joined())

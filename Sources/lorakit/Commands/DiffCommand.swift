@@ -45,7 +45,11 @@ struct DiffCommand: ParsableCommand {
     func run() throws {
         let isFolder = (try? FileStatus.of(path: b[0]))??.isDirectory == true
         guard b.count > 1 || isFolder else {
-            let diff = try LoRADiff(pathA: a, pathB: b[0])
+            let progress = ProgressLine(label: "diff", unit: "modules")
+            let diff = try LoRADiff(pathA: a, pathB: b[0]) {
+                progress.update(UInt64($0), of: UInt64($1))
+            }
+            progress.finish()
             print(
                 json ? diff.json().serialized(pretty: true) : diff.text(allModules: all),
                 terminator: json ? "\n" : "")

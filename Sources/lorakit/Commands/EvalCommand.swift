@@ -55,7 +55,9 @@ struct EvalCommand: ParsableCommand {
             checkpoint: paths[0], loras: Array(paths.dropFirst()), dataDirectory: data,
             resolution: try KohyaTrainingFlags.size(resolution), captionExtension: captionExtension,
             evaluation: Evaluation(drawsPerImage: draws, seed: seed))
-        let report = try job.run()
+        let progress = ProgressLine(label: "eval", unit: "images")
+        let report = try job.run { progress.update(UInt64($0), of: UInt64($1)) }
+        progress.finish()
         print(
             json ? report.json().serialized(pretty: true) : report.text(),
             terminator: json ? "\n" : "")

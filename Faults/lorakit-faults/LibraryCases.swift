@@ -51,8 +51,7 @@ enum LibraryCases {
         ) { lab in
             let folder = try library(lab)
             let result = lab.run(["inspect", folder])
-            var problems: [String] = []
-            if result.status != 1 { problems.append("exit \(result.status.map(String.init) ?? "none"), not 1") }
+            var problems = Lab.problems(of: result, status: 1)
             for name in ["good.safetensors", "other.safetensors"] + bad
             where !result.stdout.contains(name) {
                 problems.append("\(name) has no row")
@@ -61,9 +60,8 @@ enum LibraryCases {
             if !result.stdout.contains("3 files could not be read:") {
                 problems.append("the bad files are not counted")
             }
-            problems += Lab.problems(of: result, status: 1)
             return Outcome(
-                observed: "exit \(result.status.map(String.init) ?? "none"), \(result.stdout.split(separator: "\n").count) lines",
+                observed: Lab.describe(result),
                 problems: problems.map { "lorakit inspect \(folder): \($0)" })
         }
     }
@@ -88,7 +86,7 @@ enum LibraryCases {
                 problems += lab.leftovers(in: arguments.last!).map { "left \($0)" }
                 outcomes.append(
                     Outcome(
-                        observed: "exit \(result.status.map(String.init) ?? "none")",
+                        observed: Lab.describe(result),
                         problems: problems.map { "lorakit \(arguments.joined(separator: " ")): \($0)" }))
             }
             let resized = lab.run(["resize", folder, "--rank", "2", "-o", "out/resized"])
@@ -99,7 +97,7 @@ enum LibraryCases {
             problems += lab.leftovers(in: "out/resized").map { "left \($0)" }
             outcomes.append(
                 Outcome(
-                    observed: "exit \(resized.status.map(String.init) ?? "none")",
+                    observed: Lab.describe(resized),
                     problems: problems.map { "lorakit resize \(folder): \($0)" }))
             return .all(outcomes)
         }

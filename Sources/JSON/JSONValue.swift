@@ -30,6 +30,11 @@ public enum JSONValue: Sendable, Equatable {
         value < 0 ? .negativeInteger(Int64(value)) : .integer(UInt64(value))
     }
 
+    /// A string, or null for nil.
+    public static func string(orNull value: String?) -> JSONValue {
+        value.map { .string($0) } ?? .null
+    }
+
     /// Member lookup for objects (first match), nil otherwise.
     public subscript(key: String) -> JSONValue? {
         guard case .object(let members) = self else { return nil }

@@ -10,6 +10,8 @@ public struct Batch: Sendable {
         public var input: String
         /// What the command reports for it (the output written and its summary), or why it failed.
         public var result: Result<String, BatchFailure>
+
+        public var failed: Bool { if case .failure = result { true } else { false } }
     }
 
     /// The files to run, in the order the arguments name them.
@@ -22,13 +24,19 @@ public struct Batch: Sendable {
         (inputs, missing) = (files.paths, files.problems)
     }
 
+    /// Whether the arguments name one file (not a folder): the single-file form of a command,
+    /// whose error ends it.
+    public static func namesOneFile(_ arguments: [String]) -> Bool {
+        arguments.count == 1 && !FileStatus.isDirectory(arguments[0])
+    }
+
     /// Whether outputs go into a folder: several inputs, or `-o` names an existing folder or
     /// ends in `/`.
     /// - Throws: `BatchFailure` when several inputs would be written to one file.
     public func outputFolder(_ output: String?) throws(BatchFailure) -> String? {
         guard let output else { return nil }
         let isFolder =
-            output.hasSuffix("/") || (try? FileStatus.of(path: output))??.isDirectory == true
+            output.hasSuffix("/") || FileStatus.isDirectory(output)
         if isFolder { return output }
         guard inputs.count + missing.count <= 1 else {
             throw BatchFailure(
@@ -86,12 +94,18 @@ public struct Batch: Sendable {
     public static func summary(_ outcomes: [Outcome], verb: String) -> [String] {
         let failures = outcomes.compactMap { outcome -> String? in
             guard case .failure(let failure) = outcome.result else { return nil }
-            return "lorakit: " + failure.message
+            return failure.message
         }
         guard outcomes.count > 1 || !failures.isEmpty else { return [] }
-        let done = outcomes.count - failures.count
-        return failures + [
-            "lorakit: \(done) of \(outcomes.count) files \(verb)"
+        return summary(failures: failures, of: outcomes.count, verb: verb)
+    }
+
+    /// The same lines from the failures' messages and the number of inputs.
+    public static func summary(
+        failures: [String], of count: Int, noun: String = "files", verb: String
+    ) -> [String] {
+        failures.map { "lorakit: " + $0 } + [
+            "lorakit: \(count - failures.count) of \(count) \(noun) \(verb)"
                 + (failures.isEmpty ? "" : ", \(failures.count) failed")
         ]
     }

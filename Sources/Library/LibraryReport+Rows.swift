@@ -47,7 +47,6 @@ extension LibraryReport {
     }
 
     func json(of entry: LibraryEntry) -> JSONValue {
-        func text(_ value: String?) -> JSONValue { value.map { .string($0) } ?? .null }
         var members = [JSONMember("path", .string(entry.path))]
         members.append(JSONMember("size", entry.size.map { .integer($0) } ?? .null))
         if let problem = entry.problem {
@@ -56,27 +55,24 @@ extension LibraryReport {
         }
         let (identical, precision) = copies(of: entry.path)
         members += [
-            JSONMember("content", text(entry.content)),
-            JSONMember("family", text(entry.family)),
-            JSONMember("variant", text(entry.variant)),
-            JSONMember("naming", text(entry.naming)),
-            JSONMember("format", text(entry.format)),
+            JSONMember("content", .string(orNull: entry.content)),
+            JSONMember("family", .string(orNull: entry.family)),
+            JSONMember("variant", .string(orNull: entry.variant)),
+            JSONMember("naming", .string(orNull: entry.naming)),
+            JSONMember("format", .string(orNull: entry.format)),
             JSONMember("modules", .int(entry.modules)),
             JSONMember("linear_ranks", .array(entry.linearRanks.map { .int($0) })),
             JSONMember("conv_ranks", .array(entry.convRanks.map { .int($0) })),
             JSONMember("alphas", .array(entry.alphas.map { .double($0) })),
             JSONMember("dtypes", .array(entry.dtypes.map { .string($0) })),
-            JSONMember("base_model", text(entry.baseModel)),
-            JSONMember("resolution", text(entry.resolution)),
+            JSONMember("base_model", .string(orNull: entry.baseModel)),
+            JSONMember("resolution", .string(orNull: entry.resolution)),
+            // As `inspect --json` writes them: [tag, count] pairs.
             JSONMember(
-                "top_tags",
-                .array(
-                    entry.topTags.map {
-                        .object([JSONMember("tag", .string($0.tag)), JSONMember("count", .int($0.count))])
-                    })),
-            JSONMember("autov2", text(entry.autoV2)),
-            JSONMember("sha256", text(entry.sha256)),
-            JSONMember("tensor_hash", text(entry.tensorHash)),
+                "top_tags", .array(entry.topTags.map { .array([.string($0.tag), .int($0.count)]) })),
+            JSONMember("autov2", .string(orNull: entry.autoV2)),
+            JSONMember("sha256", .string(orNull: entry.sha256)),
+            JSONMember("tensor_hash", .string(orNull: entry.tensorHash)),
             JSONMember("notes", .array(entry.notes.map { .string($0) })),
         ]
         if duplicates != nil {

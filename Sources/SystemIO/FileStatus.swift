@@ -29,6 +29,12 @@ public struct FileStatus: Sendable, Hashable {
         }
     }
 
+    /// Whether `path` names a folder (following symbolic links); false when it names nothing
+    /// or cannot be examined (the command that opens it then says why).
+    public static func isDirectory(_ path: String) -> Bool {
+        (try? of(path: path))??.isDirectory == true
+    }
+
     /// Same file on disk (device and inode), whatever the path that reached it.
     public func isSameFile(as other: FileStatus) -> Bool {
         device == other.device && inode == other.inode

@@ -25,7 +25,7 @@ extension InspectReport {
         }
         if content == .lora {
             members += [
-                JSONMember("format", format.map { .string($0) } ?? .null),
+                JSONMember("format", .string(orNull: format)),
                 JSONMember(
                     "kinds", .object(kinds.map { JSONMember($0.kind.rawValue, .int($0.modules)) })),
                 JSONMember("key_forms", .array(keyForms.map { .string($0.rawValue) })),
@@ -72,8 +72,8 @@ extension InspectReport {
                 JSONMember(
                     check.key,
                     .object([
-                        JSONMember("stored", check.stored.map { .string($0) } ?? .null),
-                        JSONMember("computed", check.computed.map { .string($0) } ?? .null),
+                        JSONMember("stored", .string(orNull: check.stored)),
+                        JSONMember("computed", .string(orNull: check.computed)),
                         JSONMember("verdict", .string(check.verdict.rawValue)),
                     ]))
             }
@@ -127,36 +127,35 @@ extension InspectReport {
 
     private var trainingJSON: JSONValue {
         let t = training
-        func string(_ value: String?) -> JSONValue { value.map { .string($0) } ?? .null }
         return .object([
-            JSONMember("output_name", string(t.outputName)),
-            JSONMember("network_module", string(t.networkModule)),
-            JSONMember("network_dim", string(t.networkDim)),
-            JSONMember("network_alpha", string(t.networkAlpha)),
+            JSONMember("output_name", .string(orNull: t.outputName)),
+            JSONMember("network_module", .string(orNull: t.networkModule)),
+            JSONMember("network_dim", .string(orNull: t.networkDim)),
+            JSONMember("network_alpha", .string(orNull: t.networkAlpha)),
             JSONMember(
                 "network_args", .object(t.networkArgs.map { JSONMember($0.key, .string($0.value)) })
             ),
-            JSONMember("base_model_version", string(t.baseModelVersion)),
-            JSONMember("base_model_name", string(t.baseModelName)),
-            JSONMember("steps", string(t.steps)),
-            JSONMember("max_train_steps", string(t.maxTrainSteps)),
-            JSONMember("epoch", string(t.epochs)),
-            JSONMember("learning_rate", string(t.learningRate)),
-            JSONMember("unet_lr", string(t.unetLearningRate)),
-            JSONMember("text_encoder_lr", string(t.textEncoderLearningRate)),
-            JSONMember("trainer", string(t.trainer)),
-            JSONMember("peft_config", string(t.peftConfig)),
-            JSONMember("optimizer", string(t.optimizer)),
-            JSONMember("lr_scheduler", string(t.scheduler)),
-            JSONMember("resolution", string(t.resolution)),
-            JSONMember("batch_size", string(t.batchSize)),
-            JSONMember("gradient_accumulation_steps", string(t.gradientAccumulationSteps)),
-            JSONMember("train_images", string(t.trainImages)),
-            JSONMember("seed", string(t.seed)),
-            JSONMember("mixed_precision", string(t.mixedPrecision)),
-            JSONMember("training_comment", string(t.trainingComment)),
-            JSONMember("training_started_at", string(t.trainingStartedAt)),
-            JSONMember("training_finished_at", string(t.trainingFinishedAt)),
+            JSONMember("base_model_version", .string(orNull: t.baseModelVersion)),
+            JSONMember("base_model_name", .string(orNull: t.baseModelName)),
+            JSONMember("steps", .string(orNull: t.steps)),
+            JSONMember("max_train_steps", .string(orNull: t.maxTrainSteps)),
+            JSONMember("epoch", .string(orNull: t.epochs)),
+            JSONMember("learning_rate", .string(orNull: t.learningRate)),
+            JSONMember("unet_lr", .string(orNull: t.unetLearningRate)),
+            JSONMember("text_encoder_lr", .string(orNull: t.textEncoderLearningRate)),
+            JSONMember("trainer", .string(orNull: t.trainer)),
+            JSONMember("peft_config", .string(orNull: t.peftConfig)),
+            JSONMember("optimizer", .string(orNull: t.optimizer)),
+            JSONMember("lr_scheduler", .string(orNull: t.scheduler)),
+            JSONMember("resolution", .string(orNull: t.resolution)),
+            JSONMember("batch_size", .string(orNull: t.batchSize)),
+            JSONMember("gradient_accumulation_steps", .string(orNull: t.gradientAccumulationSteps)),
+            JSONMember("train_images", .string(orNull: t.trainImages)),
+            JSONMember("seed", .string(orNull: t.seed)),
+            JSONMember("mixed_precision", .string(orNull: t.mixedPrecision)),
+            JSONMember("training_comment", .string(orNull: t.trainingComment)),
+            JSONMember("training_started_at", .string(orNull: t.trainingStartedAt)),
+            JSONMember("training_finished_at", .string(orNull: t.trainingFinishedAt)),
             JSONMember(
                 "dataset_dirs",
                 .array(

@@ -134,15 +134,15 @@ public struct ResizeJob: Sendable {
     ) throws {
         let source = try LoRAInput(argument: argument)
         let modules = source.members.flatMap { $0.lora.adapters.map(\.module) }
-        var prefetch = NormPrefetch(base, recipes: recipes, modules: modules)
         // Threshold recipes can tell, once the norms are known, how many singular vectors
         // each module may keep: the norms are measured first (both cores stream the
         // checkpoint), so that only those are held. Other recipes need every vector until
         // planning, and the norms are read while the LoRA is decomposed.
-        if let pending = prefetch, Resizer.boundsVectors(recipes) {
-            base = try pending.result()
-            prefetch = nil
+        let normsFirst = Resizer.boundsVectors(recipes)
+        if normsFirst, let measured = try NormPrefetch.measured(base, recipes: recipes, modules: modules) {
+            base = measured
         }
+        let prefetch = normsFirst ? nil : NormPrefetch(base, recipes: recipes, modules: modules)
         let vectorsNeeded = Resizer.vectorsNeeded(
             by: recipes, norms: base?.norms,
             modules: source.members.flatMap {
@@ -218,21 +218,34 @@ private final class NormPrefetch: Sendable {
     /// Starts, or returns nil when there is nothing to measure (no checkpoint, or no recipe
     /// measures against it).
     init?(_ base: ResizeBase?, recipes: [ResizeRecipe], modules: [ModuleID]) {
-        guard let base, base.checkpoint != nil else { return nil }
-        let frobenius = recipes.contains { $0.weights[.froCkpt] != nil }
-        let spectral = recipes.contains { $0.weights[.spnCkpt] != nil }
-        guard frobenius || spectral else { return nil }
+        guard Self.measures(base, recipes) else { return nil }
         DispatchQueue.global().async { [outcome, done] in
             outcome.withLock {
-                $0 = Result {
-                    var base = base
-                    if frobenius { try base.norms.ensure(.frobenius, for: modules) }
-                    if spectral { try base.norms.ensure(.spectral, for: modules) }
-                    return base
-                }
+                $0 = Result { try Self.measured(base, recipes: recipes, modules: modules)! }
             }
             done.signal()
         }
+    }
+
+    /// Whether there is anything to measure: a checkpoint, and a recipe that measures against it.
+    static func measures(_ base: ResizeBase?, _ recipes: [ResizeRecipe]) -> Bool {
+        base?.checkpoint != nil
+            && recipes.contains { $0.weights[.froCkpt] != nil || $0.weights[.spnCkpt] != nil }
+    }
+
+    /// The base with the norms the recipes need measured, on this thread; nil when there is
+    /// nothing to measure.
+    static func measured(
+        _ base: ResizeBase?, recipes: [ResizeRecipe], modules: [ModuleID]
+    ) throws -> ResizeBase? {
+        guard var base, measures(base, recipes) else { return nil }
+        if recipes.contains(where: { $0.weights[.froCkpt] != nil }) {
+            try base.norms.ensure(.frobenius, for: modules)
+        }
+        if recipes.contains(where: { $0.weights[.spnCkpt] != nil }) {
+            try base.norms.ensure(.spectral, for: modules)
+        }
+        return base
     }
 
     /// The base with the norms measured, once they are.

@@ -2,7 +2,6 @@ import ArgumentParser
 import Library
 import ModelFamilies
 import Surgery
-import SystemIO
 
 extension TargetNaming: ExpressibleByArgument {}
 
@@ -76,8 +75,7 @@ struct ConvertCommand: ParsableCommand {
 
     func run() throws {
         // One file shows its bytes; a batch shows files.
-        let single =
-            loras.count == 1 && (try? FileStatus.of(path: loras[0]))??.isDirectory != true
+        let single = Batch.namesOneFile(loras)
         try BatchCommand.run(
             loras, recursive: recursive, output: output, quiet: quiet, verb: "converted",
             parallel: true

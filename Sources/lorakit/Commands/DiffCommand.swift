@@ -3,7 +3,6 @@ import Library
 import LinearAlgebra
 import LoRA
 import Surgery
-import SystemIO
 
 struct DiffCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -43,8 +42,7 @@ struct DiffCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let isFolder = (try? FileStatus.of(path: b[0]))??.isDirectory == true
-        guard b.count > 1 || isFolder else {
+        guard !Batch.namesOneFile(b) else {
             let progress = ProgressLine(label: "diff", unit: "modules")
             let diff = try LoRADiff(pathA: a, pathB: b[0]) {
                 progress.update(UInt64($0), of: UInt64($1))
@@ -71,7 +69,7 @@ struct DiffCommand: ParsableCommand {
             print(LoRADiff.rowHeader + rows.map { "\n" + $0 }.joined())
         }
         for line in Batch.summary(outcomes, verb: "compared") { Lorakit.printError(line) }
-        if outcomes.contains(where: { if case .failure = $0.result { true } else { false } }) {
+        if outcomes.contains(where: \.failed) {
             throw ExitCode(1)
         }
     }

@@ -79,7 +79,7 @@ struct InspectCommand: ParsableCommand {
     /// Several files, a folder, or a table asked for: one row per file.
     private var isLibrary: Bool {
         files.count > 1 || csv || recursive
-            || files.contains { (try? FileStatus.of(path: $0))??.isDirectory == true }
+            || files.contains(where: FileStatus.isDirectory)
     }
 
     func run() throws {

@@ -185,7 +185,7 @@ struct ResizeCommand: ParsableCommand {
         }
         // A folder stands for its LoRAs; a weighted sum (a:0.7,b:0.3) is one input.
         inputs = inputs.flatMap { input -> [String] in
-            guard (try? FileStatus.of(path: input))??.isDirectory == true else { return [input] }
+            guard FileStatus.isDirectory(input) else { return [input] }
             let batch = Batch(arguments: [input], recursive: recursive)
             return batch.inputs + batch.missing.map(\.path)
         }
@@ -212,11 +212,9 @@ struct ResizeCommand: ParsableCommand {
         }
         if json { print(JSONValue.array(summaries).serialized(pretty: true)) }
         if inputs.count > 1 {
-            for failure in failures { Lorakit.printError("lorakit: " + failure) }
-            let done = inputs.count - failures.count
-            Lorakit.printError(
-                "lorakit: \(done) of \(inputs.count) LoRAs resized"
-                    + (failures.isEmpty ? "" : ", \(failures.count) failed"))
+            for line in Batch.summary(failures: failures, of: inputs.count, noun: "LoRAs", verb: "resized") {
+                Lorakit.printError(line)
+            }
         }
         if !failures.isEmpty { throw ExitCode(1) }
     }

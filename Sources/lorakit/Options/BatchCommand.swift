@@ -16,16 +16,12 @@ enum BatchCommand {
         _ arguments: [String], recursive: Bool, output: String?, quiet: Bool, verb: String,
         parallel: Bool, _ body: @Sendable (String, _ folder: String?) throws -> String
     ) throws {
-        let batch = Batch(arguments: arguments, recursive: recursive)
-        let namesOneFile =
-            arguments.count == 1 && batch.missing.isEmpty && batch.inputs == arguments
-        if namesOneFile || (arguments.count == 1 && batch.inputs.isEmpty && !batch.missing.isEmpty
-            && (try? FileStatus.of(path: arguments[0])) == nil)
-        {
+        guard !Batch.namesOneFile(arguments) else {
             // One file: exactly the single-file command (a missing file is its error).
             print(try body(arguments[0], nil))
             return
         }
+        let batch = Batch(arguments: arguments, recursive: recursive)
         let folder = try batch.outputFolder(output)
         if let folder { try Directory.create(folder) }
         let progress = ProgressLine(label: verb, unit: "files")
@@ -44,7 +40,7 @@ enum BatchCommand {
             Lorakit.printError("lorakit: no .safetensors files in \(arguments.joined(separator: ", "))")
             throw ExitCode(1)
         }
-        if outcomes.contains(where: { if case .failure = $0.result { true } else { false } }) {
+        if outcomes.contains(where: \.failed) {
             throw ExitCode(1)
         }
     }

@@ -18,7 +18,7 @@ let package = Package(
             name: "LoRAKit",
             targets: [
                 "SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "ModelFamilies", "LoRA",
-                "Conversions", "Surgery", "Library", "TensorOps", "TrainingNumerics", "TinyXLModel",
+                "Conversions", "Surgery", "Inspection", "Library", "TensorOps", "TrainingNumerics", "TinyXLModel",
                 "TrainingIO", "Trainer", "Synthesis",
             ]),
     ],
@@ -66,11 +66,19 @@ let package = Package(
                 "SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "ModelFamilies", "LoRA",
                 "Conversions", realModule,
             ]),
+        // Reading LoRAs without writing: `inspect`'s report and `diff`'s comparison.
+        .target(
+            name: "Inspection",
+            dependencies: [
+                "SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "ModelFamilies", "LoRA", "Conversions",
+                "Surgery",
+            ]),
         // Many LoRAs at once: a folder as rows, duplicate groups, hashes cached.
         .target(
             name: "Library",
             dependencies: [
                 "SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "ModelFamilies", "LoRA", "Surgery",
+                "Inspection",
             ]),
 
         // The trainer, in layers: kernels, the numerics of training, the model, data in and logs
@@ -109,7 +117,7 @@ let package = Package(
             name: "lorakit",
             dependencies: [
                 "SystemIO", "JSON", "SafeTensors", "LinearAlgebra", "ModelFamilies", "LoRA",
-                "Conversions", "Surgery", "Library", "TrainingNumerics", "TinyXLModel", "TrainingIO",
+                "Conversions", "Surgery", "Inspection", "Library", "TrainingNumerics", "TinyXLModel", "TrainingIO",
                 "Trainer",
                 "Synthesis", argumentParser, .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
@@ -154,13 +162,13 @@ let package = Package(
         .testTarget(
             name: "SurgeryTests",
             dependencies: [
-                "Surgery", "Conversions", "Synthesis", "LoRA", "ModelFamilies", "LinearAlgebra", "SafeTensors",
-                "SystemIO", "TestSupport",
+                "Surgery", "Inspection", "Conversions", "Synthesis", "LoRA", "ModelFamilies", "LinearAlgebra",
+                "SafeTensors", "SystemIO", "TestSupport",
             ]),
         .testTarget(
             name: "LibraryTests",
             dependencies: [
-                "Library", "Surgery", "Synthesis", "JSON", "LoRA", "SafeTensors", "SystemIO",
+                "Library", "Surgery", "Inspection", "Synthesis", "JSON", "LoRA", "SafeTensors", "SystemIO",
                 "TestSupport",
             ]),
         .testTarget(

@@ -1,3 +1,4 @@
+import Inspection
 import LoRA
 import ModelFamilies
 import SafeTensors

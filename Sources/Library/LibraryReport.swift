@@ -1,3 +1,4 @@
+import Inspection
 import LinearAlgebra
 import LoRA
 import SafeTensors

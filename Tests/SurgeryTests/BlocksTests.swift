@@ -4,6 +4,7 @@ import LoRA
 import ModelFamilies
 import SafeTensors
 import Synthesis
+import SystemIO
 import TestSupport
 import Testing
 
@@ -75,7 +76,12 @@ import Testing
 
     @Test func energySharesSumToTheTotalAndMatchTheDenseNorms() throws {
         let lora = try LoRAFile(path: Fixtures.path("surgery/inputs/locon_tucker.safetensors"))
-        let layout = try BlockLayout(lora: lora, energy: true)
+        let reported = Locked<[Int]>([])
+        let layout = try BlockLayout(lora: lora, energy: true) { done, total in
+            #expect(total == lora.adapters.count)
+            reported.withLock { $0.append(done) }
+        }
+        #expect(reported.withLock { $0.sorted() } == Array(1...lora.adapters.count))
         let total = try #require(layout.totalEnergy)
         var dense = 0.0
         for adapter in lora.adapters { dense += try lora.delta(of: adapter).dense().squaredSum() }

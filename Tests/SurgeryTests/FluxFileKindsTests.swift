@@ -1,5 +1,6 @@
 import Conversions
 import Foundation
+import Inspection
 import ModelFamilies
 import SafeTensors
 import TestSupport

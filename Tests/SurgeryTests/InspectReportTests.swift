@@ -1,4 +1,5 @@
 import Foundation
+import Inspection
 import LoRA
 import SafeTensors
 import TestSupport

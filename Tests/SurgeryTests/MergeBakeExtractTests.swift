@@ -1,4 +1,5 @@
 import Foundation
+import Inspection
 import LinearAlgebra
 import ModelFamilies
 import SafeTensors

@@ -25,7 +25,9 @@ import TrainingIO
             prompt: "zorblat, blue background", width: 16, height: 12, steps: 3, seed: 4)
         let first = try sampler.draw(request)
         #expect(first.width == 16 && first.height == 12)
-        #expect(try sampler.draw(request) == first)
+        var reported: [[Int]] = []
+        #expect(try sampler.draw(request) { reported.append([$0, $1]) } == first)
+        #expect(reported == [[1, 3], [2, 3], [3, 3]], "progress counts each sampler step once")
         var other = request
         other.seed = 5
         #expect(try sampler.draw(other) != first)

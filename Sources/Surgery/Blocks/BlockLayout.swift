@@ -2,6 +2,7 @@ import LinearAlgebra
 import LoRA
 import ModelFamilies
 import SafeTensors
+import SystemIO
 
 /// Which UNet blocks a LoRA touches, with module and key counts, and optionally where its
 /// weight-difference energy lives (`lorakit blocks`).
@@ -78,7 +79,11 @@ public struct BlockLayout: Sendable {
     /// - Parameters:
     ///   - energy: compute each block's share of Σ‖ΔW‖² (reads every factor once).
     ///   - base: also compare with the base weights of this checkpoint.
-    public init(lora: LoRAFile, energy: Bool = false, base: BaseCheckpoint? = nil) throws {
+    ///   - progress: modules measured and in all, from worker threads.
+    public init(
+        lora: LoRAFile, energy: Bool = false, base: BaseCheckpoint? = nil,
+        progress: @Sendable (Int, Int) -> Void = { _, _ in }
+    ) throws {
         path = lora.path
         architecture = lora.architecture
         basePath = base?.path
@@ -96,7 +101,7 @@ public struct BlockLayout: Sendable {
             }
         }
         let measure = energy || base != nil
-        let energies = measure ? try Self.energies(lora, base: base) : [:]
+        let energies = measure ? try Self.energies(lora, base: base, progress: progress) : [:]
         if measure {
             modulesWithoutEnergy = lora.adapters.filter { energies[$0.module]?.delta == nil }.map {
                 $0.module.description
@@ -135,9 +140,12 @@ public struct BlockLayout: Sendable {
 
     /// The layout of the LoRA at `path`, with energies, and against the checkpoint at
     /// `basePath` when given.
-    public init(path: String, energy: Bool = false, basePath: String? = nil) throws {
+    public init(
+        path: String, energy: Bool = false, basePath: String? = nil,
+        progress: @Sendable (Int, Int) -> Void = { _, _ in }
+    ) throws {
         let base = try basePath.map { try BaseCheckpoint(path: $0) }
-        try self.init(lora: LoRAFile(path: path), energy: energy, base: base)
+        try self.init(lora: LoRAFile(path: path), energy: energy, base: base, progress: progress)
     }
 
     struct ModuleEnergy: Sendable {
@@ -146,10 +154,13 @@ public struct BlockLayout: Sendable {
     }
 
     /// ‖ΔW‖² (and ‖W‖² of the base) of every module, one module per core.
-    static func energies(_ lora: LoRAFile, base: BaseCheckpoint?) throws -> [ModuleID: ModuleEnergy]
-    {
+    static func energies(
+        _ lora: LoRAFile, base: BaseCheckpoint?, progress: @Sendable (Int, Int) -> Void
+    ) throws -> [ModuleID: ModuleEnergy] {
         let adapters = lora.adapters
+        let done = Locked(0)
         let results = try ParallelMap.map(adapters) { adapter -> ModuleEnergy in
+            defer { progress(done.withLock { $0 += 1; return $0 }, adapters.count) }
             var energy = ModuleEnergy()
             do {
                 energy.delta = try lora.delta(of: adapter).squaredNorm()

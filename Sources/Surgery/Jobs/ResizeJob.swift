@@ -1,5 +1,6 @@
 import Conversions
 import Dispatch
+import LinearAlgebra
 import LoRA
 import ModelFamilies
 import SafeTensors
@@ -87,7 +88,8 @@ public struct ResizeJob: Sendable {
     /// Resizes and writes every output, reporting each as it is written.
     /// - Throws: the error of the base or of a single input; with several inputs, one that
     ///   fails is reported (`.failed`) and the others go on.
-    /// - Parameter progress: modules decomposed and in all (per input), from worker threads.
+    /// - Parameter progress: modules decomposed and in all, from worker threads; with several
+    ///   inputs, inputs done and in all.
     public func run(
         progress: @escaping @Sendable (Int, Int) -> Void = { _, _ in }, report: (Event) -> Void
     ) throws {
@@ -105,19 +107,15 @@ public struct ResizeJob: Sendable {
         }
         let outputCount = inputs.count * (recipes.isEmpty ? 1 : recipes.count)
         let outputIsFile = try OutputNaming.namesAFile(output, outputs: outputCount)
-        if let output, !outputIsFile, inputs.count > 1 { try Directory.create(output) }
-        for argument in inputs {
-            do {
-                try resize(
-                    argument, base: &base, recipes: recipes, outputIsFile: outputIsFile,
-                    progress: progress, report: report)
-            } catch where inputs.count > 1 {
-                let message = (error as? UserFacingError)?.description ?? "\(error)"
-                report(
-                    .failed(
-                        input: argument,
-                        message: message.contains(argument) ? message : "\(argument): \(message)"))
-            }
+        if inputs.count > 1 {
+            if let output, !outputIsFile { try Directory.create(output) }
+            base = try resizeEach(
+                base: base, recipes: recipes, outputIsFile: outputIsFile, progress: progress,
+                report: report)
+        } else {
+            try resize(
+                inputs[0], base: &base, recipes: recipes, outputIsFile: outputIsFile,
+                progress: progress, report: report)
         }
         if var base, let error = base.norms.save() {
             report(
@@ -127,10 +125,81 @@ public struct ResizeJob: Sendable {
         }
     }
 
+    /// Several inputs: the base's norms measured once for every module of every input (one
+    /// read of the checkpoint for the batch), then the inputs two at a time when the two
+    /// largest together fit `pairBudget`, each worker keeping half the singular vectors one
+    /// resize may keep (so a pair stays within one resize's memory). Events are reported on
+    /// this thread in the inputs' order as they finish; a failed input is a `.failed` event.
+    /// - Returns: the base with the norms measured, to be saved.
+    private func resizeEach(
+        base: ResizeBase?, recipes: [ResizeRecipe], outputIsFile: Bool,
+        progress: @Sendable (Int, Int) -> Void, report: (Event) -> Void
+    ) throws -> ResizeBase? {
+        var measured = base
+        if NormPrefetch.measures(base, recipes) {
+            let modules = try ParallelMap.map(inputs) { argument -> Set<ModuleID> in
+                let source = try? LoRAInput(argument: argument)
+                return Set(source?.members.flatMap { $0.lora.adapters.map(\.module) } ?? [])
+            }
+            let union = modules.reduce(into: Set<ModuleID>()) { $0.formUnion($1) }
+            measured = try NormPrefetch.measured(base, recipes: recipes, modules: Array(union)) ?? base
+        }
+        let sizes = inputs.map { (try? FileStatus.of(path: $0))??.size ?? 0 }.sorted(by: >)
+        let workers = sizes.prefix(2).reduce(0, +) <= Self.pairBudget ? 2 : 1
+        let finished = Locked<[Int: [Event]]>([:])
+        let ready = DispatchSemaphore(value: 0)
+        let next = Locked(0)
+        for _ in 0..<workers {
+            DispatchQueue.global().async { [self, measured] in
+                while true {
+                    let index = next.withLock { count -> Int in
+                        defer { count += 1 }
+                        return count
+                    }
+                    guard index < inputs.count else { return }
+                    let argument = inputs[index]
+                    var events: [Event] = []
+                    var base = measured
+                    do {
+                        try resize(
+                            argument, base: &base, recipes: recipes, outputIsFile: outputIsFile,
+                            factorBudget: Resizer.factorBudget / workers, progress: { _, _ in },
+                            report: { events.append($0) })
+                    } catch {
+                        let message = (error as? UserFacingError)?.description ?? "\(error)"
+                        events.append(
+                            .failed(
+                                input: argument,
+                                message: message.contains(argument)
+                                    ? message : "\(argument): \(message)"))
+                    }
+                    finished.withLock { $0[index] = events }
+                    ready.signal()
+                }
+            }
+        }
+        var reported = 0
+        for done in 1...inputs.count {
+            ready.wait()
+            progress(done, inputs.count)
+            // In the inputs' order, whichever finishes first.
+            while let events = finished.withLock({ $0.removeValue(forKey: reported) }) {
+                events.forEach(report)
+                reported += 1
+            }
+        }
+        return measured
+    }
+
+    /// Bytes of input files two resizes may run on at once (each holds its LoRA's factors as
+    /// Float32 and their decompositions, a few times the file).
+    static let pairBudget: UInt64 = 1 << 30
+
     /// One input, resized by every recipe (or kohya's rule) and written.
     private func resize(
         _ argument: String, base: inout ResizeBase?, recipes: [ResizeRecipe], outputIsFile: Bool,
-        progress: @escaping @Sendable (Int, Int) -> Void, report: (Event) -> Void
+        factorBudget: Int = Resizer.factorBudget, progress: @escaping @Sendable (Int, Int) -> Void,
+        report: (Event) -> Void
     ) throws {
         let source = try LoRAInput(argument: argument)
         let modules = source.members.flatMap { $0.lora.adapters.map(\.module) }
@@ -155,7 +224,8 @@ public struct ResizeJob: Sendable {
                 cap = max(kohya.rule.rank, kohya.rule.convRank)
             }
             resizer = try Resizer(
-                source: source, keepingAtMost: cap, vectorsNeeded: vectorsNeeded, progress: progress)
+                source: source, keepingAtMost: cap, factorBudget: factorBudget,
+                vectorsNeeded: vectorsNeeded, progress: progress)
         } catch {
             _ = try? prefetch?.result()
             throw error

@@ -17,8 +17,10 @@ public struct SampleJob: Sendable {
         )
     }
 
-    public func run() throws {
+    /// - Parameter progress: sampler steps done and in all.
+    public func run(progress: (Int, Int) -> Void = { _, _ in }) throws {
         let unet = try TrainableUNet.frozen(checkpoint: checkpoint, loras: loras)
-        try ImageCodec.writePNG(try ImageSampler(unet: unet).draw(request), to: output)
+        let image = try ImageSampler(unet: unet).draw(request, progress: progress)
+        try ImageCodec.writePNG(image, to: output)
     }
 }

@@ -37,7 +37,10 @@ public struct ImageSampler {
 
     /// The image of `request`. The initial latent and each step's noise come from a generator
     /// seeded with `request.seed`, so the same request draws the same image.
-    public func draw(_ request: Request) throws -> RGBImage {
+    /// - Parameter progress: steps done and in all, after each step.
+    public func draw(_ request: Request, progress: (Int, Int) -> Void = { _, _ in }) throws
+        -> RGBImage
+    {
         guard request.width > 0, request.height > 0, request.width % 4 == 0,
             request.height % 4 == 0
         else {
@@ -70,6 +73,7 @@ public struct ImageSampler {
             }
             let noise = (0..<count).map { _ in Float(generator.gaussian()) }
             sampler.step(&latent, modelOutput: guided, noise: noise, at: i)
+            progress(i + 1, sampler.steps)
         }
         return PixelLatent.decode(latent, width: width, height: height)
     }

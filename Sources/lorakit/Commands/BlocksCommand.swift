@@ -37,7 +37,11 @@ struct BlocksCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let layout = try BlockLayout(path: lora, energy: energy, basePath: base)
+        let progress = ProgressLine(label: "blocks", unit: "modules")
+        let layout = try BlockLayout(path: lora, energy: energy, basePath: base) {
+            progress.update(UInt64($0), of: UInt64($1))
+        }
+        progress.finish()
         print(
             json ? layout.json().serialized(pretty: true) : layout.text(),
             terminator: json ? "\n" : "")

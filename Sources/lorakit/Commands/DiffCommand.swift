@@ -1,4 +1,5 @@
 import ArgumentParser
+import Inspection
 import Library
 import LinearAlgebra
 import LoRA

@@ -197,7 +197,7 @@ struct ResizeCommand: ParsableCommand {
             useNormCache: !noCache, naming: to)
         var summaries: [JSONValue] = []
         var failures: [String] = []
-        let progress = ProgressLine(label: "resize", unit: "modules")
+        let progress = ProgressLine(label: "resize", unit: inputs.count > 1 ? "LoRAs" : "modules")
         defer { progress.finish() }
         try job.run(progress: { done, total in progress.update(UInt64(done), of: UInt64(total)) }) {
             event in

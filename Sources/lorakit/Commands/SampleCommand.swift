@@ -61,9 +61,11 @@ struct SampleCommand: ParsableCommand {
         let request = ImageSampler.Request(
             prompt: prompt, negativePrompt: negative, width: width, height: height, steps: steps,
             seed: seed, guidanceScale: cfg)
+        let progress = ProgressLine(label: "sample", unit: "steps")
         try SampleJob(
             checkpoint: paths[0], loras: Array(paths.dropFirst()), request: request, output: output
-        ).run()
+        ).run { progress.update(UInt64($0), of: UInt64($1)) }
+        progress.finish()
         print("\(output): \(width)×\(height), \(steps) steps, seed \(seed)")
     }
 }

@@ -2,6 +2,7 @@ import LinearAlgebra
 import LoRA
 import ModelFamilies
 import SafeTensors
+import Surgery
 import SystemIO
 
 /// How two LoRAs' weight differences compare, module by module (`lorakit diff`): what a resize or

@@ -232,7 +232,9 @@ for i in $(seq -w 1 500); do
     truncate -s "$lora_size" "$library/headers/lora-$i.safetensors"
 done
 measure "inspect a folder --no-hash" "500 SDXL LoRA headers (sparse files)" \
-    "$bin" inspect --no-hash "$library/headers"
+    env XDG_CACHE_HOME="$library/rows" "$bin" inspect --no-hash "$library/headers"
+measure "inspect a folder --no-hash (rows cached)" "500 SDXL LoRA headers (sparse files)" \
+    env XDG_CACHE_HOME="$library/rows" "$bin" inspect --no-hash "$library/headers"
 for seed in $(seq 1 20); do
     "$bin" synth lora "$library/tiny/style-$seed.safetensors" --tinyxl --no-text-encoders --seed "$seed" >/dev/null
     for copy in 1 2 3 4; do

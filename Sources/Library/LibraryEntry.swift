@@ -34,6 +34,8 @@ public struct LibraryEntry: Sendable {
     /// `ss_resolution` or `modelspec.resolution`.
     public var resolution: String?
     public var topTags: [(tag: String, count: Int)] = []
+    /// How many tags the row was asked for (a cached row serves only the same number).
+    var tagLimit = 0
     /// Whole-file SHA-256 (AutoV2 is its first ten digits), when hashed.
     public var sha256: String?
     /// kohya's hash of the tensor data, when hashed: equal for identical tensors.
@@ -46,6 +48,9 @@ public struct LibraryEntry: Sendable {
 
     public var autoV2: String? { sha256.map { String($0.prefix(10)) } }
     public var isLoRA: Bool { content == "lora" }
+
+    /// A row to be filled in (from the row cache).
+    init(path: String, size: UInt64) { (self.path, self.size) = (path, size) }
 
     /// A file that could not be read.
     public init(path: String, size: UInt64?, problem: String) {
@@ -81,6 +86,7 @@ public struct LibraryEntry: Sendable {
             report.training.resolution
             ?? report.training.modelSpec.first { $0.key == "resolution" }?.value
         topTags = Array(report.topTags.prefix(tagCount))
+        tagLimit = tagCount
         sha256 = report.fileSHA256
         tensorHash = report.tensorHash
         notes = report.notes

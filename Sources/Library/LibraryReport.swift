@@ -20,13 +20,16 @@ public struct LibraryReport: Sendable {
         public var topTags = 3
         /// Where hashes are looked up and recorded; nil computes every hash.
         public var hashCache: FileHashCache?
+        /// Where rows of unchanged files are looked up and new rows recorded; nil reads every
+        /// file.
+        public var rowCache: FileKeyedCache<LibraryEntry>?
 
         public init(
             recursive: Bool = false, computeHashes: Bool? = nil, topTags: Int = 3,
-            hashCache: FileHashCache? = nil
+            hashCache: FileHashCache? = nil, rowCache: FileKeyedCache<LibraryEntry>? = nil
         ) {
             (self.recursive, self.computeHashes) = (recursive, computeHashes)
-            (self.topTags, self.hashCache) = (topTags, hashCache)
+            (self.topTags, self.hashCache, self.rowCache) = (topTags, hashCache, rowCache)
         }
     }
 
@@ -58,6 +61,14 @@ public struct LibraryReport: Sendable {
 
     static func entry(_ path: String, options: Options) -> LibraryEntry {
         var size: UInt64?
+        if let cache = options.rowCache, let status = (try? FileStatus.of(path: path)) ?? nil,
+            var row = cache.value(for: path, status: status), row.tagLimit == options.topTags,
+            // Hashed as this run asks (notes such as stale hashes depend on it).
+            (row.sha256 != nil) == (options.computeHashes ?? row.isLoRA)
+        {
+            row.path = path
+            return row
+        }
         do {
             let file = try SafeTensorsFile(path: path)
             size = file.status.size
@@ -66,7 +77,9 @@ public struct LibraryReport: Sendable {
                 options: InspectReport.Options(
                     computeHashes: options.computeHashes, topTags: options.topTags,
                     hashCache: options.hashCache))
-            return LibraryEntry(report: report, tagCount: options.topTags, file: file)
+            let row = LibraryEntry(report: report, tagCount: options.topTags, file: file)
+            options.rowCache?.record(row, for: path, status: file.status)
+            return row
         } catch {
             // A file too damaged to open still has a size on disk.
             let size = size ?? (try? FileStatus.of(path: path))??.size

@@ -141,6 +141,62 @@ struct LibraryFolder {
         #expect(fresh.entries[0].autoV2 != "aaaaaaaaaa")
     }
 
+    @Test func rowsOfUnchangedFilesComeFromTheRowCacheAsTheyWereRead() throws {
+        let library = try LibraryFolder()
+        let cache = TemporaryDirectory()
+        /// A listing with the row cache, saved as the command saves it.
+        func listing(hashed: Bool?, tags: Int = 3, cached: Bool = true) -> LibraryReport {
+            let rows = LibraryRowCache.open(directory: cached ? cache.path : "")
+            let report = LibraryReport(
+                arguments: [library.folder],
+                options: .init(computeHashes: hashed, topTags: tags, hashCache: nil, rowCache: rows))
+            #expect(rows.save() == nil)
+            return report
+        }
+        // Recorded, then served: every field, text, JSON and CSV alike.
+        for hashed in [nil, false] as [Bool?] {
+            let fresh = listing(hashed: hashed, cached: false)
+            for _ in 0..<2 {
+                let report = listing(hashed: hashed)
+                #expect(report.jsonLines() == fresh.jsonLines())
+                #expect(report.text() == fresh.text())
+                #expect(report.csv() == fresh.csv())
+            }
+        }
+        // A row is served while size and modification time are unchanged, whatever the bytes:
+        // the last byte of the data changed and the time set back, the recorded hash shows.
+        let path = library.name("style.safetensors")
+        let row = { (report: LibraryReport) in report.entries.first { $0.path == path } }
+        let time = Date(timeIntervalSince1970: 1_700_000_000)
+        try FileManager.default.setAttributes([.modificationDate: time], ofItemAtPath: path)
+        let recorded = try #require(row(listing(hashed: nil))?.sha256)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        bytes[bytes.count - 1] ^= 1
+        try bytes.write(to: URL(fileURLWithPath: path))
+        try FileManager.default.setAttributes([.modificationDate: time], ofItemAtPath: path)
+        #expect(row(listing(hashed: nil))?.sha256 == recorded)
+        // A changed file is read again; so is a row asked with other options.
+        try FileManager.default.setAttributes(
+            [.modificationDate: Date(timeIntervalSinceNow: -60)], ofItemAtPath: path)
+        let reread = try #require(row(listing(hashed: nil))?.sha256)
+        #expect(reread != recorded)
+        #expect(row(listing(hashed: false))?.sha256 == nil)
+        #expect(row(listing(hashed: nil))?.sha256 == reread, "an unhashed row does not serve a hashed listing")
+        #expect(row(listing(hashed: false, tags: 5))?.tagLimit == 5)
+        // A cache written by another build, or in another format, is not read.
+        let other = FileKeyedCache<LibraryEntry>(
+            fileName: "library-rows.json", format: "lorakit-library-rows-1 another build",
+            directory: cache.path,
+            codec: .init(encode: LibraryRowCache.encode, decode: LibraryRowCache.decode))
+        let flux = library.name("flux-style.safetensors")
+        #expect(LibraryRowCache.open(directory: cache.path).value(for: flux, status: try #require(try FileStatus.of(path: flux))) != nil)
+        #expect(other.value(for: flux, status: try #require(try FileStatus.of(path: flux))) == nil)
+        // A damaged cache is an empty one.
+        try Data("{\"format\": [".utf8).write(to: URL(fileURLWithPath: cache.file("library-rows.json")))
+        #expect(listing(hashed: false).entries.count == 6)
+        #expect(LibraryRowCache.open(directory: cache.path).value(for: flux, status: try #require(try FileStatus.of(path: flux))) != nil)
+    }
+
     @Test func csvAndJSONLinesCarryEveryRow() throws {
         let library = try LibraryFolder()
         let report = LibraryReport(

@@ -26,9 +26,10 @@ struct InspectCommand: ParsableCommand {
             and the AutoV2 hash model sites search by; then totals and duplicate groups: files \
             whose tensors are identical whatever their names or metadata, and files that hold \
             the same LoRA at another precision (same tensors, every value equal within the \
-            coarser dtype's rounding). Headers are read on both cores; hashes are kept in the \
-            cache, keyed by path, size and modification time, so a folder is hashed once \
-            (--no-hash skips hashing and the duplicate search). A file that cannot be read is a \
+            coarser dtype's rounding). Headers are read on both cores; hashes and rows are kept \
+            in the cache, keyed by path, size and modification time, so a folder is hashed once \
+            and listed again from the cache but for the files that changed (--no-hash skips \
+            hashing and the duplicate search). A file that cannot be read is a \
             row with its reason; the others are listed and the exit status is 1.
 
             Examples:
@@ -61,7 +62,7 @@ struct InspectCommand: ParsableCommand {
     )
     var hash: Bool?
 
-    @Flag(help: "Neither read nor record hashes in the cache ($XDG_CACHE_HOME/lorakit).")
+    @Flag(help: "Neither read nor record hashes (nor a folder's rows) in the cache ($XDG_CACHE_HOME/lorakit).")
     var noCache = false
 
     @Option(
@@ -102,13 +103,18 @@ struct InspectCommand: ParsableCommand {
                 terminator: json ? "\n" : "")
             return
         }
+        let rows = LibraryRowCache.open(directory: noCache ? "" : nil)
         let progress = ProgressLine(label: "inspect", unit: "files")
         let report = LibraryReport(
             arguments: files,
             options: LibraryReport.Options(
-                recursive: recursive, computeHashes: hash, topTags: tags ?? 3, hashCache: cache)
+                recursive: recursive, computeHashes: hash, topTags: tags ?? 3, hashCache: cache,
+                rowCache: rows)
         ) { done, total in progress.update(UInt64(done), of: UInt64(total)) }
         progress.finish()
+        if let error = rows.save() {
+            Lorakit.printError("lorakit: warning: could not save the row cache (\(error))")
+        }
         print(json ? report.jsonLines() : csv ? report.csv() : report.text(), terminator: "")
         if report.problemCount > 0 { throw ExitCode(1) }
     }

@@ -68,7 +68,8 @@ struct ResizeCommand: ParsableCommand {
 
             A folder stands for its .safetensors files (--recursive: and its subfolders'). Many \
             LoRAs share one read of the base: its norms are measured once (and cached) for the \
-            whole batch; each LoRA is then decomposed on both cores, one after another. A file \
+            whole batch; then two LoRAs run at a time, each on both cores, within one resize's \
+            memory, their lines in the inputs' order. A file \
             that fails is named in the summary and the others go on (exit status 1).
             """)
 

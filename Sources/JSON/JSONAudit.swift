@@ -33,7 +33,8 @@ struct JSONAudit {
 
     private let rangeChecked: (_ path: [String?]) -> Bool
     /// Where the value being read sits: the keys of the objects around it, nil for arrays.
-    private var path: [String?] = []
+    /// Keys as bytes: made Strings only in the rare case `rangeChecked` is asked.
+    private var path: [[UInt8]?] = []
 
     private init(bytes: [UInt8], rangeChecked: @escaping (_ path: [String?]) -> Bool) {
         self.bytes = bytes
@@ -62,6 +63,9 @@ struct JSONAudit {
                 "nested more than \(Self.maximumDepth) levels deep", offset: position)
         }
         position += 1  // {
+        // Most objects (a tensor's dtype, shape, offsets) have a few keys: compared in a list,
+        // a set only for large ones (the header's thousands of tensors).
+        var fewKeys: [[UInt8]] = []
         var keys = Set<KeyBytes>()
         skipWhitespace()
         if peek(UInt8(ascii: "}")) {
@@ -74,14 +78,21 @@ struct JSONAudit {
                 throw unexpected("where a quoted key should start")
             }
             let key = try string()
-            let name = String(decoding: key, as: UTF8.self)
-            if key.contains(0) { throw .keyContainsNUL(name) }
-            guard keys.insert(KeyBytes(bytes: key)).inserted else { throw .duplicateKey(name) }
+            if key.contains(0) { throw .keyContainsNUL(String(decoding: key, as: UTF8.self)) }
+            let duplicate: Bool
+            if fewKeys.count < 8 {
+                duplicate = fewKeys.contains(key)
+                fewKeys.append(key)
+            } else {
+                if keys.isEmpty { keys = Set(fewKeys.map(KeyBytes.init)) }
+                duplicate = !keys.insert(KeyBytes(bytes: key)).inserted
+            }
+            if duplicate { throw .duplicateKey(String(decoding: key, as: UTF8.self)) }
             skipWhitespace()
             guard peek(UInt8(ascii: ":")) else { throw unexpected("where ':' should follow a key") }
             position += 1
             skipWhitespace()
-            path.append(name)
+            path.append(key)
             try value(depth: depth)
             path.removeLast()
             skipWhitespace()
@@ -129,7 +140,19 @@ struct JSONAudit {
     /// Returns the decoded UTF-8 bytes of a string (escapes resolved).
     private mutating func string() throws(JSONError) -> [UInt8] {
         position += 1  // opening quote
-        var decoded: [UInt8] = []
+        // Most strings hold no escape: found whole and copied at once.
+        var end = position
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"),
+            bytes[end] >= 0x20
+        {
+            end += 1
+        }
+        if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+            defer { position = end + 1 }
+            return Array(bytes[position..<end])
+        }
+        var decoded = Array(bytes[position..<end])
+        position = end
         while true {
             guard position < bytes.count else {
                 throw .syntax("a string is not closed", offset: position)
@@ -258,7 +281,7 @@ struct JSONAudit {
             throw .syntax("number out of range", offset: start)
         }
         // json-c saturates at 2^64-1, which would turn 2^64 into a plausible dimension.
-        if isPlainInteger, !Self.fitsInUInt64(integerDigits), rangeChecked(path) {
+        if isPlainInteger, !Self.fitsInUInt64(integerDigits), rangeChecked(path.map { $0.map { String(decoding: $0, as: UTF8.self) } }) {
             throw .integerAboveUInt64(String(decoding: integerDigits, as: UTF8.self))
         }
     }

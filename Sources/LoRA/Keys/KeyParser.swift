@@ -56,9 +56,35 @@ public enum KeyParser {
     /// `text_encoder.`).
     private static let dottedPrefixes = ModelFamilies.componentPrefixes.filter { !$0.isUnderscored }
 
+    /// The rules a key can match, found by its last one and two dot-separated segments: every
+    /// suffix starts with a dot, so a key ending in a suffix ends in the suffix's segments.
+    /// Rules of one segment (`.alpha`) are filed under it, longer ones under their last two
+    /// (`lora_down.weight`); a key's candidates are both lists, in the rules' order.
+    private static let rulesByTail: [String: [Int]] = {
+        var byTail: [String: [Int]] = [:]
+        for (index, rule) in rules.enumerated() {
+            let segments = rule.suffix.split(separator: ".", omittingEmptySubsequences: false)
+            precondition(segments.first == "", "suffix rules start with a dot")
+            byTail[segments.suffix(min(2, segments.count - 1)).joined(separator: "."), default: []]
+                .append(index)
+        }
+        return byTail
+    }()
+
+    /// Indices of the rules `key` may match, ascending.
+    private static func candidateRules(_ key: String) -> [Int] {
+        let bytes = key.utf8
+        guard let lastDot = bytes.lastIndex(of: UInt8(ascii: ".")) else { return [] }
+        let last = String(decoding: bytes[bytes.index(after: lastDot)...], as: UTF8.self)
+        let one = rulesByTail[last] ?? []
+        guard let previousDot = bytes[..<lastDot].lastIndex(of: UInt8(ascii: ".")) else { return one }
+        let two = rulesByTail[String(decoding: bytes[bytes.index(after: previousDot)...], as: UTF8.self)] ?? []
+        return one.isEmpty ? two : two.isEmpty ? one : (one + two).sorted()
+    }
+
     /// Parses one key, or returns nil for a pass-through tensor.
     public static func parse(_ key: String) -> ParsedKey? {
-        for rule in rules {
+        for rule in candidateRules(key).map({ rules[$0] }) {
             guard let stem = strip(suffix: rule.suffix, from: key),
                 rule.form != .xlabs || isXLabsStem(stem),
                 let (module, form, single) = module(stem)
@@ -112,7 +138,7 @@ public enum KeyParser {
         where stem.utf8.starts(with: entry.prefix.utf8) && stem.utf8.count > entry.prefix.utf8.count
         {
             let name = String(decoding: stem.utf8.dropFirst(entry.prefix.utf8.count), as: UTF8.self)
-            guard !name.contains(".") else { return nil }
+            guard !name.utf8.contains(UInt8(ascii: ".")) else { return nil }
             return (ModuleID(entry.component, name), entry.form, entry.singleTextEncoder)
         }
         var path = Substring(stem)
@@ -133,6 +159,6 @@ public enum KeyParser {
     }
 
     private static func underscored(_ path: Substring) -> String {
-        String(path.map { $0 == "." ? "_" : $0 })
+        String(decoding: path.utf8.map { $0 == UInt8(ascii: ".") ? UInt8(ascii: "_") : $0 }, as: UTF8.self)
     }
 }

@@ -58,7 +58,11 @@ public struct ModuleID: Sendable, Hashable, Comparable, CustomStringConvertible 
     }
 
     public static func < (lhs: ModuleID, rhs: ModuleID) -> Bool {
-        (lhs.component, lhs.name, lhs.part ?? "") < (rhs.component, rhs.name, rhs.part ?? "")
+        // Field by field, as the tuple (component, name, part ?? "") orders them, without
+        // building the tuple: a folder of LoRAs sorts millions of these.
+        if lhs.component != rhs.component { return lhs.component < rhs.component }
+        if lhs.name != rhs.name { return lhs.name < rhs.name }
+        return (lhs.part ?? "") < (rhs.part ?? "")
     }
 }
 

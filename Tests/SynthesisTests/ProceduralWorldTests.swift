@@ -275,14 +275,16 @@ import Testing
         let directory = TemporaryDirectory()
         let world = ProceduralWorld(seed: 5)
         var written: [String: RGBImage] = [:]
+        var reported: [[Int]] = []
         let folder = try world.writeDataset(
             .concept, count: 3, sizes: [(32, 32), (48, 32)], directory: directory.path,
-            name: "zorblat", repeats: 10
-        ) { image, path in
-            written[path] = image
-            try Data(image.pixels).write(to: URL(fileURLWithPath: path))
-        }
+            name: "zorblat", repeats: 10,
+            encode: { image, path in
+                written[path] = image
+                try Data(image.pixels).write(to: URL(fileURLWithPath: path))
+            }, progress: { reported.append([$0, $1]) })
         #expect(folder == directory.path + "/10_zorblat")
+        #expect(reported == [[1, 3], [2, 3], [3, 3]])
         #expect(
             try FileManager.default.contentsOfDirectory(atPath: folder).sorted()
                 == ["0000.png", "0000.txt", "0001.png", "0001.txt", "0002.png", "0002.txt"])

@@ -15,7 +15,9 @@ extension ProceduralWorld {
     ///
     /// Image `i` is drawn at `sizes[i % sizes.count]`, so one folder can feed several buckets.
     /// Existing files of the same names are replaced.
-    /// - Parameter encode: writes an image file (a PNG by default; tests record the images).
+    /// - Parameters:
+    ///   - encode: writes an image file (a PNG by default; tests record the images).
+    ///   - progress: images written and in all, after each.
     /// - Returns: the folder's path.
     /// - Throws: `SynthesisError.invalidDataset` for a name kohya would split differently, a repeat
     ///   count below 1 or a size below 8×8; `SystemIOError` naming the
@@ -23,7 +25,8 @@ extension ProceduralWorld {
     public func writeDataset(
         _ kind: SceneKind, count: Int, sizes: [(width: Int, height: Int)], directory: String,
         name: String, repeats: Int,
-        encode: (RGBImage, String) throws -> Void = { try ImageCodec.writePNG($0, to: $1) }
+        encode: (RGBImage, String) throws -> Void = { try ImageCodec.writePNG($0, to: $1) },
+        progress: (Int, Int) -> Void = { _, _ in }
     ) throws -> String {
         let folderName = "\(repeats)_\(name)"
         guard repeats >= 1 else {
@@ -51,6 +54,7 @@ extension ProceduralWorld {
             try encode(image, stem + ".png")
             var text = Array((caption + "\n").utf8)
             try SequentialFile(replacing: stem + ".txt").drain(&text)
+            progress(index + 1, count)
         }
         return folder
     }

@@ -54,9 +54,11 @@ struct SynthDatasetCommand: ParsableCommand {
             let size = try KohyaTrainingFlags.size(String($0))
             return (width: size.width, height: size.height)
         }
+        let progress = ProgressLine(label: "synth", unit: "images")
         let folder = try ProceduralWorld(seed: seed).writeDataset(
             concept ? .concept : .ordinary, count: count, sizes: sizes, directory: directory,
-            name: name, repeats: repeats)
+            name: name, repeats: repeats, progress: { progress.update(UInt64($0), of: UInt64($1)) })
+        progress.finish()
         print("\(folder): \(count) images with captions")
     }
 }

@@ -264,3 +264,17 @@ public enum BLAS {
     /// OpenBLAS worker threads (1 once any routine has run).
     public static var threads: Int { Int(openblas_get_num_threads()) }
 }
+
+/// The largest |x| of `values` (`cblas_isamax`, vectorized), 0 when empty.
+public func largestMagnitude(_ values: UnsafeBufferPointer<Float>) -> Float {
+    _ = singleThreadedBLAS
+    var largest: Float = 0
+    var start = 0
+    while start < values.count {
+        let count = min(values.count - start, Int(Int32.max))
+        let index = Int(cblas_isamax(Int32(count), values.baseAddress! + start, 1))
+        largest = max(largest, abs(values[start + index]))
+        start += count
+    }
+    return largest
+}

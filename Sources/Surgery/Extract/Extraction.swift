@@ -123,7 +123,7 @@ public struct Extraction: Sendable {
         var largest: Float = 0
         guard
             var difference = try base.difference(of: module, in: tuned, eachPiece: { rows, values in
-                for value in values { largest = max(largest, abs(value)) }
+                largest = max(largest, largestMagnitude(values))
                 guard let omega else { return }
                 sketch.elements.withUnsafeMutableBufferPointer { y in
                     omega.elements.withUnsafeBufferPointer { w in

@@ -216,6 +216,36 @@ extension Double: BLASScalar {
         Int32(columns), x, 1, 0, y, 1)
 }
 
+/// The `count` largest eigenvalues (descending) of a symmetric row-major matrix and their
+/// eigenvectors as the columns of an `order × count` row-major matrix (`LAPACKE_dsyevr`,
+/// selected by index). The matrix is overwritten.
+@usableFromInline func symmetricLeadingEigenvectors(
+    _ matrix: inout [Double], order: Int, count: Int
+) -> (info: Int32, values: [Double], vectors: [Double]) {
+    _ = singleThreadedBLAS
+    guard count > 0 else { return (0, [], []) }
+    var found: Int32 = 0
+    var values = [Double](repeating: 0, count: order)
+    var vectors = [Double](repeating: 0, count: order * count)
+    var support = [Int32](repeating: 0, count: 2 * count)
+    let info = matrix.withUnsafeMutableBufferPointer { a in
+        LAPACKE_dsyevr(
+            LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "I")),
+            CChar(UInt8(ascii: "U")), Int32(order), a.baseAddress!, Int32(order), 0, 0,
+            Int32(order - count + 1), Int32(order), 0, &found, &values, &vectors, Int32(count),
+            &support)
+    }
+    guard info == 0, Int(found) == count else { return (info == 0 ? -1 : info, [], []) }
+    // Ascending from LAPACK: the largest first.
+    var descending = [Double](repeating: 0, count: order * count)
+    for row in 0..<order {
+        for column in 0..<count {
+            descending[row * count + column] = vectors[row * count + (count - 1 - column)]
+        }
+    }
+    return (0, values.prefix(count).reversed(), descending)
+}
+
 /// Cholesky factor in place (`LAPACKE_dpotrf`, upper: A = RᵀR); the lower triangle is left as
 /// it was. Returns LAPACK's info (> 0: not positive definite).
 @usableFromInline func choleskyUpper(_ matrix: inout [Double], order: Int) -> Int32 {

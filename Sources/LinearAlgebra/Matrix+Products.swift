@@ -75,6 +75,33 @@ extension Matrix {
         return out
     }
 
+    /// AᵀA in Float64, built a block of rows at a time (no Float64 copy of A).
+    public func columnGramInDouble() -> Matrix<Double> {
+        var out = Matrix<Double>(rows: columns, columns: columns)
+        guard rows > 0, columns > 0 else { return out }
+        let height = Swift.min(rows, Swift.max(16, 262_144 / columns))
+        var block = [Double](repeating: 0, count: height * columns)
+        elements.withUnsafeBufferPointer { a in
+            block.withUnsafeMutableBufferPointer { b in
+                out.elements.withUnsafeMutableBufferPointer { c in
+                    var start = 0
+                    while start < rows {
+                        let count = Swift.min(height, rows - start)
+                        for index in 0..<count * columns {
+                            b[index] = Double(a[start * columns + index])
+                        }
+                        Double.syrk(
+                            transpose: true, n: columns, k: count, alpha: 1, a: b.baseAddress!,
+                            lda: columns, beta: start == 0 ? 0 : 1, c: c.baseAddress!, ldc: columns)
+                        start += count
+                    }
+                }
+            }
+        }
+        for i in 0..<columns { for j in 0..<i { out[i, j] = out[j, i] } }
+        return out
+    }
+
     @inlinable
     func symmetricProduct(transposed: Bool) -> Matrix {
         let order = transposed ? columns : rows

@@ -125,6 +125,29 @@ import Testing
             #expect(relativeFrobenius(try sum.delta(of: adapter).dense(), expected) < 1e-6)
         }
 
+        // An SVD merge of two different full-matrix LoKrs: the sum has no Kronecker form, so it
+        // is formed and decomposed through its Float64 Gram; the result is the best rank-4
+        // approximation of 0.25·ΔW₁ + 0.5·ΔW₂.
+        let other = directory.file("other.safetensors")
+        try Self.write(to: other, seed: 9)
+        let second = try LoRAFile(path: other)
+        let ranked = directory.file("ranked.safetensors")
+        _ = try MergeJob(
+            inputs: [path + ":0.25", other + ":0.5"], mode: .rank(4, convRank: 4), output: ranked,
+            dtype: .f32
+        ).run { _ in }
+        let svdMerged = try LoRAFile(path: ranked)
+        #expect(svdMerged.adapters.count == 2)
+        for adapter in svdMerged.adapters {
+            #expect(adapter.rank == 4)
+            let secondDelta = try second.delta(of: #require(second.adapter(for: adapter.module))).dense()
+            let sum = try #require(deltas[adapter.module]).scaled(by: 0.25) + secondDelta.scaled(by: 0.5)
+            let full = try sum.converted(to: Double.self).svd()
+            let best = LowRankSVD(u: full.u, singularValues: full.singularValues, vt: full.vt)
+                .reconstructed(rank: 4)
+            #expect(relativeFrobenius(try svdMerged.delta(of: adapter).dense(), best) < 1e-5)
+        }
+
         let baked = directory.file("baked.safetensors")
         _ = try BakeJob(
             checkpoint: TinyXLBase.path, loras: [path], blocks: nil, allowUnmatched: false,

@@ -193,13 +193,12 @@ extension DecomposedModule {
         } else if let dense {
             var sum = dense
             for (up, down) in zip(ups, downs) { sum = sum + up * down }
-            let full = try sum.svd()
-            // Only the vectors a plan can keep: a dense module's are as large as its ΔW.
-            let kept = min(leading ?? full.singularValues.count, full.singularValues.count)
-            values = full.singularValues
-            svd = LowRankSVD(
-                u: full.u.columns(0..<kept), singularValues: Array(full.singularValues.prefix(kept)),
-                vt: full.vt.rows(0..<kept))
+            // Every value, and only the vectors a plan can keep (a dense module's are as large
+            // as its ΔW), from the Float64 Gram: no bidiagonalization of the whole sum.
+            let smaller = min(sum.rows, sum.columns)
+            let decomposed = try sum.gramSVD(leading: min(leading ?? smaller, smaller))
+            values = decomposed.singularValues
+            svd = decomposed.leading
         } else {
             let up = Self.concatenateColumns(ups)
             let down = Self.concatenateRows(downs)

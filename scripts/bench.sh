@@ -214,6 +214,11 @@ measure "resize --rank 4 (full-matrix LoKr)" "$lokrdesc" "$bin" resize "$lokr" -
 measure "merge --allow-large (full-matrix LoKr)" "$lokrdesc x2 -> 6.5 GB dense" \
     "$bin" merge "$lokr:0.5" "$lokr:0.5" --allow-large -o "$cache/lokr-merged.safetensors"
 rm -f "$cache/lokr-merged.safetensors"
+# Two different weights of one LoKr: the sum has no Kronecker form, so each module is formed
+# and decomposed through its Float64 Gram.
+measure "merge --rank 32 (full-matrix LoKr x2)" "$lokrdesc x2" \
+    "$bin" merge "$lokr:0.5" "$lokr:0.25" --rank 32 -o "$cache/lokr-merged.safetensors"
+rm -f "$cache/lokr-merged.safetensors"
 measure "bake (full-matrix LoKr)" "$lokrdesc into 6.1 GiB base" "$bin" bake "$full" "$lokr" -o "$baked"
 rm -f "$baked" "$cache/lokr-r4.safetensors"
 

@@ -1,8 +1,8 @@
 extension Matrix where Scalar == Float {
     /// Every singular value and the `leading` largest singular triplets of a dense matrix,
     /// through the Float64 Gram of its smaller side: G = AAᵀ (or AᵀA) built a block at a time
-    /// (`dsyrk`), all of G's eigenvalues (`dsyevd`), its leading eigenvectors only (`dsyevr`),
-    /// and the other side's vectors as Aᵀuᵢ/σᵢ (or Avᵢ/σᵢ).
+    /// (`dsyrk`), reduced once to tridiagonal form: all of G's eigenvalues, its leading
+    /// eigenvectors only (`symmetricEigen`), and the other side's vectors as Aᵀuᵢ/σᵢ (or Avᵢ/σᵢ).
     ///
     /// What it costs against a full SVD: no bidiagonalization and vectors for the leading dims
     /// only (a 1280 × 11520 difference: about a fifth of `?gesdd`'s time). What it gives: σᵢ
@@ -19,16 +19,12 @@ extension Matrix where Scalar == Float {
         guard order > 0 else {
             return ([], LowRankSVD(u: Matrix(rows: rows, columns: 0), singularValues: [], vt: Matrix(rows: 0, columns: columns)))
         }
-        let gram = wide ? rowGramInDouble() : columnGramInDouble()
-        var copy = gram.elements
-        let (info, ascending) = symmetricEigenvalues(&copy, order: order)
-        guard info == 0 else { throw LinearAlgebraError.lapack(routine: "dsyevd", info: info) }
-        let values = ascending.reversed().map { Float(Swift.max(0, $0).squareRoot()) }
-        copy = gram.elements
-        let eigen = symmetricLeadingEigenvectors(&copy, order: order, count: kept)
+        var gram = (wide ? rowGramInDouble() : columnGramInDouble()).elements
+        let eigen = symmetricEigen(&gram, order: order, leading: kept)
         guard eigen.info == 0 else {
-            throw LinearAlgebraError.lapack(routine: "dsyevr", info: eigen.info)
+            throw LinearAlgebraError.lapack(routine: "dsytrd/dstemr", info: eigen.info)
         }
+        let values = eigen.all.reversed().map { Float(Swift.max(0, $0).squareRoot()) }
         let sigma = eigen.values.map { Swift.max(0, $0).squareRoot() }
         // The Gram's side: order × kept, orthonormal columns.
         let side = Matrix<Float>(

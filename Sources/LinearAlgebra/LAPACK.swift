@@ -216,34 +216,47 @@ extension Double: BLASScalar {
         Int32(columns), x, 1, 0, y, 1)
 }
 
-/// The `count` largest eigenvalues (descending) of a symmetric row-major matrix and their
-/// eigenvectors as the columns of an `order × count` row-major matrix (`LAPACKE_dsyevr`,
-/// selected by index). The matrix is overwritten.
-@usableFromInline func symmetricLeadingEigenvectors(
-    _ matrix: inout [Double], order: Int, count: Int
-) -> (info: Int32, values: [Double], vectors: [Double]) {
+/// Every eigenvalue (ascending) of a symmetric matrix, and the `count` largest (descending)
+/// with their eigenvectors as the columns of an `order × count` row-major matrix, from one
+/// reduction to tridiagonal form (`dsytrd`): the values of the tridiagonal matrix by `dsterf`,
+/// the selected vectors by `dstemr` (MRRR), brought back by `dormtr`. The matrix is overwritten.
+@usableFromInline func symmetricEigen(
+    _ matrix: inout [Double], order: Int, leading count: Int
+) -> (info: Int32, all: [Double], values: [Double], vectors: [Double]) {
     _ = singleThreadedBLAS
-    guard count > 0 else { return (0, [], []) }
+    let n = Int32(order)
+    var diagonal = [Double](repeating: 0, count: order)
+    var offDiagonal = [Double](repeating: 0, count: max(order, 1))
+    var tau = [Double](repeating: 0, count: max(order, 1))
+    // A symmetric matrix is its own transpose: column-major calls need no copy.
+    var info = LAPACKE_dsytrd(
+        LAPACK_COL_MAJOR, CChar(UInt8(ascii: "U")), n, &matrix, n, &diagonal, &offDiagonal, &tau)
+    guard info == 0 else { return (info, [], [], []) }
+    var all = diagonal
+    var allOff = offDiagonal
+    info = LAPACKE_dsterf(n, &all, &allOff)
+    guard info == 0, count > 0 else { return (info, all, [], []) }
     var found: Int32 = 0
     var values = [Double](repeating: 0, count: order)
-    var vectors = [Double](repeating: 0, count: order * count)
+    var z = [Double](repeating: 0, count: order * count)  // column-major, order × count
     var support = [Int32](repeating: 0, count: 2 * count)
-    let info = matrix.withUnsafeMutableBufferPointer { a in
-        LAPACKE_dsyevr(
-            LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "I")),
-            CChar(UInt8(ascii: "U")), Int32(order), a.baseAddress!, Int32(order), 0, 0,
-            Int32(order - count + 1), Int32(order), 0, &found, &values, &vectors, Int32(count),
-            &support)
+    var tryRelativeAccuracy: Int32 = 1
+    info = LAPACKE_dstemr(
+        LAPACK_COL_MAJOR, CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "I")), n, &diagonal,
+        &offDiagonal, 0, 0, Int32(order - count + 1), n, &found, &values, &z, n, Int32(count),
+        &support, &tryRelativeAccuracy)
+    guard info == 0, Int(found) == count else { return (info == 0 ? -1 : info, all, [], []) }
+    info = LAPACKE_dormtr(
+        LAPACK_COL_MAJOR, CChar(UInt8(ascii: "L")), CChar(UInt8(ascii: "U")),
+        CChar(UInt8(ascii: "N")), n, Int32(count), &matrix, n, &tau, &z, n)
+    guard info == 0 else { return (info, all, [], []) }
+    // Ascending from LAPACK, column-major: row-major, the largest first.
+    var vectors = [Double](repeating: 0, count: order * count)
+    for column in 0..<count {
+        let source = (count - 1 - column) * order
+        for row in 0..<order { vectors[row * count + column] = z[source + row] }
     }
-    guard info == 0, Int(found) == count else { return (info == 0 ? -1 : info, [], []) }
-    // Ascending from LAPACK: the largest first.
-    var descending = [Double](repeating: 0, count: order * count)
-    for row in 0..<order {
-        for column in 0..<count {
-            descending[row * count + column] = vectors[row * count + (count - 1 - column)]
-        }
-    }
-    return (0, values.prefix(count).reversed(), descending)
+    return (0, all, values.prefix(count).reversed(), vectors)
 }
 
 /// Cholesky factor in place (`LAPACKE_dpotrf`, upper: A = RᵀR); the lower triangle is left as

@@ -72,10 +72,8 @@ public struct Batch: Sendable {
             do {
                 result = .success(try body(input))
             } catch {
-                let message = (error as? UserFacingError)?.description ?? "\(error)"
                 // Every line of the summary names its file.
-                result = .failure(
-                    BatchFailure(message: message.contains(input) ? message : "\(input): \(message)"))
+                result = .failure(BatchFailure(message: userFacingLine(error, naming: input)))
             }
             progress(done.withLock { $0 += 1; return $0 }, total)
             return Outcome(input: input, result: result)

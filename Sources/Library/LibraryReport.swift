@@ -83,7 +83,7 @@ public struct LibraryReport: Sendable {
         } catch {
             // A file too damaged to open still has a size on disk.
             let size = size ?? (try? FileStatus.of(path: path))??.size
-            let reason = (error as? UserFacingError)?.description ?? "\(error)"
+            let reason = userFacingLine(error)
             return LibraryEntry(path: path, size: size, problem: reason)
         }
     }

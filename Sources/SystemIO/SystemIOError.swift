@@ -5,6 +5,15 @@
 /// each module can without depending on another.
 public protocol UserFacingError: Error, CustomStringConvertible {}
 
+/// The one line a user reads about an error: its own message when it is written for users.
+/// - Parameter file: when given, the line names it (prefixed unless the message already does),
+///   as a batch's summary lists each failed file.
+public func userFacingLine(_ error: any Error, naming file: String? = nil) -> String {
+    let message = (error as? UserFacingError)?.description ?? "\(error)"
+    guard let file, !message.contains(file) else { return message }
+    return "\(file): \(message)"
+}
+
 /// What went wrong at the operating system: a failed call, or a file that is not what a command
 /// needs. Each case names the path.
 public enum SystemIOError: Error, Equatable, Sendable, CustomStringConvertible, UserFacingError {

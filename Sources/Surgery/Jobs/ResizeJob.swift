@@ -166,12 +166,8 @@ public struct ResizeJob: Sendable {
                             factorBudget: Resizer.factorBudget / workers, progress: { _, _ in },
                             report: { events.append($0) })
                     } catch {
-                        let message = (error as? UserFacingError)?.description ?? "\(error)"
                         events.append(
-                            .failed(
-                                input: argument,
-                                message: message.contains(argument)
-                                    ? message : "\(argument): \(message)"))
+                            .failed(input: argument, message: userFacingLine(error, naming: argument)))
                     }
                     finished.withLock { $0[index] = events }
                     ready.signal()

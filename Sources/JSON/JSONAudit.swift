@@ -281,7 +281,9 @@ struct JSONAudit {
             throw .syntax("number out of range", offset: start)
         }
         // json-c saturates at 2^64-1, which would turn 2^64 into a plausible dimension.
-        if isPlainInteger, !Self.fitsInUInt64(integerDigits), rangeChecked(path.map { $0.map { String(decoding: $0, as: UTF8.self) } }) {
+        if isPlainInteger, !Self.fitsInUInt64(integerDigits),
+            rangeChecked(path.map { $0.map { String(decoding: $0, as: UTF8.self) } })
+        {
             throw .integerAboveUInt64(String(decoding: integerDigits, as: UTF8.self))
         }
     }

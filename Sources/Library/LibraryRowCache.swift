@@ -39,7 +39,8 @@ public enum LibraryRowCache {
             JSONMember("base_model", .string(orNull: row.baseModel)),
             JSONMember("resolution", .string(orNull: row.resolution)),
             JSONMember("tag_limit", .int(row.tagLimit)),
-            JSONMember("top_tags", .array(row.topTags.map { .array([.string($0.tag), .int($0.count)]) })),
+            JSONMember(
+                "top_tags", .array(row.topTags.map { .array([.string($0.tag), .int($0.count)]) })),
             JSONMember("sha256", .string(orNull: row.sha256)),
             JSONMember("tensor_hash", .string(orNull: row.tensorHash)),
             JSONMember("notes", strings(row.notes)),
@@ -67,10 +68,11 @@ public enum LibraryRowCache {
             case .array(let tags)? = fields["top_tags"]
         else { return nil }
         var row = LibraryEntry(path: "", size: UInt64(size))
-        (row.content, row.family, row.variant) = (string("content"), string("family"), string("variant"))
-        (row.naming, row.format) = (string("naming"), string("format"))
+        (row.content, row.family) = (string("content"), string("family"))
+        (row.variant, row.naming, row.format) = (string("variant"), string("naming"), string("format"))
         (row.modules, row.tagLimit) = (Int(modules), Int(tagLimit))
-        (row.linearRanks, row.convRanks, row.alphas) = (linear.map { Int($0) }, conv.map { Int($0) }, alphas)
+        (row.linearRanks, row.convRanks) = (linear.map { Int($0) }, conv.map { Int($0) })
+        row.alphas = alphas
         (row.dtypes, row.notes) = (dtypes, notes)
         (row.baseModel, row.resolution) = (string("base_model"), string("resolution"))
         (row.sha256, row.tensorHash) = (string("sha256"), string("tensor_hash"))

@@ -11,13 +11,18 @@ extension Matrix where Scalar == Float {
     /// to Float32 rounding. A dim whose σᵢ is 0 gets a zero vector on the other side (it
     /// contributes nothing to any product).
     /// - Throws: `LinearAlgebraError.nonFinite` or `.lapack`.
-    public func gramSVD(leading count: Int) throws -> (singularValues: [Float], leading: LowRankSVD<Float>) {
+    public func gramSVD(leading count: Int) throws -> (
+        singularValues: [Float], leading: LowRankSVD<Float>
+    ) {
         guard isFinite else { throw LinearAlgebraError.nonFinite(operation: "SVD") }
         let wide = rows <= columns
         let order = wide ? rows : columns
         let kept = Swift.max(0, Swift.min(count, order))
         guard order > 0 else {
-            return ([], LowRankSVD(u: Matrix(rows: rows, columns: 0), singularValues: [], vt: Matrix(rows: 0, columns: columns)))
+            let none = LowRankSVD(
+                u: Matrix(rows: rows, columns: 0), singularValues: [],
+                vt: Matrix(rows: 0, columns: columns))
+            return ([], none)
         }
         var gram = (wide ? rowGramInDouble() : columnGramInDouble()).elements
         let eigen = symmetricEigen(&gram, order: order, leading: kept)

@@ -181,7 +181,9 @@ struct LibraryFolder {
         let reread = try #require(row(listing(hashed: nil))?.sha256)
         #expect(reread != recorded)
         #expect(row(listing(hashed: false))?.sha256 == nil)
-        #expect(row(listing(hashed: nil))?.sha256 == reread, "an unhashed row does not serve a hashed listing")
+        #expect(
+            row(listing(hashed: nil))?.sha256 == reread,
+            "an unhashed row does not serve a hashed listing")
         #expect(row(listing(hashed: false, tags: 5))?.tagLimit == 5)
         // A cache written by another build, or in another format, is not read.
         let other = FileKeyedCache<LibraryEntry>(
@@ -189,12 +191,14 @@ struct LibraryFolder {
             directory: cache.path,
             codec: .init(encode: LibraryRowCache.encode, decode: LibraryRowCache.decode))
         let flux = library.name("flux-style.safetensors")
-        #expect(LibraryRowCache.open(directory: cache.path).value(for: flux, status: try #require(try FileStatus.of(path: flux))) != nil)
-        #expect(other.value(for: flux, status: try #require(try FileStatus.of(path: flux))) == nil)
+        let fluxStatus = try #require(try FileStatus.of(path: flux))
+        #expect(LibraryRowCache.open(directory: cache.path).value(for: flux, status: fluxStatus) != nil)
+        #expect(other.value(for: flux, status: fluxStatus) == nil)
         // A damaged cache is an empty one.
-        try Data("{\"format\": [".utf8).write(to: URL(fileURLWithPath: cache.file("library-rows.json")))
+        try Data("{\"format\": [".utf8).write(
+            to: URL(fileURLWithPath: cache.file("library-rows.json")))
         #expect(listing(hashed: false).entries.count == 6)
-        #expect(LibraryRowCache.open(directory: cache.path).value(for: flux, status: try #require(try FileStatus.of(path: flux))) != nil)
+        #expect(LibraryRowCache.open(directory: cache.path).value(for: flux, status: fluxStatus) != nil)
     }
 
     @Test func csvAndJSONLinesCarryEveryRow() throws {

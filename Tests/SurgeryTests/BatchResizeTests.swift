@@ -26,7 +26,8 @@ import Testing
             output: folder, dtype: .f16, useNormCache: false
         ).run(progress: { done, total in progress.withLock { $0.append([done, total]) } }) {
             switch $0 {
-            case .wrote(let summary): events.append("wrote \(summary.path.split(separator: "/").last!)")
+            case .wrote(let summary):
+                events.append("wrote \(summary.path.split(separator: "/").last!)")
             case .failed(let input, _): events.append("failed \(input)")
             case .warning: break
             }
@@ -55,7 +56,8 @@ import Testing
             for line in alone.events {
                 let name = String(line.dropFirst("wrote ".count))
                 let mine = try FileContents.read(directory.file("batch/\(name)"))
-                #expect(mine == (try FileContents.read(directory.file("single/\(name)"))), "\(name)")
+                let theirs = try FileContents.read(directory.file("single/\(name)"))
+                #expect(mine == theirs, "\(name)")
             }
         }
         #expect(batch.events == expected)

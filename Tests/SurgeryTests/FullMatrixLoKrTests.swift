@@ -140,8 +140,10 @@ import Testing
         #expect(svdMerged.adapters.count == 2)
         for adapter in svdMerged.adapters {
             #expect(adapter.rank == 4)
-            let secondDelta = try second.delta(of: #require(second.adapter(for: adapter.module))).dense()
-            let sum = try #require(deltas[adapter.module]).scaled(by: 0.25) + secondDelta.scaled(by: 0.5)
+            let secondAdapter = try #require(second.adapter(for: adapter.module))
+            let secondDelta = try second.delta(of: secondAdapter).dense()
+            let first = try #require(deltas[adapter.module])
+            let sum = first.scaled(by: 0.25) + secondDelta.scaled(by: 0.5)
             let full = try sum.converted(to: Double.self).svd()
             let best = LowRankSVD(u: full.u, singularValues: full.singularValues, vt: full.vt)
                 .reconstructed(rank: 4)

@@ -77,8 +77,11 @@ public enum KeyParser {
         guard let lastDot = bytes.lastIndex(of: UInt8(ascii: ".")) else { return [] }
         let last = String(decoding: bytes[bytes.index(after: lastDot)...], as: UTF8.self)
         let one = rulesByTail[last] ?? []
-        guard let previousDot = bytes[..<lastDot].lastIndex(of: UInt8(ascii: ".")) else { return one }
-        let two = rulesByTail[String(decoding: bytes[bytes.index(after: previousDot)...], as: UTF8.self)] ?? []
+        guard let previousDot = bytes[..<lastDot].lastIndex(of: UInt8(ascii: ".")) else {
+            return one
+        }
+        let lastTwo = String(decoding: bytes[bytes.index(after: previousDot)...], as: UTF8.self)
+        let two = rulesByTail[lastTwo] ?? []
         return one.isEmpty ? two : two.isEmpty ? one : (one + two).sorted()
     }
 

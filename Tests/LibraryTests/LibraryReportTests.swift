@@ -194,10 +194,16 @@ struct LibraryFolder {
         let fluxStatus = try #require(try FileStatus.of(path: flux))
         #expect(LibraryRowCache.open(directory: cache.path).value(for: flux, status: fluxStatus) != nil)
         #expect(other.value(for: flux, status: fluxStatus) == nil)
+        // Records of deleted files are dropped when the cache is next written.
+        try FileManager.default.removeItem(atPath: library.name("style-retrained.safetensors"))
+        _ = listing(hashed: false, tags: 4)
+        let retrained = try String(contentsOfFile: cache.file("library-rows.json"), encoding: .utf8)
+        #expect(!retrained.contains("style-retrained"))
+        #expect(retrained.contains("flux-style"))
         // A damaged cache is an empty one.
         try Data("{\"format\": [".utf8).write(
             to: URL(fileURLWithPath: cache.file("library-rows.json")))
-        #expect(listing(hashed: false).entries.count == 6)
+        #expect(listing(hashed: false).entries.count == 5)
         #expect(LibraryRowCache.open(directory: cache.path).value(for: flux, status: fluxStatus) != nil)
     }
 

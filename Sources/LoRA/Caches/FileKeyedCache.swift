@@ -71,12 +71,15 @@ public final class FileKeyedCache<Value: Sendable>: Sendable {
         }
     }
 
-    /// Writes the cache if anything was recorded; the error, if any, for a warning.
+    /// Writes the cache if anything was recorded, without the records of files that no longer
+    /// exist (so a library's cache does not grow with every file ever deleted); the error, if
+    /// any, for a warning.
     @discardableResult
     public func save() -> Error? {
         let (records, dirty) = state.withLock { ($0.records, $0.dirty) }
         guard dirty, let path else { return nil }
-        let files = records.keys.sorted().map { key -> JSONMember in
+        let existing = records.keys.filter { ((try? FileStatus.of(path: $0)) ?? nil) != nil }
+        let files = existing.sorted().map { key -> JSONMember in
             let record = records[key]!
             return JSONMember(
                 key,

@@ -1,4 +1,5 @@
 import Inspection
+import JSON
 import LoRA
 import ModelFamilies
 import SafeTensors
@@ -47,6 +48,35 @@ public struct LibraryEntry: Sendable {
     var precision: String?
 
     public var autoV2: String? { sha256.map { String($0.prefix(10)) } }
+
+    /// What the file is, as JSON rows (and the row cache) write it.
+    var descriptionMembers: [JSONMember] {
+        [
+            JSONMember("content", .string(orNull: content)),
+            JSONMember("family", .string(orNull: family)),
+            JSONMember("variant", .string(orNull: variant)),
+            JSONMember("naming", .string(orNull: naming)),
+            JSONMember("format", .string(orNull: format)),
+            JSONMember("modules", .int(modules)),
+            JSONMember("linear_ranks", .array(linearRanks.map { .int($0) })),
+            JSONMember("conv_ranks", .array(convRanks.map { .int($0) })),
+            JSONMember("alphas", .array(alphas.map { .double($0) })),
+            JSONMember("dtypes", .array(dtypes.map { .string($0) })),
+            JSONMember("base_model", .string(orNull: baseModel)),
+            JSONMember("resolution", .string(orNull: resolution)),
+            // As `inspect --json` writes them: [tag, count] pairs.
+            JSONMember("top_tags", .array(topTags.map { .array([.string($0.tag), .int($0.count)]) })),
+        ]
+    }
+
+    /// The file's hashes and notes, as JSON rows (and the row cache) write them.
+    var hashAndNoteMembers: [JSONMember] {
+        [
+            JSONMember("sha256", .string(orNull: sha256)),
+            JSONMember("tensor_hash", .string(orNull: tensorHash)),
+            JSONMember("notes", .array(notes.map { .string($0) })),
+        ]
+    }
     public var isLoRA: Bool { content == "lora" }
 
     /// A row to be filled in (from the row cache).

@@ -54,27 +54,8 @@ extension LibraryReport {
             return .object(members)
         }
         let (identical, precision) = copies(of: entry.path)
-        members += [
-            JSONMember("content", .string(orNull: entry.content)),
-            JSONMember("family", .string(orNull: entry.family)),
-            JSONMember("variant", .string(orNull: entry.variant)),
-            JSONMember("naming", .string(orNull: entry.naming)),
-            JSONMember("format", .string(orNull: entry.format)),
-            JSONMember("modules", .int(entry.modules)),
-            JSONMember("linear_ranks", .array(entry.linearRanks.map { .int($0) })),
-            JSONMember("conv_ranks", .array(entry.convRanks.map { .int($0) })),
-            JSONMember("alphas", .array(entry.alphas.map { .double($0) })),
-            JSONMember("dtypes", .array(entry.dtypes.map { .string($0) })),
-            JSONMember("base_model", .string(orNull: entry.baseModel)),
-            JSONMember("resolution", .string(orNull: entry.resolution)),
-            // As `inspect --json` writes them: [tag, count] pairs.
-            JSONMember(
-                "top_tags", .array(entry.topTags.map { .array([.string($0.tag), .int($0.count)]) })),
-            JSONMember("autov2", .string(orNull: entry.autoV2)),
-            JSONMember("sha256", .string(orNull: entry.sha256)),
-            JSONMember("tensor_hash", .string(orNull: entry.tensorHash)),
-            JSONMember("notes", .array(entry.notes.map { .string($0) })),
-        ]
+        members += entry.descriptionMembers + [JSONMember("autov2", .string(orNull: entry.autoV2))]
+            + entry.hashAndNoteMembers
         if duplicates != nil {
             members.append(JSONMember("identical_to", .array(identical.map { .string($0) })))
             members.append(JSONMember("other_precision_of", .array(precision.map { .string($0) })))

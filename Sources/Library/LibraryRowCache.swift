@@ -23,27 +23,10 @@ public enum LibraryRowCache {
         return "\(status.size).\(status.modificationSeconds).\(status.modificationNanoseconds)"
     }
 
+    /// The row as `inspect --json` writes it, with what only the cache keeps.
     @Sendable static func encode(_ row: LibraryEntry) -> [JSONMember] {
-        func strings(_ values: [String]) -> JSONValue { .array(values.map { .string($0) }) }
-        return [
-            JSONMember("content", .string(orNull: row.content)),
-            JSONMember("family", .string(orNull: row.family)),
-            JSONMember("variant", .string(orNull: row.variant)),
-            JSONMember("naming", .string(orNull: row.naming)),
-            JSONMember("format", .string(orNull: row.format)),
-            JSONMember("modules", .int(row.modules)),
-            JSONMember("linear_ranks", .array(row.linearRanks.map { .int($0) })),
-            JSONMember("conv_ranks", .array(row.convRanks.map { .int($0) })),
-            JSONMember("alphas", .array(row.alphas.map { .double($0) })),
-            JSONMember("dtypes", strings(row.dtypes)),
-            JSONMember("base_model", .string(orNull: row.baseModel)),
-            JSONMember("resolution", .string(orNull: row.resolution)),
+        row.descriptionMembers + row.hashAndNoteMembers + [
             JSONMember("tag_limit", .int(row.tagLimit)),
-            JSONMember(
-                "top_tags", .array(row.topTags.map { .array([.string($0.tag), .int($0.count)]) })),
-            JSONMember("sha256", .string(orNull: row.sha256)),
-            JSONMember("tensor_hash", .string(orNull: row.tensorHash)),
-            JSONMember("notes", strings(row.notes)),
             JSONMember("structure", .string(orNull: row.structure)),
             JSONMember("precision", .string(orNull: row.precision)),
         ]

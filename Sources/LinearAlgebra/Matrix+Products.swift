@@ -48,57 +48,50 @@ extension Matrix {
     /// whole matrix (a rank-256 conv factor is 24 MB of it, mostly page faults), and each block
     /// is multiplied while it is in cache.
     @inlinable
-    public func rowGramInDouble() -> Matrix<Double> {
-        var out = Matrix<Double>(rows: rows, columns: rows)
-        guard rows > 0, columns > 0 else { return out }
-        let width = Swift.min(columns, Swift.max(256, 262_144 / rows))
-        var block = [Double](repeating: 0, count: rows * width)
-        elements.withUnsafeBufferPointer { a in
-            block.withUnsafeMutableBufferPointer { b in
-                out.elements.withUnsafeMutableBufferPointer { c in
-                    var start = 0
-                    while start < columns {
-                        let count = Swift.min(width, columns - start)
-                        for row in 0..<rows {
-                            let source = row * columns + start
-                            for j in 0..<count { b[row * count + j] = Double(a[source + j]) }
-                        }
-                        Double.syrk(
-                            transpose: false, n: rows, k: count, alpha: 1, a: b.baseAddress!,
-                            lda: count, beta: start == 0 ? 0 : 1, c: c.baseAddress!, ldc: rows)
-                        start += count
-                    }
-                }
-            }
-        }
-        for i in 0..<rows { for j in 0..<i { out[i, j] = out[j, i] } }
-        return out
-    }
+    public func rowGramInDouble() -> Matrix<Double> { gramInDouble(transposed: false) }
 
-    /// AᵀA in Float64, built a block of rows at a time (no Float64 copy of A).
-    public func columnGramInDouble() -> Matrix<Double> {
-        var out = Matrix<Double>(rows: columns, columns: columns)
-        guard rows > 0, columns > 0 else { return out }
-        let height = Swift.min(rows, Swift.max(16, 262_144 / columns))
-        var block = [Double](repeating: 0, count: height * columns)
+    /// selfᵀ·self in Float64, converting a block of rows at a time (no Float64 copy of A).
+    @inlinable
+    public func columnGramInDouble() -> Matrix<Double> { gramInDouble(transposed: true) }
+
+    /// The Float64 Gram of the rows (AAᵀ) or, transposed, of the columns (AᵀA): `dsyrk` over
+    /// blocks of about 256 K elements along the inner dimension, each converted from Scalar
+    /// just before it is multiplied.
+    @inlinable
+    func gramInDouble(transposed: Bool) -> Matrix<Double> {
+        let order = transposed ? columns : rows
+        let inner = transposed ? rows : columns
+        var out = Matrix<Double>(rows: order, columns: order)
+        guard order > 0, inner > 0 else { return out }
+        let width = Swift.min(inner, Swift.max(transposed ? 16 : 256, 262_144 / order))
+        var block = [Double](repeating: 0, count: order * width)
         elements.withUnsafeBufferPointer { a in
             block.withUnsafeMutableBufferPointer { b in
                 out.elements.withUnsafeMutableBufferPointer { c in
                     var start = 0
-                    while start < rows {
-                        let count = Swift.min(height, rows - start)
-                        for index in 0..<count * columns {
-                            b[index] = Double(a[start * columns + index])
+                    while start < inner {
+                        let count = Swift.min(width, inner - start)
+                        if transposed {
+                            // Whole rows: one contiguous run.
+                            for index in 0..<count * columns {
+                                b[index] = Double(a[start * columns + index])
+                            }
+                        } else {
+                            for row in 0..<rows {
+                                let source = row * columns + start
+                                for j in 0..<count { b[row * count + j] = Double(a[source + j]) }
+                            }
                         }
                         Double.syrk(
-                            transpose: true, n: columns, k: count, alpha: 1, a: b.baseAddress!,
-                            lda: columns, beta: start == 0 ? 0 : 1, c: c.baseAddress!, ldc: columns)
+                            transpose: transposed, n: order, k: count, alpha: 1,
+                            a: b.baseAddress!, lda: transposed ? columns : count,
+                            beta: start == 0 ? 0 : 1, c: c.baseAddress!, ldc: order)
                         start += count
                     }
                 }
             }
         }
-        for i in 0..<columns { for j in 0..<i { out[i, j] = out[j, i] } }
+        for i in 0..<order { for j in 0..<i { out[i, j] = out[j, i] } }
         return out
     }
 

@@ -68,7 +68,7 @@ extension InspectReport {
                 "other_metadata",
                 .object(otherMetadata.map { JSONMember($0.key, .string($0.value)) })))
         if !hashes.isEmpty || fileSHA256 != nil {
-            var hashMembers = hashes.map { check in
+            var hashAndNoteMembers = hashes.map { check in
                 JSONMember(
                     check.key,
                     .object([
@@ -78,10 +78,10 @@ extension InspectReport {
                     ]))
             }
             if let fileSHA256 {
-                hashMembers.append(JSONMember("sha256", .string(fileSHA256)))
-                hashMembers.append(JSONMember("autov2", .string(autoV2 ?? "")))
+                hashAndNoteMembers.append(JSONMember("sha256", .string(fileSHA256)))
+                hashAndNoteMembers.append(JSONMember("autov2", .string(autoV2 ?? "")))
             }
-            members.append(JSONMember("hashes", .object(hashMembers)))
+            members.append(JSONMember("hashes", .object(hashAndNoteMembers)))
         }
         if let keys {
             members.append(

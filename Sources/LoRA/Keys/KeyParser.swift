@@ -87,7 +87,8 @@ public enum KeyParser {
 
     /// Parses one key, or returns nil for a pass-through tensor.
     public static func parse(_ key: String) -> ParsedKey? {
-        for rule in candidateRules(key).map({ rules[$0] }) {
+        for index in candidateRules(key) {
+            let rule = rules[index]
             guard let stem = strip(suffix: rule.suffix, from: key),
                 rule.form != .xlabs || isXLabsStem(stem),
                 let (module, form, single) = module(stem)

@@ -1,3 +1,4 @@
+import Glibc
 import CLapack
 
 /// The one doorway to OpenBLAS and LAPACKE: each routine for Float and Double, with LAPACK's
@@ -299,13 +300,28 @@ extension Double: BLASScalar {
 /// workers spin and starve the trainer's own kernels (DESIGN.md, "Trainer speed").
 ///
 /// Applied once per process, before the first call through this door (a lazy global is
-/// initialised exactly once, whatever thread gets there first); nothing else sets it.
-let singleThreadedBLAS: Void = openblas_set_num_threads(1)
+/// initialised exactly once, whatever thread gets there first) or from `BLAS.settle()`;
+/// nothing else sets it.
+///
+/// OpenBLAS's pthreads build starts a worker per core when it is loaded, and each spins
+/// (`sched_yield`) ~0.1 s waiting for work that never comes: 65 ms of a core at the start of a
+/// warm resize. `blas_thread_shutdown_` stops them; it is looked up, not linked, because the
+/// serial and OpenMP builds (Debian alternatives) need not export it.
+let singleThreadedBLAS: Void = {
+    openblas_set_num_threads(1)
+    if let process = dlopen(nil, RTLD_NOW), let symbol = dlsym(process, "blas_thread_shutdown_") {
+        _ = unsafeBitCast(symbol, to: (@convention(c) () -> Int32).self)()
+    }
+}()
 
 /// What OpenBLAS reports about itself.
 public enum BLAS {
     /// OpenBLAS worker threads (1 once any routine has run).
     public static var threads: Int { Int(openblas_get_num_threads()) }
+
+    /// Applies lorakit's BLAS policy now (`main` calls it first thing): single-threaded
+    /// OpenBLAS, its idle workers stopped.
+    public static func settle() { _ = singleThreadedBLAS }
 }
 
 /// The largest |x| of `values` (`cblas_isamax`, vectorized), 0 when empty.

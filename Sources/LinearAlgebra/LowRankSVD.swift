@@ -22,6 +22,9 @@ public struct LowRankSVD<Scalar: BLASScalar>: Sendable {
     var rightMix: Matrix<Scalar>  // k × q
     @usableFromInline
     var rightBase: Matrix<Scalar>  // q × n
+    /// The mixes are identities (a wrapped decomposition): vectors are the bases' own.
+    @usableFromInline
+    var mixesAreIdentity = false
 
     /// Wraps an existing decomposition.
     @inlinable
@@ -31,6 +34,7 @@ public struct LowRankSVD<Scalar: BLASScalar>: Sendable {
         leftMix = .identity(u.columns)
         rightMix = .identity(vt.rows)
         rightBase = vt
+        mixesAreIdentity = true
     }
 
     /// - Parameters:
@@ -46,35 +50,42 @@ public struct LowRankSVD<Scalar: BLASScalar>: Sendable {
         guard up.isFinite, down.isFinite else {
             throw LinearAlgebraError.nonFinite(operation: "SVD")
         }
-        // up is the tall matrix (upᵀ)ᵀ; downᵀ is the tall matrix whose transpose is down.
-        let left = try Self.tallFactor(transposed: up.transposed())
-        let right = try Self.tallFactor(transposed: down)
+        // up is tall as it is; downᵀ is the tall matrix whose transpose is down.
+        let left = try Self.tallFactor(up, isTransposed: false)
+        let right = try Self.tallFactor(down, isTransposed: true)
         let core = try left.r.multiplied(by: right.r, transposingOther: true).svd()
         singularValues = core.singularValues.map { Scalar($0) }
-        // Qu = (pre·base)ᵀ = baseᵀ·preᵀ, so U = baseᵀ·(preᵀ·Uc); Vᵀ = (Vcᵀ·pre)·base.
-        leftBase = left.base.transposed()
+        // Qu = base·preᵀ (base as up is stored), so U = base·(preᵀ·Uc); Qdᵀ = pre·base (base
+        // as down is stored), so Vᵀ = (Vcᵀ·pre)·base.
+        leftBase = left.base
         leftMix = left.pre.transposed().multiplied(by: core.u).converted(to: Scalar.self)
         rightMix = core.vt.multiplied(by: right.pre).converted(to: Scalar.self)
         rightBase = right.base
     }
 
-    /// QR of the tall matrix A whose transpose `wide` (r × n, row-major) is given: R (k × r), and
-    /// Qᵀ as pre·base: (R⁻ᵀ, Aᵀ) when R is well conditioned, else (I, Qᵀ) formed explicitly.
+    /// QR of a tall matrix A (n × r): R (k × r), and Qᵀ as pre·base: (R⁻ᵀ, A) when R is well
+    /// conditioned, else (I, Q) formed explicitly.
     ///
     /// R comes from the Gram matrix when A is well conditioned: R = chol(AᵀA), with AᵀA by
     /// `dsyrk` in Float64 (2.3× faster than `sgeqrf` on an 11520 × 256 conv factor). Squaring
     /// the condition number costs its digits twice, so this path is taken only when R's
     /// reciprocal condition (`dtrcon`) is above 10⁻⁴: cond(AᵀA) < 10⁸ keeps R to ~10⁻⁸. Otherwise
     /// Householder QR (`sgeqrf`), and Q itself (`orgqr`) when R is too ill-conditioned to invert.
+    ///
+    /// `matrix` is A itself, or (`isTransposed`) Aᵀ, and `base` comes in the same orientation
+    /// (Q = base·preᵀ, or Qᵀ = pre·base): the Gram path reads the factor as it is stored, and
+    /// only the Householder fallback transposes it.
     @inlinable
     static func tallFactor(
-        transposed wide: Matrix<Scalar>
+        _ matrix: Matrix<Scalar>, isTransposed: Bool
     ) throws
         -> (r: Matrix<Double>, pre: Matrix<Double>, base: Matrix<Scalar>)
     {
-        let order = wide.rows
-        if wide.columns >= order {
-            var r = wide.rowGramInDouble().elements
+        let order = isTransposed ? matrix.rows : matrix.columns
+        let length = isTransposed ? matrix.columns : matrix.rows
+        if length >= order {
+            let gram = isTransposed ? matrix.rowGramInDouble() : matrix.columnGramInDouble()
+            var r = gram.elements
             if choleskyUpper(&r, order: order) == 0 {
                 for i in 0..<order { for j in 0..<i { r[i * order + j] = 0 } }
                 if upperTriangularReciprocalCondition(r, order: order) > 1e-4 {
@@ -84,12 +95,13 @@ public struct LowRankSVD<Scalar: BLASScalar>: Sendable {
                         return (
                             rMatrix,
                             Matrix(rows: order, columns: order, elements: inverse).transposed(),
-                            wide
+                            matrix
                         )
                     }
                 }
             }
         }
+        let wide = isTransposed ? matrix : matrix.transposed()
         let (r, reflectors, tau) = try wide.householderOfTranspose()
         let rDouble = r.converted(to: Double.self)
         if r.rows == r.columns,
@@ -99,24 +111,33 @@ public struct LowRankSVD<Scalar: BLASScalar>: Sendable {
             if invertUpperTriangular(&inverse, order: r.rows) == 0 {
                 return (
                     rDouble, Matrix(rows: r.rows, columns: r.rows, elements: inverse).transposed(),
-                    wide
+                    matrix
                 )
             }
         }
         let qTransposed = try wide.orthonormalFactorOfTranspose(reflectors: reflectors, tau: tau)
-        return (rDouble, .identity(qTransposed.rows), qTransposed)
+        return (
+            rDouble, .identity(qTransposed.rows),
+            isTransposed ? qTransposed : qTransposed.transposed()
+        )
     }
 
     /// The left singular vectors of `dims` (columns of U), `m × dims.count`.
     @inlinable
     public func u(_ dims: [Int]) -> Matrix<Scalar> {
-        leftBase.multiplied(by: leftMix.selectingColumns(dims))
+        if mixesAreIdentity {
+            return dims == Array(0..<leftBase.columns) ? leftBase : leftBase.selectingColumns(dims)
+        }
+        return leftBase.multiplied(by: leftMix.selectingColumns(dims))
     }
 
     /// The right singular vectors of `dims` (rows of Vᵀ), `dims.count × n`.
     @inlinable
     public func vt(_ dims: [Int]) -> Matrix<Scalar> {
-        rightMix.selectingRows(dims).multiplied(by: rightBase)
+        if mixesAreIdentity {
+            return dims == Array(0..<rightBase.rows) ? rightBase : rightBase.selectingRows(dims)
+        }
+        return rightMix.selectingRows(dims).multiplied(by: rightBase)
     }
 
     /// All left singular vectors, `m × k`.

@@ -125,6 +125,12 @@ public struct LoRAOutput: Sendable {
             return sum &+ elements &* UInt64(spec.dtype.bitWidth) / 8
         }
         var done: UInt64 = 0
+        let ahead = GroupPrefetcher(
+            groups: SafeTensorsWriter.layout(specs).compactMap { info in
+                guard case .computed(let spec, let group) = sources[info.name]! else { return nil }
+                return (group, UInt64(spec.byteCount))
+            })
+        defer { ahead.finish() }
         try writer(specs) { info in
             defer {
                 done &+= info.byteCount
@@ -133,7 +139,8 @@ public struct LoRAOutput: Sendable {
             return switch sources[info.name]! {
             case .copy(let file, let stored): .copy(file, stored)
             case .tensor(let tensor): .bytes(tensor.bytes)
-            case .computed(let spec, let group): .bytes(try group.take(spec).bytes)
+            case .computed(let spec, let group):
+                .bytes(try ahead.reached(group) { try group.take(spec) }.bytes)
             }
         }
     }
@@ -148,35 +155,5 @@ public struct LoRAOutput: Sendable {
             }
         }
         return try TensorFile(metadata: metadata, tensors: tensors).withRecomputedHashes()
-    }
-}
-
-/// Tensors computed together on first use and released one by one as they are taken; a
-/// tensor taken again (a second write) computes the group again. Unchecked-Sendable: its state
-/// is behind a lock.
-final class ComputedGroup: @unchecked Sendable {
-    private let compute: @Sendable () throws -> [(name: String, tensor: Tensor)]
-    private let computed = Locked<[String: Tensor]>([:])
-
-    init(compute: @escaping @Sendable () throws -> [(name: String, tensor: Tensor)]) {
-        self.compute = compute
-    }
-
-    /// The tensor `spec` names.
-    /// - Precondition: the computed tensor has the spec's dtype and shape.
-    func take(_ spec: SafeTensorsWriter.Entry) throws -> Tensor {
-        try computed.withLock { computed in
-            if computed[spec.name] == nil {
-                computed = Dictionary(
-                    try compute().map { ($0.name, $0.tensor) }, uniquingKeysWith: { $1 })
-            }
-            guard let tensor = computed.removeValue(forKey: spec.name) else {
-                preconditionFailure("the group does not compute \(spec.name)")
-            }
-            precondition(
-                tensor.dtype == spec.dtype && tensor.dimensions == spec.dimensions,
-                "computed \(spec.name) differs from its declared shape")
-            return tensor
-        }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import LinearAlgebra
 import Logging
 import SafeTensors
 import SystemIO
@@ -30,6 +31,7 @@ struct Lorakit: ParsableCommand {
 
     /// Runs a subcommand; domain errors become one line and exit 1, usage errors exit 2.
     static func main() {
+        BLAS.settle()
         LoggingSystem.bootstrap { label in StderrLogHandler(label: label) }
         Interruption.process.install { printError($0) }
         do {

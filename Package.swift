@@ -158,7 +158,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LoRATests",
-            dependencies: ["LoRA", "ModelFamilies", "LinearAlgebra", "SafeTensors", "TestSupport"]),
+            dependencies: ["LoRA", "ModelFamilies", "LinearAlgebra", "SafeTensors", "SystemIO", "TestSupport"]),
         .testTarget(
             name: "SurgeryTests",
             dependencies: [

@@ -1,4 +1,3 @@
-import Glibc
 import CLapack
 
 /// The one doorway to OpenBLAS and LAPACKE: each routine for Float and Double, with LAPACK's
@@ -305,13 +304,10 @@ extension Double: BLASScalar {
 ///
 /// OpenBLAS's pthreads build starts a worker per core when it is loaded, and each spins
 /// (`sched_yield`) ~0.1 s waiting for work that never comes: 65 ms of a core at the start of a
-/// warm resize. `blas_thread_shutdown_` stops them; it is looked up, not linked, because the
-/// serial and OpenMP builds (Debian alternatives) need not export it.
+/// warm resize. `lorakit_stop_idle_blas_workers` (CLapack's shim) stops them.
 let singleThreadedBLAS: Void = {
     openblas_set_num_threads(1)
-    if let process = dlopen(nil, RTLD_NOW), let symbol = dlsym(process, "blas_thread_shutdown_") {
-        _ = unsafeBitCast(symbol, to: (@convention(c) () -> Int32).self)()
-    }
+    lorakit_stop_idle_blas_workers()
 }()
 
 /// What OpenBLAS reports about itself.

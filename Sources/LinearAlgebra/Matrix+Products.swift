@@ -56,21 +56,24 @@ extension Matrix {
 
     /// The Float64 Gram of the rows (AAᵀ) or, transposed, of the columns (AᵀA): `dsyrk` over
     /// blocks along the inner dimension, each converted from Scalar just before it is
-    /// multiplied. A block of the columns' Gram is transposed as it is converted: OpenBLAS's
-    /// `dsyrk` of a transposed row-major operand runs ~10 % slower.
+    /// multiplied.
     ///
-    /// Block sizes as measured: for a LoRA factor (order ≤ 256) 32 K elements, so the block
-    /// stays in L2 (a warm resize of the seed's LoCon: 2.2 → 2.0 CPU-s against 256 K); for a
-    /// larger order (a dense module's Gram) 256 K elements and at least 256 wide, so that each
-    /// update of the order² result does enough work.
+    /// Block sizes as measured. A LoRA factor (order ≤ 256): blocks of 32 K elements, which
+    /// stay in L2 (a warm resize of the seed's LoCon: 2.2 → 2.0 CPU-s against 256 K), and a
+    /// block of the columns' Gram is transposed as it is converted (OpenBLAS's `dsyrk` of a
+    /// transposed row-major operand runs ~10 % slower). A larger order (a dense module): blocks
+    /// of 256 K elements (a block of columns at least 256 long, so each update of the order²
+    /// result does enough work), copied as stored: a transposing copy of a block larger than L2
+    /// costs more than it saves.
     @inlinable
     func gramInDouble(transposed: Bool) -> Matrix<Double> {
         let order = transposed ? columns : rows
         let inner = transposed ? rows : columns
         var out = Matrix<Double>(rows: order, columns: order)
         guard order > 0, inner > 0 else { return out }
-        let width = Swift.min(
-            inner, order <= 256 ? Swift.max(64, 32_768 / order) : Swift.max(256, 262_144 / order))
+        let small = order <= 256
+        let shortest = small ? 64 : transposed ? 16 : 256
+        let width = Swift.min(inner, Swift.max(shortest, (small ? 32_768 : 262_144) / order))
         var block = [Double](repeating: 0, count: order * width)
         elements.withUnsafeBufferPointer { a in
             block.withUnsafeMutableBufferPointer { b in
@@ -78,19 +81,31 @@ extension Matrix {
                     var start = 0
                     while start < inner {
                         let count = Swift.min(width, inner - start)
-                        for line in 0..<order {
-                            if transposed {
-                                for j in 0..<count {
-                                    b[line * count + j] = Double(a[(start + j) * columns + line])
+                        if transposed && !small {
+                            // Whole rows: one contiguous run, multiplied transposed.
+                            for index in 0..<count * columns {
+                                b[index] = Double(a[start * columns + index])
+                            }
+                        } else {
+                            for line in 0..<order {
+                                if transposed {
+                                    for j in 0..<count {
+                                        b[line * count + j] = Double(
+                                            a[(start + j) * columns + line])
+                                    }
+                                } else {
+                                    let source = line * columns + start
+                                    for j in 0..<count {
+                                        b[line * count + j] = Double(a[source + j])
+                                    }
                                 }
-                            } else {
-                                let source = line * columns + start
-                                for j in 0..<count { b[line * count + j] = Double(a[source + j]) }
                             }
                         }
+                        let rowsOfBlock = transposed && !small
                         Double.syrk(
-                            transpose: false, n: order, k: count, alpha: 1, a: b.baseAddress!,
-                            lda: count, beta: start == 0 ? 0 : 1, c: c.baseAddress!, ldc: order)
+                            transpose: rowsOfBlock, n: order, k: count, alpha: 1,
+                            a: b.baseAddress!, lda: rowsOfBlock ? columns : count,
+                            beta: start == 0 ? 0 : 1, c: c.baseAddress!, ldc: order)
                         start += count
                     }
                 }

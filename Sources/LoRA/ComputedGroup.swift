@@ -72,8 +72,10 @@ final class GroupPrefetcher: @unchecked Sendable {
     private let cores: Int
     private var scheduled = 0
 
-    /// - Parameter groups: each output tensor's group and size, in the order they are written.
-    init(groups written: [(group: ComputedGroup, bytes: UInt64)]) {
+    /// - Parameters:
+    ///   - groups: each output tensor's group and size, in the order they are written.
+    ///   - cores: groups computed ahead at most (0: none, the writer computes each itself).
+    init(groups written: [(group: ComputedGroup, bytes: UInt64)], cores: Int) {
         var groups: [ComputedGroup] = []
         var bytes: [UInt64] = []
         var position: [ObjectIdentifier: Int] = [:]
@@ -88,7 +90,7 @@ final class GroupPrefetcher: @unchecked Sendable {
         }
         (self.groups, self.bytes, self.position) = (groups, bytes, position)
         claimed = Locked([Bool](repeating: false, count: groups.count))
-        cores = Environment.processorCount
+        self.cores = cores
     }
 
     /// Claims `group` for the writer, starts computing the ones after it, then runs `take`.

@@ -15,6 +15,10 @@ public struct LoRAOutput: Sendable {
 
     private var entries: [(name: String, source: Source)] = []
     public var metadata: [String: String]
+    /// Whether the writer computes the next computed tensors on the other cores while it
+    /// writes one; off when those cores are busy with other outputs (a batch), where it would
+    /// only add memory.
+    public var computesAhead = true
 
     public init(metadata: [String: String]) {
         self.metadata = metadata
@@ -129,7 +133,7 @@ public struct LoRAOutput: Sendable {
             groups: SafeTensorsWriter.layout(specs).compactMap { info in
                 guard case .computed(let spec, let group) = sources[info.name]! else { return nil }
                 return (group, UInt64(spec.byteCount))
-            })
+            }, cores: computesAhead ? Environment.processorCount : 0)
         defer { ahead.finish() }
         try writer(specs) { info in
             defer {

@@ -65,6 +65,18 @@ import Testing
         #expect(file.metadata?["sshs_model_hash"] == expected.metadata?["sshs_model_hash"])
     }
 
+    @Test func withoutComputingAheadTheWriterComputesEachGroupItself() throws {
+        let directory = TemporaryDirectory()
+        let log = Log()
+        var output = output(groups: 12, log: log)
+        output.computesAhead = false
+        try output.write(to: directory.file("out.safetensors"), protecting: []) { done, _ in
+            log.written.withLock { $0 = Int(done / 4096) }
+        }
+        #expect(log.lead.withLock { $0 } == 0)
+        #expect(log.runs.withLock { $0.count } == 12)
+    }
+
     @Test func aFailingComputationFailsTheWriteAndLeavesNoFile() throws {
         let directory = TemporaryDirectory()
         let path = directory.file("out.safetensors")

@@ -80,7 +80,8 @@ public struct DecomposedModule: Sendable {
     /// Adds the output tensors for the given dims (ascending; a subspace recipe need not keep a
     /// prefix; none: the module is dropped), every kept singular value multiplied by `rescale`,
     /// to `output`, the factors computed only when the file is written (from the kept SVD, or a
-    /// new decomposition), so that a resize holds at most one module's output factors at a time.
+    /// new decomposition), so that a resize holds the output factors of only the module being
+    /// written and of the few computed ahead of it (`GroupPrefetcher`).
     public func add(
         dims: [Int], rescale: Double = 1, dtype: DType, to output: inout LoRAOutput
     ) {

@@ -163,7 +163,8 @@ public struct ResizeJob: Sendable {
                     do {
                         try resize(
                             argument, base: &base, recipes: recipes, outputIsFile: outputIsFile,
-                            factorBudget: Resizer.factorBudget / workers, progress: { _, _ in },
+                            factorBudget: Resizer.factorBudget / workers,
+                            computesAhead: workers == 1, progress: { _, _ in },
                             report: { events.append($0) })
                     } catch {
                         events.append(
@@ -194,8 +195,8 @@ public struct ResizeJob: Sendable {
     /// One input, resized by every recipe (or kohya's rule) and written.
     private func resize(
         _ argument: String, base: inout ResizeBase?, recipes: [ResizeRecipe], outputIsFile: Bool,
-        factorBudget: Int = Resizer.factorBudget, progress: @escaping @Sendable (Int, Int) -> Void,
-        report: (Event) -> Void
+        factorBudget: Int = Resizer.factorBudget, computesAhead: Bool = true,
+        progress: @escaping @Sendable (Int, Int) -> Void, report: (Event) -> Void
     ) throws {
         let source = try LoRAInput(argument: argument)
         let modules = source.members.flatMap { $0.lora.adapters.map(\.module) }
@@ -260,8 +261,11 @@ public struct ResizeJob: Sendable {
         for (plan, name) in plans {
             let destination =
                 outputIsFile ? output! : OutputNaming.file(name, in: output ?? source.directory)
+            var resized = resizer.output(plan, dtype: dtype)
+            // Two LoRAs of a batch at a time already keep both cores busy.
+            resized.computesAhead = computesAhead
             try Conversion.write(
-                resizer.output(plan, dtype: dtype), in: written,
+                resized, in: written,
                 as: naming ?? inputNaming ?? .kohya, to: destination,
                 protecting: source.statuses + (base?.statuses ?? []))
             let summary = ResizeSummary(resizer: resizer, plan: plan, path: destination)

@@ -77,6 +77,30 @@ func maxAbsDifference(_ a: Matrix<Double>, _ b: Matrix<Double>) -> Double {
         #expect(maxAbsDifference(factored.reconstructed(), up * down) < 1e-10)
     }
 
+    /// A factor too ill-conditioned for the Gram route (cond ≈ 10⁷) goes through Householder QR
+    /// with Q formed explicitly, on either side; the result is still the SVD of up·down.
+    @Test(arguments: [true, false])
+    func lowRankSVDOfAnIllConditionedFactor(onTheLeft: Bool) throws {
+        var up = randomMatrix(120, 8, seed: 12)
+        var down = randomMatrix(8, 90, seed: 13)
+        var noise = SplitMix64(seed: 14)
+        if onTheLeft {
+            for row in 0..<up.rows { up[row, 7] = up[row, 6] + 1e-7 * noise.uniform(in: -1..<1) }
+        } else {
+            for column in 0..<down.columns {
+                down[7, column] = down[6, column] + 1e-7 * noise.uniform(in: -1..<1)
+            }
+        }
+        let factored = try LowRankSVD(up: up, down: down)
+        let dense = try (up * down).svd()
+        for (a, b) in zip(factored.singularValues, dense.singularValues) {
+            #expect(abs(a - b) < 1e-10 * dense.singularValues[0])
+        }
+        #expect(maxAbsDifference(factored.reconstructed(), up * down) < 1e-10)
+        #expect(maxAbsDifference(factored.u.gram(), .identity(8)) < 1e-8)
+        #expect(maxAbsDifference(factored.vt.transposed().gram(), .identity(8)) < 1e-8)
+    }
+
     @Test func spectralNormMatchesTheLargestSingularValue() throws {
         for (rows, columns) in [(50, 20), (20, 50), (64, 64)] {
             let a = randomMatrix(rows, columns, seed: UInt64(rows * 100 + columns))

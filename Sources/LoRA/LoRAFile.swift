@@ -46,18 +46,18 @@ public struct LoRAFile: Sendable {
                 passThrough.append(tensor)
                 continue
             }
-            var group =
-                groups[parsed.stem]
-                ?? Group(module: parsed.module, form: parsed.form, stem: parsed.stem, tensors: [:])
-            if group.tensors[parsed.role] != nil {
+            // Changed in place: one lookup, and no copy of the group's tensors.
+            let added = Self.add(
+                tensor, as: parsed,
+                to: &groups[
+                    parsed.stem,
+                    default: Group(
+                        module: parsed.module, form: parsed.form, stem: parsed.stem, tensors: [:])])
+            guard added else {
                 throw LoRAError.inconsistentModule(
                     path: file.path, module: parsed.stem,
                     problem: "two tensors play the role \(parsed.role.rawValue)")
             }
-            group.tensors[parsed.role] = tensor
-            // `.alpha` is shared by all families; a PEFT or diffusers factor names the family.
-            if parsed.role != .alpha { group.form = parsed.form }
-            groups[parsed.stem] = group
         }
         // An alpha alone (no factors) is not an adapter: keep it verbatim.
         for (key, group) in groups where Set(group.tensors.keys) == [.alpha] {
@@ -131,6 +131,17 @@ public struct LoRAFile: Sendable {
         var form: KeyForm
         var stem: String
         var tensors: [TensorRole: TensorInfo]
+    }
+
+    /// Adds a tensor to its module's group; false when the group has one in that role already.
+    private static func add(
+        _ tensor: TensorInfo, as parsed: ParsedKey, to group: inout Group
+    ) -> Bool {
+        guard group.tensors[parsed.role] == nil else { return false }
+        group.tensors[parsed.role] = tensor
+        // `.alpha` is shared by all families; a PEFT or diffusers factor names the family.
+        if parsed.role != .alpha { group.form = parsed.form }
+        return true
     }
 
     /// Builds and checks one adapter from its tensors.

@@ -38,11 +38,25 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
     @inlinable
     public var shape: [Int] { [rows, columns] }
 
+    /// In 32 × 32 tiles, so that the writes down a column of the result stay in cache (a
+    /// 9216 × 32 Flux factor transposed element by element cost a tenth of a warm resize).
     @inlinable
     public func transposed() -> Matrix {
-        var out = [Scalar](repeating: 0, count: elements.count)
-        for i in 0..<rows {
-            for j in 0..<columns { out[j * rows + i] = elements[i * columns + j] }
+        let (rows, columns, tile) = (self.rows, self.columns, 32)
+        let out = [Scalar](unsafeUninitializedCapacity: elements.count) { target, initialized in
+            elements.withUnsafeBufferPointer { source in
+                for rowStart in stride(from: 0, to: rows, by: tile) {
+                    let rowEnd = Swift.min(rowStart + tile, rows)
+                    for columnStart in stride(from: 0, to: columns, by: tile) {
+                        for j in columnStart..<Swift.min(columnStart + tile, columns) {
+                            for i in rowStart..<rowEnd {
+                                target[j * rows + i] = source[i * columns + j]
+                            }
+                        }
+                    }
+                }
+            }
+            initialized = elements.count
         }
         return Matrix(rows: columns, columns: rows, elements: out)
     }

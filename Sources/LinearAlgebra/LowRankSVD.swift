@@ -13,7 +13,9 @@
 public struct LowRankSVD<Scalar: BLASScalar>: Sendable {
     /// Descending singular values, k = min(m, n, r).
     public var singularValues: [Scalar]
-    // U = leftBase · leftMix, Vᵀ = rightMix · rightBase.
+    // U = leftBase · leftMix, Vᵀ = rightMix · rightBase; a wrapped decomposition has no mixes
+    // (empty, `mixesAreIdentity`): a merge keeping many modules' vectors would hold k × k
+    // identities for each.
     @usableFromInline
     var leftBase: Matrix<Scalar>  // m × p
     @usableFromInline
@@ -22,7 +24,7 @@ public struct LowRankSVD<Scalar: BLASScalar>: Sendable {
     var rightMix: Matrix<Scalar>  // k × q
     @usableFromInline
     var rightBase: Matrix<Scalar>  // q × n
-    /// The mixes are identities (a wrapped decomposition): vectors are the bases' own.
+    /// A wrapped decomposition: the vectors are the bases' own (the mixes are empty).
     @usableFromInline
     var mixesAreIdentity = false
 
@@ -31,8 +33,8 @@ public struct LowRankSVD<Scalar: BLASScalar>: Sendable {
     public init(u: Matrix<Scalar>, singularValues: [Scalar], vt: Matrix<Scalar>) {
         self.singularValues = singularValues
         leftBase = u
-        leftMix = .identity(u.columns)
-        rightMix = .identity(vt.rows)
+        leftMix = Matrix(rows: 0, columns: 0)
+        rightMix = Matrix(rows: 0, columns: 0)
         rightBase = vt
         mixesAreIdentity = true
     }

@@ -81,27 +81,25 @@ extension Matrix {
                     var start = 0
                     while start < inner {
                         let count = Swift.min(width, inner - start)
-                        if transposed && !small {
+                        let rowsOfBlock = transposed && !small
+                        if rowsOfBlock {
                             // Whole rows: one contiguous run, multiplied transposed.
                             for index in 0..<count * columns {
                                 b[index] = Double(a[start * columns + index])
                             }
-                        } else {
+                        } else if transposed {
+                            // Rows start..<start+count of A as columns of the block.
                             for line in 0..<order {
-                                if transposed {
-                                    for j in 0..<count {
-                                        b[line * count + j] = Double(
-                                            a[(start + j) * columns + line])
-                                    }
-                                } else {
-                                    let source = line * columns + start
-                                    for j in 0..<count {
-                                        b[line * count + j] = Double(a[source + j])
-                                    }
+                                for j in 0..<count {
+                                    b[line * count + j] = Double(a[(start + j) * columns + line])
                                 }
                             }
+                        } else {
+                            for line in 0..<order {
+                                let source = line * columns + start
+                                for j in 0..<count { b[line * count + j] = Double(a[source + j]) }
+                            }
                         }
-                        let rowsOfBlock = transposed && !small
                         Double.syrk(
                             transpose: rowsOfBlock, n: order, k: count, alpha: 1,
                             a: b.baseAddress!, lda: rowsOfBlock ? columns : count,

@@ -73,8 +73,9 @@ final class GroupPrefetcher: @unchecked Sendable {
     private var scheduled = 0
 
     /// - Parameters:
-    ///   - groups: each output tensor's group and size, in the order they are written.
-    ///   - cores: groups computed ahead at most (0: none, the writer computes each itself).
+    ///   - groups: each output tensor's group and size, in the order they are written (none:
+    ///     nothing is computed ahead, the writer computes each group it reaches).
+    ///   - cores: groups computed ahead at most.
     init(groups written: [(group: ComputedGroup, bytes: UInt64)], cores: Int) {
         var groups: [ComputedGroup] = []
         var bytes: [UInt64] = []

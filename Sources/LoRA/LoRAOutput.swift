@@ -129,11 +129,20 @@ public struct LoRAOutput: Sendable {
             return sum &+ elements &* UInt64(spec.dtype.bitWidth) / 8
         }
         var done: UInt64 = 0
+        // The writer's order of the computed groups; the layout (a sort of every name) is
+        // worked out again only when there is something to compute ahead.
+        let computesAny = entries.contains {
+            if case .computed = $0.source { true } else { false }
+        }
         let ahead = GroupPrefetcher(
-            groups: SafeTensorsWriter.layout(specs).compactMap { info in
-                guard case .computed(let spec, let group) = sources[info.name]! else { return nil }
-                return (group, UInt64(spec.byteCount))
-            }, cores: computesAhead ? Environment.processorCount : 0)
+            groups: !computesAhead || !computesAny
+                ? []
+                : SafeTensorsWriter.layout(specs).compactMap { info in
+                    guard case .computed(let spec, let group) = sources[info.name]! else {
+                        return nil
+                    }
+                    return (group, UInt64(spec.byteCount))
+                }, cores: Environment.processorCount)
         defer { ahead.finish() }
         try writer(specs) { info in
             defer {

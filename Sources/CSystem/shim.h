@@ -9,4 +9,12 @@ extern long copy_file_range(int in_fd, long long *in_offset, int out_fd, long lo
 static inline long lorakit_copy_file_range(int in_fd, long long *in_offset, int out_fd, unsigned long length) {
     return copy_file_range(in_fd, in_offset, out_fd, (long long *)0, length, 0);
 }
+
+// malloc.h's tuning call and its two parameters (glibc's values), declared here for the same
+// reason.
+extern int mallopt(int param, int value);
+static inline void lorakit_keep_freed_memory(int mmap_threshold, int trim_threshold) {
+    mallopt(-3 /* M_MMAP_THRESHOLD */, mmap_threshold);
+    mallopt(-1 /* M_TRIM_THRESHOLD */, trim_threshold);
+}
 #endif

@@ -129,6 +129,11 @@ enum Syscall {
         retrying { lorakit_copy_file_range(input, &inputOffset, output, UInt(count)) }
     }
 
+    /// Wraps `mallopt(3)`'s M_MMAP_THRESHOLD and M_TRIM_THRESHOLD (bytes).
+    static func setAllocatorThresholds(mmap: Int32, trim: Int32) {
+        lorakit_keep_freed_memory(mmap, trim)
+    }
+
     /// Wraps `getcwd(3)`: the working directory, or nil when it cannot be named (deleted, or
     /// longer than PATH_MAX).
     static func currentDirectory() -> String? {

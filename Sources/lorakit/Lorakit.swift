@@ -31,6 +31,7 @@ struct Lorakit: ParsableCommand {
 
     /// Runs a subcommand; domain errors become one line and exit 1, usage errors exit 2.
     static func main() {
+        Allocator.keepFreedMemoryForReuse()
         BLAS.settle()
         LoggingSystem.bootstrap { label in StderrLogHandler(label: label) }
         Interruption.process.install { printError($0) }

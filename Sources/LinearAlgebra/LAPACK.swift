@@ -259,36 +259,43 @@ extension Double: BLASScalar {
     return (0, all, values.prefix(count).reversed(), vectors)
 }
 
-/// Cholesky factor in place (`LAPACKE_dpotrf`, upper: A = RᵀR); the lower triangle is left as
-/// it was. Returns LAPACK's info (> 0: not positive definite).
+// The three triangular routines below take a row-major upper-triangular R as what it is in
+// LAPACK's column-major layout, the lower-triangular Rᵀ, and call the `_work` entry points:
+// no transposed copies in and out, and no NaN scan (the Gram's diagonal was checked).
+
+/// Cholesky factor in place (`dpotrf`, upper: A = RᵀR); the lower triangle is left as it was.
+/// Returns LAPACK's info (> 0: not positive definite).
 @usableFromInline func choleskyUpper(_ matrix: inout [Double], order: Int) -> Int32 {
     _ = singleThreadedBLAS
     return matrix.withUnsafeMutableBufferPointer {
-        LAPACKE_dpotrf(
-            LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "U")), Int32(order), $0.baseAddress!, Int32(order))
+        LAPACKE_dpotrf_work(
+            LAPACK_COL_MAJOR, CChar(UInt8(ascii: "L")), Int32(order), $0.baseAddress!, Int32(order))
     }
 }
 
-/// Reciprocal condition number (1-norm) of an upper-triangular matrix (`LAPACKE_dtrcon`),
-/// or 0 when LAPACK fails.
+/// Reciprocal condition number (1-norm) of an upper-triangular matrix (`dtrcon`: the ∞-norm
+/// of its transpose), or 0 when LAPACK fails.
 @usableFromInline func upperTriangularReciprocalCondition(_ matrix: [Double], order: Int) -> Double
 {
     _ = singleThreadedBLAS
     var rcond = 0.0
+    var work = [Double](repeating: 0, count: 3 * max(order, 1))
+    var integerWork = [Int32](repeating: 0, count: max(order, 1))
     let info = matrix.withUnsafeBufferPointer {
-        LAPACKE_dtrcon(
-            LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "1")), CChar(UInt8(ascii: "U")),
-            CChar(UInt8(ascii: "N")), Int32(order), $0.baseAddress!, Int32(order), &rcond)
+        LAPACKE_dtrcon_work(
+            LAPACK_COL_MAJOR, CChar(UInt8(ascii: "I")), CChar(UInt8(ascii: "L")),
+            CChar(UInt8(ascii: "N")), Int32(order), $0.baseAddress!, Int32(order), &rcond, &work,
+            &integerWork)
     }
     return info == 0 ? rcond : 0
 }
 
-/// Inverse of an upper-triangular matrix in place (`LAPACKE_dtrtri`).
+/// Inverse of an upper-triangular matrix in place (`dtrtri`).
 @usableFromInline func invertUpperTriangular(_ matrix: inout [Double], order: Int) -> Int32 {
     _ = singleThreadedBLAS
     return matrix.withUnsafeMutableBufferPointer {
-        LAPACKE_dtrtri(
-            LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "U")), CChar(UInt8(ascii: "N")), Int32(order),
+        LAPACKE_dtrtri_work(
+            LAPACK_COL_MAJOR, CChar(UInt8(ascii: "L")), CChar(UInt8(ascii: "N")), Int32(order),
             $0.baseAddress!, Int32(order))
     }
 }
@@ -332,4 +339,61 @@ public func largestMagnitude(_ values: UnsafeBufferPointer<Float>) -> Float {
         start += count
     }
     return largest
+}
+
+/// Every singular value of a square row-major matrix, descending, and the leading
+/// `leading(values)` singular vectors: `dgesdd`'s steps (`dgebrd`, `dbdsdc`, `dormbr`) with the
+/// vectors of the bidiagonal brought back only for the dims asked for, which a resize that
+/// keeps 10 of 256 dims would otherwise form in full (two n × n `dormbr`).
+/// Returns LAPACK's info (non-zero: the caller falls back to `gesdd`/`gesvd`), U as an
+/// `order × k` and Vᵀ as a `k × order` row-major matrix.
+@usableFromInline func leadingSingularTriplets(
+    _ matrix: [Double], order: Int, leading: ([Double]) -> Int
+) -> (info: Int32, values: [Double], u: [Double], vt: [Double], count: Int) {
+    _ = singleThreadedBLAS
+    let n = Int32(order)
+    // Column-major copy: LAPACK reduces it in place and keeps the reflectors in it.
+    var a = [Double](repeating: 0, count: order * order)
+    for row in 0..<order {
+        for column in 0..<order { a[column * order + row] = matrix[row * order + column] }
+    }
+    var values = [Double](repeating: 0, count: order)
+    var superDiagonal = [Double](repeating: 0, count: max(order, 1))
+    var tauQ = [Double](repeating: 0, count: order)
+    var tauP = [Double](repeating: 0, count: order)
+    var info = LAPACKE_dgebrd(LAPACK_COL_MAJOR, n, n, &a, n, &values, &superDiagonal, &tauQ, &tauP)
+    guard info == 0 else { return (info, [], [], [], 0) }
+    var leftOfBidiagonal = [Double](repeating: 0, count: order * order)
+    var rightOfBidiagonal = [Double](repeating: 0, count: order * order)  // Vᵀ of B, column-major
+    info = LAPACKE_dbdsdc(
+        LAPACK_COL_MAJOR, CChar(UInt8(ascii: "U")), CChar(UInt8(ascii: "I")), n, &values,
+        &superDiagonal, &leftOfBidiagonal, n, &rightOfBidiagonal, n, nil, nil)
+    guard info == 0 else { return (info, [], [], [], 0) }
+    let count = min(max(leading(values), 0), order)
+    guard count > 0 else { return (0, values, [], [], 0) }
+    let k = Int32(count)
+    // U = Q·U_B: the first `count` columns of U_B (contiguous, column-major).
+    var u = Array(leftOfBidiagonal[0..<order * count])
+    info = LAPACKE_dormbr(
+        LAPACK_COL_MAJOR, CChar(UInt8(ascii: "Q")), CChar(UInt8(ascii: "L")),
+        CChar(UInt8(ascii: "N")), n, k, n, &a, n, &tauQ, &u, n)
+    guard info == 0 else { return (info, [], [], [], 0) }
+    // Vᵀ = V_Bᵀ·Pᵀ: the first `count` rows of V_Bᵀ, a count × order column-major matrix.
+    var vt = [Double](repeating: 0, count: count * order)
+    for column in 0..<order {
+        for row in 0..<count { vt[column * count + row] = rightOfBidiagonal[column * order + row] }
+    }
+    info = LAPACKE_dormbr(
+        LAPACK_COL_MAJOR, CChar(UInt8(ascii: "P")), CChar(UInt8(ascii: "R")),
+        CChar(UInt8(ascii: "T")), k, n, n, &a, n, &tauP, &vt, k)
+    guard info == 0 else { return (info, [], [], [], 0) }
+    var uRows = [Double](repeating: 0, count: order * count)
+    var vtRows = [Double](repeating: 0, count: count * order)
+    for row in 0..<order {
+        for column in 0..<count {
+            uRows[row * count + column] = u[column * order + row]
+            vtRows[column * order + row] = vt[row * count + column]
+        }
+    }
+    return (0, values, uRows, vtRows, count)
 }

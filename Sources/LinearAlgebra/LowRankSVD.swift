@@ -13,15 +13,18 @@
 public struct LowRankSVD<Scalar: BLASScalar>: Sendable {
     /// Descending singular values, k = min(m, n, r).
     public var singularValues: [Scalar]
+    /// Singular vectors formed: dims `0..<vectorCount` (all k unless fewer were asked for).
+    @inlinable
+    public var vectorCount: Int { mixesAreIdentity ? leftBase.columns : leftMix.columns }
     // U = leftBase · leftMix, Vᵀ = rightMix · rightBase; a wrapped decomposition has no mixes
     // (empty, `mixesAreIdentity`): a merge keeping many modules' vectors would hold k × k
     // identities for each.
     @usableFromInline
     var leftBase: Matrix<Scalar>  // m × p
     @usableFromInline
-    var leftMix: Matrix<Scalar>  // p × k
+    var leftMix: Matrix<Scalar>  // p × vectorCount
     @usableFromInline
-    var rightMix: Matrix<Scalar>  // k × q
+    var rightMix: Matrix<Scalar>  // vectorCount × q
     @usableFromInline
     var rightBase: Matrix<Scalar>  // q × n
     /// A wrapped decomposition: the vectors are the bases' own (the mixes are empty).
@@ -42,31 +45,44 @@ public struct LowRankSVD<Scalar: BLASScalar>: Sendable {
     /// - Parameters:
     ///   - up: `m × r`.
     ///   - down: `r × n`.
+    ///   - leadingVectors: how many leading singular vectors are wanted, told every singular
+    ///     value (descending); the others are never formed (`vectorCount`). nil: all of them.
     /// - Throws: `LinearAlgebraError` from the decompositions (non-finite factors, no convergence).
     @inlinable
-    public init(up: Matrix<Scalar>, down: Matrix<Scalar>) throws {
+    public init(
+        up: Matrix<Scalar>, down: Matrix<Scalar>,
+        leadingVectors: ((_ singularValues: [Scalar]) -> Int)? = nil
+    ) throws {
         guard up.columns == down.rows else {
             throw LinearAlgebraError.shapeMismatch(
                 operation: "low-rank SVD", left: up.shape, right: down.shape)
         }
-        guard up.isFinite, down.isFinite else {
-            throw LinearAlgebraError.nonFinite(operation: "SVD")
-        }
         // up is tall as it is; downᵀ is the tall matrix whose transpose is down.
         let left = try Self.tallFactor(up, isTransposed: false)
         let right = try Self.tallFactor(down, isTransposed: true)
-        let core = try left.r.multiplied(by: right.r, transposingOther: true).svd()
-        singularValues = core.singularValues.map { Scalar($0) }
-        // Qu = base·preᵀ (base as up is stored), so U = base·(preᵀ·Uc); Qdᵀ = pre·base (base
-        // as down is stored), so Vᵀ = (Vcᵀ·pre)·base.
+        let coreMatrix = left.r.multiplied(by: right.r, transposingOther: true)
+        let core: SingularValueDecomposition<Double>
+        if let leadingVectors {
+            let split = try coreMatrix.svd { leadingVectors($0.map { Scalar($0) }) }
+            core = split.leading
+            singularValues = split.singularValues.map { Scalar($0) }
+        } else {
+            core = try coreMatrix.svd()
+            singularValues = core.singularValues.map { Scalar($0) }
+        }
+        // up = Qu·Ru with Qu = up·Ru⁻¹, so U = Qu·Uc = up·(Ru⁻¹·Uc); likewise
+        // Vᵀ = Vcᵀ·Qdᵀ = (Vcᵀ·Rd⁻ᵀ)·down. With Q formed, the base is Q and the mix the core's.
         leftBase = left.base
-        leftMix = left.pre.transposed().multiplied(by: core.u).converted(to: Scalar.self)
-        rightMix = core.vt.multiplied(by: right.pre).converted(to: Scalar.self)
+        leftMix = (left.rInverse.map { $0.multiplied(by: core.u) } ?? core.u)
+            .converted(to: Scalar.self)
+        rightMix =
+            (right.rInverse.map { core.vt.multiplied(by: $0, transposingOther: true) } ?? core.vt)
+            .converted(to: Scalar.self)
         rightBase = right.base
     }
 
-    /// QR of a tall matrix A (n × r): R (k × r), and Qᵀ as pre·base: (R⁻ᵀ, A) when R is well
-    /// conditioned, else (I, Q) formed explicitly.
+    /// QR of a tall matrix A (n × r): R (k × r), and Q as base·R⁻¹ (`rInverse`, base = A) when R
+    /// is well conditioned, else Q itself as the base (`rInverse` nil).
     ///
     /// R comes from the Gram matrix when A is well conditioned: R = chol(AᵀA), with AᵀA by
     /// `dsyrk` in Float64 (2.3× faster than `sgeqrf` on an 11520 × 256 conv factor). Squaring
@@ -74,34 +90,39 @@ public struct LowRankSVD<Scalar: BLASScalar>: Sendable {
     /// reciprocal condition (`dtrcon`) is above 10⁻⁴: cond(AᵀA) < 10⁸ keeps R to ~10⁻⁸. Otherwise
     /// Householder QR (`sgeqrf`), and Q itself (`orgqr`) when R is too ill-conditioned to invert.
     ///
-    /// `matrix` is A itself, or (`isTransposed`) Aᵀ, and `base` comes in the same orientation
-    /// (Q = base·preᵀ, or Qᵀ = pre·base): the Gram path reads the factor as it is stored, and
-    /// only the Householder fallback transposes it.
+    /// `matrix` is A itself, or (`isTransposed`) Aᵀ, and `base` comes in the same orientation:
+    /// the Gram path reads the factor as it is stored, and only the Householder fallback
+    /// transposes it. A NaN or infinite element is refused: it makes the Gram's diagonal
+    /// (Σ a², in Float64 where no Float32 value overflows) NaN or infinite, so no pass over
+    /// the factor is needed to find it.
     @inlinable
     static func tallFactor(
         _ matrix: Matrix<Scalar>, isTransposed: Bool
     ) throws
-        -> (r: Matrix<Double>, pre: Matrix<Double>, base: Matrix<Scalar>)
+        -> (r: Matrix<Double>, rInverse: Matrix<Double>?, base: Matrix<Scalar>)
     {
         let order = isTransposed ? matrix.rows : matrix.columns
         let length = isTransposed ? matrix.columns : matrix.rows
         if length >= order {
             let gram = isTransposed ? matrix.rowGramInDouble() : matrix.columnGramInDouble()
+            guard (0..<order).allSatisfy({ gram.elements[$0 * (order + 1)].isFinite }) else {
+                throw LinearAlgebraError.nonFinite(operation: "SVD")
+            }
             var r = gram.elements
             if choleskyUpper(&r, order: order) == 0 {
                 for i in 0..<order { for j in 0..<i { r[i * order + j] = 0 } }
                 if upperTriangularReciprocalCondition(r, order: order) > 1e-4 {
                     var inverse = r
                     if invertUpperTriangular(&inverse, order: order) == 0 {
-                        let rMatrix = Matrix(rows: order, columns: order, elements: r)
                         return (
-                            rMatrix,
-                            Matrix(rows: order, columns: order, elements: inverse).transposed(),
-                            matrix
+                            Matrix(rows: order, columns: order, elements: r),
+                            Matrix(rows: order, columns: order, elements: inverse), matrix
                         )
                     }
                 }
             }
+        } else if !matrix.isFinite {
+            throw LinearAlgebraError.nonFinite(operation: "SVD")
         }
         let wide = isTransposed ? matrix : matrix.transposed()
         let (r, reflectors, tau) = try wide.householderOfTranspose()
@@ -111,20 +132,15 @@ public struct LowRankSVD<Scalar: BLASScalar>: Sendable {
         {
             var inverse = rDouble.elements
             if invertUpperTriangular(&inverse, order: r.rows) == 0 {
-                return (
-                    rDouble, Matrix(rows: r.rows, columns: r.rows, elements: inverse).transposed(),
-                    matrix
-                )
+                return (rDouble, Matrix(rows: r.rows, columns: r.rows, elements: inverse), matrix)
             }
         }
         let qTransposed = try wide.orthonormalFactorOfTranspose(reflectors: reflectors, tau: tau)
-        return (
-            rDouble, .identity(qTransposed.rows),
-            isTransposed ? qTransposed : qTransposed.transposed()
-        )
+        return (rDouble, nil, isTransposed ? qTransposed : qTransposed.transposed())
     }
 
-    /// The left singular vectors of `dims` (columns of U), `m × dims.count`.
+    /// The left singular vectors of `dims` (columns of U, each below `vectorCount`),
+    /// `m × dims.count`.
     @inlinable
     public func u(_ dims: [Int]) -> Matrix<Scalar> {
         if mixesAreIdentity {
@@ -133,7 +149,8 @@ public struct LowRankSVD<Scalar: BLASScalar>: Sendable {
         return leftBase.multiplied(by: leftMix.selectingColumns(dims))
     }
 
-    /// The right singular vectors of `dims` (rows of Vᵀ), `dims.count × n`.
+    /// The right singular vectors of `dims` (rows of Vᵀ, each below `vectorCount`),
+    /// `dims.count × n`.
     @inlinable
     public func vt(_ dims: [Int]) -> Matrix<Scalar> {
         if mixesAreIdentity {
@@ -142,12 +159,12 @@ public struct LowRankSVD<Scalar: BLASScalar>: Sendable {
         return rightMix.selectingRows(dims).multiplied(by: rightBase)
     }
 
-    /// All left singular vectors, `m × k`.
+    /// Every formed left singular vector, `m × vectorCount`.
     @inlinable
-    public var u: Matrix<Scalar> { u(Array(singularValues.indices)) }
-    /// All right singular vectors, `k × n`.
+    public var u: Matrix<Scalar> { u(Array(0..<vectorCount)) }
+    /// Every formed right singular vector, `vectorCount × n`.
     @inlinable
-    public var vt: Matrix<Scalar> { vt(Array(singularValues.indices)) }
+    public var vt: Matrix<Scalar> { vt(Array(0..<vectorCount)) }
     /// Rows of U (m) and columns of Vᵀ (n).
     @inlinable
     public var outerShape: (rows: Int, columns: Int) { (leftBase.rows, rightBase.columns) }
@@ -155,7 +172,7 @@ public struct LowRankSVD<Scalar: BLASScalar>: Sendable {
     /// U_k·diag(S_k)·Vt_k for the first `rank` values (a test oracle and small-matrix helper).
     @inlinable
     public func reconstructed(rank: Int? = nil) -> Matrix<Scalar> {
-        let dims = Array(0..<Swift.min(rank ?? singularValues.count, singularValues.count))
+        let dims = Array(0..<Swift.min(rank ?? vectorCount, vectorCount))
         return u(dims).scalingColumns(by: dims.map { singularValues[$0] }).multiplied(by: vt(dims))
     }
 }

@@ -165,3 +165,37 @@ extension Matrix {
         }
     }
 }
+
+extension Matrix where Scalar == Double {
+    /// Every singular value, and the singular vectors of only the leading `leading(values)`
+    /// dims (values descending): for a square matrix from one bidiagonal reduction, the vectors
+    /// no one keeps never formed; otherwise the full `svd()`, cut.
+    /// - Throws: `LinearAlgebraError.nonFinite` or `.lapack` when every route fails.
+    public func svd(
+        leading: ([Double]) -> Int
+    ) throws -> (singularValues: [Double], leading: SingularValueDecomposition<Double>) {
+        guard isFinite else { throw LinearAlgebraError.nonFinite(operation: "SVD") }
+        if rows == columns, rows > 0 {
+            let split = leadingSingularTriplets(elements, order: rows, leading: leading)
+            if split.info == 0 {
+                return (
+                    split.values,
+                    SingularValueDecomposition(
+                        u: Matrix(rows: rows, columns: split.count, elements: split.u),
+                        singularValues: Array(split.values.prefix(split.count)),
+                        vt: Matrix(rows: split.count, columns: columns, elements: split.vt))
+                )
+            }
+        }
+        let full = try svd()
+        let count = min(max(leading(full.singularValues), 0), full.singularValues.count)
+        let dims = Array(0..<count)
+        return (
+            full.singularValues,
+            SingularValueDecomposition(
+                u: full.u.selectingColumns(dims),
+                singularValues: Array(full.singularValues.prefix(count)),
+                vt: full.vt.selectingRows(dims))
+        )
+    }
+}

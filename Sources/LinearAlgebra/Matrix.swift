@@ -111,8 +111,10 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
         return Matrix(rows: rows, columns: columns, elements: out)
     }
 
+    /// No element is NaN or infinite (Float32: the vectorised `allFinite`).
     @inlinable
     public var isFinite: Bool {
+        if let floats = elements as? [Float] { return floats.allFinite }
         for value in elements where !value.isFinite { return false }
         return true
     }

@@ -43,10 +43,15 @@ public struct DecomposedModule: Sendable {
     /// decomposition computed again.
     public func factors(covering dims: [Int]? = nil) throws -> LowRankSVD<Float> {
         let needed = dims ?? Array(singularValues.indices)
-        if let svd, needed.allSatisfy({ $0 < svd.singularValues.count }) { return svd }
+        if let svd, needed.allSatisfy({ $0 < svd.vectorCount }) { return svd }
         guard let members else { preconditionFailure("dropped factors of a module with no inputs") }
         return try DecomposedModule(members: members, leading: (needed.max() ?? -1) + 1).svd!
     }
+
+    /// How many leading singular vectors of a module a plan can keep, told the module, its
+    /// singular values (descending) and its out + in·k·k features.
+    public typealias VectorsNeeded =
+        @Sendable (_ module: ModuleID, _ singularValues: [Float], _ parameters: Int) -> Int
 
     /// Singular vectors a Kronecker-product module forms at first (more are formed when a plan
     /// keeps more): a full-matrix LoKr's ΔW has as many as it has rows.
@@ -60,7 +65,9 @@ public struct DecomposedModule: Sendable {
 
     /// Keeps only the first `count` singular vectors (every plan keeps at most that many).
     public mutating func keepFactors(upTo count: Int) {
-        guard let svd, count < svd.singularValues.count else { return }
+        guard let svd else { return }
+        let count = min(count, svd.vectorCount)
+        guard count < svd.singularValues.count else { return }
         let dims = Array(0..<count)
         self.svd = LowRankSVD(
             u: svd.u(dims), singularValues: Array(svd.singularValues.prefix(count)),
@@ -151,10 +158,14 @@ extension DecomposedModule {
     /// The alpha factor of the result is the rank-weighted geometric mean of |wᵢ·fᵢ|, which is
     /// resize_lora's choice for merged inputs (`ConcatLoRAsDict`: output alpha
     /// Σd·Π(wᵢαᵢ/dᵢ)^(dᵢ/Σd)).
-    /// - Parameter leading: the singular vectors needed at most; a Kronecker-product module (a
-    ///   full-matrix LoKr) forms only these, from its factors' SVDs (all values are kept).
+    /// - Parameters:
+    ///   - leading: the singular vectors needed at most; a Kronecker-product module (a
+    ///     full-matrix LoKr) forms only these, from its factors' SVDs (all values are kept).
+    ///   - vectorsNeeded: how many leading singular vectors a plan can keep, told the singular
+    ///     values: a factored module forms only those (a threshold resize keeps 10 of 256).
     public init(
-        members all: [(adapter: Adapter, lora: LoRAFile, weight: Double)], leading: Int? = nil
+        members all: [(adapter: Adapter, lora: LoRAFile, weight: Double)], leading: Int? = nil,
+        vectorsNeeded: VectorsNeeded? = nil
     ) throws {
         // Members holding only 1-D differences add to `vectors`, not to ΔW.
         let members = all.filter(\.adapter.hasWeightDelta)
@@ -203,7 +214,12 @@ extension DecomposedModule {
         } else {
             let up = Self.concatenateColumns(ups)
             let down = Self.concatenateRows(downs)
-            svd = try LowRankSVD(up: up, down: down)
+            if let vectorsNeeded {
+                let (module, parameters) = (first.module, up.rows + down.columns)
+                svd = try LowRankSVD(up: up, down: down) { vectorsNeeded(module, $0, parameters) }
+            } else {
+                svd = try LowRankSVD(up: up, down: down)
+            }
         }
         self.svd = svd
         singularValues = values ?? svd.singularValues

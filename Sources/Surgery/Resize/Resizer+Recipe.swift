@@ -72,8 +72,18 @@ extension Resizer {
         of module: DecomposedModule, _ recipe: ResizeRecipe, spectral: Double?, frobenius: Double?,
         subspace: [Double]?
     ) -> [Double] {
+        scores(
+            singularValues: module.singularValues,
+            parameters: module.outFeatures + module.inFeatures, recipe, spectral: spectral, frobenius: frobenius, subspace: subspace)
+    }
+
+    /// The scores of singular values `singularValues` of a module with `parameters` = out + in·k·k.
+    static func scores(
+        singularValues: [Float], parameters: Int, _ recipe: ResizeRecipe, spectral: Double?,
+        frobenius: Double?, subspace: [Double]?
+    ) -> [Double] {
         let w = recipe.weights
-        let s = module.singularValues.map(Double.init)
+        let s = singularValues.map(Double.init)
         var constant = Double.log10(recipe.rescale)
         if let weight = w[.spnCkpt] { constant -= weight * Double.log10(spectral!) }
         if let weight = w[.froCkpt] { constant -= weight * Double.log10(frobenius!) }
@@ -82,7 +92,7 @@ extension Resizer {
             constant -= weight * Double.log10(s.reduce(0) { $0 + $1 * $1 }.squareRoot())
         }
         if let weight = w[.params] {
-            constant -= weight * Double.log10(Double(module.outFeatures + module.inFeatures))
+            constant -= weight * Double.log10(Double(parameters))
         }
         return s.indices.map { i in
             var score = Double.log10(s[i]) + constant
@@ -110,7 +120,7 @@ extension Resizer {
     /// a prefix). A resize keeps only those; nil when that cannot be known yet.
     public static func vectorsNeeded(
         by recipes: [ResizeRecipe], norms: BaseNorms?, modules: [ModuleID]
-    ) -> (@Sendable (DecomposedModule) -> Int)? {
+    ) -> DecomposedModule.VectorsNeeded? {
         guard boundsVectors(recipes), let norms else { return nil }
         let (needsFrobenius, needsSpectral) = (
             recipes.contains { $0.weights[.froCkpt] != nil },
@@ -123,18 +133,18 @@ extension Resizer {
                 (!needsFrobenius || frobenius[$0] != nil) && (!needsSpectral || spectral[$0] != nil)
             })
         else { return nil }
-        return { module in
+        return { module, singularValues, parameters in
             recipes.map { recipe -> Int in
                 // A module the check above did not see (none should be) keeps every vector.
                 guard case .threshold(let threshold) = recipe.selector,
-                    !needsFrobenius || frobenius[module.module] != nil,
-                    !needsSpectral || spectral[module.module] != nil
-                else { return module.singularValues.count }
+                    !needsFrobenius || frobenius[module] != nil,
+                    !needsSpectral || spectral[module] != nil
+                else { return singularValues.count }
                 return Self.scores(
-                    of: module, recipe, spectral: spectral[module.module],
-                    frobenius: frobenius[module.module], subspace: nil
+                    singularValues: singularValues, parameters: parameters, recipe,
+                    spectral: spectral[module], frobenius: frobenius[module], subspace: nil
                 ).filter { $0 >= threshold }.count
-            }.max() ?? module.singularValues.count
+            }.max() ?? singularValues.count
         }
     }
 

@@ -36,7 +36,7 @@ public struct Resizer: Sendable {
     ///     kept (and are computed again should a plan ask for them).
     public init(
         source: LoRAInput, keepingAtMost rank: Int? = nil, factorBudget: Int = Resizer.factorBudget,
-        vectorsNeeded: (@Sendable (DecomposedModule) -> Int)? = nil,
+        vectorsNeeded: DecomposedModule.VectorsNeeded? = nil,
         progress: @Sendable (Int, Int) -> Void = { _, _ in }
     ) throws {
         self.source = source
@@ -65,9 +65,15 @@ public struct Resizer: Sendable {
         let outcomes = try ParallelMap.map(groups) { group -> Result<DecomposedModule, Error> in
             defer { progress(done.withLock { $0 += 1; return $0 }, total) }
             do {
-                var module = try DecomposedModule(members: group.members, leading: rank)
+                var module = try DecomposedModule(
+                    members: group.members, leading: rank, vectorsNeeded: vectorsNeeded)
                 if let rank { module.keepFactors(upTo: rank) }
-                if let vectorsNeeded { module.keepFactors(upTo: vectorsNeeded(module)) }
+                if let vectorsNeeded {
+                    module.keepFactors(
+                        upTo: vectorsNeeded(
+                            module.module, module.singularValues,
+                            module.outFeatures + module.inFeatures))
+                }
                 let bytes = module.factorBytes
                 let kept = budget.withLock { left in
                     guard left >= bytes else { return false }

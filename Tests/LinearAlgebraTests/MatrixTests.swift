@@ -117,6 +117,73 @@ func maxAbsDifference(_ a: Matrix<Double>, _ b: Matrix<Double>) -> Double {
         #expect(throws: LinearAlgebraError.nonFinite(operation: "QR")) { try a.qr() }
     }
 
+    /// Asked for the leading k vectors only, a square matrix's SVD gives every value and the
+    /// same first k triplets as the full SVD (signs included, as `gesdd` forms them), and the
+    /// count is decided from the values themselves.
+    @Test(arguments: [0, 1, 5, 40])
+    func leadingSVDGivesEveryValueAndTheFirstVectors(count: Int) throws {
+        let a = randomMatrix(40, 40, seed: 21)
+        let full = try a.svd()
+        var told: [Double] = []
+        let (values, leading) = try a.svd { values in
+            told = values
+            return count
+        }
+        #expect(told == values)
+        #expect(values.count == 40)
+        for (x, y) in zip(values, full.singularValues) { #expect(abs(x - y) < 1e-13 * values[0]) }
+        #expect(leading.u.shape == [40, count] && leading.vt.shape == [count, 40])
+        let dims = Array(0..<count)
+        #expect(maxAbsDifference(leading.u, full.u.selectingColumns(dims)) < 1e-12)
+        #expect(maxAbsDifference(leading.vt, full.vt.selectingRows(dims)) < 1e-12)
+        // A rectangular matrix takes the full SVD, cut.
+        let wide = try randomMatrix(6, 9, seed: 22).svd { _ in 2 }
+        #expect(wide.singularValues.count == 6 && wide.leading.u.shape == [6, 2])
+    }
+
+    /// A low-rank SVD that forms only the vectors asked for: every singular value, `vectorCount`
+    /// vectors equal to the full decomposition's, and a reconstruction of those dims.
+    @Test func lowRankSVDFormsOnlyTheLeadingVectorsAskedFor() throws {
+        let up = randomMatrix(200, 12, seed: 23)
+        let down = randomMatrix(12, 150, seed: 24)
+        let full = try LowRankSVD(up: up, down: down)
+        var told: [Double] = []
+        let leading = try LowRankSVD(up: up, down: down) { values in
+            told = values
+            return 5
+        }
+        let kept = 5
+        #expect(told == leading.singularValues)
+        #expect(leading.singularValues.count == 12 && leading.vectorCount == kept)
+        #expect(full.vectorCount == 12)
+        for (a, b) in zip(leading.singularValues, full.singularValues) {
+            #expect(relativeError(a, b) < 1e-12)
+        }
+        let dims = Array(0..<kept)
+        #expect(maxAbsDifference(leading.u, full.u(dims)) < 1e-10)
+        #expect(maxAbsDifference(leading.vt, full.vt(dims)) < 1e-10)
+        #expect(maxAbsDifference(leading.reconstructed(), full.reconstructed(rank: kept)) < 1e-10)
+    }
+
+    /// A NaN or infinite element of either factor is refused by name, whichever route (Gram or
+    /// Householder) its factor takes.
+    @Test(arguments: [Double.nan, .infinity, -.infinity])
+    func lowRankSVDRefusesNonFiniteFactors(bad: Double) {
+        for (rows, rank, columns) in [(30, 4, 20), (3, 6, 20)] {
+            var up = randomMatrix(rows, rank, seed: 25)
+            var down = randomMatrix(rank, columns, seed: 26)
+            up[1, 2] = bad
+            #expect(throws: LinearAlgebraError.nonFinite(operation: "SVD")) {
+                try LowRankSVD(up: up, down: down)
+            }
+            up[1, 2] = 0.5
+            down[3, 7] = bad
+            #expect(throws: LinearAlgebraError.nonFinite(operation: "SVD")) {
+                try LowRankSVD(up: up, down: down)
+            }
+        }
+    }
+
     @Test func floatPathAgreesWithDouble() throws {
         let up = randomMatrix(100, 8, seed: 10)
         let down = randomMatrix(8, 90, seed: 11)

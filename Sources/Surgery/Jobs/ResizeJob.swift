@@ -95,14 +95,24 @@ public struct ResizeJob: Sendable {
     ) throws {
         var base: ResizeBase?
         var recipes: [ResizeRecipe] = []
+        // One input's header is read on the other core while the base's is (20 of the 100 ms
+        // before a warm SDXL resize starts decomposing).
+        var opened: Background<LoRAInput>?
         if case .recipes(let list, let source) = mode {
             recipes = list
-            switch source {
-            case .checkpoint(let path):
-                base = try ResizeBase(
-                    checkpoint: BaseCheckpoint(path: path), cacheDirectory: useNormCache ? nil : "")
-            case .normTable(let path):
-                base = ResizeBase(table: try NormTable(path: path))
+            if inputs.count == 1 { opened = Background { [inputs] in try LoRAInput(argument: inputs[0]) } }
+            do {
+                switch source {
+                case .checkpoint(let path):
+                    base = try ResizeBase(
+                        checkpoint: BaseCheckpoint(path: path),
+                        cacheDirectory: useNormCache ? nil : "")
+                case .normTable(let path):
+                    base = ResizeBase(table: try NormTable(path: path))
+                }
+            } catch {
+                _ = try? opened?.value()
+                throw error
             }
         }
         let outputCount = inputs.count * (recipes.isEmpty ? 1 : recipes.count)
@@ -114,8 +124,8 @@ public struct ResizeJob: Sendable {
                 report: report)
         } else {
             try resize(
-                inputs[0], base: &base, recipes: recipes, outputIsFile: outputIsFile,
-                progress: progress, report: report)
+                inputs[0], opened: opened, base: &base, recipes: recipes,
+                outputIsFile: outputIsFile, progress: progress, report: report)
         }
         if var base, let error = base.norms.save() {
             report(
@@ -192,13 +202,15 @@ public struct ResizeJob: Sendable {
     /// Float32 and their decompositions, a few times the file).
     static let pairBudget: UInt64 = 1 << 30
 
-    /// One input, resized by every recipe (or kohya's rule) and written.
+    /// One input (`opened`: already being read), resized by every recipe (or kohya's rule) and
+    /// written.
     private func resize(
-        _ argument: String, base: inout ResizeBase?, recipes: [ResizeRecipe], outputIsFile: Bool,
+        _ argument: String, opened: Background<LoRAInput>? = nil, base: inout ResizeBase?,
+        recipes: [ResizeRecipe], outputIsFile: Bool,
         factorBudget: Int = Resizer.factorBudget, computesAhead: Bool = true,
         progress: @escaping @Sendable (Int, Int) -> Void, report: (Event) -> Void
     ) throws {
-        let source = try LoRAInput(argument: argument)
+        let source = try opened?.value() ?? LoRAInput(argument: argument)
         let modules = source.members.flatMap { $0.lora.adapters.map(\.module) }
         // Threshold recipes can tell, once the norms are known, how many singular vectors
         // each module may keep: the norms are measured first (both cores stream the
@@ -281,20 +293,14 @@ public struct ResizeJob: Sendable {
 }
 
 /// Measures the base norms a list of recipes needs on a background queue.
-private final class NormPrefetch: Sendable {
-    private let done = DispatchSemaphore(value: 0)
-    private let outcome = Locked<Result<ResizeBase, any Error>?>(nil)
+private struct NormPrefetch: Sendable {
+    private let measuring: Background<ResizeBase>
 
     /// Starts, or returns nil when there is nothing to measure (no checkpoint, or no recipe
     /// measures against it).
     init?(_ base: ResizeBase?, recipes: [ResizeRecipe], modules: [ModuleID]) {
         guard Self.measures(base, recipes) else { return nil }
-        DispatchQueue.global().async { [outcome, done] in
-            outcome.withLock {
-                $0 = Result { try Self.measured(base, recipes: recipes, modules: modules)! }
-            }
-            done.signal()
-        }
+        measuring = Background { try Self.measured(base, recipes: recipes, modules: modules)! }
     }
 
     /// Whether there is anything to measure: a checkpoint, and a recipe that measures against it.
@@ -319,8 +325,5 @@ private final class NormPrefetch: Sendable {
     }
 
     /// The base with the norms measured, once they are.
-    func result() throws -> ResizeBase {
-        done.wait()
-        return try outcome.withLock { $0! }.get()
-    }
+    func result() throws -> ResizeBase { try measuring.value() }
 }

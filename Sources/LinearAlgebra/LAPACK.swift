@@ -25,6 +25,12 @@ where Self.RawSignificand: FixedWidthInteger {
         m: Int, n: Int, k: Int, a: UnsafeMutablePointer<Self>, lda: Int, tau: UnsafePointer<Self>,
         columnMajor: Bool
     ) -> Int32
+    /// C = op(Q)·C (`left`) or C·op(Q), Q from `geqrf`'s `k` reflectors in `a` (an `rows(Q)`
+    /// × k column-major matrix); C is `m × n` column-major (`LAPACKE_?ormqr`).
+    static func ormqr(
+        left: Bool, transpose: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Self>, lda: Int,
+        tau: UnsafePointer<Self>, c: UnsafeMutablePointer<Self>, ldc: Int
+    ) -> Int32
     /// Thin SVD by divide and conquer (`LAPACKE_?gesdd`, jobz "S").
     static func gesdd(
         m: Int, n: Int, a: UnsafeMutablePointer<Self>, lda: Int, s: UnsafeMutablePointer<Self>,
@@ -81,6 +87,17 @@ extension Float: BLASScalar {
         return LAPACKE_sorgqr(
             columnMajor ? LAPACK_COL_MAJOR : LAPACK_ROW_MAJOR, Int32(m), Int32(n), Int32(k), a,
             Int32(lda), tau)
+    }
+
+    public static func ormqr(
+        left: Bool, transpose: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+        tau: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) -> Int32 {
+        _ = singleThreadedBLAS
+        return LAPACKE_sormqr(
+            LAPACK_COL_MAJOR, CChar(UInt8(ascii: left ? "L" : "R")),
+            CChar(UInt8(ascii: transpose ? "T" : "N")), Int32(m), Int32(n), Int32(k), a,
+            Int32(lda), tau, c, Int32(ldc))
     }
 
     public static func gesdd(
@@ -149,6 +166,17 @@ extension Double: BLASScalar {
         return LAPACKE_dorgqr(
             columnMajor ? LAPACK_COL_MAJOR : LAPACK_ROW_MAJOR, Int32(m), Int32(n), Int32(k), a,
             Int32(lda), tau)
+    }
+
+    public static func ormqr(
+        left: Bool, transpose: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Double>, lda: Int,
+        tau: UnsafePointer<Double>, c: UnsafeMutablePointer<Double>, ldc: Int
+    ) -> Int32 {
+        _ = singleThreadedBLAS
+        return LAPACKE_dormqr(
+            LAPACK_COL_MAJOR, CChar(UInt8(ascii: left ? "L" : "R")),
+            CChar(UInt8(ascii: transpose ? "T" : "N")), Int32(m), Int32(n), Int32(k), a,
+            Int32(lda), tau, c, Int32(ldc))
     }
 
     public static func gesdd(

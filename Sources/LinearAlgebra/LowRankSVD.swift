@@ -46,7 +46,10 @@ public struct LowRankSVD<Scalar: BLASScalar>: Sendable {
     ///   - up: `m × r`.
     ///   - down: `r × n`.
     ///   - leadingVectors: how many leading singular vectors are wanted, told every singular
-    ///     value (descending); the others are never formed (`vectorCount`). nil: all of them.
+    ///     value (descending). Only those are formed (`vectorCount`), as the vectors themselves
+    ///     (a wrapped decomposition: the plan that asked keeps them all); a factor too
+    ///     ill-conditioned for R⁻¹ has its Householder reflectors applied to those dims only,
+    ///     never its Q formed. nil: every vector, as bases and mixes.
     /// - Throws: `LinearAlgebraError` from the decompositions (non-finite factors, no convergence).
     @inlinable
     public init(
@@ -58,31 +61,112 @@ public struct LowRankSVD<Scalar: BLASScalar>: Sendable {
                 operation: "low-rank SVD", left: up.shape, right: down.shape)
         }
         // up is tall as it is; downᵀ is the tall matrix whose transpose is down.
-        let left = try Self.tallFactor(up, isTransposed: false)
-        let right = try Self.tallFactor(down, isTransposed: true)
+        let formingQ = leadingVectors == nil
+        let left = try Self.tallFactor(up, isTransposed: false, formingQ: formingQ)
+        let right = try Self.tallFactor(down, isTransposed: true, formingQ: formingQ)
         let coreMatrix = left.r.multiplied(by: right.r, transposingOther: true)
-        let core: SingularValueDecomposition<Double>
-        if let leadingVectors {
-            let split = try coreMatrix.svd { leadingVectors($0.map { Scalar($0) }) }
-            core = split.leading
-            singularValues = split.singularValues.map { Scalar($0) }
-        } else {
-            core = try coreMatrix.svd()
+        guard let leadingVectors else {
+            let core = try coreMatrix.svd()
             singularValues = core.singularValues.map { Scalar($0) }
+            // up = Qu·Ru with Qu = up·Ru⁻¹, so U = Qu·Uc = up·(Ru⁻¹·Uc); likewise
+            // Vᵀ = Vcᵀ·Qdᵀ = (Vcᵀ·Rd⁻ᵀ)·down. With Q formed, the base is Q and the mix the core's.
+            leftBase = left.base
+            leftMix = left.leftMix(core.u)
+            rightMix = right.rightMix(core.vt)
+            rightBase = right.base
+            return
         }
-        // up = Qu·Ru with Qu = up·Ru⁻¹, so U = Qu·Uc = up·(Ru⁻¹·Uc); likewise
-        // Vᵀ = Vcᵀ·Qdᵀ = (Vcᵀ·Rd⁻ᵀ)·down. With Q formed, the base is Q and the mix the core's.
-        leftBase = left.base
-        leftMix = (left.rInverse.map { $0.multiplied(by: core.u) } ?? core.u)
-            .converted(to: Scalar.self)
-        rightMix =
-            (right.rInverse.map { core.vt.multiplied(by: $0, transposingOther: true) } ?? core.vt)
-            .converted(to: Scalar.self)
-        rightBase = right.base
+        let split = try coreMatrix.svd { leadingVectors($0.map { Scalar($0) }) }
+        singularValues = split.singularValues.map { Scalar($0) }
+        leftBase = try left.leftVectors(split.leading.u)
+        leftMix = Matrix(rows: 0, columns: 0)
+        rightMix = Matrix(rows: 0, columns: 0)
+        rightBase = try right.rightVectors(split.leading.vt)
+        mixesAreIdentity = true
+    }
+
+    /// The QR of one factor, as `tallFactor` finds it: R, and Q as base·R⁻¹ (`rInverse`, base
+    /// the factor), as the base itself (Q formed), or as Householder reflectors.
+    @usableFromInline
+    struct TallFactor {
+        @usableFromInline var r: Matrix<Double>
+        @usableFromInline var rInverse: Matrix<Double>?
+        @usableFromInline var base: Matrix<Scalar>
+        /// Q's reflectors, a `length × r.rows` column-major matrix, and their scales.
+        @usableFromInline var reflectors: (values: [Scalar], tau: [Scalar])?
+
+        @inlinable
+        init(
+            r: Matrix<Double>, rInverse: Matrix<Double>?, base: Matrix<Scalar>,
+            reflectors: (values: [Scalar], tau: [Scalar])? = nil
+        ) {
+            (self.r, self.rInverse, self.base, self.reflectors) = (r, rInverse, base, reflectors)
+        }
+
+        /// up's mix for the core's left vectors `coreU` (U = base·mix).
+        @inlinable
+        func leftMix(_ coreU: Matrix<Double>) -> Matrix<Scalar> {
+            (rInverse.map { $0.multiplied(by: coreU) } ?? coreU).converted(to: Scalar.self)
+        }
+
+        /// down's mix for the core's right vectors `coreVt` (Vᵀ = mix·base).
+        @inlinable
+        func rightMix(_ coreVt: Matrix<Double>) -> Matrix<Scalar> {
+            (rInverse.map { coreVt.multiplied(by: $0, transposingOther: true) } ?? coreVt)
+                .converted(to: Scalar.self)
+        }
+
+        /// U = Q·Uc for up (`length × k`).
+        @inlinable
+        func leftVectors(_ coreU: Matrix<Double>) throws -> Matrix<Scalar> {
+            guard let reflectors else { return base.multiplied(by: leftMix(coreU)) }
+            let (length, k) = (base.rows, coreU.columns)
+            // [Uc; 0] row-major is its transpose column-major: (Q·[Uc; 0])ᵀ = [Uc; 0]ᵀ·Qᵀ.
+            var vectors = coreU.converted(to: Scalar.self).elements
+            vectors += [Scalar](repeating: 0, count: (length - coreU.rows) * k)
+            try Self.apply(reflectors, left: false, transpose: true, m: k, n: length, to: &vectors)
+            return Matrix(rows: length, columns: k, elements: vectors)
+        }
+
+        /// Vᵀ = Vcᵀ·Qᵀ for down (`k × length`).
+        @inlinable
+        func rightVectors(_ coreVt: Matrix<Double>) throws -> Matrix<Scalar> {
+            guard let reflectors else { return rightMix(coreVt).multiplied(by: base) }
+            let (length, k) = (base.columns, coreVt.rows)
+            // Vᵀ row-major is V column-major: V = Q·[Vc; 0], each row of Vcᵀ padded with zeros.
+            var vectors = [Scalar](repeating: 0, count: k * length)
+            for row in 0..<k {
+                for column in 0..<coreVt.columns {
+                    vectors[row * length + column] = Scalar(coreVt[row, column])
+                }
+            }
+            try Self.apply(reflectors, left: true, transpose: false, m: length, n: k, to: &vectors)
+            return Matrix(rows: k, columns: length, elements: vectors)
+        }
+
+        @inlinable
+        static func apply(
+            _ reflectors: (values: [Scalar], tau: [Scalar]), left: Bool, transpose: Bool, m: Int,
+            n: Int, to c: inout [Scalar]
+        ) throws {
+            guard m > 0, n > 0 else { return }
+            let length = left ? m : n
+            let info = reflectors.values.withUnsafeBufferPointer { a in
+                reflectors.tau.withUnsafeBufferPointer { tau in
+                    c.withUnsafeMutableBufferPointer {
+                        Scalar.ormqr(
+                            left: left, transpose: transpose, m: m, n: n, k: tau.count,
+                            a: a.baseAddress!, lda: length, tau: tau.baseAddress!,
+                            c: $0.baseAddress!, ldc: m)
+                    }
+                }
+            }
+            guard info == 0 else { throw LinearAlgebraError.lapack(routine: "ormqr", info: info) }
+        }
     }
 
     /// QR of a tall matrix A (n × r): R (k × r), and Q as base·R⁻¹ (`rInverse`, base = A) when R
-    /// is well conditioned, else Q itself as the base (`rInverse` nil).
+    /// is well conditioned, else Q itself as the base (`formingQ`) or as its reflectors.
     ///
     /// R comes from the Gram matrix when A is well conditioned: R = chol(AᵀA), with AᵀA by
     /// `dsyrk` in Float64 (2.3× faster than `sgeqrf` on an 11520 × 256 conv factor). Squaring
@@ -97,10 +181,8 @@ public struct LowRankSVD<Scalar: BLASScalar>: Sendable {
     /// the factor is needed to find it.
     @inlinable
     static func tallFactor(
-        _ matrix: Matrix<Scalar>, isTransposed: Bool
-    ) throws
-        -> (r: Matrix<Double>, rInverse: Matrix<Double>?, base: Matrix<Scalar>)
-    {
+        _ matrix: Matrix<Scalar>, isTransposed: Bool, formingQ: Bool = true
+    ) throws -> TallFactor {
         let order = isTransposed ? matrix.rows : matrix.columns
         let length = isTransposed ? matrix.columns : matrix.rows
         if length >= order {
@@ -114,10 +196,10 @@ public struct LowRankSVD<Scalar: BLASScalar>: Sendable {
                 if upperTriangularReciprocalCondition(r, order: order) > 1e-4 {
                     var inverse = r
                     if invertUpperTriangular(&inverse, order: order) == 0 {
-                        return (
-                            Matrix(rows: order, columns: order, elements: r),
-                            Matrix(rows: order, columns: order, elements: inverse), matrix
-                        )
+                        return TallFactor(
+                            r: Matrix(rows: order, columns: order, elements: r),
+                            rInverse: Matrix(rows: order, columns: order, elements: inverse),
+                            base: matrix)
                     }
                 }
             }
@@ -132,11 +214,18 @@ public struct LowRankSVD<Scalar: BLASScalar>: Sendable {
         {
             var inverse = rDouble.elements
             if invertUpperTriangular(&inverse, order: r.rows) == 0 {
-                return (rDouble, Matrix(rows: r.rows, columns: r.rows, elements: inverse), matrix)
+                return TallFactor(
+                    r: rDouble, rInverse: Matrix(rows: r.rows, columns: r.rows, elements: inverse),
+                    base: matrix)
             }
         }
+        guard formingQ else {
+            return TallFactor(
+                r: rDouble, rInverse: nil, base: matrix, reflectors: (reflectors, tau))
+        }
         let qTransposed = try wide.orthonormalFactorOfTranspose(reflectors: reflectors, tau: tau)
-        return (rDouble, nil, isTransposed ? qTransposed : qTransposed.transposed())
+        return TallFactor(
+            r: rDouble, rInverse: nil, base: isTransposed ? qTransposed : qTransposed.transposed())
     }
 
     /// The left singular vectors of `dims` (columns of U, each below `vectorCount`),

@@ -98,6 +98,11 @@ func maxAbsDifference(_ a: Matrix<Double>, _ b: Matrix<Double>) -> Double {
         }
         #expect(maxAbsDifference(factored.reconstructed(), up * down) < 1e-10)
         #expect(maxAbsDifference(factored.u.gram(), .identity(8)) < 1e-8)
+        // Asked for 3 vectors, the ill-conditioned side applies its reflectors to those only.
+        let leading = try LowRankSVD(up: up, down: down) { _ in 3 }
+        #expect(leading.vectorCount == 3 && leading.singularValues.count == 8)
+        #expect(maxAbsDifference(leading.u, factored.u([0, 1, 2])) < 1e-8)
+        #expect(maxAbsDifference(leading.vt, factored.vt([0, 1, 2])) < 1e-8)
         #expect(maxAbsDifference(factored.vt.transposed().gram(), .identity(8)) < 1e-8)
     }
 

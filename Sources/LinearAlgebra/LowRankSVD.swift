@@ -165,10 +165,18 @@ public struct LowRankSVD<Scalar: BLASScalar>: Sendable {
         }
     }
 
+    /// A factor at least this many times longer than its rank takes the Gram route. A shorter
+    /// one (a rank-256 conv's up factor, 320 to 1280 long) costs about as much by Householder QR
+    /// in Float32 as by its Float64 Gram, and such factors are the ones trained LoRAs leave
+    /// ill-conditioned: all 38 of the seed's LoCon went to Householder after their Gram (95 ms
+    /// of 1.45 CPU-s spent for nothing).
+    @inlinable
+    static var gramLengthRatio: Int { 8 }
+
     /// QR of a tall matrix A (n × r): R (k × r), and Q as base·R⁻¹ (`rInverse`, base = A) when R
     /// is well conditioned, else Q itself as the base (`formingQ`) or as its reflectors.
     ///
-    /// R comes from the Gram matrix when A is well conditioned: R = chol(AᵀA), with AᵀA by
+    /// R comes from the Gram matrix when A is long and well conditioned: R = chol(AᵀA), with AᵀA by
     /// `dsyrk` in Float64 (2.3× faster than `sgeqrf` on an 11520 × 256 conv factor). Squaring
     /// the condition number costs its digits twice, so this path is taken only when R's
     /// reciprocal condition (`dtrcon`) is above 10⁻⁴: cond(AᵀA) < 10⁸ keeps R to ~10⁻⁸. Otherwise
@@ -185,7 +193,7 @@ public struct LowRankSVD<Scalar: BLASScalar>: Sendable {
     ) throws -> TallFactor {
         let order = isTransposed ? matrix.rows : matrix.columns
         let length = isTransposed ? matrix.columns : matrix.rows
-        if length >= order {
+        if length >= Self.gramLengthRatio * order {
             let gram = isTransposed ? matrix.rowGramInDouble() : matrix.columnGramInDouble()
             guard (0..<order).allSatisfy({ gram.elements[$0 * (order + 1)].isFinite }) else {
                 throw LinearAlgebraError.nonFinite(operation: "SVD")

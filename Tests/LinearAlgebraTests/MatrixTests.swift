@@ -69,6 +69,21 @@ func maxAbsDifference(_ a: Matrix<Double>, _ b: Matrix<Double>) -> Double {
         #expect(maxAbsDifference(factored.u.gram(), .identity(8)) < 1e-12)
     }
 
+    /// Factors under 8× longer than their rank take Householder QR without a Gram first (here
+    /// up, 5×, and down, 3×, on either route: all vectors, or only the leading ones).
+    @Test func lowRankSVDOfShortFactors() throws {
+        let up = randomMatrix(40, 8, seed: 27)
+        let down = randomMatrix(8, 24, seed: 28)
+        let dense = try (up * down).svd()
+        let factored = try LowRankSVD(up: up, down: down)
+        for (a, b) in zip(factored.singularValues, dense.singularValues) {
+            #expect(relativeError(a, b) < 1e-12)
+        }
+        #expect(maxAbsDifference(factored.reconstructed(), up * down) < 1e-10)
+        let leading = try LowRankSVD(up: up, down: down) { _ in 4 }
+        #expect(maxAbsDifference(leading.reconstructed(), factored.reconstructed(rank: 4)) < 1e-10)
+    }
+
     @Test func lowRankSVDWhenTheRankExceedsADimension() throws {
         let up = randomMatrix(4, 8, seed: 7)
         let down = randomMatrix(8, 30, seed: 8)

@@ -69,6 +69,22 @@ func maxAbsDifference(_ a: Matrix<Double>, _ b: Matrix<Double>) -> Double {
         #expect(maxAbsDifference(factored.u.gram(), .identity(8)) < 1e-12)
     }
 
+    /// A rank-80 factor too ill-conditioned for R⁻¹ (cond ≈ 10⁷) has its 80 reflectors applied
+    /// to the leading vectors asked for, Q never formed: the same vectors as the full route's.
+    @Test func lowRankSVDAppliesManyReflectorsToTheLeadingVectorsOnly() throws {
+        var up = randomMatrix(200, 80, seed: 29)
+        let down = randomMatrix(80, 300, seed: 30)
+        var noise = SplitMix64(seed: 31)
+        for row in 0..<up.rows { up[row, 79] = up[row, 78] + 1e-7 * noise.uniform(in: -1..<1) }
+        let full = try LowRankSVD(up: up, down: down)
+        let leading = try LowRankSVD(up: up, down: down) { _ in 5 }
+        #expect(leading.vectorCount == 5 && leading.singularValues.count == 80)
+        let dims = Array(0..<5)
+        #expect(maxAbsDifference(leading.u, full.u(dims)) < 1e-8)
+        #expect(maxAbsDifference(leading.vt, full.vt(dims)) < 1e-8)
+        #expect(maxAbsDifference(leading.u.gram(), .identity(5)) < 1e-10)
+    }
+
     /// Factors under 8× longer than their rank take Householder QR without a Gram first (here
     /// up, 5×, and down, 3×, on either route: all vectors, or only the leading ones).
     @Test func lowRankSVDOfShortFactors() throws {

@@ -97,17 +97,38 @@ public struct Matrix<Scalar: BLASScalar>: Sendable, Equatable {
     @inlinable
     public func scalingRows(by factors: [Scalar]) -> Matrix {
         precondition(factors.count == rows)
-        var out = elements
-        for i in 0..<rows { for j in 0..<columns { out[i * columns + j] *= factors[i] } }
-        return Matrix(rows: rows, columns: columns, elements: out)
+        return elementwise { a, out in
+            for i in 0..<rows {
+                let factor = factors[i]
+                for j in i * columns..<(i + 1) * columns { out[j] = a[j] * factor }
+            }
+        }
     }
 
     /// Each column j multiplied by `factors[j]`.
     @inlinable
     public func scalingColumns(by factors: [Scalar]) -> Matrix {
         precondition(factors.count == columns)
-        var out = elements
-        for i in 0..<rows { for j in 0..<columns { out[i * columns + j] *= factors[j] } }
+        return factors.withUnsafeBufferPointer { f in
+            elementwise { a, out in
+                for i in 0..<rows {
+                    let row = i * columns
+                    for j in 0..<columns { out[row + j] = a[row + j] * f[j] }
+                }
+            }
+        }
+    }
+
+    /// A matrix of this shape whose elements `fill` writes from these, over unchecked buffers
+    /// (no copy first, and loops that vectorise: a resize's writer scales 30 M values).
+    @inlinable
+    func elementwise(
+        _ fill: (UnsafeBufferPointer<Scalar>, UnsafeMutableBufferPointer<Scalar>) -> Void
+    ) -> Matrix {
+        let out = [Scalar](unsafeUninitializedCapacity: elements.count) { out, initialized in
+            elements.withUnsafeBufferPointer { fill($0, out) }
+            initialized = elements.count
+        }
         return Matrix(rows: rows, columns: columns, elements: out)
     }
 

@@ -5,11 +5,12 @@
 /// instead of O(m n min(m, n)); elias-gaeros/resize_lora `loralib/num_utils.py`
 /// (`fast_decompose`) takes the same four steps.
 ///
-/// The R factors come from the Gram matrix (Cholesky, Float64) when the factor is well
-/// conditioned, else from Householder QR (`?geqrf`) run in LAPACK's column-major layout on the
-/// row-major storage so no transpose is copied. Q is not formed when R is well conditioned:
-/// Qᵀ = R⁻ᵀ·Aᵀ is applied only to the dims asked for, as U = up·(Ru⁻¹ Uc) and
-/// Vᵀ = (Vcᵀ Rd⁻ᵀ)·down. Otherwise Q is formed explicitly (`?orgqr`).
+/// The R factors come from the Gram matrix (Cholesky, Float64) when the factor is at least 8×
+/// longer than its rank and well conditioned, else from Householder QR (`?geqrf`) run in
+/// LAPACK's column-major layout on the row-major storage so no transpose is copied. Q is not
+/// formed when R is well conditioned: Qᵀ = R⁻ᵀ·Aᵀ is applied only to the dims asked for, as
+/// U = up·(Ru⁻¹ Uc) and Vᵀ = (Vcᵀ Rd⁻ᵀ)·down. Otherwise Q is formed explicitly (`?orgqr`), or,
+/// when only the leading vectors are asked for, its reflectors applied to them (`?ormqr`).
 public struct LowRankSVD<Scalar: BLASScalar>: Sendable {
     /// Descending singular values, k = min(m, n, r).
     public var singularValues: [Scalar]
@@ -182,8 +183,8 @@ public struct LowRankSVD<Scalar: BLASScalar>: Sendable {
     /// QR of a tall matrix A (n × r): R (k × r), and Q as base·R⁻¹ (`rInverse`, base = A) when R
     /// is well conditioned, else Q itself as the base (`formingQ`) or as its reflectors.
     ///
-    /// R comes from the Gram matrix when A is long and well conditioned: R = chol(AᵀA), with AᵀA by
-    /// `dsyrk` in Float64 (2.3× faster than `sgeqrf` on an 11520 × 256 conv factor). Squaring
+    /// R comes from the Gram matrix when A is long and well conditioned: R = chol(AᵀA), with AᵀA
+    /// by `dsyrk` in Float64 (2.3× faster than `sgeqrf` on an 11520 × 256 conv factor). Squaring
     /// the condition number costs its digits twice, so this path is taken only when R's
     /// reciprocal condition (`dtrcon`) is above 10⁻⁴: cond(AᵀA) < 10⁸ keeps R to ~10⁻⁸. Otherwise
     /// Householder QR (`sgeqrf`), and Q itself (`orgqr`) when R is too ill-conditioned to invert.

@@ -100,7 +100,9 @@ public struct ResizeJob: Sendable {
         var opened: Background<LoRAInput>?
         if case .recipes(let list, let source) = mode {
             recipes = list
-            if inputs.count == 1 { opened = Background { [inputs] in try LoRAInput(argument: inputs[0]) } }
+            if inputs.count == 1 {
+                opened = Background { [inputs] in try LoRAInput(argument: inputs[0]) }
+            }
             do {
                 switch source {
                 case .checkpoint(let path):

@@ -381,10 +381,7 @@ public func largestMagnitude(_ values: UnsafeBufferPointer<Float>) -> Float {
     _ = singleThreadedBLAS
     let n = Int32(order)
     // Column-major copy: LAPACK reduces it in place and keeps the reflectors in it.
-    var a = [Double](repeating: 0, count: order * order)
-    for row in 0..<order {
-        for column in 0..<order { a[column * order + row] = matrix[row * order + column] }
-    }
+    var a = Matrix(rows: order, columns: order, elements: matrix).transposed().elements
     var values = [Double](repeating: 0, count: order)
     var superDiagonal = [Double](repeating: 0, count: max(order, 1))
     var tauQ = [Double](repeating: 0, count: order)
@@ -415,13 +412,9 @@ public func largestMagnitude(_ values: UnsafeBufferPointer<Float>) -> Float {
         LAPACK_COL_MAJOR, CChar(UInt8(ascii: "P")), CChar(UInt8(ascii: "R")),
         CChar(UInt8(ascii: "T")), k, n, n, &a, n, &tauP, &vt, k)
     guard info == 0 else { return (info, [], [], [], 0) }
-    var uRows = [Double](repeating: 0, count: order * count)
-    var vtRows = [Double](repeating: 0, count: count * order)
-    for row in 0..<order {
-        for column in 0..<count {
-            uRows[row * count + column] = u[column * order + row]
-            vtRows[column * order + row] = vt[row * count + column]
-        }
-    }
-    return (0, values, uRows, vtRows, count)
+    // Both back to row-major: column-major order × count is row-major count × order.
+    return (
+        0, values, Matrix(rows: count, columns: order, elements: u).transposed().elements,
+        Matrix(rows: order, columns: count, elements: vt).transposed().elements, count
+    )
 }

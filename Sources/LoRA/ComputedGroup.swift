@@ -116,7 +116,7 @@ final class GroupPrefetcher: @unchecked Sendable {
     /// Waits for computations already started (a failed write returns without leaving work
     /// running).
     func finish() {
-        _ = claimed.withLock { claimed in
+        claimed.withLock { claimed in
             for index in claimed.indices { claimed[index] = true }
         }
         running.wait()

@@ -162,7 +162,8 @@ extension DecomposedModule {
     ///   - leading: the singular vectors needed at most; a Kronecker-product module (a
     ///     full-matrix LoKr) forms only these, from its factors' SVDs (all values are kept).
     ///   - vectorsNeeded: how many leading singular vectors a plan can keep, told the singular
-    ///     values: a factored module forms only those (a threshold resize keeps 10 of 256).
+    ///     values: only those are kept, and a factored module forms only those (a threshold
+    ///     resize keeps 10 of 256).
     public init(
         members all: [(adapter: Adapter, lora: LoRAFile, weight: Double)], leading: Int? = nil,
         vectorsNeeded: VectorsNeeded? = nil
@@ -199,6 +200,7 @@ extension DecomposedModule {
         }
         let svd: LowRankSVD<Float>
         var values: [Float]?
+        var vectorsAsked: Int?  // what `vectorsNeeded` answered while decomposing
         if let kronecker {
             svd = try kronecker.decomposition(leading: leading ?? Self.kroneckerVectors)
             values = try kronecker.singularValues()
@@ -214,12 +216,15 @@ extension DecomposedModule {
         } else {
             let up = Self.concatenateColumns(ups)
             let down = Self.concatenateRows(downs)
-            if let vectorsNeeded {
-                let (module, parameters) = (first.module, up.rows + down.columns)
-                svd = try LowRankSVD(up: up, down: down) { vectorsNeeded(module, $0, parameters) }
-            } else {
-                svd = try LowRankSVD(up: up, down: down)
-            }
+            let (module, parameters) = (first.module, up.rows + down.columns)
+            svd = try LowRankSVD(
+                up: up, down: down,
+                leadingVectors: vectorsNeeded.map { needed in
+                    { values in
+                        vectorsAsked = needed(module, values, parameters)
+                        return vectorsAsked!
+                    }
+                })
         }
         self.svd = svd
         singularValues = values ?? svd.singularValues
@@ -239,6 +244,10 @@ extension DecomposedModule {
             let magnitude = try members[0].lora.tensor(.doraScale, of: first)
         {
             doraScale = (name, magnitude)
+        }
+        if let vectorsNeeded {
+            let parameters = outFeatures + inFeatures
+            keepFactors(upTo: vectorsAsked ?? vectorsNeeded(module, singularValues, parameters))
         }
     }
 

@@ -74,7 +74,8 @@ extension Resizer {
     ) -> [Double] {
         scores(
             singularValues: module.singularValues,
-            parameters: module.outFeatures + module.inFeatures, recipe, spectral: spectral, frobenius: frobenius, subspace: subspace)
+            parameters: module.outFeatures + module.inFeatures, recipe, spectral: spectral,
+            frobenius: frobenius, subspace: subspace)
     }
 
     /// The scores of singular values `singularValues` of a module with `parameters` = out + in·k·k.

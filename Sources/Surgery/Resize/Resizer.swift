@@ -68,12 +68,6 @@ public struct Resizer: Sendable {
                 var module = try DecomposedModule(
                     members: group.members, leading: rank, vectorsNeeded: vectorsNeeded)
                 if let rank { module.keepFactors(upTo: rank) }
-                if let vectorsNeeded {
-                    module.keepFactors(
-                        upTo: vectorsNeeded(
-                            module.module, module.singularValues,
-                            module.outFeatures + module.inFeatures))
-                }
                 let bytes = module.factorBytes
                 let kept = budget.withLock { left in
                     guard left >= bytes else { return false }
